@@ -1,0 +1,32 @@
+"""bpx: multi-layer perceptrons trained by hand-derived backpropagation, written once on the Python
+array API and run on NumPy, CuPy, PyTorch or array-api-strict."""
+
+__version__ = "0.1.0"
+
+from .activations import ACTIVATIONS
+from .backend import Backend, available_backends, backend_status, get_backend, to_numpy
+from .gradcheck import gradcheck
+from .history import History
+from .losses import LOSSES
+from .network import MLP, TrainingDiverged
+from .optimizers import SGD, Adam
+from .persistence import ModelFileError, load, save
+
+__all__ = [
+    "ACTIVATIONS",
+    "LOSSES",
+    "MLP",
+    "SGD",
+    "Adam",
+    "Backend",
+    "History",
+    "ModelFileError",
+    "TrainingDiverged",
+    "available_backends",
+    "backend_status",
+    "get_backend",
+    "gradcheck",
+    "load",
+    "save",
+    "to_numpy",
+]

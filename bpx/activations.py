@@ -1,0 +1,135 @@
+"""Activation functions: the forward pass ``A = g(Z)`` next to its backward pass ``dZ = dA * g'(Z)``.
+
+``backward(Z, A, dA)`` is the vector-Jacobian product that BP1/BP2 need (DESIGN.md):
+for an element-wise g it is ``dA * g'(Z)``; for softmax, whose Jacobian is not diagonal, it is
+``A * (dA - sum(dA * A))``. Every function is stable for |z| up to 1e3 in float32 and float64: no
+exponential of a positive number is ever taken.
+"""
+
+from __future__ import annotations
+
+from array_api_compat import array_namespace
+
+LEAKY_SLOPE = 0.01
+
+
+class Activation:
+    """Base class: ``__call__`` is g, ``backward`` is the product with g'."""
+
+    name = ""
+
+    def __call__(self, Z):
+        raise NotImplementedError
+
+    def backward(self, Z, A, dA):
+        raise NotImplementedError
+
+    def __repr__(self):
+        return self.name
+
+
+class Sigmoid(Activation):
+    name = "sigmoid"
+
+    def __call__(self, Z):
+        """g(z) = 1 / (1 + e^-z), evaluated as {1, e^z} / (1 + e^-|z|) so nothing overflows."""
+        xp = array_namespace(Z)
+        e = xp.exp(-xp.abs(Z))
+        return xp.where(Z >= 0, 1.0, e) / (1.0 + e)
+
+    def backward(self, Z, A, dA):
+        """g'(z) = g(z) (1 - g(z)) = a (1 - a)."""
+        return dA * A * (1.0 - A)
+
+
+class Tanh(Activation):
+    name = "tanh"
+
+    def __call__(self, Z):
+        """g(z) = tanh z."""
+        return array_namespace(Z).tanh(Z)
+
+    def backward(self, Z, A, dA):
+        """g'(z) = 1 - tanh² z = 1 - a²."""
+        return dA * (1.0 - A * A)
+
+
+class ReLU(Activation):
+    name = "relu"
+
+    def __call__(self, Z):
+        """g(z) = max(z, 0)."""
+        return array_namespace(Z).maximum(Z, 0.0)
+
+    def backward(self, Z, A, dA):
+        """g'(z) = 1 for z > 0, else 0."""
+        return array_namespace(Z).where(Z > 0, dA, 0.0)
+
+
+class LeakyReLU(Activation):
+    name = "leaky_relu"
+
+    def __call__(self, Z):
+        """g(z) = z for z > 0, else 0.01 z."""
+        return array_namespace(Z).where(Z > 0, Z, LEAKY_SLOPE * Z)
+
+    def backward(self, Z, A, dA):
+        """g'(z) = 1 for z > 0, else 0.01."""
+        return array_namespace(Z).where(Z > 0, dA, LEAKY_SLOPE * dA)
+
+
+class Identity(Activation):
+    name = "identity"
+
+    def __call__(self, Z):
+        """g(z) = z."""
+        return Z
+
+    def backward(self, Z, A, dA):
+        """g'(z) = 1."""
+        return dA
+
+
+class Softmax(Activation):
+    name = "softmax"
+
+    def __call__(self, Z):
+        """a_j = e^{z_j - max z} / Σ_k e^{z_k - max z}, row by row."""
+        xp = array_namespace(Z)
+        E = xp.exp(Z - xp.max(Z, axis=1, keepdims=True))
+        return E / xp.sum(E, axis=1, keepdims=True)
+
+    def backward(self, Z, A, dA):
+        """dZ = J_softmaxᵀ dA = a ⊙ (dA - Σ_k dA_k a_k), row by row."""
+        xp = array_namespace(Z)
+        return A * (dA - xp.sum(dA * A, axis=1, keepdims=True))
+
+
+def log_softmax(Z):
+    """log softmax(z) = z - max z - log Σ e^{z - max z}: finite for any finite z."""
+    xp = array_namespace(Z)
+    shifted = Z - xp.max(Z, axis=1, keepdims=True)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+
+
+def softplus(Z):
+    """log(1 + e^z) = max(z, 0) + log1p(e^-|z|): finite for any finite z."""
+    xp = array_namespace(Z)
+    return xp.maximum(Z, 0.0) + xp.log1p(xp.exp(-xp.abs(Z)))
+
+
+ACTIVATIONS = {cls.name: cls() for cls in (Sigmoid, Tanh, ReLU, LeakyReLU, Identity, Softmax)}
+
+
+def get_activation(name, argument="activation"):
+    """The activation called ``name``; a ``ValueError`` listing the valid names otherwise."""
+    if isinstance(name, Activation):
+        return name
+    if not isinstance(name, str):
+        raise TypeError(f"{argument} must be a string naming an activation, got {type(name).__name__}")
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(
+            f"{argument}={name!r} is not an activation; expected one of {', '.join(ACTIVATIONS)}"
+        ) from None

@@ -1,0 +1,393 @@
+"""The multi-layer perceptron: forward pass, the four backprop equations, training.
+
+With row-major batches (X is (m, n_in), W[l] is (n_in, n_out), b[l] is (n_out,)), one step is
+
+    forward       Z[l] = A[l-1] @ W[l] + b[l],   A[l] = g(Z[l])               (Dense.forward)
+    BP1           dZ[L] = ∂C/∂A[L] ⊙ g'(Z[L])  (= (A[L] − Y)/m for matched pairs)   (Loss.delta)
+    BP2           dZ[l] = (dZ[l+1] @ W[l+1]ᵀ) ⊙ g'(Z[l])                      (Dense.delta_below)
+    BP3, BP4      dW[l] = A[l-1]ᵀ @ dZ[l],   db[l] = Σ_samples dZ[l]          (Dense.gradients)
+    update        W[l] −= lr · dW[l]  (or the optimizer's rule)              (Optimizer.step)
+
+Nothing here imports an array library: the namespace comes from the network's :class:`Backend`.
+"""
+
+from __future__ import annotations
+
+from .activations import get_activation
+from .backend import dtype_name, get_backend, host_rngs
+from .history import History
+from .initializers import default_init, get_initializer
+from .layers import Dense
+from .losses import get_loss
+from .optimizers import Adam, Optimizer
+from .progress import Progress
+from .validation import as_matrix, check_bool, check_float, check_int, check_layer_sizes
+
+CLASSIFIER_OUTPUTS = ("sigmoid", "softmax")
+
+
+class TrainingDiverged(FloatingPointError):
+    """Training produced a non-finite loss or parameter; the network keeps its last finite state."""
+
+
+class MLP:
+    """A multi-layer perceptron trained by hand-derived backpropagation.
+
+    ``layer_sizes`` includes the input and output widths: ``[784, 128, 10]`` has one hidden layer of
+    128 units. Hidden layers use ``activation``, the output layer ``output``; ``loss`` is the cost.
+    ``backend`` is a spec for :func:`bpx.get_backend` (default ``$BPX_BACKEND``, else ``auto``).
+    ``init`` picks the initializer (``"lecun"``, the seeds' randn/√fan_in; ``"glorot"``; ``"he"``;
+    default He for relu/leaky_relu, LeCun otherwise). One ``seed`` gives the same initial network on
+    every backend, bit for bit in float64.
+    """
+
+    def __init__(self, layer_sizes, activation="relu", output="softmax", loss="cross_entropy",
+                 backend=None, dtype="float32", seed=0, init=None):
+        sizes = check_layer_sizes(layer_sizes)
+        hidden = get_activation(activation, "activation")
+        out = get_activation(output, "output")
+        self.loss_fn = get_loss(loss)
+        init = default_init(hidden.name) if init is None else init
+        initializer = get_initializer(init)
+        if seed is not None:
+            seed = check_int(seed, "seed", minimum=0)
+        self.dtype = dtype_name(dtype)
+        self.backend = get_backend(backend)
+        self._dtype = self.backend.dtype(self.dtype)
+        if out.name == "softmax" and sizes[-1] < 2:
+            raise ValueError("a softmax output needs at least 2 units; use output='sigmoid' for one")
+        self.layer_sizes, self.activation, self.output, self.loss_name = sizes, hidden.name, out.name, self.loss_fn.name
+        self.seed, self.init = seed, init
+        self.layers = [Dense(n_in, n_out, hidden) for n_in, n_out in zip(sizes[:-2], sizes[1:-1])]
+        self.layers.append(Dense(sizes[-2], sizes[-1], out))
+        self._fused = out.name == self.loss_fn.pairs_with
+        init_rng, self._shuffle_rng = host_rngs(seed, 2)
+        xp, dev = self.backend.xp, self.backend.device
+        self._params = []
+        for layer in self.layers:
+            self._params.append(self.backend.asarray(initializer(init_rng, layer.n_in, layer.n_out), self.dtype))
+            self._params.append(xp.zeros(layer.n_out, dtype=self._dtype, device=dev))
+        self.optimizer = None
+
+    # -- description --------------------------------------------------------------------------------
+    def __repr__(self):
+        return (f"MLP({self.layer_sizes}, activation={self.activation!r}, output={self.output!r}, "
+                f"loss={self.loss_name!r}, backend={self.backend.spec!r}, dtype={self.dtype!r})")
+
+    @property
+    def is_classifier(self):
+        return self.output in CLASSIFIER_OUTPUTS
+
+    @property
+    def n_features(self):
+        return self.layer_sizes[0]
+
+    @property
+    def n_outputs(self):
+        return self.layer_sizes[-1]
+
+    @property
+    def n_params(self):
+        return sum(n_in * n_out + n_out for n_in, n_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
+
+    # -- parameters ---------------------------------------------------------------------------------
+    @property
+    def params(self):
+        """``[W1, b1, W2, b2, ...]``: the live backend arrays (training updates them in place on
+        numpy/cupy/torch; copy with :func:`bpx.to_numpy` to keep a snapshot)."""
+        return list(self._params)
+
+    def param_shapes(self):
+        shapes = []
+        for n_in, n_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:]):
+            shapes += [(n_in, n_out), (n_out,)]
+        return shapes
+
+    def set_params(self, params):
+        """Replace the parameters with copies of ``params`` (numpy or backend arrays, W (n_in, n_out),
+        b (n_out,)). All are checked before any is replaced."""
+        if isinstance(params, (str, bytes)) or not hasattr(params, "__len__"):
+            raise TypeError(f"params must be a list [W1, b1, W2, b2, ...], got {type(params).__name__}")
+        shapes = self.param_shapes()
+        if len(params) != len(shapes):
+            raise ValueError(f"params must hold {len(shapes)} arrays [W1, b1, ...], got {len(params)}")
+        xp = self.backend.xp
+        new = []
+        for i, (p, shape) in enumerate(zip(params, shapes)):
+            name = f"params[{i}] ({'W' if i % 2 == 0 else 'b'}{i // 2 + 1})"
+            if self.backend.owns(p):
+                arr = self.backend.asarray(p, name=name)
+                if not xp.isdtype(arr.dtype, ("real floating", "integral")):
+                    raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+                arr = xp.astype(arr, self._dtype, copy=True)
+            else:
+                arr = self.backend.asarray(p, self.dtype, name=name)
+            if tuple(arr.shape) != shape:
+                raise ValueError(f"{name} must have shape {shape}, got {tuple(arr.shape)}")
+            if arr is p:  # never alias the caller's array: training updates parameters in place
+                arr = xp.asarray(arr, copy=True)
+            new.append(arr)
+        if not bool(xp.all(xp.stack([xp.all(xp.isfinite(p)) for p in new]))):
+            raise ValueError("params contain NaN or infinite values")
+        self._params = new
+
+    def copy(self, backend=None, dtype=None):
+        """An independent copy of this network (same architecture, seed and parameters), optionally on
+        another ``backend`` or in another ``dtype``; the parameters travel through the host."""
+        from .backend import to_numpy
+
+        twin = MLP(self.layer_sizes, self.activation, self.output, self.loss_name,
+                   backend=self.backend if backend is None else backend,
+                   dtype=self.dtype if dtype is None else dtype, seed=self.seed, init=self.init)
+        twin.set_params([to_numpy(p) for p in self._params])
+        return twin
+
+    # -- data -------------------------------------------------------------------------------------------
+    def _X(self, X, name="X"):
+        return as_matrix(self.backend, X, name, self.dtype, n_columns=self.n_features)
+
+    def _Y(self, Y, m, name="Y"):
+        """Targets as an (m, n_out) array: 2-D targets as they are; a vector of integer labels is
+        one-hot encoded for softmax, a vector for a single output unit becomes one column."""
+        xp, n_out = self.backend.xp, self.n_outputs
+        if Y is None:
+            raise TypeError(f"{name} must be an array of targets, got None")
+        raw = Y if self.backend.owns(Y) else self.backend.asarray(Y, name=name)
+        if raw.ndim == 1 and self.output == "softmax":
+            Y = self._one_hot(raw, name)
+        elif raw.ndim == 1 and n_out == 1:
+            Y = as_matrix(self.backend, xp.reshape(raw, (-1, 1)), name, self.dtype, n_columns=1, columns="outputs")
+        else:
+            if raw.ndim == 1:
+                raise ValueError(
+                    f"{name} is a vector of shape {tuple(raw.shape)}, but the output layer has {n_out} units; "
+                    f"pass {name} of shape (m, {n_out})"
+                )
+            Y = as_matrix(self.backend, raw, name, self.dtype, n_columns=n_out, columns="outputs")
+        if Y.shape[0] != m:
+            raise ValueError(f"{name} has {Y.shape[0]} samples but X has {m}")
+        return Y
+
+    def _one_hot(self, labels, name):
+        """A vector of integer class labels 0..n_out-1 as one-hot rows."""
+        xp, n_out = self.backend.xp, self.n_outputs
+        if not xp.isdtype(labels.dtype, ("integral", "real floating")):
+            raise TypeError(f"{name} is a vector, so it must hold integer class labels; got dtype {labels.dtype}")
+        if labels.shape[0] == 0:
+            raise ValueError(f"{name} is empty: it has 0 labels")
+        if xp.isdtype(labels.dtype, "real floating"):
+            if not bool(xp.all(xp.isfinite(labels))):
+                raise ValueError(f"{name} contains NaN or infinite values")
+            if not bool(xp.all(labels == xp.round(labels))):
+                raise ValueError(f"{name} is a vector, so it must hold integer class labels; it holds fractions")
+        lo, hi = int(xp.min(labels)), int(xp.max(labels))
+        if lo < 0 or hi >= n_out:
+            raise ValueError(
+                f"{name} holds class label {lo if lo < 0 else hi}, but the output layer has {n_out} units "
+                f"(labels 0..{n_out - 1})"
+            )
+        classes = xp.arange(n_out, dtype=labels.dtype, device=self.backend.device)
+        return xp.astype(xp.reshape(labels, (-1, 1)) == classes, self._dtype)
+
+    def _XY(self, X, Y):
+        X = self._X(X)
+        return X, self._Y(Y, X.shape[0])
+
+    # -- the math -----------------------------------------------------------------------------------
+    def _forward(self, X):
+        """Forward pass; returns A[L] and the caches (A[l-1], Z[l], A[l]) of every layer."""
+        caches, A = [], X
+        for layer, W, b in zip(self.layers, self._params[0::2], self._params[1::2]):
+            Z, A_next = layer.forward(A, W, b)
+            caches.append((A, Z, A_next))
+            A = A_next
+        return A, caches
+
+    def _loss_and_grads(self, X, Y):
+        """Cost (a 0-d device array), gradients aligned with params, and A[L]."""
+        A_L, caches = self._forward(X)
+        _, Z_L, _ = caches[-1]
+        cost = self.loss_fn.cost(Z_L, A_L, Y, self._fused)
+        dZ = self.loss_fn.delta(Z_L, A_L, Y, self.layers[-1].activation)  # BP1
+        grads = [None] * len(self._params)
+        for l in range(len(self.layers) - 1, -1, -1):
+            A_prev, _, _ = caches[l]
+            grads[2 * l], grads[2 * l + 1] = self.layers[l].gradients(dZ, A_prev)  # BP3, BP4
+            if l:
+                _, Z_prev, _ = caches[l - 1]
+                dZ = self.layers[l].delta_below(dZ, self._params[2 * l], self.layers[l - 1], Z_prev, A_prev)  # BP2
+        return cost, grads, A_L
+
+    def _cost(self, X, Y):
+        """The cost C on device arrays (a 0-d device array): a forward pass only."""
+        A_L, caches = self._forward(X)
+        return self.loss_fn.cost(caches[-1][1], A_L, Y, self._fused)
+
+    def _n_correct(self, A, Y):
+        """How many rows of A predict the class(es) of Y (a 0-d device array)."""
+        xp = self.backend.xp
+        if self.output == "softmax":
+            hits = xp.argmax(A, axis=1) == xp.argmax(Y, axis=1)
+        else:
+            hits = xp.all((A >= 0.5) == (Y >= 0.5), axis=1)
+        return xp.sum(xp.astype(hits, self._dtype))
+
+    # -- public math --------------------------------------------------------------------------------
+    def forward(self, X):
+        """The output activations A[L], shape (m, n_out)."""
+        return self._forward(self._X(X))[0]
+
+    def loss(self, X, Y):
+        """The cost C on (X, Y) as a Python float."""
+        return self._evaluate_arrays(*self._XY(X, Y))["loss"]
+
+    def loss_and_grads(self, X, Y):
+        """``(cost, grads)``: the cost as a float and ∂C/∂p for every p in :attr:`params`."""
+        X, Y = self._XY(X, Y)
+        cost, grads, _ = self._loss_and_grads(X, Y)
+        return float(cost), grads
+
+    def train_step(self, X, Y, optimizer):
+        """One forward/backward/update on exactly this batch; returns the cost before the update."""
+        _check_optimizer(optimizer)
+        X, Y = self._XY(X, Y)
+        cost, grads, _ = self._loss_and_grads(X, Y)
+        self._params = optimizer.step(self._params, grads)
+        return float(cost)
+
+    def predict_proba(self, X):
+        """Class probabilities (m, n_out) for sigmoid/softmax outputs."""
+        if not self.is_classifier:
+            raise ValueError(f"predict_proba needs a sigmoid or softmax output; this network's output is {self.output!r}")
+        return self.forward(X)
+
+    def predict(self, X):
+        """Class labels (m,) for softmax; 0/1 labels for sigmoid ((m,) for one unit, else (m, n_out));
+        the output values (m, n_out) for an identity output."""
+        xp = self.backend.xp
+        A = self.forward(X)
+        if self.output == "softmax":
+            return xp.argmax(A, axis=1)
+        if self.output == "sigmoid":
+            labels = xp.astype(A >= 0.5, xp.int64)
+            return labels[:, 0] if self.n_outputs == 1 else labels
+        return A
+
+    def evaluate(self, X, Y):
+        """``{"loss": C, "accuracy": fraction correct}`` (accuracy for classifiers only)."""
+        return self._evaluate_arrays(*self._XY(X, Y))
+
+    # -- training -----------------------------------------------------------------------------------
+    def fit(self, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, validation_data=None,
+            verbose=1, validation_split=0.0, early_stopping=None):
+        """Train by mini-batch backpropagation; returns a :class:`History`.
+
+        ``batch_size=None`` is full batch (the seeds' gradient descent). ``optimizer`` defaults to the
+        one of the previous ``fit``, else ``Adam()``. Validation data is ``(X_val, Y_val)``, or a
+        ``validation_split`` fraction held out at random. ``early_stopping=patience`` stops after that
+        many epochs without a better validation loss (training loss without validation data) and
+        restores the best parameters. The host is synchronised once per epoch; a non-finite loss or
+        parameter raises :class:`TrainingDiverged` naming the epoch and batch, with the parameters of
+        the last finite epoch restored.
+        """
+        epochs = check_int(epochs, "epochs")
+        if batch_size is not None:
+            batch_size = check_int(batch_size, "batch_size")
+        optimizer = optimizer if optimizer is not None else (self.optimizer or Adam())
+        _check_optimizer(optimizer)
+        shuffle = check_bool(shuffle, "shuffle")
+        verbose = check_int(verbose, "verbose", minimum=0)
+        validation_split = check_float(validation_split, "validation_split", low=0.0, high=1.0, high_open=True)
+        if early_stopping is not None:
+            early_stopping = check_int(early_stopping, "early_stopping")
+        if validation_data is not None and validation_split:
+            raise ValueError("give validation_data or validation_split, not both")
+        if validation_data is not None and (not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2):
+            raise TypeError("validation_data must be a pair (X_val, Y_val)")
+        X, Y = self._XY(X, Y)
+        val = self._XY(*validation_data) if validation_data is not None else None
+        xp = self.backend.xp
+        if validation_split:
+            X, Y, val = self._split(X, Y, validation_split)
+        m = X.shape[0]
+        batch = min(batch_size or m, m)
+        self.optimizer = optimizer
+        history = History()
+        best = (float("inf"), None)
+        progress = Progress(epochs, verbose)
+        try:
+            for epoch in range(1, epochs + 1):
+                start = [xp.asarray(p, copy=True) for p in self._params]
+                order = self.backend.asarray(self._shuffle_rng.permutation(m)) if shuffle and batch < m else None
+                costs, correct = [], xp.zeros((), dtype=self._dtype, device=self.backend.device)
+                for i in range(0, m, batch):
+                    j = min(i + batch, m)
+                    if order is None:
+                        Xb, Yb = X[i:j, :], Y[i:j, :]
+                    else:
+                        Xb, Yb = xp.take(X, order[i:j], axis=0), xp.take(Y, order[i:j], axis=0)
+                    cost, grads, A_L = self._loss_and_grads(Xb, Yb)
+                    self._params = optimizer.step(self._params, grads)
+                    costs.append(cost * (j - i))
+                    if self.is_classifier:
+                        correct = correct + self._n_correct(A_L, Yb)
+                loss, acc = self._end_of_epoch(epoch, costs, correct, start, batch)
+                entry = {"loss": loss / m, "accuracy": acc / m if self.is_classifier else None}
+                if val is not None:
+                    ev = self._evaluate_arrays(*val)
+                    entry["val_loss"], entry["val_accuracy"] = ev.get("loss"), ev.get("accuracy")
+                history.append(**entry)
+                progress.update(epoch, entry)
+                if early_stopping is not None:
+                    monitored = entry["val_loss"] if val is not None else entry["loss"]
+                    if monitored < best[0]:
+                        best = (monitored, [xp.asarray(p, copy=True) for p in self._params])
+                        history.best_epoch = epoch
+                    elif epoch - history.best_epoch >= early_stopping:
+                        history.stopped_early = True
+                        break
+        finally:
+            progress.close()
+        if early_stopping is not None and best[1] is not None:
+            self._params = best[1]
+        return history
+
+    def _end_of_epoch(self, epoch, costs, correct, start, batch):
+        """The epoch's one host sync: summed cost, correct count, and a finiteness check."""
+        xp = self.backend.xp
+        total = xp.sum(xp.stack(costs))
+        finite = xp.all(xp.stack([xp.all(xp.isfinite(p)) for p in self._params]))
+        values = self.backend.to_numpy(xp.stack([total, correct, xp.astype(finite, self._dtype)]))
+        loss, acc, ok = (float(v) for v in values)
+        if ok and loss == loss and abs(loss) != float("inf"):
+            return loss, acc
+        bad = next((k for k, c in enumerate(costs) if not bool(xp.isfinite(c))), len(costs) - 1)
+        self._params = start
+        raise TrainingDiverged(
+            f"training diverged in epoch {epoch}, batch {bad + 1} of {len(costs)} (batch_size {batch}): "
+            f"the loss or a parameter became NaN or infinite. The parameters from the end of epoch "
+            f"{epoch - 1} were restored; try a smaller learning rate."
+        )
+
+    def _evaluate_arrays(self, X, Y):
+        A_L, caches = self._forward(X)
+        result = {"loss": float(self.loss_fn.cost(caches[-1][1], A_L, Y, self._fused))}
+        if self.is_classifier:
+            result["accuracy"] = float(self._n_correct(A_L, Y)) / X.shape[0]
+        return result
+
+    def _split(self, X, Y, fraction):
+        """Hold out a random ``fraction`` of the rows (at least one) for validation."""
+        m = X.shape[0]
+        n_val = max(1, int(round(m * fraction)))
+        if n_val >= m:
+            raise ValueError(f"validation_split={fraction} leaves no training samples out of {m}")
+        order = self.backend.asarray(self._shuffle_rng.permutation(m))
+        xp = self.backend.xp
+        train, held = order[n_val:], order[:n_val]
+        return xp.take(X, train, axis=0), xp.take(Y, train, axis=0), (xp.take(X, held, axis=0), xp.take(Y, held, axis=0))
+
+
+def _check_optimizer(optimizer):
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be a bpx optimizer such as bpx.SGD(lr=0.1) or bpx.Adam(), got {optimizer!r}")

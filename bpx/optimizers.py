@@ -1,0 +1,144 @@
+"""Optimizers: the update rule ``W[l] -= lr * dW[l]`` and its momentum and Adam refinements.
+
+``step(params, grads)`` returns the updated parameter list. On NumPy, CuPy and PyTorch the arrays are
+updated in place (fewer temporaries, no reallocation); on any other namespace new arrays are returned
+(the generic array-API path). Both paths perform the same floating-point operations in the same order,
+and the test suite checks that they give identical numbers. Weight decay is L2 regularisation
+``λ/2 ‖W‖²`` added to the gradient of the weight matrices (not the biases); the loss the network
+reports is the data loss without it.
+"""
+
+from __future__ import annotations
+
+import array_api_compat
+
+from .validation import check_bool, check_float
+
+
+def _in_place_ok(x):
+    return array_api_compat.is_numpy_array(x) or array_api_compat.is_cupy_array(x) or array_api_compat.is_torch_array(x)
+
+
+class Optimizer:
+    """Base class: holds per-parameter state, created on the first step."""
+
+    def __init__(self, weight_decay, inplace):
+        self.weight_decay = check_float(weight_decay, "weight_decay", low=0.0)
+        if inplace is not None:
+            check_bool(inplace, "inplace")
+        self.inplace = inplace
+        self._shapes = None
+
+    def reset(self):
+        """Forget the state (velocities, moments, step count)."""
+        self._shapes = None
+
+    def _slots(self, params):
+        """Per-parameter state arrays; override."""
+        return {}
+
+    def step(self, params, grads):
+        """One update of every parameter from its gradient; returns the new parameter list."""
+        shapes = [tuple(p.shape) for p in params]
+        if self._shapes is None:
+            self._shapes = shapes
+            self._state = self._slots(params)
+            self.t = 0
+        elif shapes != self._shapes:
+            raise ValueError(
+                f"this {type(self).__name__} was used with parameters of shapes {self._shapes}, "
+                f"now it gets {shapes}; use a new optimizer (or call reset()) for another network"
+            )
+        self.t += 1
+        inplace = self.inplace if self.inplace is not None else all(_in_place_ok(p) for p in params)
+        new = []
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if self.weight_decay and p.ndim == 2:
+                g = g + self.weight_decay * p
+            new.append(self._update(i, p, g, inplace))
+        return new
+
+    def _update(self, i, p, g, inplace):
+        raise NotImplementedError
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_") and k != "t")
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """Gradient descent with optional (Nesterov) momentum μ:
+
+    v ← μ v − lr g;  W ← W + v   (Nesterov: W ← W + μ v − lr g);  plain: W ← W − lr g.
+    """
+
+    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, inplace=None):
+        super().__init__(weight_decay, inplace)
+        self.lr = check_float(lr, "lr", low=0.0, low_open=True)
+        self.momentum = check_float(momentum, "momentum", low=0.0, high=1.0, high_open=True)
+        self.nesterov = check_bool(nesterov, "nesterov")
+        if self.nesterov and self.momentum == 0.0:
+            raise ValueError("nesterov=True needs momentum > 0, got momentum=0.0")
+
+    def _slots(self, params):
+        xp = array_api_compat.array_namespace(*params)
+        return {"v": [xp.zeros_like(p) for p in params]} if self.momentum else {}
+
+    def _update(self, i, p, g, inplace):
+        lr, mu = self.lr, self.momentum
+        if not mu:
+            if inplace:
+                p -= lr * g
+                return p
+            return p - lr * g
+        v = self._state["v"][i]
+        if inplace:
+            v *= mu
+            v -= lr * g
+        else:
+            v = self._state["v"][i] = mu * v - lr * g
+        step = mu * v - lr * g if self.nesterov else v
+        if inplace:
+            p += step
+            return p
+        return p + step
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba): m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²;
+    W ← W − lr · m̂ / (√v̂ + ε), with m̂ = m / (1−β1^t) and v̂ = v / (1−β2^t).
+    """
+
+    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, inplace=None):
+        super().__init__(weight_decay, inplace)
+        self.lr = check_float(lr, "lr", low=0.0, low_open=True)
+        self.beta1 = check_float(beta1, "beta1", low=0.0, high=1.0, high_open=True)
+        self.beta2 = check_float(beta2, "beta2", low=0.0, high=1.0, high_open=True)
+        self.eps = check_float(eps, "eps", low=0.0, low_open=True)
+
+    def _slots(self, params):
+        xp = array_api_compat.array_namespace(*params)
+        return {"m": [xp.zeros_like(p) for p in params], "v": [xp.zeros_like(p) for p in params]}
+
+    def _update(self, i, p, g, inplace):
+        xp = array_api_compat.array_namespace(p)
+        b1, b2 = self.beta1, self.beta2
+        m, v = self._state["m"][i], self._state["v"][i]
+        if inplace:
+            m *= b1
+            m += (1.0 - b1) * g
+            v *= b2
+            v += (1.0 - b2) * (g * g)
+        else:
+            m = self._state["m"][i] = b1 * m + (1.0 - b1) * g
+            v = self._state["v"][i] = b2 * v + (1.0 - b2) * (g * g)
+        m_hat = m / (1.0 - b1**self.t)
+        v_hat = v / (1.0 - b2**self.t)
+        step = self.lr * m_hat / (xp.sqrt(v_hat) + self.eps)
+        if inplace:
+            p -= step
+            return p
+        return p - step
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam}

@@ -1,0 +1,213 @@
+"""Saving and loading networks: arrays plus a JSON header in one ``.npz`` file, never pickle.
+
+The file is an uncompressed NumPy ``.npz`` (a zip) holding ``W1, b1, W2, b2, ...`` and ``header``, a
+uint8 array of UTF-8 JSON: format name and version, bpx version, architecture, dtype, the conventions
+the numbers assume, and a SHA-256 of the parameter bytes. It is written atomically and durably (a
+temporary file in the same folder, fsync, ``os.replace``, a fsync of the folder), so a crash leaves
+either the old file or the new one. Loading checks everything before building a network and raises
+:class:`ModelFileError` (a ``ValueError``) naming the path for anything it cannot trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from .backend import to_numpy
+
+FORMAT = "bpx.mlp"
+FORMAT_VERSION = 1
+MAX_HEADER_BYTES = 1 << 20
+CONVENTIONS = {
+    "layout": "row-major batches: Z = A_prev @ W + b, W of shape (n_in, n_out), b of shape (n_out,)",
+    "mse": "per-sample 0.5 * sum((a - y)**2); cost = mean over samples",
+    "leaky_relu_slope": 0.01,
+}
+
+
+class ModelFileError(ValueError):
+    """A model file that bpx cannot trust: missing, truncated, corrupted, foreign or too new."""
+
+    def __init__(self, path, reason):
+        super().__init__(f"{os.fspath(path)}: {reason}")
+        self.path = os.fspath(path)
+        self.reason = reason
+
+
+def _names(n_layers):
+    return [f"{kind}{l}" for l in range(1, n_layers + 1) for kind in ("W", "b")]
+
+
+def _digest(arrays):
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes())
+    return h.hexdigest()
+
+
+def _check_path(path, for_writing):
+    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    path = os.fspath(path)
+    if for_writing:
+        if os.path.isdir(path):
+            raise ValueError(f"path {path!r} is a directory; give a file name such as model.npz")
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise ValueError(f"path {path!r}: the folder {folder!r} does not exist")
+    return path
+
+
+def save(net, path):
+    """Write ``net`` to exactly ``path`` (atomically; an existing file is replaced only once the new
+    one is complete and on disk). Returns the path."""
+    from .network import MLP
+
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be a bpx.MLP, got {type(net).__name__}")
+    path = _check_path(path, for_writing=True)
+    arrays = [to_numpy(p) for p in net.params]
+    names = _names(len(net.layers))
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "bpx_version": _version(),
+        "layer_sizes": net.layer_sizes,
+        "activation": net.activation,
+        "output": net.output,
+        "loss": net.loss_name,
+        "dtype": net.dtype,
+        "init": net.init,
+        "seed": net.seed,
+        "arrays": names,
+        "conventions": CONVENTIONS,
+        "sha256": _digest(arrays),
+    }
+    blob = np.frombuffer(json.dumps(header, sort_keys=True).encode("utf-8"), dtype=np.uint8)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, header=blob, **dict(zip(names, arrays)))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(folder)
+    return path
+
+
+def _fsync_dir(folder):
+    with contextlib.suppress(OSError):  # not every OS or filesystem lets a folder be fsynced
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def read(path):
+    """The checked ``(header, arrays)`` of a model file, arrays as host numpy arrays."""
+    path = _check_path(path, for_writing=False)
+    if not os.path.isfile(path):
+        raise ModelFileError(path, "no such file")
+    if os.path.getsize(path) == 0:
+        raise ModelFileError(path, "the file is empty")
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(path, "not a bpx model file (not an .npz archive; truncated or foreign)")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            members = set(npz.files)
+            if "header" not in members:
+                raise ModelFileError(path, "not a bpx model file (no header)")
+            info = zipfile.ZipFile(path).getinfo("header.npy")
+            if info.file_size > MAX_HEADER_BYTES:
+                raise ModelFileError(path, f"header of {info.file_size} bytes exceeds the {MAX_HEADER_BYTES}-byte limit")
+            header = _parse_header(path, npz["header"])
+            names = _names(len(header["layer_sizes"]) - 1)
+            if header.get("arrays") != names or not set(names) <= members:
+                raise ModelFileError(path, f"the file's arrays {sorted(members - {'header'})} do not match the architecture")
+            arrays = [npz[name] for name in names]
+    except ModelFileError:
+        raise
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+        reason = "it holds pickled objects, which bpx never loads" if "pickle" in str(exc) else f"unreadable ({exc})"
+        raise ModelFileError(path, reason) from None
+    _check_arrays(path, header, arrays)
+    return header, arrays
+
+
+def _parse_header(path, blob):
+    if blob.dtype != np.uint8 or blob.ndim != 1:
+        raise ModelFileError(path, "not a bpx model file (malformed header)")
+    try:
+        header = json.loads(blob.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(path, f"corrupted header ({exc})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ModelFileError(path, f"not a bpx model file (format {header.get('format') if isinstance(header, dict) else None!r}, expected {FORMAT!r})")
+    version = header.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ModelFileError(path, f"malformed format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            path, f"written in format version {version} by bpx {header.get('bpx_version')}; this bpx "
+            f"({_version()}) reads format version {FORMAT_VERSION} at most: upgrade bpx"
+        )
+    sizes = header.get("layer_sizes")
+    if (not isinstance(sizes, list) or len(sizes) < 2
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes)):
+        raise ModelFileError(path, f"malformed layer_sizes {sizes!r}")
+    for key in ("activation", "output", "loss", "dtype", "sha256"):
+        if not isinstance(header.get(key), str):
+            raise ModelFileError(path, f"malformed header: {key!r} missing or not a string")
+    return header
+
+
+def _check_arrays(path, header, arrays):
+    sizes = header["layer_sizes"]
+    expected = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        expected += [(n_in, n_out), (n_out,)]
+    for name, a, shape in zip(header["arrays"], arrays, expected):
+        if a.dtype.kind != "f" or a.dtype.name != header["dtype"]:
+            raise ModelFileError(path, f"array {name} has dtype {a.dtype}, the header says {header['dtype']}")
+        if a.shape != shape:
+            raise ModelFileError(path, f"array {name} has shape {a.shape}, the architecture needs {shape}")
+        if not np.all(np.isfinite(a)):
+            raise ModelFileError(path, f"array {name} contains NaN or infinite weights")
+    if _digest(arrays) != header["sha256"]:
+        raise ModelFileError(path, "checksum mismatch: the weights were corrupted or altered")
+
+
+def load(path, backend=None):
+    """Read a model written by :func:`save` onto ``backend`` (any backend, whatever it was saved on)."""
+    from .backend import get_backend
+    from .network import MLP
+
+    header, arrays = read(path)
+    backend = get_backend(backend)
+    if header["dtype"] in ("float32", "float64"):
+        backend.dtype(header["dtype"])  # a float64 model on a float32-only device: the device's error
+    try:
+        net = MLP(header["layer_sizes"], header["activation"], header["output"], header["loss"],
+                  backend=backend, dtype=header["dtype"], seed=header.get("seed"), init=header.get("init"))
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(path, f"the header describes no valid network ({exc})") from None
+    net.set_params(arrays)
+    return net
+
+
+def _version():
+    from . import __version__
+
+    return __version__

@@ -1,0 +1,33 @@
+"""Progress reporting for ``fit``: a tqdm bar on a terminal, plain lines when asked, else nothing."""
+
+from __future__ import annotations
+
+import sys
+
+
+class Progress:
+    """``verbose=0``: silent. ``verbose=1``: a progress bar per epoch when stderr is a terminal and
+    tqdm is installed (``bpx[progress]``), else silent. ``verbose=2``: one line per epoch on stdout."""
+
+    def __init__(self, epochs, verbose):
+        self.epochs = epochs
+        self.verbose = verbose
+        self.bar = None
+        if verbose == 1 and sys.stderr.isatty():
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                return
+            self.bar = tqdm(total=epochs, unit="epoch", dynamic_ncols=True, leave=True)
+
+    def update(self, epoch, metrics):
+        text = {k: f"{v:.4g}" for k, v in metrics.items() if v is not None}
+        if self.bar is not None:
+            self.bar.set_postfix(text, refresh=False)
+            self.bar.update(1)
+        elif self.verbose >= 2:
+            print(f"epoch {epoch}/{self.epochs} " + " ".join(f"{k}={v}" for k, v in text.items()), flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
