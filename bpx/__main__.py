@@ -1,0 +1,5 @@
+import sys
+
+from bpx.cli import main
+
+sys.exit(main())

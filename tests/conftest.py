@@ -1,0 +1,80 @@
+"""One suite, every backend: ``BPX_BACKEND=<spec> pytest`` runs it on that backend.
+
+Fixtures:
+  backend   the bpx.Backend under test (from $BPX_BACKEND, default numpy)
+  xp        its namespace
+  dtype     "float32" and "float64" (float64 skipped, with the reason, on devices without it)
+  to_input  numpy array -> the backend's array (on numpy: a *read-only* copy, which catches any
+            function that writes into its inputs, array-api-extra's trick)
+  tol       tol(dtype) -> dict(rtol=..., atol=...) for np.testing.assert_allclose
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import bpx
+
+SPEC = os.environ.get("BPX_BACKEND", "numpy")
+
+
+def pytest_report_header(config):
+    return f"bpx backend: {SPEC} (set BPX_BACKEND to change)"
+
+
+@pytest.fixture(scope="session")
+def backend():
+    try:
+        return bpx.get_backend(SPEC)
+    except ValueError as exc:
+        pytest.skip(f"backend {SPEC!r} cannot run here: {exc}")
+
+
+@pytest.fixture(scope="session")
+def xp(backend):
+    return backend.xp
+
+
+def supports_float64(backend):
+    return "float64" in backend.xp.__array_namespace_info__().dtypes(device=backend.device)
+
+
+@pytest.fixture(params=["float32", "float64"])
+def dtype(request, backend):
+    if request.param == "float64" and not supports_float64(backend):
+        pytest.skip(f"{backend.spec} has no float64")
+    return request.param
+
+
+@pytest.fixture
+def float64(backend):
+    """For tests that need float64 exactly (golden numbers, gradient checks)."""
+    if not supports_float64(backend):
+        pytest.skip(f"{backend.spec} has no float64")
+    return "float64"
+
+
+@pytest.fixture
+def to_input(backend):
+    def convert(array):
+        array = np.asarray(array)
+        if backend.name == "numpy":
+            array = array.copy()
+            array.flags.writeable = False
+            return array
+        if array.dtype == np.float64 and not supports_float64(backend):
+            array = array.astype(np.float32)
+        return backend.asarray(array)
+
+    return convert
+
+
+@pytest.fixture
+def tol():
+    def tolerance(dtype):
+        return {"float32": dict(rtol=1e-4, atol=1e-6), "float64": dict(rtol=1e-10, atol=1e-12)}[str(dtype)]
+
+    return tolerance
