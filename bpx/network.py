@@ -68,6 +68,7 @@ class MLP:
             self._params.append(self.backend.asarray(initializer(init_rng, layer.n_in, layer.n_out), self.dtype))
             self._params.append(xp.zeros(layer.n_out, dtype=self._dtype, device=dev))
         self.optimizer = None
+        self.classes = None  # optional class names (a list of str), saved with the model
 
     # -- description --------------------------------------------------------------------------------
     def __repr__(self):
@@ -140,6 +141,7 @@ class MLP:
                    backend=self.backend if backend is None else backend,
                    dtype=self.dtype if dtype is None else dtype, seed=self.seed, init=self.init)
         twin.set_params([to_numpy(p) for p in self._params])
+        twin.classes = None if self.classes is None else list(self.classes)
         return twin
 
     # -- data -------------------------------------------------------------------------------------------

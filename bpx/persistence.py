@@ -86,6 +86,7 @@ def save(net, path):
         "init": net.init,
         "seed": net.seed,
         "arrays": names,
+        "classes": None if net.classes is None else [str(c) for c in net.classes],
         "conventions": CONVENTIONS,
         "sha256": _digest(arrays),
     }
@@ -204,6 +205,11 @@ def load(path, backend=None):
     except (TypeError, ValueError) as exc:
         raise ModelFileError(path, f"the header describes no valid network ({exc})") from None
     net.set_params(arrays)
+    classes = header.get("classes")
+    if classes is not None:
+        if not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
+            raise ModelFileError(path, f"malformed class names {classes!r}")
+        net.classes = classes
     return net
 
 
