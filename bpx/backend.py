@@ -19,6 +19,7 @@ code are the only places in bpx that touch numpy directly; the math gets ``xp`` 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 
@@ -104,6 +105,13 @@ class Backend:
             with self.device:
                 return xp.asarray(host, dtype=dt)
         return xp.asarray(host, dtype=dt, device=self.device)
+
+    def quiet_float_errors(self):
+        """A context in which overflow/invalid-value warnings are silenced (numpy and cupy warn
+        through numpy's error state); ``fit`` checks finiteness itself and raises a clear error."""
+        if self.name in ("numpy", "cupy", "array_api_strict"):
+            return np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore")
+        return contextlib.nullcontext()
 
     def to_numpy(self, x):
         """Copy one of this backend's arrays to a host numpy array (explicit transfer)."""

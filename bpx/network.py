@@ -13,6 +13,8 @@ Nothing here imports an array library: the namespace comes from the network's :c
 
 from __future__ import annotations
 
+import contextlib
+
 from .activations import get_activation
 from .backend import dtype_name, get_backend, host_rngs
 from .history import History
@@ -54,6 +56,11 @@ class MLP:
         self.dtype = dtype_name(dtype)
         self.backend = get_backend(backend)
         self._dtype = self.backend.dtype(self.dtype)
+        if self.loss_fn.name != "mse" and out.name not in CLASSIFIER_OUTPUTS:
+            raise ValueError(
+                f"loss={self.loss_fn.name!r} needs probabilities, so output must be 'sigmoid' or 'softmax', "
+                f"got output={out.name!r}"
+            )
         if out.name == "softmax" and sizes[-1] < 2:
             raise ValueError("a softmax output needs at least 2 units; use output='sigmoid' for one")
         self.layer_sizes, self.activation, self.output, self.loss_name = sizes, hidden.name, out.name, self.loss_fn.name
@@ -125,9 +132,9 @@ class MLP:
                 arr = self.backend.asarray(p, self.dtype, name=name)
             if tuple(arr.shape) != shape:
                 raise ValueError(f"{name} must have shape {shape}, got {tuple(arr.shape)}")
-            if arr is p:  # never alias the caller's array: training updates parameters in place
-                arr = xp.asarray(arr, copy=True)
-            new.append(arr)
+            # always a copy: training updates parameters in place, and host arrays may share memory
+            # with the backend's (torch on the CPU does), so the caller's arrays must never be aliased
+            new.append(xp.asarray(arr, copy=True))
         if not bool(xp.all(xp.stack([xp.all(xp.isfinite(p)) for p in new]))):
             raise ValueError("params contain NaN or infinite values")
         self._params = new
@@ -316,8 +323,7 @@ class MLP:
         self.optimizer = optimizer
         history = History()
         best = (float("inf"), None)
-        progress = Progress(epochs, verbose)
-        try:
+        with self.backend.quiet_float_errors(), contextlib.closing(Progress(epochs, verbose)) as progress:
             for epoch in range(1, epochs + 1):
                 start = [xp.asarray(p, copy=True) for p in self._params]
                 order = self.backend.asarray(self._shuffle_rng.permutation(m)) if shuffle and batch < m else None
@@ -348,8 +354,6 @@ class MLP:
                     elif epoch - history.best_epoch >= early_stopping:
                         history.stopped_early = True
                         break
-        finally:
-            progress.close()
         if early_stopping is not None and best[1] is not None:
             self._params = best[1]
         return history

@@ -1,0 +1,79 @@
+"""Backprop against central differences in float64, for every activation × output/loss pair."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import bpx
+from bpx.activations import ACTIVATIONS
+from bpx.losses import LOSSES
+
+HIDDEN = [name for name in ACTIVATIONS if name != "softmax"] + ["softmax"]
+OUTPUT_LOSS = list(itertools.product(ACTIVATIONS, LOSSES))
+
+
+def data(n_out, loss, m=7, n_in=4, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((m, n_in))
+    if loss == "cross_entropy":
+        Y = np.eye(n_out)[rng.integers(0, n_out, m)]
+    elif loss == "binary_cross_entropy":
+        Y = rng.uniform(0.05, 0.95, (m, n_out))  # soft targets exercise every term
+    else:
+        Y = rng.standard_normal((m, n_out))
+    return X, Y
+
+
+@pytest.mark.parametrize("output,loss", OUTPUT_LOSS)
+def test_every_output_and_loss_pair(backend, float64, to_input, output, loss):
+    if loss != "mse" and output not in ("sigmoid", "softmax"):
+        with pytest.raises(ValueError, match="output must be 'sigmoid' or 'softmax'"):
+            bpx.MLP([4, 5, 3], output=output, loss=loss, backend=backend)
+        return
+    net = bpx.MLP([4, 5, 3], activation="tanh", output=output, loss=loss, backend=backend, dtype="float64", seed=1)
+    X, Y = data(3, loss)
+    errors = bpx.gradcheck(net, to_input(X), to_input(Y))
+    assert set(errors) == {"W1", "b1", "W2", "b2"}
+    assert max(errors.values()) <= 1e-7, errors
+
+
+@pytest.mark.parametrize("hidden", HIDDEN)
+def test_every_hidden_activation_two_hidden_layers(backend, float64, to_input, hidden):
+    net = bpx.MLP([4, 6, 5, 3], activation=hidden, output="softmax", loss="cross_entropy",
+                  backend=backend, dtype="float64", seed=2)
+    X, Y = data(3, "cross_entropy", seed=3)
+    errors = bpx.gradcheck(net, to_input(X), to_input(Y))
+    assert max(errors.values()) <= 1e-7, errors
+
+
+def test_gradcheck_catches_a_wrong_gradient(backend, float64, monkeypatch):
+    """A deliberately broken BP4 (db summed over the wrong quantity) must be reported."""
+    from bpx import layers
+
+    net = bpx.MLP([3, 4, 2], backend=backend, dtype="float64", seed=0)
+    X, Y = data(2, "cross_entropy", n_in=3)
+    original = layers.Dense.gradients
+
+    def broken(self, dZ, A_prev):
+        dW, db = original(self, dZ, A_prev)
+        return dW, db * 1.01
+
+    monkeypatch.setattr(layers.Dense, "gradients", broken)
+    errors = bpx.gradcheck(net, X, Y)
+    assert errors["b1"] > 1e-3 and errors["b2"] > 1e-3
+    assert errors["W1"] < 1e-7
+
+
+def test_gradcheck_leaves_the_network_untouched(backend, dtype):
+    net = bpx.MLP([3, 4, 2], backend=backend, dtype=dtype, seed=0)
+    before = [bpx.to_numpy(p).copy() for p in net.params]
+    X, Y = data(2, "cross_entropy", n_in=3)
+    if dtype == "float32" and "float64" not in backend.xp.__array_namespace_info__().dtypes(device=backend.device):
+        with pytest.raises(ValueError, match="float64"):
+            bpx.gradcheck(net, X, Y)
+    else:
+        bpx.gradcheck(net, X, Y)
+    for a, b in zip(before, net.params):
+        np.testing.assert_array_equal(a, bpx.to_numpy(b))
+    assert net.dtype == dtype
