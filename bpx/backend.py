@@ -80,7 +80,8 @@ class Backend:
         """
         xp = self.xp
         dt = None if dtype is None else self.dtype(dtype)
-        if self.owns(obj):
+        host_data = is_host_data(obj)
+        if self.owns(obj) and not host_data:
             where = array_api_compat.device(obj)
             if where != self.device:
                 raise ValueError(
@@ -88,7 +89,7 @@ class Backend:
                     f"move it explicitly (bpx.to_numpy(x), or x.to_device(...))"
                 )
             return obj if dt is None or obj.dtype == dt else xp.astype(obj, dt)
-        if array_api_compat.is_array_api_obj(obj) and not array_api_compat.is_numpy_array(obj):
+        if not host_data:
             raise TypeError(
                 f"{name} is a {namespace_name(obj)} array but the backend is {self.spec!r}; "
                 f"convert it explicitly with bpx.to_numpy(x) or build the network on that backend"
@@ -101,6 +102,9 @@ class Backend:
             )
         if dt is None and host.dtype == np.float64 and "float64" not in _dtypes(self):
             dt = self.dtype("float32")
+        if dt is not None:  # cast on the host: only the final dtype's bytes travel to the device
+            with np.errstate(over="ignore"):  # values beyond float32 become inf: refused by the caller's check
+                host = host.astype(dtype_name(dtype or "float32"), copy=False)
         if self.name == "cupy":
             with self.device:
                 return xp.asarray(host, dtype=dt)
@@ -120,6 +124,11 @@ class Backend:
 
 def _dtypes(backend):
     return backend.xp.__array_namespace_info__().dtypes(device=backend.device)
+
+
+def is_host_data(x):
+    """True for numpy arrays, Python scalars and lists: data that lives on the host."""
+    return array_api_compat.is_numpy_array(x) or not array_api_compat.is_array_api_obj(x)
 
 
 def dtype_name(dtype):

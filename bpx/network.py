@@ -123,13 +123,10 @@ class MLP:
         new = []
         for i, (p, shape) in enumerate(zip(params, shapes)):
             name = f"params[{i}] ({'W' if i % 2 == 0 else 'b'}{i // 2 + 1})"
-            if self.backend.owns(p):
-                arr = self.backend.asarray(p, name=name)
-                if not xp.isdtype(arr.dtype, ("real floating", "integral")):
-                    raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-                arr = xp.astype(arr, self._dtype, copy=True)
-            else:
-                arr = self.backend.asarray(p, self.dtype, name=name)
+            arr = self.backend.asarray(p, name=name)
+            if not xp.isdtype(arr.dtype, ("real floating", "integral")):
+                raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+            arr = xp.astype(arr, self._dtype, copy=False)
             if tuple(arr.shape) != shape:
                 raise ValueError(f"{name} must have shape {shape}, got {tuple(arr.shape)}")
             # always a copy: training updates parameters in place, and host arrays may share memory
@@ -161,7 +158,7 @@ class MLP:
         xp, n_out = self.backend.xp, self.n_outputs
         if Y is None:
             raise TypeError(f"{name} must be an array of targets, got None")
-        raw = Y if self.backend.owns(Y) else self.backend.asarray(Y, name=name)
+        raw = self.backend.asarray(Y, name=name)
         if raw.ndim == 1 and self.output == "softmax":
             Y = self._one_hot(raw, name)
         elif raw.ndim == 1 and n_out == 1:

@@ -130,7 +130,8 @@ def read(path):
             members = set(npz.files)
             if "header" not in members:
                 raise ModelFileError(path, "not a bpx model file (no header)")
-            info = zipfile.ZipFile(path).getinfo("header.npy")
+            with zipfile.ZipFile(path) as archive:
+                info = archive.getinfo("header.npy")
             if info.file_size > MAX_HEADER_BYTES:
                 raise ModelFileError(path, f"header of {info.file_size} bytes exceeds the {MAX_HEADER_BYTES}-byte limit")
             header = _parse_header(path, npz["header"])
@@ -180,10 +181,10 @@ def _check_arrays(path, header, arrays):
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         expected += [(n_in, n_out), (n_out,)]
     for name, a, shape in zip(header["arrays"], arrays, expected):
-        if a.dtype.kind != "f" or a.dtype.name != header["dtype"]:
-            raise ModelFileError(path, f"array {name} has dtype {a.dtype}, the header says {header['dtype']}")
         if a.shape != shape:
             raise ModelFileError(path, f"array {name} has shape {a.shape}, the architecture needs {shape}")
+        if a.dtype.kind != "f" or a.dtype.name != header["dtype"]:
+            raise ModelFileError(path, f"array {name} has dtype {a.dtype}, the header says {header['dtype']}")
         if not np.all(np.isfinite(a)):
             raise ModelFileError(path, f"array {name} contains NaN or infinite weights")
     if _digest(arrays) != header["sha256"]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import numbers
 
+from .backend import is_host_data
+
 
 def _is_bool(value):
     return isinstance(value, bool) or type(value).__name__ == "bool_"
@@ -75,7 +77,9 @@ def as_matrix(backend, X, name, dtype, n_columns=None, columns="features"):
     if X is None:
         raise TypeError(f"{name} must be an array, got None")
     xp = backend.xp
-    A = backend.asarray(X, name=name) if backend.owns(X) else backend.asarray(X, dtype, name=name)
+    A = backend.asarray(X, dtype if is_host_data(X) else None, name=name)
+    if not xp.isdtype(A.dtype, ("bool", "integral", "real floating", "complex floating")):
+        raise TypeError(f"{name} must hold real numbers, got dtype {A.dtype}")
     if xp.isdtype(A.dtype, "complex floating"):
         raise TypeError(f"{name} must hold real numbers, got complex dtype {A.dtype}")
     if xp.isdtype(A.dtype, "real floating") and A.dtype not in (xp.float32, xp.float64):

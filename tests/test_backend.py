@@ -1,0 +1,115 @@
+"""Backend selection, data movement and explicit host transfers."""
+
+import numpy as np
+import pytest
+
+import bpx
+from bpx.backend import NAMES
+
+
+def test_the_suite_backend_is_a_value(backend):
+    assert backend.name in NAMES
+    assert backend == bpx.get_backend(backend.spec)
+    assert bpx.get_backend(backend) is backend
+    assert backend.name in bpx.available_backends()
+
+
+def test_numpy_is_always_available_and_auto_falls_back_to_it():
+    assert "numpy" in bpx.available_backends()
+    status = bpx.backend_status()
+    assert set(status) == set(NAMES) and status["numpy"] is None
+    expected = "cupy" if status["cupy"] is None else "numpy"
+    assert bpx.get_backend("auto").name == expected
+
+
+def test_environment_variable_is_the_default(monkeypatch):
+    monkeypatch.setenv("BPX_BACKEND", "numpy")
+    assert bpx.get_backend().name == "numpy"
+    assert bpx.MLP([2, 2]).backend.name == "numpy"
+    monkeypatch.delenv("BPX_BACKEND")
+    assert bpx.get_backend().name in ("numpy", "cupy")
+
+
+def test_unknown_backend_lists_what_is_available_and_why_not():
+    with pytest.raises(ValueError) as info:
+        bpx.get_backend("jax")
+    message = str(info.value)
+    assert "'jax'" in message and "Available here: numpy" in message
+    for name, reason in bpx.backend_status().items():
+        if reason is not None:
+            assert f"{name}: {reason}" in message
+
+
+def test_unusable_cupy_says_why():
+    reason = bpx.backend_status()["cupy"]
+    if reason is None:
+        pytest.skip("CuPy is usable here")
+    with pytest.raises(ValueError, match="cupy"):
+        bpx.get_backend("cupy")
+
+
+@pytest.mark.parametrize("spec,match", [("numpy:cuda", "numpy has only 'cpu'"), ("auto:1", "auto"),
+                                        ("array_api_strict:device9", "known: CPU_DEVICE")])
+def test_bad_device_specs(spec, match):
+    if spec.startswith("array_api_strict") and "array_api_strict" not in bpx.available_backends():
+        pytest.skip("array_api_strict is not installed")
+    with pytest.raises(ValueError, match=match):
+        bpx.get_backend(spec)
+
+
+def test_torch_cuda_without_a_gpu_is_a_clear_error():
+    if "torch" not in bpx.available_backends():
+        pytest.skip("torch is not installed")
+    import torch
+
+    if torch.cuda.is_available():
+        assert bpx.get_backend("torch:cuda").device.type == "cuda"
+    else:
+        with pytest.raises(ValueError, match="torch has no CUDA device"):
+            bpx.get_backend("torch:cuda")
+
+
+def test_asarray_moves_host_data_and_casts(backend, dtype):
+    x = backend.asarray([[1, 2], [3, 4]], dtype=dtype)
+    assert backend.owns(x) and x.dtype == backend.dtype(dtype)
+    np.testing.assert_array_equal(bpx.to_numpy(x), [[1, 2], [3, 4]])
+    assert bpx.to_numpy(x).dtype == np.dtype(dtype)
+
+
+def test_to_numpy_copies_to_the_host(backend):
+    x = backend.asarray(np.arange(6.0, dtype=np.float32).reshape(2, 3))
+    host = bpx.to_numpy(x)
+    assert type(host) is np.ndarray and host.shape == (2, 3)
+
+
+def test_float16_is_refused(backend):
+    with pytest.raises(TypeError, match="float16"):
+        bpx.MLP([2, 2], backend=backend, dtype="float16")
+    with pytest.raises(TypeError, match="float16"):
+        bpx.MLP([2, 2], backend=backend).forward(np.zeros((1, 2), dtype=np.float16))
+
+
+def test_float64_on_a_float32_only_device_is_a_clear_error():
+    if "array_api_strict" not in bpx.available_backends():
+        pytest.skip("array_api_strict is not installed")
+    with pytest.raises(ValueError, match="float64.*not supported.*no_float64"):
+        bpx.MLP([2, 2], backend="array_api_strict:no_float64", dtype="float64")
+
+
+def test_arrays_of_another_library_are_refused_not_converted(backend):
+    others = [n for n in bpx.available_backends() if n != backend.name and n != "numpy"]
+    if not others:
+        pytest.skip("no second array library installed")
+    other = bpx.get_backend(others[0])
+    net = bpx.MLP([2, 2], backend=backend)
+    with pytest.raises(TypeError, match=f"X is a {others[0]} array but the backend is"):
+        net.forward(other.asarray(np.zeros((1, 2), dtype=np.float32)))
+
+
+def test_arrays_on_another_device_are_refused():
+    if "array_api_strict" not in bpx.available_backends():
+        pytest.skip("array_api_strict is not installed")
+    net = bpx.MLP([2, 2], backend="array_api_strict:device1")
+    elsewhere = bpx.get_backend("array_api_strict").asarray(np.zeros((1, 2), dtype=np.float32))
+    with pytest.raises(ValueError, match="X is on device .*CPU_DEVICE.* but backend 'array_api_strict:device1'"):
+        net.forward(elsewhere)
