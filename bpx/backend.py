@@ -176,7 +176,7 @@ def host_rngs(seed, n):
 
 
 # -- probing ---------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _probe(name):
     """(namespace module, None) if ``name`` is usable here, else (None, reason)."""
     if name == "numpy":

@@ -29,7 +29,10 @@ def gradcheck(net, X, Y, eps=1e-5, max_entries=200, seed=0):
         size = 1
         for n in p.shape:
             size *= n
-        entries = range(size) if max_entries is None or size <= max_entries else sorted(rng.choice(size, max_entries, replace=False))
+        if max_entries is None or size <= max_entries:
+            entries = range(size)
+        else:
+            entries = sorted(rng.choice(size, max_entries, replace=False))
         analytic = to_numpy(xp.reshape(g, (-1,)))
         worst_diff, scale = 0.0, 0.0
         for i in entries:

@@ -156,7 +156,8 @@ def _parse_header(path, blob):
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(path, f"corrupted header ({exc})") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise ModelFileError(path, f"not a bpx model file (format {header.get('format') if isinstance(header, dict) else None!r}, expected {FORMAT!r})")
+        found = header.get("format") if isinstance(header, dict) else None
+        raise ModelFileError(path, f"not a bpx model file (format {found!r}, expected {FORMAT!r})")
     version = header.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise ModelFileError(path, f"malformed format_version {version!r}")

@@ -87,7 +87,8 @@ def rewrite(path, **changes):
     (lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]), "not a bpx model file|unreadable"),
     (lambda p: p.write_bytes(b"garbage" * 100), "not a bpx model file"),
     (lambda p: rewrite(p, format="keras"), "format 'keras'"),
-    (lambda p: rewrite(p, format_version=FORMAT_VERSION + 1), rf"format version {FORMAT_VERSION + 1}.*reads format version {FORMAT_VERSION}"),
+    (lambda p: rewrite(p, format_version=FORMAT_VERSION + 1),
+     rf"format version {FORMAT_VERSION + 1}.*reads format version {FORMAT_VERSION}"),
     (lambda p: rewrite(p, W1=np.zeros((5, 4))), "shape"),
     (lambda p: rewrite(p, layer_sizes=[4, 6, 3]), "shape"),
     (lambda p: rewrite(p, activation="swish"), "no valid network"),
@@ -185,7 +186,7 @@ def test_killing_a_saving_process_never_leaves_a_broken_file(tmp_path):
     """A process saves over and over; SIGKILL at random moments; the file always loads (old or new)."""
     path = tmp_path / "model.npz"
     rng = np.random.default_rng(0)
-    for trial in range(8):
+    for _ in range(8):
         proc = subprocess.Popen([sys.executable, "-c", SAVER, str(path)], stdout=subprocess.PIPE)
         assert proc.stdout.readline().strip() == b"ready"
         time.sleep(0.05 + rng.uniform(0, 0.3))

@@ -1,0 +1,62 @@
+"""nox sessions: the test suite once per array backend, lint, and the benchmarks.
+
+A plain ``nox`` runs every test session this machine can run plus lint; the cupy session skips
+itself, with the reason, where no CUDA device is usable. ``nox -s bench`` runs the benchmarks.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["tests", "lint"]
+nox.options.reuse_existing_virtualenvs = True
+
+ROOT = Path(__file__).parent
+# backends/<file>.txt -> the BPX_BACKEND specs its session runs; array_api_strict runs on three devices
+DEVICES = {
+    "array_api_strict": ["array_api_strict", "array_api_strict:device1", "array_api_strict:no_float64"],
+    "cupy-cuda12x": ["cupy"],
+}
+TARGETS = [
+    (requirements.stem, spec)
+    for requirements in sorted((ROOT / "backends").glob("*.txt"))
+    for spec in DEVICES.get(requirements.stem, [requirements.stem])
+]
+
+
+def cuda_device():
+    """None if an NVIDIA GPU is visible, else the reason why not (checked before installing CuPy)."""
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return "no CUDA device found (no nvidia-smi on PATH)"
+    result = subprocess.run([smi, "-L"], capture_output=True, text=True)
+    if result.returncode != 0 or "GPU" not in result.stdout:
+        return f"no CUDA device found (nvidia-smi -L: {(result.stderr or result.stdout).strip()[:200]})"
+    return None
+
+
+@nox.session(tags=["tests"])
+@nox.parametrize(
+    "requirements,spec",
+    [nox.param(r, s, id=s.replace(":", "-"), tags=["gpu" if r.startswith("cupy") else "cpu"]) for r, s in TARGETS],
+)
+def tests(session, requirements, spec):
+    """The whole suite with BPX_BACKEND=<spec>."""
+    if requirements.startswith("cupy"):
+        reason = cuda_device()
+        if reason:
+            session.skip(f"cupy: {reason}")
+    session.install("-r", f"backends/{requirements}.txt")
+    session.install(".[test]")
+    session.run("python", "-m", "pytest", "-q", *session.posargs, env={"BPX_BACKEND": spec})
+
+
+@nox.session
+def lint(session):
+    """ruff over the package, tests, benchmarks and this file."""
+    session.install("ruff")
+    session.run("ruff", "check", "bpx", "tests", "benchmarks", "noxfile.py")
