@@ -50,6 +50,9 @@ def main(argv=None):
         return 2
     try:
         return args.run(args) or 0
+    except BrokenPipeError:  # `bpx ... | head`: the reader left; not an error
+        sys.stdout = None
+        return 0
     except KeyboardInterrupt:
         print(f"bpx {args.command}: interrupted", file=sys.stderr)
         return 130

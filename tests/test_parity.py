@@ -1,0 +1,85 @@
+"""Cross-backend parity: the same seed gives the same network, the same training, on every backend.
+
+Runs in every session: the suite's backend is compared with every other backend importable here."""
+
+import json
+
+import numpy as np
+import pytest
+
+import bpx
+from bpx.cli import main
+from bpx.parity import default_specs, drift_report, synthetic_data
+
+LAYERS = [8, 16, 4]
+
+
+def others(backend):
+    specs = [s for s in default_specs() if bpx.get_backend(s) != backend]
+    if not specs:
+        pytest.skip("only one backend is importable here")
+    return specs
+
+
+def test_same_seed_bit_identical_initial_parameters(backend, float64):
+    mine = [bpx.to_numpy(p) for p in bpx.MLP(LAYERS, backend=backend, dtype="float64", seed=11).params]
+    for spec in others(backend):
+        theirs = [bpx.to_numpy(p) for p in bpx.MLP(LAYERS, backend=spec, dtype="float64", seed=11).params]
+        for a, b in zip(mine, theirs):
+            np.testing.assert_array_equal(a, b, err_msg=spec)
+
+
+def train_200_steps(spec, dtype):
+    X, y = synthetic_data(400, LAYERS[0], LAYERS[-1], seed=0)
+    net = bpx.MLP(LAYERS, backend=spec, dtype=dtype, seed=3)
+    net.fit(X, y, epochs=8, batch_size=16, optimizer=bpx.SGD(0.05, momentum=0.9), verbose=0)  # 8 × 25 = 200 steps
+    return [bpx.to_numpy(p).astype(np.float64) for p in net.params]
+
+
+def test_200_sgd_momentum_steps_agree(backend, dtype):
+    rtol = {"float64": 1e-10, "float32": 1e-4}[dtype]
+    mine = train_200_steps(backend, dtype)
+    for spec in others(backend):
+        if dtype not in bpx.get_backend(spec).xp.__array_namespace_info__().dtypes(device=bpx.get_backend(spec).device):
+            continue
+        theirs = train_200_steps(spec, dtype)
+        scale = max(np.abs(t).max() for t in theirs)
+        worst = max(np.abs(a - b).max() for a, b in zip(mine, theirs)) / scale
+        assert worst <= rtol, f"{backend.spec} vs {spec} ({dtype}): relative drift {worst:.2e}"
+
+
+def test_a_model_saved_here_gives_the_same_output_everywhere(backend, dtype, tmp_path, tol):
+    net = bpx.MLP(LAYERS, backend=backend, dtype=dtype, seed=1)
+    path = bpx.save(net, tmp_path / "m.npz")
+    X, _ = synthetic_data(20, LAYERS[0], LAYERS[-1], seed=1)
+    mine = bpx.to_numpy(net.forward(X))
+    for spec in others(backend):
+        np.testing.assert_allclose(bpx.to_numpy(bpx.load(path, backend=spec).forward(X)), mine, **tol(dtype))
+
+
+def test_drift_report_has_a_row_per_backend_dtype_and_epoch(backend):
+    report = drift_report(specs=[backend.spec], epochs=2, samples=128, layer_sizes=(8, 8, 3))
+    runs = {(r["backend"], r["dtype"]) for r in report["rows"]}
+    assert len(report["rows"]) == 2 * len(runs) and len(runs) + len(report["skipped"]) == 2
+    for row in report["rows"]:
+        limit = 1e-9 if row["dtype"] == "float64" else 1e-3
+        assert row["max_rel_dW"] <= limit and np.isfinite(row["loss"])
+
+
+def test_bpx_parity_cli(backend, tmp_path, capsys):
+    out = tmp_path / "drift.json"
+    assert main(["parity", "--backends", backend.spec, "--epochs", "2", "--samples", "64", "--layers", "6,5,3",
+                 "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "| backend | dtype | epoch |" in text and backend.spec in text
+    assert json.loads(out.read_text())["rows"]
+
+
+def test_bpx_info_cli(capsys):
+    assert main(["info", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["backends"]["numpy"] == "usable" and info["bpx"] == bpx.__version__
+    assert "blas" in info and "tf32" in info
+    assert main(["info"]) == 0
+    text = capsys.readouterr().out
+    assert "backends (auto ->" in text and "TF32" in text
