@@ -66,6 +66,10 @@ class Backend:
             )
         return supported[name]
 
+    def has_dtype(self, name):
+        """Whether this backend's device supports dtype ``name`` (``no_float64`` devices lack float64)."""
+        return name in _dtypes(self)
+
     # -- moving data ------------------------------------------------------------------------------
     def owns(self, x):
         """True when ``x`` is an array of this backend's namespace (on any of its devices)."""
@@ -100,7 +104,7 @@ class Backend:
                 f"{name} must hold real numbers (bool, int, float32 or float64), got dtype {host.dtype}"
                 + (": the array API standard has no float16" if host.dtype == np.float16 else "")
             )
-        if dt is None and host.dtype == np.float64 and "float64" not in _dtypes(self):
+        if dt is None and host.dtype == np.float64 and not self.has_dtype("float64"):
             dt = self.dtype("float32")
         if dt is not None:  # cast on the host: only the final dtype's bytes travel to the device
             with np.errstate(over="ignore"):  # values beyond float32 become inf: refused by the caller's check

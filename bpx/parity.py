@@ -56,7 +56,7 @@ def drift_report(specs=None, dtypes=("float32", "float64"), layer_sizes=(32, 64,
     for spec in specs:
         backend = get_backend(spec)
         for dtype in dtypes:
-            if dtype not in backend.xp.__array_namespace_info__().dtypes(device=backend.device):
+            if not backend.has_dtype(dtype):
                 skipped.append({"backend": spec, "dtype": dtype, "reason": f"{spec} has no {dtype}"})
                 continue
             losses, params = _trajectory(spec, dtype, **settings)

@@ -38,13 +38,9 @@ def xp(backend):
     return backend.xp
 
 
-def supports_float64(backend):
-    return "float64" in backend.xp.__array_namespace_info__().dtypes(device=backend.device)
-
-
 @pytest.fixture(params=["float32", "float64"])
 def dtype(request, backend):
-    if request.param == "float64" and not supports_float64(backend):
+    if request.param == "float64" and not backend.has_dtype("float64"):
         pytest.skip(f"{backend.spec} has no float64")
     return request.param
 
@@ -52,7 +48,7 @@ def dtype(request, backend):
 @pytest.fixture
 def float64(backend):
     """For tests that need float64 exactly (golden numbers, gradient checks)."""
-    if not supports_float64(backend):
+    if not backend.has_dtype("float64"):
         pytest.skip(f"{backend.spec} has no float64")
     return "float64"
 
@@ -65,7 +61,7 @@ def to_input(backend):
             array = array.copy()
             array.flags.writeable = False
             return array
-        if array.dtype == np.float64 and not supports_float64(backend):
+        if array.dtype == np.float64 and not backend.has_dtype("float64"):
             array = array.astype(np.float32)
         return backend.asarray(array)
 

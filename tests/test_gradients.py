@@ -69,7 +69,7 @@ def test_gradcheck_leaves_the_network_untouched(backend, dtype):
     net = bpx.MLP([3, 4, 2], backend=backend, dtype=dtype, seed=0)
     before = [bpx.to_numpy(p).copy() for p in net.params]
     X, Y = data(2, "cross_entropy", n_in=3)
-    if dtype == "float32" and "float64" not in backend.xp.__array_namespace_info__().dtypes(device=backend.device):
+    if dtype == "float32" and not backend.has_dtype("float64"):
         with pytest.raises(ValueError, match="float64"):
             bpx.gradcheck(net, X, Y)
     else:

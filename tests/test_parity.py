@@ -40,7 +40,7 @@ def test_200_sgd_momentum_steps_agree(backend, dtype):
     rtol = {"float64": 1e-10, "float32": 1e-4}[dtype]
     mine = train_200_steps(backend, dtype)
     for spec in others(backend):
-        if dtype not in bpx.get_backend(spec).xp.__array_namespace_info__().dtypes(device=bpx.get_backend(spec).device):
+        if not bpx.get_backend(spec).has_dtype(dtype):
             continue
         theirs = train_200_steps(spec, dtype)
         scale = max(np.abs(t).max() for t in theirs)
