@@ -10,6 +10,7 @@ gives O(1), a right one ~1e-9 or less.
 from __future__ import annotations
 
 from .backend import host_rngs, to_numpy
+from .validation import check_float, check_int
 
 
 def gradcheck(net, X, Y, eps=1e-5, max_entries=200, seed=0):
@@ -19,6 +20,13 @@ def gradcheck(net, X, Y, eps=1e-5, max_entries=200, seed=0):
     Parameters with more than ``max_entries`` entries are checked at that many entries drawn at random
     (``seed``); ``max_entries=None`` checks every entry.
     """
+    from .network import MLP
+
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be a bpx.MLP, got {type(net).__name__}")
+    eps = check_float(eps, "eps", low=0.0, low_open=True)
+    if max_entries is not None:
+        max_entries = check_int(max_entries, "max_entries")
     twin = net.copy(dtype="float64")
     X, Y = twin._XY(X, Y)
     xp = twin.backend.xp
@@ -38,9 +46,9 @@ def gradcheck(net, X, Y, eps=1e-5, max_entries=200, seed=0):
         for i in entries:
             bump = eps * xp.reshape(xp.eye(1, size, k=int(i), dtype=p.dtype, device=twin.backend.device), p.shape)
             twin._params[k] = p + bump
-            c_plus = float(twin._cost(X, Y))
+            c_plus = float(twin._measure(X, Y)[0])
             twin._params[k] = p - bump
-            c_minus = float(twin._cost(X, Y))
+            c_minus = float(twin._measure(X, Y)[0])
             numeric = (c_plus - c_minus) / (2 * eps)
             worst_diff = max(worst_diff, abs(float(analytic[i]) - numeric))
             scale = max(scale, abs(float(analytic[i])), abs(numeric))

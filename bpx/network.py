@@ -14,6 +14,7 @@ Nothing here imports an array library: the namespace comes from the network's :c
 from __future__ import annotations
 
 import contextlib
+import json
 
 from .activations import get_activation
 from .backend import dtype_name, get_backend, host_rngs
@@ -76,6 +77,7 @@ class MLP:
             self._params.append(xp.zeros(layer.n_out, dtype=self._dtype, device=dev))
         self.optimizer = None
         self.classes = None  # optional class names (a list of str), saved with the model
+        self.metadata = {}  # JSON-serializable facts saved with the model (e.g. the CLI's preprocessing)
 
     # -- description --------------------------------------------------------------------------------
     def __repr__(self):
@@ -146,6 +148,7 @@ class MLP:
                    dtype=self.dtype if dtype is None else dtype, seed=self.seed, init=self.init)
         twin.set_params([to_numpy(p) for p in self._params])
         twin.classes = None if self.classes is None else list(self.classes)
+        twin.metadata = json.loads(json.dumps(self.metadata))
         return twin
 
     # -- data -------------------------------------------------------------------------------------------
@@ -224,10 +227,14 @@ class MLP:
                 dZ = self.layers[l].delta_below(dZ, self._params[2 * l], self.layers[l - 1], Z_prev, A_prev)  # BP2
         return cost, grads, A_L
 
-    def _cost(self, X, Y):
-        """The cost C on device arrays (a 0-d device array): a forward pass only."""
+    def _measure(self, X, Y):
+        """Cost and number of correctly classified rows (0 for regressors) on device arrays, as 0-d
+        device arrays: a forward pass, no host sync."""
         A_L, caches = self._forward(X)
-        return self.loss_fn.cost(caches[-1][1], A_L, Y, self._fused)
+        cost = self.loss_fn.cost(caches[-1][1], A_L, Y, self._fused)
+        if self.is_classifier:
+            return cost, self._n_correct(A_L, Y)
+        return cost, self.backend.xp.zeros((), dtype=self._dtype, device=self.backend.device)
 
     def _n_correct(self, A, Y):
         """How many rows of A predict the class(es) of Y (a 0-d device array)."""
@@ -336,11 +343,7 @@ class MLP:
                     costs.append(cost * (j - i))
                     if self.is_classifier:
                         correct = correct + self._n_correct(A_L, Yb)
-                loss, acc = self._end_of_epoch(epoch, costs, correct, start, batch)
-                entry = {"loss": loss / m, "accuracy": acc / m if self.is_classifier else None}
-                if val is not None:
-                    ev = self._evaluate_arrays(*val)
-                    entry["val_loss"], entry["val_accuracy"] = ev.get("loss"), ev.get("accuracy")
+                entry = self._end_of_epoch(epoch, costs, correct, start, batch, m, val)
                 history.append(**entry)
                 progress.update(epoch, entry)
                 if early_stopping is not None:
@@ -355,28 +358,37 @@ class MLP:
             self._params = best[1]
         return history
 
-    def _end_of_epoch(self, epoch, costs, correct, start, batch):
-        """The epoch's one host sync: summed cost, correct count, and a finiteness check."""
+    def _end_of_epoch(self, epoch, costs, correct, start, batch, m, val):
+        """The epoch's one host sync: the summed cost, the correct count, a finiteness check of every
+        parameter and, with validation data, its cost and correct count. Returns the history entry."""
         xp = self.backend.xp
-        total = xp.sum(xp.stack(costs))
         finite = xp.all(xp.stack([xp.all(xp.isfinite(p)) for p in self._params]))
-        values = self.backend.to_numpy(xp.stack([total, correct, xp.astype(finite, self._dtype)]))
-        loss, acc, ok = (float(v) for v in values)
-        if ok and loss == loss and abs(loss) != float("inf"):
-            return loss, acc
-        bad = next((k for k, c in enumerate(costs) if not bool(xp.isfinite(c))), len(costs) - 1)
-        self._params = start
-        raise TrainingDiverged(
-            f"training diverged in epoch {epoch}, batch {bad + 1} of {len(costs)} (batch_size {batch}): "
-            f"the loss or a parameter became NaN or infinite. The parameters from the end of epoch "
-            f"{epoch - 1} were restored; try a smaller learning rate."
-        )
+        values = [xp.sum(xp.stack(costs)), correct, xp.astype(finite, self._dtype)]
+        if val is not None:
+            values += self._measure(*val)
+        host = [float(v) for v in self.backend.to_numpy(xp.stack(values))]
+        loss, acc, ok = host[:3]
+        if not (ok and loss == loss and abs(loss) != float("inf")):
+            bad = next((k for k, c in enumerate(costs) if not bool(xp.isfinite(c))), len(costs) - 1)
+            self._params = start
+            raise TrainingDiverged(
+                f"training diverged in epoch {epoch}, batch {bad + 1} of {len(costs)} (batch_size {batch}): "
+                f"the loss or a parameter became NaN or infinite. The parameters from the end of epoch "
+                f"{epoch - 1} were restored; try a smaller learning rate."
+            )
+        entry = {"loss": loss / m, "accuracy": acc / m if self.is_classifier else None}
+        if val is not None:
+            entry["val_loss"] = host[3]
+            entry["val_accuracy"] = host[4] / val[0].shape[0] if self.is_classifier else None
+        return entry
 
     def _evaluate_arrays(self, X, Y):
-        A_L, caches = self._forward(X)
-        result = {"loss": float(self.loss_fn.cost(caches[-1][1], A_L, Y, self._fused))}
+        """``{"loss", "accuracy"}`` on device arrays, with one host sync."""
+        xp = self.backend.xp
+        cost, correct = (float(v) for v in self.backend.to_numpy(xp.stack(self._measure(X, Y))))
+        result = {"loss": cost}
         if self.is_classifier:
-            result["accuracy"] = float(self._n_correct(A_L, Y)) / X.shape[0]
+            result["accuracy"] = correct / X.shape[0]
         return result
 
     def _split(self, X, Y, fraction):

@@ -72,6 +72,12 @@ def save(net, path):
     if not isinstance(net, MLP):
         raise TypeError(f"net must be a bpx.MLP, got {type(net).__name__}")
     path = _check_path(path, for_writing=True)
+    if not isinstance(net.metadata, dict):
+        raise TypeError(f"net.metadata must be a dict, got {type(net.metadata).__name__}")
+    try:
+        metadata = json.loads(json.dumps(net.metadata, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"net.metadata must hold JSON-serializable, finite values only ({exc})") from None
     arrays = [to_numpy(p) for p in net.params]
     names = _names(len(net.layers))
     header = {
@@ -88,6 +94,7 @@ def save(net, path):
         "arrays": names,
         "classes": None if net.classes is None else [str(c) for c in net.classes],
         "conventions": CONVENTIONS,
+        "metadata": metadata,
         "sha256": _digest(arrays),
     }
     blob = np.frombuffer(json.dumps(header, sort_keys=True).encode("utf-8"), dtype=np.uint8)
@@ -212,6 +219,10 @@ def load(path, backend=None):
         if not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
             raise ModelFileError(path, f"malformed class names {classes!r}")
         net.classes = classes
+    metadata = header.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise ModelFileError(path, f"malformed metadata {metadata!r}")
+    net.metadata = metadata
     return net
 
 

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import sys
 
+from tqdm import tqdm
+
 
 class Progress:
-    """``verbose=0``: silent. ``verbose=1``: a progress bar per epoch when stderr is a terminal and
-    tqdm is installed (``bpx[progress]``), else silent. ``verbose=2``: one line per epoch on stdout."""
+    """``verbose=0``: silent. ``verbose=1``: a tqdm progress bar per epoch when stderr is a terminal,
+    else silent. ``verbose=2``: one line per epoch on stdout."""
 
     def __init__(self, epochs, verbose):
         self.epochs = epochs
         self.verbose = verbose
         self.bar = None
         if verbose == 1 and sys.stderr.isatty():
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:
-                return
             self.bar = tqdm(total=epochs, unit="epoch", dynamic_ncols=True, leave=True)
 
     def update(self, epoch, metrics):

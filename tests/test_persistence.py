@@ -19,6 +19,7 @@ from bpx.persistence import FORMAT_VERSION, ModelFileError
 def net(backend, dtype):
     net = bpx.MLP([4, 5, 3], backend=backend, dtype=dtype, seed=4)
     net.classes = ["a", "b", "c"]
+    net.metadata = {"scaling": {"kind": "standard", "mean": [0.5, 1.0]}}
     return net
 
 
@@ -31,8 +32,9 @@ def saved(net, tmp_path):
 
 def test_round_trip_on_the_same_backend(net, saved, backend, to_input):
     loaded = bpx.load(saved, backend=backend)
-    assert (loaded.layer_sizes, loaded.activation, loaded.output, loaded.loss_name, loaded.dtype, loaded.classes) == \
-        (net.layer_sizes, net.activation, net.output, net.loss_name, net.dtype, net.classes)
+    assert (loaded.layer_sizes, loaded.activation, loaded.output, loaded.loss_name, loaded.dtype, loaded.classes,
+            loaded.metadata) == \
+        (net.layer_sizes, net.activation, net.output, net.loss_name, net.dtype, net.classes, net.metadata)
     for p, q in zip(net.params, loaded.params):
         np.testing.assert_array_equal(bpx.to_numpy(p), bpx.to_numpy(q))
     X = to_input(np.random.default_rng(0).standard_normal((6, 4)))
@@ -155,6 +157,12 @@ def test_save_refuses_bad_paths_before_writing(net, tmp_path):
         bpx.save(net, tmp_path)
     with pytest.raises(TypeError, match="bpx.MLP"):
         bpx.save("not a net", tmp_path / "m.npz")
+    net.metadata = {"mean": float("nan")}
+    with pytest.raises(TypeError, match="metadata"):
+        bpx.save(net, tmp_path / "m.npz")
+    net.metadata = {"f": open}
+    with pytest.raises(TypeError, match="metadata"):
+        bpx.save(net, tmp_path / "m.npz")
     assert os.listdir(tmp_path) == []
 
 
