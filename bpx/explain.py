@@ -321,7 +321,7 @@ def format_text(report):
         ]
     out += [
         "",
-        "Step 2. Cost (the seed's total error E_total)",
+        "Step 2. Cost" + (" (the seed's total error E_total)" if r.loss == "mse" else ""),
         f"    {COST_EQUATIONS.get(r.loss, 'C')} = {_num(r.cost, d)}",
         "",
         "Step 3. Backward pass, from the output layer down",
