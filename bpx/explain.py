@@ -88,7 +88,7 @@ class Explanation:
     cost_after: float  # C after the step (same X, Y)
     fused: bool  # the output activation is the loss's matched pair: δ[L] = (a[L] − y)/m
     layers: list = field(default_factory=list)  # LayerStep for l = 1..L
-    seed004: bool = False  # seed 004's network (the default example)
+    seed004: bool = False  # seed 004's example (its network and its sample)
 
     @property
     def m(self):
@@ -171,6 +171,7 @@ def explain(net=None, X=None, Y=None, lr=SEED004_LR, backend=None, dtype=None):
     from .network import MLP
 
     lr = check_float(lr, "lr", low=0.0, low_open=True)
+    is_seed004 = net is None and X is None and Y is None
     if net is None:
         work = seed004_network(backend, dtype)
         if X is None and Y is None:
@@ -190,7 +191,7 @@ def explain(net=None, X=None, Y=None, lr=SEED004_LR, backend=None, dtype=None):
     if X.shape[0] > MAX_SAMPLES:
         raise ValueError(f"X has {X.shape[0]} samples; explain shows at most {MAX_SAMPLES} (MAX_SAMPLES)")
     report = _step(work, X, Y, lr)
-    report.seed004 = net is None
+    report.seed004 = is_seed004
     return report
 
 

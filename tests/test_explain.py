@@ -159,6 +159,8 @@ def test_big_networks_and_batches_are_refused(backend):
     with pytest.raises(ValueError, match=f"at most {MAX_SAMPLES}"):
         explain(net, np.zeros((MAX_SAMPLES + 1, 2)), np.zeros((MAX_SAMPLES + 1, 2)))
     assert explain(net, np.zeros((MAX_SAMPLES, 2)), np.zeros((MAX_SAMPLES, 2))).m == MAX_SAMPLES
+    own = explain(None, np.zeros((2, 2)), np.zeros((2, 2)), backend=backend)  # seed 004's network, other samples
+    assert own.m == 2 and not own.seed004 and "Mazur" not in str(own)
 
 
 def test_bad_arguments_are_refused(backend):
@@ -271,6 +273,7 @@ def test_cli_explains_a_saved_model_on_its_first_rows(backend, dtype, saved, cap
 
 def test_cli_refuses_bad_data_and_big_models(backend, saved, tmp_path, capsys):
     net, model, data, X, y = saved
+    model_bytes, data_bytes = model.read_bytes(), data.read_bytes()
     cases = []
     no_y = tmp_path / "no_y.npz"
     np.savez(no_y, X=X)
@@ -294,4 +297,4 @@ def test_cli_refuses_bad_data_and_big_models(backend, saved, tmp_path, capsys):
             continue
         assert code == 1 and out == "", argv
         assert err.count("\n") == 1 and err.startswith("bpx explain: error:") and message in err, err
-    assert model.read_bytes() == (tmp_path / "model.npz").read_bytes()
+    assert model.read_bytes() == model_bytes and data.read_bytes() == data_bytes  # the user's files are untouched
