@@ -142,6 +142,14 @@ def _host(X):
     return X
 
 
+def _to_backend(backend, X, dtype):
+    """Validated host X onto the backend. torch warns on read-only NumPy arrays (memmaps), so those are
+    copied first: the caller's array is never written either way."""
+    if backend.name == "torch" and not X.flags.writeable and np.dtype(dtype) == X.dtype:
+        X = X.copy()
+    return backend.asarray(X, dtype, name="X")
+
+
 def _target(X):
     """Where outputs for input X go: None for the host (NumPy), else (namespace, device)."""
     if is_host_data(X) or not array_api_compat.is_array_api_obj(X):
@@ -270,7 +278,7 @@ class _BaseMLP(BaseEstimator):
         dtype = self._dtype_for(backend, X) if reset else self._net.dtype
         if not reset and X.shape[1] != self.n_features_in_:  # pragma: no cover - validate_data raises first
             raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_}")
-        return backend, dtype, backend.asarray(X, dtype, name="X"), y
+        return backend, dtype, _to_backend(backend, X, dtype), y
 
     def _check_y(self, y, m):
         """y checks for the device path (scikit-learn's validate_data checks them on the host path)."""
@@ -293,7 +301,7 @@ class _BaseMLP(BaseEstimator):
         if _on(backend, X):
             return as_matrix(backend, X, "X", self._net.dtype, n_columns=self.n_features_in_)
         X = validate_data(self, _host(X), reset=False, dtype=(np.float64, np.float32))
-        return backend.asarray(X, self._net.dtype, name="X")
+        return _to_backend(backend, X, self._net.dtype)
 
     def _output(self, result, X):
         """A network result moved to X's namespace and device (NumPy for host input)."""
@@ -520,7 +528,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def predict(self, X):
         """Class labels (n_samples,) (a 0/1 indicator matrix for multilabel targets), in X's namespace."""
-        labels = self._labels(self._net.forward(self._prepare_X(X)))
+        Xd = self._prepare_X(X)
+        labels = self._labels(self._net.forward(Xd))
         target = _target(X)
         if target is None or labels.dtype.kind not in "biuf":
             return labels
@@ -528,7 +537,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def predict_proba(self, X):
         """Class probabilities (n_samples, n_classes), in X's namespace and device."""
-        A = self._net.forward(self._prepare_X(X))
+        Xd = self._prepare_X(X)
+        A = self._net.forward(Xd)
         if self.n_outputs_ == 1 and self._label_binarizer.y_type_ == "binary":
             xp = self._net.backend.xp
             A = xp.concat([1.0 - A, A], axis=1)
@@ -581,7 +591,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def predict(self, X):
         """Predictions (n_samples,) for one output, else (n_samples, n_outputs), in X's namespace."""
-        A = self._net.forward(self._prepare_X(X))
+        Xd = self._prepare_X(X)
+        A = self._net.forward(Xd)
         if self.n_outputs_ == 1:
             A = A[:, 0]
         return self._output(A, X)
