@@ -15,7 +15,9 @@ How they map onto scikit-learn's MLP (same names, same defaults):
 - ``alpha``: L2 penalty ``alpha/2 · ‖W‖² / batch_size`` added to the mean loss of every mini-batch,
   i.e. optimizer weight decay ``alpha / batch_size`` on the weight matrices (not the biases), as
   scikit-learn does; scikit-learn divides by the actual length of the last, shorter batch of an
-  epoch, bpx by the nominal batch size for every batch. ``loss_curve_`` includes the penalty.
+  epoch, bpx by the nominal batch size for every batch. ``loss_curve_`` includes the penalty
+  (``alpha/2 · ‖W‖² · n_batches / n_samples`` with the weights at the start of the epoch, where
+  scikit-learn uses each batch's weights): with full batches the numbers are scikit-learn's exactly.
 - Initial weights are scikit-learn's (Glorot uniform, factor 2 for logistic, 6 otherwise, biases
   uniform too), drawn from ``random_state`` the same way, so a seed gives the same initial network
   as ``sklearn.neural_network``; shuffling differs (bpx draws its own orders from the same seed).
@@ -389,13 +391,14 @@ class _BaseMLP(BaseEstimator):
         opt = self._optimizer
         opt.weight_decay = p["alpha"] / batch
         for _ in range(p["max_iter"]):
+            if p["alpha"]:  # ‖W‖² before the epoch's updates (scikit-learn adds it at every batch's forward pass)
+                sq = xp.sum(xp.stack([xp.sum(W * W) for W in net.params[0::2]]))
             history = net.fit(Xd, Yd, epochs=1, batch_size=batch, optimizer=opt, shuffle=bool(self.shuffle), verbose=0)
             self.n_iter_ += 1
             self.t_ += m
             loss = history.loss[-1] / (self.n_outputs_ if net.loss_name == "mse" else 1)
             if p["alpha"]:
-                sq = xp.sum(xp.stack([xp.sum(W * W) for W in net.params[0::2]]))
-                loss += 0.5 * p["alpha"] * float(to_numpy(sq)) / batch
+                loss += 0.5 * p["alpha"] * float(to_numpy(sq)) * (-(-m // batch)) / m
             self.loss_curve_.append(loss)
             if self.verbose:
                 print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
@@ -451,6 +454,14 @@ class _BaseMLP(BaseEstimator):
                 self.best_loss_ = loss
 
     _best_params = None
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy (classifier) or R² (regressor), computed on the host whatever X's namespace."""
+        from sklearn.metrics import accuracy_score
+
+        metric = accuracy_score if self._classifier else r2_score
+        sw = None if sample_weight is None else np.asarray(_host(sample_weight))
+        return float(metric(np.asarray(_host(y)), to_numpy(self.predict(X)), sample_weight=sw))
 
     def _more_tags_common(self, tags):
         tags.input_tags.allow_nan = False

@@ -168,8 +168,11 @@ def test_early_stopping_and_tol(backend, to_input):
     assert est.best_loss_ is None
     assert len(est.validation_scores_) == est.n_iter_ < 40  # stopped: no 0.5 gain in accuracy for 3 epochs
     assert est.best_validation_score_ == max(est.validation_scores_)
-    est = _quiet_fit(MLPClassifier(**_fast(max_iter=40, tol=10.0, n_iter_no_change=1, backend=backend.spec)), X, y)
-    assert est.n_iter_ == 2 and est.best_loss_ == min(est.loss_curve_)
+    kw = _fast(max_iter=40, tol=10.0, n_iter_no_change=1)
+    est = _quiet_fit(MLPClassifier(backend=backend.spec, **kw), X, y)
+    # sklearn's rule: stop once the loss has not improved by tol for more than n_iter_no_change epochs
+    assert est.n_iter_ == 3 == _quiet_fit(neural_network.MLPClassifier(**kw), X, y).n_iter_
+    assert est.best_loss_ == min(est.loss_curve_)
 
 
 # -- outputs follow the input's namespace and device -----------------------------------------------
