@@ -479,6 +479,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     """
 
     _classifier = True
+    score = _BaseMLP.score  # not ClassifierMixin's: predictions on a device go to the host first
 
     def fit(self, X, y):
         """Fit the model to X and target labels y (1-D labels or a multilabel indicator matrix)."""
@@ -573,6 +574,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     scikit-learn's ``MLPRegressor`` parameters (``solver`` 'adam' or 'sgd'), plus ``backend`` and
     ``dtype``. Identity output and squared error; a 1-D y (or a single output) gives 1-D predictions.
     """
+
+    score = _BaseMLP.score  # not RegressorMixin's: predictions on a device go to the host first
 
     def fit(self, X, y):
         """Fit the model to X and targets y ((n_samples,) or (n_samples, n_outputs))."""
