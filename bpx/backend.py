@@ -48,6 +48,10 @@ class Backend:
     def __repr__(self):
         return f"Backend({self.spec!r})"
 
+    def __reduce__(self):
+        """Pickle (and deepcopy) as ``get_backend(spec)``: the namespace module itself does not pickle."""
+        return (get_backend, (self.spec,))
+
     def __eq__(self, other):
         return isinstance(other, Backend) and (self.name, self.device) == (other.name, other.device)
 

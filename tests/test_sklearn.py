@@ -1,0 +1,298 @@
+"""bpx.sklearn: scikit-learn's own estimator checks, parameter validation, agreement with
+sklearn.neural_network, outputs that follow the input's namespace and device, accuracy on digits,
+partial_fit, pickling, clone, GridSearchCV and Pipeline, all on the session backend."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import warnings
+
+import array_api_compat
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+
+from sklearn import neural_network  # noqa: E402
+from sklearn.base import clone  # noqa: E402
+from sklearn.datasets import load_digits, load_iris  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning, NotFittedError  # noqa: E402
+from sklearn.model_selection import GridSearchCV, train_test_split  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+import bpx  # noqa: E402
+from bpx.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
+
+SPEC = os.environ.get("BPX_BACKEND", "numpy")
+
+
+def _session_backend():
+    try:
+        return bpx.get_backend(SPEC)
+    except ValueError:
+        return None
+
+
+def _check_estimators():
+    small = dict(hidden_layer_sizes=(16,), max_iter=20, learning_rate_init=0.01, random_state=0, backend=SPEC)
+    return [MLPClassifier(**small), MLPRegressor(**small)]
+
+
+def _expected_failed_checks(estimator):
+    backend = _session_backend()
+    if backend is not None and not backend.has_dtype("float64") and isinstance(estimator, MLPRegressor):
+        # impossible by design: this device has no float64, so the network computes (and predicts) in float32
+        return {"check_regressor_multioutput": "the backend's device has no float64; predictions are float32"}
+    return {}
+
+
+@pytest.mark.skipif(_session_backend() is None, reason=f"backend {SPEC!r} cannot run here")
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # max_iter is kept small on purpose
+@parametrize_with_checks(_check_estimators(), expected_failed_checks=_expected_failed_checks)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+# -- data -------------------------------------------------------------------------------------------
+def _blobs(n=60, n_features=4, n_classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(scale=4.0, size=(n_classes, n_features))
+    y = np.arange(n) % n_classes
+    return centers[y] + rng.normal(size=(n, n_features)), y
+
+
+def _fast(**kw):
+    base = dict(hidden_layer_sizes=(8,), max_iter=5, random_state=0)
+    base.update(kw)
+    return base
+
+
+def _quiet_fit(est, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.fit(X, y)
+
+
+# -- parameters -------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "params, name",
+    [
+        ({"hidden_layer_sizes": (2.5,)}, "hidden_layer_sizes"),
+        ({"hidden_layer_sizes": (0,)}, "hidden_layer_sizes"),
+        ({"hidden_layer_sizes": (10, -1)}, "hidden_layer_sizes"),
+        ({"hidden_layer_sizes": "10"}, "hidden_layer_sizes"),
+        ({"hidden_layer_sizes": (True,)}, "hidden_layer_sizes"),
+        ({"activation": "softmax"}, "activation"),
+        ({"solver": "rmsprop"}, "solver"),
+        ({"alpha": -1.0}, "alpha"),
+        ({"alpha": float("nan")}, "alpha"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": "big"}, "batch_size"),
+        ({"learning_rate": "cyclic"}, "learning_rate"),
+        ({"learning_rate_init": 0.0}, "learning_rate_init"),
+        ({"power_t": -0.5}, "power_t"),
+        ({"max_iter": 0}, "max_iter"),
+        ({"max_iter": 2.0}, "max_iter"),
+        ({"shuffle": "yes"}, "shuffle"),
+        ({"random_state": "seed"}, "random_state"),
+        ({"tol": -1e-3}, "tol"),
+        ({"momentum": 1.5}, "momentum"),
+        ({"validation_fraction": 1.0}, "validation_fraction"),
+        ({"beta_1": 1.0}, "beta_1"),
+        ({"beta_2": -0.1}, "beta_2"),
+        ({"epsilon": 0.0}, "epsilon"),
+        ({"n_iter_no_change": 0}, "n_iter_no_change"),
+        ({"backend": 3}, "backend"),
+        ({"dtype": "float16"}, "dtype"),
+    ],
+)
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_bad_parameters_raise_value_error_naming_them(cls, params, name, to_input, backend):
+    X, y = _blobs(n=12)
+    est = cls(**_fast(**{"backend": backend.spec, **params}))
+    with pytest.raises(ValueError, match=name):
+        est.fit(to_input(X), y)
+    assert not hasattr(est, "n_iter_") and not hasattr(est, "classes_")  # refused before any work
+
+
+def test_lbfgs_is_refused_with_a_clear_message(backend):
+    X, y = _blobs(n=12)
+    with pytest.raises(ValueError, match="lbfgs.*not supported.*'adam'.*'sgd'"):
+        MLPClassifier(solver="lbfgs", backend=backend.spec).fit(X, y)
+
+
+def test_unfitted_and_wrong_width(backend, to_input):
+    X, y = _blobs(n=12)
+    with pytest.raises(NotFittedError):
+        MLPClassifier(backend=backend.spec).predict(X)
+    est = _quiet_fit(MLPClassifier(**_fast(backend=backend.spec)), to_input(X), y)
+    with pytest.raises(ValueError, match="4"):
+        est.predict(to_input(X[:, :3]))
+    with pytest.raises(ValueError, match="4"):
+        est.predict(X[:, :3])
+
+
+# -- agreement with sklearn.neural_network -----------------------------------------------------------
+@pytest.mark.parametrize("learning_rate", ["constant", "invscaling"])
+@pytest.mark.parametrize("cls", ["MLPClassifier", "MLPRegressor"])
+def test_full_batch_sgd_matches_sklearn(cls, learning_rate, backend, float64, to_input):
+    """Same initial weights (same random_state), full-batch SGD, L2 and lr schedule: the same numbers."""
+    X, y = _blobs(n=40)
+    if cls == "MLPRegressor":
+        y = X @ np.array([1.0, -2.0, 0.5, 3.0]) / 4.0
+    kw = dict(hidden_layer_sizes=(7, 5), activation="tanh", solver="sgd", momentum=0.0, batch_size=40, alpha=0.01,
+              learning_rate=learning_rate, learning_rate_init=0.05, max_iter=6, random_state=3, shuffle=False)
+    ours = _quiet_fit(getattr(bpx.sklearn, cls)(backend=backend.spec, dtype=float64, **kw), to_input(X), y)
+    ref = _quiet_fit(getattr(neural_network, cls)(**kw), X, y)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-9)
+    assert (ours.n_iter_, ours.t_, ours.n_layers_, ours.n_outputs_, ours.out_activation_) == (
+        ref.n_iter_, ref.t_, ref.n_layers_, ref.n_outputs_, ref.out_activation_)
+
+
+def test_convergence_warning_when_max_iter_is_reached(backend):
+    X, y = _blobs(n=12)
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations \\(2\\)"):
+        MLPClassifier(**_fast(max_iter=2, backend=backend.spec)).fit(X, y)
+
+
+def test_early_stopping_and_tol(backend, to_input):
+    X, y = _blobs(n=60)
+    est = _quiet_fit(MLPClassifier(**_fast(max_iter=40, early_stopping=True, n_iter_no_change=2, tol=0.5,
+                                          backend=backend.spec)), to_input(X), y)
+    assert est.best_loss_ is None
+    assert len(est.validation_scores_) == est.n_iter_ < 40  # stopped: no 0.5 gain in accuracy for 3 epochs
+    assert est.best_validation_score_ == max(est.validation_scores_)
+    kw = _fast(max_iter=40, tol=10.0, n_iter_no_change=1)
+    est = _quiet_fit(MLPClassifier(backend=backend.spec, **kw), X, y)
+    # sklearn's rule: stop once the loss has not improved by tol for more than n_iter_no_change epochs
+    assert est.n_iter_ == 3 == _quiet_fit(neural_network.MLPClassifier(**kw), X, y).n_iter_
+    assert est.best_loss_ == min(est.loss_curve_)
+
+
+# -- outputs follow the input's namespace and device -----------------------------------------------
+def _where(a):
+    if isinstance(a, np.ndarray):
+        return "numpy", "cpu"
+    return type(array_api_compat.array_namespace(a)).__name__ + array_api_compat.array_namespace(a).__name__, str(
+        array_api_compat.device(a))
+
+
+@pytest.mark.parametrize("est_backend", ["session", "numpy"])
+def test_outputs_follow_the_input_namespace_and_device(est_backend, backend, to_input):
+    X, y = _blobs(n=30)
+    spec = backend.spec if est_backend == "session" else "numpy"
+    clf = _quiet_fit(MLPClassifier(**_fast(backend=spec)), to_input(X), y)
+    reg = _quiet_fit(MLPRegressor(**_fast(backend=spec)), to_input(X), X[:, 0])
+    for data in (X, to_input(X)):
+        for out in (clf.predict(data), clf.predict_proba(data), reg.predict(data)):
+            assert _where(out) == _where(data)
+        ref = X if data is X else np.asarray(bpx.to_numpy(data))
+        np.testing.assert_array_equal(bpx.to_numpy(clf.predict(data)), clf.predict(ref))
+        assert bpx.to_numpy(clf.predict_proba(data)).shape == (30, 3)
+        assert bpx.to_numpy(reg.predict(data)).shape == (30,)
+    assert isinstance(clf.classes_, np.ndarray)
+    assert all(isinstance(W, np.ndarray) for W in clf.coefs_ + clf.intercepts_)
+    assert [W.shape for W in clf.coefs_] == [(4, 8), (8, 3)]
+
+
+def test_torch_input_gives_torch_output(backend):
+    torch = pytest.importorskip("torch")
+    X, y = _blobs(n=30)
+    clf = _quiet_fit(MLPClassifier(**_fast(backend=backend.spec)), X, y)
+    Xt = torch.asarray(X)
+    proba, labels = clf.predict_proba(Xt), clf.predict(Xt)
+    assert isinstance(proba, torch.Tensor) and proba.device == Xt.device
+    assert isinstance(labels, torch.Tensor)
+    np.testing.assert_allclose(proba.numpy(), clf.predict_proba(X), rtol=1e-6)
+
+
+# -- targets ----------------------------------------------------------------------------------------
+def test_string_binary_and_multilabel_targets(backend, to_input):
+    X, y = _blobs(n=30)
+    names = np.array(["cat", "dog", "emu"])[y]
+    clf = _quiet_fit(MLPClassifier(**_fast(backend=backend.spec)), to_input(X), names)
+    assert list(clf.classes_) == ["cat", "dog", "emu"] and clf.out_activation_ == "softmax"
+    pred = clf.predict(to_input(X))
+    assert isinstance(pred, np.ndarray) and set(pred) <= {"cat", "dog", "emu"}
+    binary = _quiet_fit(MLPClassifier(**_fast(backend=backend.spec)), X, y % 2 == 0)
+    assert binary.out_activation_ == "logistic" and binary.n_outputs_ == 1
+    proba = binary.predict_proba(X)
+    assert proba.shape == (30, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    multi = np.stack([y == 0, y != 1], axis=1).astype(int)
+    ml = _quiet_fit(MLPClassifier(**_fast(backend=backend.spec)), X, multi)
+    assert ml.predict(X).shape == (30, 2) and ml.n_outputs_ == 2 and ml.out_activation_ == "logistic"
+
+
+def test_regressor_output_shapes(backend, to_input):
+    X, _ = _blobs(n=30)
+    one = _quiet_fit(MLPRegressor(**_fast(backend=backend.spec)), to_input(X), X[:, 0])
+    two = _quiet_fit(MLPRegressor(**_fast(backend=backend.spec)), to_input(X), X[:, :2])
+    assert bpx.to_numpy(one.predict(to_input(X))).shape == (30,)
+    assert bpx.to_numpy(two.predict(to_input(X))).shape == (30, 2)
+    assert one.out_activation_ == "identity"
+
+
+# -- the real thing ---------------------------------------------------------------------------------
+def test_digits_accuracy(backend, to_input):
+    X, y = load_digits(return_X_y=True)
+    X_tr, X_te, y_tr, y_te = train_test_split(X / 16.0, y, test_size=0.25, random_state=0, stratify=y)
+    clf = _quiet_fit(MLPClassifier(hidden_layer_sizes=(64,), learning_rate_init=0.01, max_iter=15, random_state=0,
+                                   dtype="float32", backend=backend.spec), to_input(X_tr), y_tr)
+    assert clf.score(to_input(X_te), y_te) >= 0.95
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+
+
+def test_partial_fit(backend, to_input):
+    X, y = _blobs(n=60)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        MLPClassifier(backend=backend.spec).partial_fit(X, y)
+    clf = MLPClassifier(**_fast(learning_rate_init=0.05, backend=backend.spec))
+    for _ in range(10):
+        clf.partial_fit(to_input(X), y, classes=[0, 1, 2, 3])
+    assert clf.n_iter_ == 10 and list(clf.classes_) == [0, 1, 2, 3]
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+    with pytest.raises(ValueError, match="classes not in"):
+        clf.partial_fit(X, y + 5)
+    reg = MLPRegressor(**_fast(learning_rate_init=0.05, backend=backend.spec))
+    for _ in range(10):
+        reg.partial_fit(to_input(X), X[:, 0])
+    assert reg.n_iter_ == 10 and reg.loss_curve_[-1] < reg.loss_curve_[0]
+
+
+def test_warm_start_continues(backend):
+    X, y = _blobs(n=30)
+    clf = _quiet_fit(MLPClassifier(**_fast(warm_start=True, backend=backend.spec)), X, y)
+    before = clf.coefs_[0].copy()
+    _quiet_fit(clf, X, y)
+    assert clf.n_iter_ == 10 and not np.array_equal(before, clf.coefs_[0])
+    with pytest.raises(ValueError, match="warm_start"):
+        clf.fit(X, (y + 1) % 4)
+
+
+def test_pickle_round_trip_and_clone(backend, to_input):
+    X, y = _blobs(n=30)
+    clf = _quiet_fit(MLPClassifier(**_fast(backend=backend.spec)), to_input(X), y)
+    twin = pickle.loads(pickle.dumps(clf))
+    assert twin._net.backend == clf._net.backend
+    np.testing.assert_array_equal(bpx.to_numpy(twin.predict_proba(to_input(X))), bpx.to_numpy(clf.predict_proba(to_input(X))))
+    twin.partial_fit(X, y)  # the optimizer state travelled too
+    fresh = clone(clf)
+    assert fresh.get_params() == clf.get_params() and not hasattr(fresh, "_net")
+    assert pickle.loads(pickle.dumps(backend)) == backend
+
+
+def test_gridsearch_and_pipeline(backend):
+    X, y = load_iris(return_X_y=True)
+    pipe = make_pipeline(StandardScaler(), MLPClassifier(**_fast(max_iter=30, learning_rate_init=0.05, backend=backend.spec)))
+    search = GridSearchCV(pipe, {"mlpclassifier__hidden_layer_sizes": [(4,), (8,)], "mlpclassifier__alpha": [1e-4, 1e-2]},
+                          cv=2)
+    _quiet_fit(search, X, y)
+    assert set(search.best_params_) == {"mlpclassifier__hidden_layer_sizes", "mlpclassifier__alpha"}
+    assert search.best_estimator_.score(X, y) > 0.8
