@@ -116,6 +116,8 @@ class Backend:
         if self.name == "cupy":
             with self.device:
                 return xp.asarray(host, dtype=dt)
+        if self.name == "torch" and not host.flags.writeable:
+            host = host.copy()  # torch cannot wrap read-only memory (it warns); a copy keeps the caller's array safe
         return xp.asarray(host, dtype=dt, device=self.device)
 
     def quiet_float_errors(self):

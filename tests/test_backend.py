@@ -76,6 +76,16 @@ def test_asarray_moves_host_data_and_casts(backend, dtype):
     assert bpx.to_numpy(x).dtype == np.dtype(dtype)
 
 
+def test_read_only_host_arrays_are_accepted_without_warnings(backend):
+    host = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    host.flags.writeable = False  # a memmap or a broadcast view; torch would warn on wrapping it
+    x = backend.asarray(host)  # the suite turns warnings into errors
+    np.testing.assert_array_equal(bpx.to_numpy(x), host)
+    net = bpx.MLP([3, 2], output="identity", loss="mse", backend=backend, seed=0)
+    net.fit(host, host[:, :2], epochs=2, verbose=0)
+    assert not host.flags.writeable
+
+
 def test_to_numpy_copies_to_the_host(backend):
     x = backend.asarray(np.arange(6.0, dtype=np.float32).reshape(2, 3))
     host = bpx.to_numpy(x)
