@@ -70,13 +70,15 @@ def load_digits():
     return Dataset(X, y, None, path, label_column="digit")
 
 
-def load(path, label_column=None, x_key=None, y_key=None, labels=None, require_labels=False, n_features=None):
+def load(path, label_column=None, x_key=None, y_key=None, labels=None, require_labels=False, n_features=None,
+         default_label_column=None):
     """Read the data file ``path`` into a :class:`Dataset` (see the module docstring).
 
     ``label_column``: the CSV label column (name or 1-based number). ``x_key``/``y_key``: the arrays or
     datasets to read from .npz/.h5. ``labels``: the IDX labels file. ``require_labels``: refuse a file
     without labels. ``n_features``: for CSV without a named label column, a file with exactly this
-    many columns is read as unlabeled features (data to predict on).
+    many columns is read as unlabeled features (data to predict on). ``default_label_column``: a CSV
+    column name taken as the label column when the file has it (a model's stored label column).
     """
     if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
@@ -93,7 +95,7 @@ def load(path, label_column=None, x_key=None, y_key=None, labels=None, require_l
     elif ext == ".npy":
         ds = _load_npy(path)
     elif ext in (".csv", ".tsv", ".txt"):
-        ds = _load_csv(path, label_column, n_features, delimiter="\t" if ext == ".tsv" else None)
+        ds = _load_csv(path, label_column, n_features, default_label_column, delimiter="\t" if ext == ".tsv" else None)
     elif ext in (".h5", ".hdf5"):
         ds = _load_h5(path, x_key, y_key)
     elif _idx_header(path) is not None:
@@ -197,7 +199,7 @@ def _load_npy(path):
 
 
 # -- CSV ------------------------------------------------------------------------------------------------
-def _load_csv(path, label_column, n_features, delimiter=None):
+def _load_csv(path, label_column, n_features, default_label_column=None, delimiter=None):
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             text = f.read()
@@ -225,7 +227,7 @@ def _load_csv(path, label_column, n_features, delimiter=None):
     if not rows:
         raise ValueError(f"{path}: no rows (only a header)")
     ncol = len(header)
-    label = _label_index(path, header, label_column, n_features)
+    label = _label_index(path, header, label_column, n_features, default_label_column)
     feats = [j for j in range(ncol) if j != label]
     if not feats:
         raise ValueError(f"{path}: no feature columns besides the label column {header[label]!r}")
@@ -254,7 +256,7 @@ def _load_csv(path, label_column, n_features, delimiter=None):
                    label_column=None if label is None else header[label])
 
 
-def _label_index(path, header, label_column, n_features):
+def _label_index(path, header, label_column, n_features, default_label_column=None):
     if label_column is not None:
         if isinstance(label_column, int) or (isinstance(label_column, str) and label_column.isdigit()
                                              and label_column not in header):
@@ -265,6 +267,8 @@ def _label_index(path, header, label_column, n_features):
         if label_column not in header:
             raise ValueError(f"{path}: no column named {label_column!r}; the columns are {', '.join(header)}")
         return header.index(label_column)
+    if default_label_column is not None and default_label_column in header:
+        return header.index(default_label_column)
     lower = [h.lower() for h in header]
     for name in LABEL_NAMES:
         if name in lower:

@@ -212,3 +212,30 @@ def random_split(m, fraction, seed):
     order = np.random.default_rng(seed).permutation(m)
     k = min(max(int(round(m * fraction)), 1), m - 1)
     return np.sort(order[k:]), np.sort(order[:k])
+
+
+# -- the preprocessing a model carries (net.metadata["preprocessing"]) ----------------------------------
+def describe(net):
+    """The model's stored preprocessing dict (empty when it was not trained by the CLI)."""
+    meta = net.metadata.get("preprocessing") if isinstance(net.metadata, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def model_features(net, X):
+    """``X`` transformed as at training time (the stored scaling), checked against the model's width."""
+    X = _host_matrix(X, "X")
+    if X.shape[1] != net.n_features:
+        raise ValueError(f"the data has {X.shape[1]} features per sample, but the model expects {net.n_features}")
+    scaling = describe(net).get("scaling")
+    return X if scaling is None else Scaler.from_dict(scaling).transform(X)
+
+
+def model_targets(net, y, classes=None, what="labels"):
+    """Labels/targets from a data file in the form the model trains on: class indices (by class name,
+    refusing names unseen at training time) for a classifier with class names, else the numbers."""
+    y = np.asarray(y)
+    if net.classes is not None and y.ndim == 1:
+        return LabelEncoder(net.classes).transform(list(label_names(y, classes)), what)
+    if y.dtype.kind not in "biuf":
+        raise ValueError(f"{what} must be numbers for this model (it has no class names), got dtype {y.dtype}")
+    return y.astype(np.float64)
