@@ -116,7 +116,7 @@ def _check(ds, require_labels):
         raise ValueError(f"{path}: no feature columns")
     if not np.all(np.isfinite(X)):
         r, c = np.argwhere(~np.isfinite(X))[0]
-        raise ValueError(f"{path}: non-finite value {X[r, c]!r} in X at sample {r + 1}, feature {c + 1}")
+        raise ValueError(f"{path}: non-finite value {float(X[r, c])!r} in X at sample {r + 1}, feature {c + 1}")
     if y is None:
         if require_labels:
             raise ValueError(f"{path}: the file holds no labels (y); training and evaluation need them")

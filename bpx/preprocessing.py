@@ -133,7 +133,7 @@ def _integral(y, what):
             raise ValueError(f"{what} contain NaN or infinite values")
         if not np.all(y == np.round(y)):
             bad = int(np.flatnonzero(y != np.round(y))[0])
-            raise ValueError(f"{what} must be integers (or names); label {bad + 1} is {y[bad]!r}")
+            raise ValueError(f"{what} must be integers (or names); label {bad + 1} is {float(y[bad])!r}")
         return y.astype(np.int64)
     raise TypeError(f"{what} must be numbers, got dtype {y.dtype}")
 
