@@ -232,10 +232,12 @@ def model_features(net, X):
 
 def model_targets(net, y, classes=None, what="labels"):
     """Labels/targets from a data file in the form the model trains on: class indices (by class name,
-    refusing names unseen at training time) for a classifier with class names, else the numbers."""
+    refusing names unseen at training time; one-hot rows for several sigmoid units) for a classifier
+    with class names, else the numbers."""
     y = np.asarray(y)
     if net.classes is not None and y.ndim == 1:
-        return LabelEncoder(net.classes).transform(list(label_names(y, classes)), what)
+        index = LabelEncoder(net.classes).transform(list(label_names(y, classes)), what)
+        return one_hot(index, net.n_outputs) if net.output == "sigmoid" and net.n_outputs > 1 else index
     if y.dtype.kind not in "biuf":
         raise ValueError(f"{what} must be numbers for this model (it has no class names), got dtype {y.dtype}")
     return y.astype(np.float64)

@@ -33,13 +33,14 @@ def run(args):
     X = model_features(net, ds.X)
     Y = model_targets(net, ds.y, ds.classes, what=f"{ds.path}: labels")
     report = {"model": args.model, "data": ds.path, "n_samples": len(ds), **net.evaluate(X, Y)}
-    single = net.output == "softmax" or (net.output == "sigmoid" and net.n_outputs == 1)
-    if net.is_classifier and single and Y.ndim == 1:
+    if net.is_classifier and (Y.ndim == 1 or net.classes is not None):
         k = max(net.n_outputs, 2)
         classes = list(net.classes) if net.classes else [str(j) for j in range(k)]
-        predicted = bpx.to_numpy(net.predict(X)).reshape(-1).astype(np.int64)
+        proba = bpx.to_numpy(net.predict_proba(X))
+        predicted = (proba[:, 0] >= 0.5).astype(np.int64) if net.n_outputs == 1 else proba.argmax(axis=1)
+        truth = Y.astype(np.int64) if Y.ndim == 1 else Y.argmax(axis=1)
         matrix = np.zeros((k, k), dtype=np.int64)
-        np.add.at(matrix, (Y.astype(np.int64), predicted), 1)
+        np.add.at(matrix, (truth, predicted), 1)
         report["n_correct"] = int(np.trace(matrix))
         report["classes"] = classes
         report["confusion_matrix"] = matrix.tolist()

@@ -61,8 +61,9 @@ def run(args):
             values = np.concatenate([1.0 - values, values], axis=1)
             names = names if len(names) == 2 else ["p0", "p1"]
         header = names
-    elif net.is_classifier and net.classes is not None and (net.output == "softmax" or net.n_outputs == 1):
-        index = bpx.to_numpy(net.predict(X)).reshape(-1)
+    elif net.is_classifier and net.classes is not None:
+        proba = bpx.to_numpy(net.predict_proba(X))
+        index = (proba[:, 0] >= 0.5).astype(np.int64) if net.n_outputs == 1 else proba.argmax(axis=1)
         labels = [net.classes[int(i)] for i in index]
         try:
             values = np.asarray([int(c) for c in labels], dtype=np.int64)

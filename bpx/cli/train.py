@@ -141,6 +141,12 @@ def run(args):
             raise ValueError(f"--loss binary_cross_entropy needs two classes; {train.path} has {len(classes)}")
         output = args.output or ("sigmoid" if loss == "binary_cross_entropy" else "softmax")
         n_out = 1 if output == "sigmoid" and len(classes) == 2 else len(classes)
+        if output == "sigmoid" and n_out > 1:  # one sigmoid unit per class: one-hot targets
+            from bpx.preprocessing import one_hot
+
+            encode = encoder.transform
+            encoder.transform = lambda names, what="labels": one_hot(encode(names, what), n_out)
+            targets = one_hot(targets, n_out)
     else:
         if y.dtype.kind not in "biuf":
             raise ValueError(f"{train.path}: targets must be numbers for --loss mse, got class names")
@@ -157,7 +163,8 @@ def run(args):
     elif args.test_split:
         if len(train) < 2:
             raise ValueError(f"{train.path}: {len(train)} sample(s) cannot be split into training and test sets")
-        split = (stratified_split(targets, args.test_split, args.seed) if classify
+        split = (stratified_split(targets if targets.ndim == 1 else targets.argmax(axis=1), args.test_split, args.seed)
+                 if classify
                  else random_split(len(train), args.test_split, args.seed))
         (tr, te) = split
         X_train, X_test, targets, test_targets = train.X[tr], train.X[te], targets[tr], targets[te]
