@@ -57,3 +57,54 @@ def int_list(text):
     if not parts:
         raise argparse.ArgumentTypeError(f"expected comma-separated positive integers such as 64,32, got {text!r}")
     return [positive_int(p) for p in parts]
+
+
+def fraction(text):
+    """A fraction in (0, 1)."""
+    value = _float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
+    return value
+
+
+def batch_size(text):
+    """A positive integer, or ``full`` for full-batch gradient descent (returned as None)."""
+    if text.strip().lower() == "full":
+        return None
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'full', got {text!r}") from None
+
+
+def backend_spec(text):
+    """A backend spec that is usable here (``numpy``, ``torch:cuda``, ``auto``, ...)."""
+    from bpx.backend import get_backend
+
+    try:
+        get_backend(text)
+    except (TypeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def existing_file(text):
+    import os
+
+    if not os.path.exists(text):
+        raise argparse.ArgumentTypeError(f"no such file: {text!r}")
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory, not a file")
+    return text
+
+
+def output_path(text):
+    """A file path whose folder exists (checked before any work)."""
+    import os
+
+    if not text or os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"expected a file name, got {text!r}")
+    folder = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"the folder of {text!r} does not exist")
+    return text

@@ -1,0 +1,70 @@
+"""``bpx evaluate``: a saved model's loss, accuracy and confusion matrix (with class names) on a
+labelled data file, after the model's stored preprocessing."""
+
+from __future__ import annotations
+
+import json
+
+from .args import backend_spec, existing_file
+from .predict import load_for_model
+from .train import add_data_options
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser("evaluate", help="loss, accuracy and confusion matrix of a saved model",
+                              description="Loss, accuracy and confusion matrix of a saved model on labelled data.")
+    p.add_argument("--model", type=existing_file, required=True, help="model file written by bpx train / bpx.save")
+    p.add_argument("--data", type=existing_file, required=True, metavar="FILE",
+                   help="labelled data: .csv, .npz, .h5 or IDX")
+    p.add_argument("--backend", type=backend_spec, help="default $BPX_BACKEND, else auto")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_data_options(p)
+    p.set_defaults(run=run, parser=p)
+
+
+def run(args):
+    import numpy as np
+
+    import bpx
+    from bpx.preprocessing import model_features, model_targets
+
+    net = bpx.load(args.model, backend=args.backend)
+    ds = load_for_model(net, args, require_labels=True)
+    X = model_features(net, ds.X)
+    Y = model_targets(net, ds.y, ds.classes, what=f"{ds.path}: labels")
+    report = {"model": args.model, "data": ds.path, "n_samples": len(ds), **net.evaluate(X, Y)}
+    if net.is_classifier and (Y.ndim == 1 or net.classes is not None):
+        k = max(net.n_outputs, 2)
+        classes = list(net.classes) if net.classes else [str(j) for j in range(k)]
+        proba = bpx.to_numpy(net.predict_proba(X))
+        predicted = (proba[:, 0] >= 0.5).astype(np.int64) if net.n_outputs == 1 else proba.argmax(axis=1)
+        truth = Y.astype(np.int64) if Y.ndim == 1 else Y.argmax(axis=1)
+        matrix = np.zeros((k, k), dtype=np.int64)
+        np.add.at(matrix, (truth, predicted), 1)
+        report["n_correct"] = int(np.trace(matrix))
+        report["classes"] = classes
+        report["confusion_matrix"] = matrix.tolist()
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"model     {args.model}")
+    print(f"data      {ds.path} ({len(ds)} samples)")
+    print(f"loss      {report['loss']:.6g} ({net.loss_name})")
+    if "accuracy" in report:
+        extra = f" ({report['n_correct']}/{len(ds)})" if "n_correct" in report else ""
+        print(f"accuracy  {report['accuracy']:.4f}{extra}")
+    if "confusion_matrix" in report:
+        print(format_confusion(report["classes"], report["confusion_matrix"]))
+    return 0
+
+
+def format_confusion(classes, matrix):
+    """The confusion matrix as text: rows are the true classes, columns the predicted ones."""
+    names = [str(c) for c in classes]
+    width = max(max(len(n) for n in names), max(len(str(v)) for row in matrix for v in row), 3)
+    label = max(len(n) for n in names)
+    lines = ["confusion matrix (rows: true class, columns: predicted class)",
+             " " * (label + 2) + " ".join(n.rjust(width) for n in names)]
+    for name, row in zip(names, matrix):
+        lines.append(name.rjust(label) + "  " + " ".join(str(v).rjust(width) for v in row))
+    return "\n".join(lines)

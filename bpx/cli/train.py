@@ -1,0 +1,246 @@
+"""``bpx train``: train a network on a data file (default: the bundled 8x8 digits) and save it.
+
+With no arguments: the digits, the auto backend, a stratified 20% held-out test split, 128 ReLU units,
+Adam (lr 0.003) for 60 epochs of 32-sample batches, /16 scaling; prints the final test accuracy and
+saves ``bpx-model.npz``. The output layer follows from the task: softmax + cross-entropy for classes,
+sigmoid + binary cross-entropy for two classes with ``--loss binary_cross_entropy``, identity + mse for
+numeric targets. The scaling, class names and label column are saved with the model
+(``net.metadata["preprocessing"]``) so that ``bpx predict`` and ``bpx evaluate`` apply them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from .args import (
+    backend_spec,
+    batch_size,
+    existing_file,
+    int_list,
+    nonnegative_int,
+    output_path,
+    positive_float,
+    positive_int,
+    unit_interval,
+)
+
+HIDDEN_ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "identity")
+OUTPUTS = ("softmax", "sigmoid", "identity")
+LOSSES = ("cross_entropy", "binary_cross_entropy", "mse")
+SCALINGS = ("auto", "none", "255", "max", "standardize")
+DEFAULT_LR = {"adam": 0.003, "sgd": 0.01}
+
+
+def add_data_options(parser, labels=True):
+    """The loader options shared by train, predict and evaluate."""
+    parser.add_argument("--x-key", help="the X array/dataset in an .npz or .h5 file (default X, x or *_set_x)")
+    parser.add_argument("--y-key", help="the labels array/dataset in an .npz or .h5 file (default y, Y or *_set_y)")
+    if labels:
+        parser.add_argument("--label-column",
+                            help="CSV label column, a name or 1-based number (default: one named label/y/target/class, "
+                                 "else the last)")
+    parser.add_argument("--labels", type=existing_file, metavar="FILE",
+                        help="IDX labels file for an IDX images file (default: the sibling *labels-idx1*)")
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser(
+        "train", help="train a network on a data file (default: the bundled digits) and save it",
+        description="Train a multi-layer perceptron. With no arguments: the bundled 8x8 digits, a 20%% "
+                    "held-out test split, and a model saved to bpx-model.npz.")
+    p.add_argument("--data", type=existing_file, metavar="FILE",
+                   help="training data: .csv, .npz, .h5/.hdf5 or MNIST IDX (default: the bundled digits)")
+    p.add_argument("--test-data", type=existing_file, metavar="FILE",
+                   help="test data (default: hold out --test-split of --data)")
+    p.add_argument("--test-split", type=unit_interval, default=0.2, metavar="FRACTION",
+                   help="fraction held out for testing when there is no --test-data (stratified by class; "
+                        "0: no test set; default 0.2)")
+    add_data_options(p)
+    p.add_argument("--backend", type=backend_spec, help="numpy, torch, torch:cuda, cupy, array_api_strict, ... "
+                                                        "(default $BPX_BACKEND, else auto)")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    p.add_argument("--hidden", type=int_list, default=[128], metavar="N,N,...",
+                   help="hidden layer widths (default 128)")
+    p.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="relu", help="hidden activation (default relu)")
+    p.add_argument("--output", choices=OUTPUTS, help="output activation (default: from the task and the loss)")
+    p.add_argument("--loss", choices=LOSSES,
+                   help="default: cross_entropy for class labels, mse for numeric targets")
+    p.add_argument("--init", choices=("lecun", "glorot", "he"),
+                   help="weight initializer (default he for relu/leaky_relu, else lecun = randn/sqrt(fan_in))")
+    p.add_argument("--optimizer", choices=("sgd", "adam"), default="adam")
+    p.add_argument("--lr", type=positive_float, help="learning rate (default 0.003 for adam, 0.01 for sgd)")
+    p.add_argument("--momentum", type=unit_interval, help="SGD momentum in [0, 1) (default 0)")
+    p.add_argument("--epochs", type=positive_int, default=60)
+    p.add_argument("--batch-size", type=batch_size, default=32, help="samples per step, or 'full' (default 32)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="weights, shuffling and splits (default 0)")
+    p.add_argument("--val-split", type=unit_interval, default=0.0, metavar="FRACTION",
+                   help="fraction of the training data held out for validation (default 0)")
+    p.add_argument("--early-stopping", type=positive_int, metavar="PATIENCE",
+                   help="stop after PATIENCE epochs without a better validation loss; keep the best weights")
+    p.add_argument("--scale", choices=SCALINGS, default="auto",
+                   help="feature scaling: 255 (X/255), max (X/max of the training data), standardize, none; "
+                        "auto: max when the features are non-negative (pixels), else standardize")
+    p.add_argument("--out", type=output_path, default="bpx-model.npz", help="model file (default bpx-model.npz)")
+    p.add_argument("--plot", type=output_path, metavar="PNG", help="write the loss/accuracy curves to this PNG")
+    p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
+    p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
+                   help="0 silent, 1 progress bar on a terminal (default), 2 one line per epoch")
+    p.set_defaults(run=run, parser=p)
+
+
+def _usage(args, message):
+    args.parser.error(message)
+
+
+def run(args):
+    import numpy as np
+
+    import bpx
+    from bpx import datasets
+    from bpx.preprocessing import LabelEncoder, Scaler, label_names, random_split, sorted_classes, stratified_split
+
+    # -- flags that do not go together: usage errors, before any work ------------------------------
+    if args.momentum is not None and args.optimizer != "sgd":
+        _usage(args, "argument --momentum: applies to --optimizer sgd only")
+    if args.early_stopping is not None and not args.val_split:
+        _usage(args, "argument --early-stopping: needs --val-split (the validation loss it watches)")
+    if args.test_data and args.data is None:
+        _usage(args, "argument --test-data: needs --data")
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise ImportError("--plot needs matplotlib: pip install 'bpx[plot]'") from None
+    started = time.perf_counter()
+    quiet = args.json
+    say = (lambda *a: None) if quiet else print
+
+    # -- data --------------------------------------------------------------------------------------
+    opts = dict(label_column=args.label_column, x_key=args.x_key, y_key=args.y_key, labels=args.labels,
+                require_labels=True)
+    train = datasets.load(args.data, **opts) if args.data else datasets.load_digits()
+    test = datasets.load(args.test_data, **opts) if args.test_data else None
+    if test is not None and test.n_features != train.n_features:
+        raise ValueError(f"{test.path}: {test.n_features} features per sample, but {train.path} has {train.n_features}")
+    y = train.y
+    loss = args.loss
+    classify = not (loss == "mse" or y.ndim == 2 or (train.classes is None and y.dtype.kind == "f"))
+    classes, encoder = None, None
+    if classify:
+        names = label_names(y, train.classes)
+        classes = list(train.classes) if train.classes is not None else sorted_classes(names)
+        encoder = LabelEncoder(classes)
+        targets = encoder.transform(list(names), f"{train.path}: labels")
+        if len(classes) < 2:
+            raise ValueError(f"{train.path}: the labels hold one class only ({classes[0]!r}); classification needs two")
+        loss = loss or "cross_entropy"
+        if loss == "binary_cross_entropy" and len(classes) != 2:
+            raise ValueError(f"--loss binary_cross_entropy needs two classes; {train.path} has {len(classes)}")
+        output = args.output or ("sigmoid" if loss == "binary_cross_entropy" else "softmax")
+        n_out = 1 if output == "sigmoid" and len(classes) == 2 else len(classes)
+        if output == "sigmoid" and n_out > 1:  # one sigmoid unit per class: one-hot targets
+            from bpx.preprocessing import one_hot
+
+            encode = encoder.transform
+            encoder.transform = lambda names, what="labels": one_hot(encode(names, what), n_out)
+            targets = one_hot(targets, n_out)
+    else:
+        if y.dtype.kind not in "biuf":
+            raise ValueError(f"{train.path}: targets must be numbers for --loss mse, got class names")
+        targets = y.astype(np.float64)
+        loss = loss or "mse"
+        output = args.output or {"mse": "identity", "binary_cross_entropy": "sigmoid", "cross_entropy": "softmax"}[loss]
+        n_out = 1 if targets.ndim == 1 else targets.shape[1]
+    if test is not None:
+        test_targets = (encoder.transform(list(label_names(test.y, test.classes)), f"{test.path}: labels") if classify
+                        else test.y.astype(np.float64))
+    X_train, X_test = train.X, None
+    if test is not None:
+        X_test = test.X
+    elif args.test_split:
+        if len(train) < 2:
+            raise ValueError(f"{train.path}: {len(train)} sample(s) cannot be split into training and test sets")
+        split = (stratified_split(targets if targets.ndim == 1 else targets.argmax(axis=1), args.test_split, args.seed)
+                 if classify
+                 else random_split(len(train), args.test_split, args.seed))
+        (tr, te) = split
+        X_train, X_test, targets, test_targets = train.X[tr], train.X[te], targets[tr], targets[te]
+    method = args.scale
+    if method == "auto":
+        method = "max" if float(np.min(X_train)) >= 0 else "standardize"
+    scaler = Scaler(method).fit(X_train)
+
+    # -- network -----------------------------------------------------------------------------------
+    sizes = [train.n_features, *args.hidden, n_out]
+    net = bpx.MLP(sizes, activation=args.activation, output=output, loss=loss, backend=args.backend,
+                  dtype=args.dtype, seed=args.seed, init=args.init)
+    net.classes = classes
+    net.metadata = {
+        "preprocessing": {
+            "scaling": scaler.to_dict(),
+            "label_column": train.label_column,
+            "task": "classification" if classify else "regression",
+            "feature_names": train.feature_names,
+        },
+        "training": {
+            "data": train.path if args.data else "bundled digits (bpx/digits.npz)",
+            "test_data": args.test_data,
+            "optimizer": args.optimizer,
+            "lr": args.lr or DEFAULT_LR[args.optimizer],
+            "momentum": args.momentum or 0.0,
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "seed": args.seed,
+        },
+    }
+    lr = args.lr or DEFAULT_LR[args.optimizer]
+    optimizer = bpx.SGD(lr=lr, momentum=args.momentum or 0.0) if args.optimizer == "sgd" else bpx.Adam(lr=lr)
+    where = train.path if args.data else "the bundled 8x8 digits"
+    what = f"{len(classes)} classes" if classify else f"{n_out} target(s)"
+    say(f"data: {where}: {len(X_train)} training samples"
+        + (f", {len(X_test)} test samples" if X_test is not None else "") + f", {train.n_features} features, {what}")
+    say(f"model: {' -> '.join(map(str, sizes))}, {args.activation}/{output}, {loss}, {net.n_params:,} parameters; "
+        f"backend {net.backend.spec}, {net.dtype}; {args.optimizer} lr={lr}, batch {args.batch_size or 'full'}, "
+        f"{args.epochs} epochs; scaling {method}")
+    sys.stdout.flush()
+
+    # -- training ----------------------------------------------------------------------------------
+    history = net.fit(scaler.transform(X_train), targets, epochs=args.epochs, batch_size=args.batch_size,
+                      optimizer=optimizer, validation_split=args.val_split, early_stopping=args.early_stopping,
+                      verbose=min(args.verbose, 1) if quiet else args.verbose)
+    result = {"train": net.evaluate(scaler.transform(X_train), targets)}
+    if X_test is not None:
+        result["test"] = net.evaluate(scaler.transform(X_test), test_targets)
+    net.metadata["training"]["epochs_run"] = len(history)
+    net.metadata["training"]["result"] = result
+    bpx.save(net, args.out)
+    if args.plot:
+        history.plot(args.plot)
+    seconds = time.perf_counter() - started
+    if args.json:
+        print(json.dumps({
+            "model": os.path.abspath(args.out), "backend": net.backend.spec, "dtype": net.dtype,
+            "layer_sizes": sizes, "activation": args.activation, "output": output, "loss": loss,
+            "classes": classes, "scaling": method, "epochs_run": len(history), "best_epoch": history.best_epoch,
+            "stopped_early": history.stopped_early, "history": history.as_dict(), "plot": args.plot,
+            "seconds": round(seconds, 3), **result,
+        }, indent=2))
+        return 0
+    if args.plot:
+        say(f"curves: {args.plot}")
+    stop = f" (stopped early; best epoch {history.best_epoch})" if history.stopped_early else ""
+    say(f"saved {args.out} after {len(history)} epochs{stop} in {seconds:.1f} s")
+    say(_line("train", result["train"]))
+    if "test" in result:
+        say(_line("test", result["test"]))
+    return 0
+
+
+def _line(name, metrics):
+    text = f"{name} loss {metrics['loss']:.4f}"
+    if "accuracy" in metrics:
+        text = f"{name} accuracy {metrics['accuracy']:.4f}, " + text
+    return text

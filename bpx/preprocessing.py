@@ -1,0 +1,243 @@
+"""Host-side preprocessing the CLI stores with a model: feature scaling, label encoding, one-hot.
+
+Everything here works on NumPy arrays on the host (data loading happens before a backend is
+involved); the parameters are plain JSON so that :func:`bpx.save` keeps them in ``net.metadata`` and
+``bpx predict``/``bpx evaluate`` apply exactly the training-time transformation.
+
+Scaling methods:
+
+=============  ==============================================================================
+``none``       X as it is
+``255``        X / 255 (8-bit images)
+``max``        X / max(X_train) (one number; the bundled digits, 0..16, become X / 16)
+``standardize`` (X - mean) / std per feature, from the training data; a constant feature (std 0)
+               is divided by 1
+=============  ==============================================================================
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+SCALINGS = ("none", "255", "max", "standardize")
+
+
+class Scaler:
+    """A feature scaling fitted on training data: ``fit(X)``, ``transform(X)``, ``to_dict()``,
+    ``Scaler.from_dict(d)``."""
+
+    def __init__(self, method="none"):
+        if not isinstance(method, str) or method not in SCALINGS:
+            raise ValueError(f"scaling must be one of {', '.join(SCALINGS)}, got {method!r}")
+        self.method = method
+        self.scale = None  # 'max': one number; 'standardize': per-feature std
+        self.mean = None  # 'standardize': per-feature mean
+        self.n_features = None
+
+    def __repr__(self):
+        return f"Scaler({self.method!r})"
+
+    def fit(self, X):
+        X = _host_matrix(X, "X")
+        self.n_features = X.shape[1]
+        if self.method == "max":
+            top = float(np.max(np.abs(X)))
+            self.scale = top if top > 0 else 1.0
+        elif self.method == "standardize":
+            self.mean = X.mean(axis=0)
+            std = X.std(axis=0)
+            self.scale = np.where(std > 0, std, 1.0)
+        return self
+
+    def transform(self, X):
+        X = _host_matrix(X, "X")
+        if self.n_features is not None and X.shape[1] != self.n_features:
+            raise ValueError(f"X has {X.shape[1]} features, but the scaling was fitted on {self.n_features}")
+        if self.method == "none":
+            return X
+        if self.method == "255":
+            return X / 255.0
+        if self.scale is None:
+            raise ValueError(f"Scaler({self.method!r}) is not fitted: call fit(X_train) first")
+        if self.method == "max":
+            return X / self.scale
+        return (X - self.mean) / self.scale
+
+    def fit_transform(self, X):
+        return self.fit(X).transform(X)
+
+    def to_dict(self):
+        d = {"method": self.method, "n_features": self.n_features}
+        if self.method == "max":
+            d["scale"] = self.scale
+        elif self.method == "standardize":
+            d["mean"] = [float(v) for v in self.mean]
+            d["std"] = [float(v) for v in self.scale]
+        return d
+
+    @classmethod
+    def from_dict(cls, d):
+        if not isinstance(d, dict) or "method" not in d:
+            raise ValueError(f"a scaling must be a dict with a 'method', got {d!r}")
+        s = cls(d["method"])
+        s.n_features = d.get("n_features")
+        try:
+            if s.method == "max":
+                s.scale = float(d["scale"])
+                if not (math.isfinite(s.scale) and s.scale > 0):
+                    raise ValueError
+            elif s.method == "standardize":
+                s.mean = np.asarray(d["mean"], dtype=np.float64)
+                s.scale = np.asarray(d["std"], dtype=np.float64)
+                if s.mean.shape != s.scale.shape or s.mean.ndim != 1 or not np.all(np.isfinite(s.mean)) \
+                        or not np.all(s.scale > 0):
+                    raise ValueError
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"malformed {s.method!r} scaling parameters: {d!r}") from None
+        return s
+
+
+def _host_matrix(X, name):
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (samples, features), got shape {X.shape}")
+    return X.astype(np.float64, copy=False)
+
+
+# -- labels ---------------------------------------------------------------------------------------------
+def label_names(y, classes=None):
+    """Labels as strings: ``classes[y]`` when the file declares class names (y are indices into
+    them), else the labels themselves (integral numbers written without a decimal point: 3.0 -> "3")."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"class labels must be a vector, got shape {y.shape}")
+    if classes is not None:
+        idx = _integral(y, "labels")
+        if idx.size and (idx.min() < 0 or idx.max() >= len(classes)):
+            raise ValueError(f"labels index class names 0..{len(classes) - 1}, got {int(idx.min())}..{int(idx.max())}")
+        return np.asarray([str(classes[i]) for i in idx], dtype=object)
+    if y.dtype.kind in "biuf":
+        idx = _integral(y, "class labels")
+        return np.asarray([str(int(v)) for v in idx], dtype=object)
+    return np.asarray([str(v) for v in y], dtype=object)
+
+
+def _integral(y, what):
+    if y.dtype.kind in "biu":
+        return y.astype(np.int64)
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)):
+            raise ValueError(f"{what} contain NaN or infinite values")
+        if not np.all(y == np.round(y)):
+            bad = int(np.flatnonzero(y != np.round(y))[0])
+            raise ValueError(f"{what} must be integers (or names); label {bad + 1} is {float(y[bad])!r}")
+        return y.astype(np.int64)
+    raise TypeError(f"{what} must be numbers, got dtype {y.dtype}")
+
+
+def sorted_classes(names):
+    """The distinct names, sorted numerically when they are all integers, else alphabetically."""
+    distinct = set(names)
+    try:
+        return sorted(distinct, key=int)
+    except ValueError:
+        return sorted(distinct)
+
+
+class LabelEncoder:
+    """Class names <-> indices 0..k-1. ``classes`` is the list of names (str)."""
+
+    def __init__(self, classes=None):
+        self.classes = None if classes is None else [str(c) for c in classes]
+
+    def fit(self, names):
+        self.classes = sorted_classes(names)
+        return self
+
+    def transform(self, names, what="labels"):
+        if self.classes is None:
+            raise ValueError("the label encoder is not fitted")
+        index = {c: i for i, c in enumerate(self.classes)}
+        unseen = sorted({n for n in names if n not in index})
+        if unseen:
+            shown = ", ".join(repr(u) for u in unseen[:5]) + (", ..." if len(unseen) > 5 else "")
+            raise ValueError(
+                f"{what} hold class(es) unseen at training time: {shown}; the model knows "
+                f"{', '.join(repr(c) for c in self.classes)}"
+            )
+        return np.asarray([index[n] for n in names], dtype=np.int64)
+
+    def inverse_transform(self, indices):
+        return np.asarray([self.classes[int(i)] for i in np.asarray(indices)], dtype=object)
+
+
+def one_hot(indices, n_classes):
+    """Integer labels 0..k-1 as an (m, k) float64 matrix of one-hot rows."""
+    if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or n_classes < 1:
+        raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
+    idx = _integral(np.asarray(indices), "indices")
+    if idx.ndim != 1:
+        raise ValueError(f"indices must be a vector, got shape {idx.shape}")
+    if idx.size and (idx.min() < 0 or idx.max() >= n_classes):
+        raise ValueError(f"indices must lie in 0..{n_classes - 1}, got {int(idx.min())}..{int(idx.max())}")
+    out = np.zeros((idx.size, n_classes))
+    out[np.arange(idx.size), idx] = 1.0
+    return out
+
+
+def stratified_split(y_index, fraction, seed):
+    """Indices ``(train, test)``: a seeded random ``fraction`` of each class held out (at least one row
+    of every class with two or more rows); ``y_index=None`` splits without strata."""
+    rng = np.random.default_rng(seed)
+    if y_index is None:
+        raise ValueError("stratified_split needs labels")
+    y_index = np.asarray(y_index)
+    test = []
+    for c in np.unique(y_index):
+        rows = np.flatnonzero(y_index == c)
+        rng.shuffle(rows)
+        k = int(round(rows.size * fraction))
+        k = min(max(k, 1 if rows.size > 1 else 0), rows.size - 1)
+        test.append(rows[:k])
+    test = np.sort(np.concatenate(test)) if test else np.zeros(0, dtype=np.int64)
+    train = np.setdiff1d(np.arange(y_index.size), test)
+    return train, test
+
+
+def random_split(m, fraction, seed):
+    """Indices ``(train, test)``: a seeded random ``fraction`` of ``m`` rows held out."""
+    order = np.random.default_rng(seed).permutation(m)
+    k = min(max(int(round(m * fraction)), 1), m - 1)
+    return np.sort(order[k:]), np.sort(order[:k])
+
+
+# -- the preprocessing a model carries (net.metadata["preprocessing"]) ----------------------------------
+def describe(net):
+    """The model's stored preprocessing dict (empty when it was not trained by the CLI)."""
+    meta = net.metadata.get("preprocessing") if isinstance(net.metadata, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def model_features(net, X):
+    """``X`` transformed as at training time (the stored scaling), checked against the model's width."""
+    X = _host_matrix(X, "X")
+    if X.shape[1] != net.n_features:
+        raise ValueError(f"the data has {X.shape[1]} features per sample, but the model expects {net.n_features}")
+    scaling = describe(net).get("scaling")
+    return X if scaling is None else Scaler.from_dict(scaling).transform(X)
+
+
+def model_targets(net, y, classes=None, what="labels"):
+    """Labels/targets from a data file in the form the model trains on: class indices (by class name,
+    refusing names unseen at training time; one-hot rows for several sigmoid units) for a classifier
+    with class names, else the numbers."""
+    y = np.asarray(y)
+    if net.classes is not None and y.ndim == 1:
+        index = LabelEncoder(net.classes).transform(list(label_names(y, classes)), what)
+        return one_hot(index, net.n_outputs) if net.output == "sigmoid" and net.n_outputs > 1 else index
+    if y.dtype.kind not in "biuf":
+        raise ValueError(f"{what} must be numbers for this model (it has no class names), got dtype {y.dtype}")
+    return y.astype(np.float64)
