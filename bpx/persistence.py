@@ -101,6 +101,7 @@ def save(net, path):
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     try:
+        os.chmod(tmp, _file_mode(path))  # mkstemp makes 0600; give the mode a plain open() would
         with os.fdopen(fd, "wb") as f:
             np.savez(f, header=blob, **dict(zip(names, arrays)))
             f.flush()
@@ -112,6 +113,16 @@ def save(net, path):
         raise
     _fsync_dir(folder)
     return path
+
+
+def _file_mode(path):
+    """The replaced file's permissions, else what ``open(path, "w")`` would create (0666 minus umask)."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _fsync_dir(folder):

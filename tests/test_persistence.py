@@ -59,6 +59,20 @@ def test_writes_exactly_the_path_given(net, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["no_extension"]  # no .npz appended, no temp file left
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_the_file_gets_ordinary_permissions(net, tmp_path):
+    umask = os.umask(0o022)
+    try:
+        bpx.save(net, tmp_path / "new.npz")
+        assert os.stat(tmp_path / "new.npz").st_mode & 0o777 == 0o644
+        (tmp_path / "old.npz").touch()
+        os.chmod(tmp_path / "old.npz", 0o640)
+        bpx.save(net, tmp_path / "old.npz")  # replacing a file keeps its permissions
+        assert os.stat(tmp_path / "old.npz").st_mode & 0o777 == 0o640
+    finally:
+        os.umask(umask)
+
+
 def test_the_file_holds_no_pickle_and_a_json_header(saved):
     with zipfile.ZipFile(saved) as z:
         names = sorted(z.namelist())
