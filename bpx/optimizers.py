@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import array_api_compat
 
+from .backend import inplace_ok, namespace
 from .validation import check_bool, check_float
-
-
-def _in_place_ok(x):
-    return array_api_compat.is_numpy_array(x) or array_api_compat.is_cupy_array(x) or array_api_compat.is_torch_array(x)
 
 
 class Optimizer:
@@ -50,7 +47,7 @@ class Optimizer:
                 f"now it gets {shapes}; use a new optimizer (or call reset()) for another network"
             )
         self.t += 1
-        inplace = self.inplace if self.inplace is not None else all(_in_place_ok(p) for p in params)
+        inplace = self.inplace if self.inplace is not None else all(inplace_ok(p) for p in params)
         new = []
         for i, (p, g) in enumerate(zip(params, grads)):
             if self.weight_decay and p.ndim == 2:
@@ -121,7 +118,7 @@ class Adam(Optimizer):
         return {"m": [xp.zeros_like(p) for p in params], "v": [xp.zeros_like(p) for p in params]}
 
     def _update(self, i, p, g, inplace):
-        xp = array_api_compat.array_namespace(p)
+        xp = namespace(p)
         b1, b2 = self.beta1, self.beta2
         m, v = self._state["m"][i], self._state["v"][i]
         if inplace:
