@@ -216,7 +216,8 @@ def _kind(x):
 def inplace_ok(x):
     """Fast path check: ``x``'s library has in-place operators (``a *= b``, ``a += b``) and bool-float
     arithmetic (numpy, cupy, torch), and fast paths are on. Only ever used on fresh temporaries."""
-    return _FAST["on"] and _kind(x) is not None
+    kind = _KINDS.get(type(x), False)
+    return _FAST["on"] and (kind if kind is not False else _kind(x)) is not None
 
 
 def ndarray_ok(x):

@@ -100,6 +100,8 @@ def machine_info():
         "blas_threads": blas_threads(),
         "environment": {k: os.environ[k] for k in env if k in os.environ},
     }
+    with contextlib.suppress(OSError, AttributeError):
+        info["load_average"] = [round(x, 2) for x in os.getloadavg()]  # other work on the machine skews timings
     with contextlib.suppress(ImportError):
         import torch
 
@@ -378,7 +380,8 @@ def _usable(spec, dtype):
         return False
 
 
-def run_throughput(workload, sizes, batch, dtype, samples, specs, peers, repeats, warmup, lr=0.1, seed=0, log=None):
+def run_throughput(workload, sizes, batch, dtype, samples, specs, peers, repeats, warmup, lr=0.1, seed=0, log=None,
+                   roof_flops=3e9):
     """One (sizes, batch, dtype) point of workloads (b)/(c): every bpx backend and every peer."""
     X, Y, labels = synthetic_data(samples, sizes[0], sizes[-1], seed=seed, dtype=dtype)
     steps = -(-samples // batch)
@@ -421,7 +424,7 @@ def run_throughput(workload, sizes, batch, dtype, samples, specs, peers, repeats
         import array_api_compat.numpy as xnp
 
         # enough GEMM calls per timing that small shapes are not all clock overhead
-        inner = max(1, min(200, int(3e9 // step_flops(sizes, batch))))
+        inner = max(1, min(200, int(roof_flops // step_flops(sizes, batch))))
         roof = gemm_roof(xnp, sizes, batch, dtype, repeats=repeats, warmup=warmup, inner=inner)
         for rec in records:
             if rec["impl"].startswith(("bpx[numpy", "numpy hand", "sklearn")):
@@ -520,9 +523,23 @@ def default_peers():
     return peers
 
 
-def run(workloads=WORKLOADS, specs=None, peers=None, repeats=3, warmup=1, quick=False, tiny_steps=10_000,
-        samples=60_000, sweep_widths=SWEEP_WIDTHS, sweep_batches=SWEEP_BATCHES, sweep_dtypes=SWEEP_DTYPES,
-        sweep_specs=None, log=None):
+def run(workloads=WORKLOADS, specs=None, peers=None, repeats=3, warmup=1, quick=False, tiny_steps=None,
+        samples=None, sweep_widths=None, sweep_batches=None, sweep_dtypes=SWEEP_DTYPES, sweep_specs=None, log=None,
+        threads=None):
+    """Run the chosen workloads (see :func:`_run`); ``threads`` pins numpy's BLAS (and so torch) to that many
+    threads through threadpoolctl (default: as the machine is)."""
+    if threads is None:
+        return _run(workloads, specs, peers, repeats, warmup, quick, tiny_steps, samples, sweep_widths, sweep_batches,
+                    sweep_dtypes, sweep_specs, log)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(threads):
+        return _run(workloads, specs, peers, repeats, warmup, quick, tiny_steps, samples, sweep_widths, sweep_batches,
+                    sweep_dtypes, sweep_specs, log)
+
+
+def _run(workloads, specs, peers, repeats, warmup, quick, tiny_steps, samples, sweep_widths, sweep_batches,
+         sweep_dtypes, sweep_specs, log):
     """Run the chosen workloads; returns ``{"machine": ..., "config": ..., "results": [records]}``.
 
     ``quick`` shrinks everything (for smoke tests): fewer steps and samples, a smaller sweep.
@@ -533,9 +550,10 @@ def run(workloads=WORKLOADS, specs=None, peers=None, repeats=3, warmup=1, quick=
             raise ValueError(f"workloads must be among {', '.join(WORKLOADS)} (a tiny, b standard, c sweep), got {w!r}")
     specs = default_specs() if specs is None else list(specs)
     peers = default_peers() if peers is None else list(peers)
-    if quick:
-        tiny_steps, samples = min(tiny_steps, 500), min(samples, 2048)
-        sweep_widths, sweep_batches = (16, 64), (32, 128)
+    tiny_steps = tiny_steps or (500 if quick else 10_000)
+    samples = samples or (2048 if quick else 60_000)
+    sweep_widths = tuple(sweep_widths or ((16, 64) if quick else SWEEP_WIDTHS))
+    sweep_batches = tuple(sweep_batches or ((32, 128) if quick else SWEEP_BATCHES))
     if sweep_specs is None:
         sweep_specs = [s for s in specs if not s.startswith("array_api_strict")]
     machine = machine_info()
@@ -545,7 +563,7 @@ def run(workloads=WORKLOADS, specs=None, peers=None, repeats=3, warmup=1, quick=
     if "b" in workloads:
         sizes = [N_FEATURES, 512, 512, N_CLASSES] if not quick else [N_FEATURES, 64, 64, N_CLASSES]
         results += run_throughput("b", sizes, 256 if not quick else 128, "float32", samples, specs, peers, repeats,
-                                  warmup, log=log)
+                                  warmup, log=log, roof_flops=3e7 if quick else 3e9)
     if "c" in workloads:
         for dtype in sweep_dtypes:
             for width in sweep_widths:
@@ -553,11 +571,12 @@ def run(workloads=WORKLOADS, specs=None, peers=None, repeats=3, warmup=1, quick=
                     sizes = [N_FEATURES, width, width, N_CLASSES]
                     # about 3 GFLOP (at least 2 steps) per timed call, so the sweep fits in minutes
                     n = batch * max(2, min(64, int(3e9 // step_flops(sizes, batch))))
-                    n = min(n, 512) if quick else n
-                    results += run_throughput("c", sizes, batch, dtype, n, sweep_specs,
-                                              [p for p in peers if p != "sklearn"], repeats, warmup, log=log)
+                    n = min(n, 4 * batch) if quick else n
+                    results += run_throughput("c", sizes, batch, dtype, n, sweep_specs, [p for p in peers if p != "sklearn"],
+                                              repeats, warmup, log=log, roof_flops=3e7 if quick else 3e9)
     config = {"workloads": list(workloads), "specs": specs, "sweep_specs": sweep_specs, "peers": peers,
-              "repeats": repeats, "warmup": warmup, "quick": quick, "tiny_steps": tiny_steps, "samples": samples}
+              "repeats": repeats, "warmup": warmup, "quick": quick, "tiny_steps": tiny_steps, "samples": samples,
+              "sweep": {"widths": list(sweep_widths), "batches": list(sweep_batches), "dtypes": list(sweep_dtypes)}}
     return {"machine": machine, "config": config, "results": results}
 
 
@@ -608,6 +627,8 @@ def format_header(machine, config):
              f"BLAS: {blas}; torch threads set to {machine['blas_threads']} (numpy's BLAS threads)"]
     if machine.get("environment"):
         lines.append("Environment: " + ", ".join(f"{k}={v}" for k, v in machine["environment"].items()))
+    if machine.get("load_average"):
+        lines.append(f"Load average at start (1, 5, 15 min): {', '.join(map(str, machine['load_average']))}")
     if machine.get("gpu"):
         lines.append(f"GPU: {machine['gpu']}")
     lines.append(f"Timing: {config['warmup']} warm-up call(s) uncounted, median of {config['repeats']} repeats"

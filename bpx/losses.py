@@ -42,7 +42,7 @@ class Loss:
                 D /= A.shape[0]
                 return D
             return D / A.shape[0]
-        return activation.backward(Z, A, self.gradient(A, Y))
+        return activation.backward_owned(Z, A, self.gradient(A, Y))  # the gradient is a fresh temporary
 
     def __repr__(self):
         return self.name
@@ -65,7 +65,11 @@ class MeanSquaredError(Loss):
 
     def gradient(self, A, Y):
         """∂C/∂A = (A − Y)/m."""
-        return (A - Y) / A.shape[0]
+        D = A - Y
+        if inplace_ok(D):
+            D /= A.shape[0]
+            return D
+        return D / A.shape[0]
 
 
 class BinaryCrossEntropy(Loss):

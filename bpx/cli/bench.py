@@ -26,11 +26,13 @@ def add_parser(subparsers):
     parser.add_argument("--repeats", type=positive_int, default=3, help="timed repeats; the median is reported (default 3)")
     parser.add_argument("--warmup", type=positive_int, default=1, help="uncounted warm-up calls (default 1, at least 1)")
     parser.add_argument("--quick", action="store_true", help="shrink every workload (a smoke test, seconds)")
-    parser.add_argument("--tiny-steps", type=positive_int, default=10_000, help="steps of workload (a) (default 10000)")
-    parser.add_argument("--samples", type=positive_int, default=60_000, help="samples of workload (b) (default 60000)")
-    parser.add_argument("--widths", type=int_list, default=[128, 512, 2048], help="sweep widths (default 128,512,2048)")
-    parser.add_argument("--batches", type=int_list, default=[32, 256, 2048], help="sweep batches (default 32,256,2048)")
+    parser.add_argument("--tiny-steps", type=positive_int, help="steps of workload (a) (default 10000; --quick 500)")
+    parser.add_argument("--samples", type=positive_int, help="samples of workload (b) (default 60000; --quick 2048)")
+    parser.add_argument("--widths", type=int_list, help="sweep widths (default 128,512,2048; --quick 16,64)")
+    parser.add_argument("--batches", type=int_list, help="sweep batches (default 32,256,2048; --quick 32,128)")
     parser.add_argument("--dtypes", type=_names, default=["float32", "float64"], help="sweep dtypes (default float32,float64)")
+    parser.add_argument("--threads", type=positive_int,
+                        help="pin numpy's BLAS and torch to this many threads (default: as the machine is)")
     parser.add_argument("--json", metavar="PATH", help="also write the results (with machine and versions) as JSON")
     parser.add_argument("--plot", metavar="PATH", help="also write a PNG of throughput vs width per backend")
     parser.add_argument("--output", metavar="PATH", help="also write the markdown table to PATH")
@@ -56,7 +58,8 @@ def run(args):
     log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     report = bench.run(workloads=args.workloads, specs=args.backends, peers=args.peers, repeats=args.repeats,
                        warmup=args.warmup, quick=args.quick, tiny_steps=args.tiny_steps, samples=args.samples,
-                       sweep_widths=args.widths, sweep_batches=args.batches, sweep_dtypes=args.dtypes, log=log)
+                       sweep_widths=args.widths, sweep_batches=args.batches, sweep_dtypes=args.dtypes, log=log,
+                       threads=args.threads)
     table = bench.format_table(report)
     print(table)
     if args.output:
