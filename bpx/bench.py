@@ -461,8 +461,8 @@ def run_tiny(specs, peers, steps, repeats, warmup, log=None):
               np.array([[0.40, 0.50], [0.45, 0.55]]), np.array([0.60, 0.60])]
     records = []
 
-    def add(impl, seconds, times, **extra):
-        rec = _record("a", impl, dtype, sizes, 1, steps, seconds, times, steps, **extra)
+    def add(impl, seconds, times, dt=dtype, **extra):
+        rec = _record("a", impl, dt, sizes, 1, steps, seconds, times, steps, **extra)
         records.append(rec)
         if log:
             log(f"  a tiny {impl:22} {rec['us_per_step']:10.1f} µs/step")
@@ -480,7 +480,7 @@ def run_tiny(specs, peers, steps, repeats, warmup, log=None):
         opt = bpx.SGD(lr=lr)
         sec, times = measure(functools.partial(net.fit, Xd, Yd, epochs=1, batch_size=1, optimizer=opt, shuffle=False, verbose=0),
                              repeats, warmup, synchronizer(net.backend))
-        add(f"bpx[{spec}]", sec, times, **({"dtype": dt} if dt != dtype else {}))
+        add(f"bpx[{spec}]", sec, times, dt)
     if "hand" in peers:
         hand = HandLoop(params, activation="sigmoid", output="sigmoid", lr=lr)
         sec, times = measure(lambda: hand.epoch(X, Y, 1), repeats, warmup)
