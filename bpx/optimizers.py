@@ -48,6 +48,11 @@ class Optimizer:
             )
         self.t += 1
         inplace = self.inplace if self.inplace is not None else all(inplace_ok(p) for p in params)
+        if inplace and self._plain():  # fast path: plain SGD in place, one statement per parameter
+            lr = self.lr
+            for p, g in zip(params, grads):
+                p -= lr * g
+            return list(params)
         new = []
         for i, (p, g) in enumerate(zip(params, grads)):
             if self.weight_decay and p.ndim == 2:
@@ -57,6 +62,10 @@ class Optimizer:
 
     def _update(self, i, p, g, inplace):
         raise NotImplementedError
+
+    def _plain(self):
+        """True for an update that is exactly ``p -= lr * g`` (plain SGD, no weight decay)."""
+        return False
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_") and k != "t")
@@ -80,6 +89,9 @@ class SGD(Optimizer):
     def _slots(self, params):
         xp = array_api_compat.array_namespace(*params)
         return {"v": [xp.zeros_like(p) for p in params]} if self.momentum else {}
+
+    def _plain(self):
+        return not self.momentum and not self.weight_decay
 
     def _update(self, i, p, g, inplace):
         lr, mu = self.lr, self.momentum
