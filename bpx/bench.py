@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.metadata
+import importlib.util
 import json
 import os
 import platform
@@ -148,6 +149,27 @@ def measure(fn, repeats=3, warmup=1, sync=None):
         sync()
         times.append(time.perf_counter() - start)
     return statistics.median(times), times
+
+
+def measure_interleaved(jobs, repeats=3, warmup=1):
+    """``{name: (median seconds, times)}`` for ``jobs = {name: (fn, sync or None)}``, timed round-robin: every
+    job is warmed up (uncounted), then each repeat times every job once, so a change in the machine's load
+    (other processes on a shared box) hits all implementations alike instead of skewing their ratios."""
+    noop = lambda: None  # noqa: E731
+    for fn, sync in jobs.values():
+        for _ in range(max(1, warmup)):
+            fn()
+            (sync or noop)()
+    times = {name: [] for name in jobs}
+    for _ in range(max(1, repeats)):
+        for name, (fn, sync) in jobs.items():
+            sync = sync or noop
+            sync()
+            start = time.perf_counter()
+            fn()
+            sync()
+            times[name].append(time.perf_counter() - start)
+    return {name: (statistics.median(t), t) for name, t in times.items()}
 
 
 # -- data and FLOPs --------------------------------------------------------------------------------
@@ -325,8 +347,8 @@ def sklearn_peer(sizes, batch, lr, seed=0):
                          nesterovs_momentum=False, early_stopping=False, shuffle=True, max_iter=1, random_state=seed)
 
 
-def gemm_roof(xp, sizes, m, dtype, device=None, repeats=3, warmup=1, sync=None, inner=1):
-    """GFLOP/s of ``xp``'s matmul doing exactly the GEMMs of one step (same shapes, same transposes)."""
+def gemm_roof_fn(xp, sizes, m, dtype, device=None, inner=1):
+    """A function doing ``inner`` times exactly the GEMMs of one step in ``xp`` (same shapes, same transposes)."""
     rng = np.random.default_rng(1)
 
     def arr(shape):
@@ -347,7 +369,12 @@ def gemm_roof(xp, sizes, m, dtype, device=None, repeats=3, warmup=1, sync=None, 
             for a, b in ops:
                 a @ b
 
-    seconds, _ = measure(run, repeats, warmup, sync)
+    return run
+
+
+def gemm_roof(xp, sizes, m, dtype, device=None, repeats=3, warmup=1, sync=None, inner=1):
+    """GFLOP/s of ``xp``'s matmul doing exactly the GEMMs of one step (same shapes, same transposes)."""
+    seconds, _ = measure(gemm_roof_fn(xp, sizes, m, dtype, device, inner), repeats, warmup, sync)
     return step_flops(sizes, m) * inner / seconds / 1e9
 
 
@@ -361,16 +388,6 @@ def _record(workload, impl, dtype, sizes, batch, samples, seconds, times, steps,
     return rec
 
 
-def _bpx_fit(spec, sizes, dtype, X, Y, batch, lr, activation, output, loss, shuffle, sync, repeats, warmup, seed=0):
-    import bpx
-
-    net = bpx.MLP(sizes, activation=activation, output=output, loss=loss, backend=spec, dtype=dtype, seed=seed)
-    Xd, Yd = net.backend.asarray(X, dtype), net.backend.asarray(Y, dtype)
-    opt = bpx.SGD(lr=lr)
-    return measure(lambda: net.fit(Xd, Yd, epochs=1, batch_size=batch, optimizer=opt, shuffle=shuffle, verbose=0),
-                   repeats, warmup, sync or synchronizer(net.backend))
-
-
 def _usable(spec, dtype):
     import bpx
 
@@ -382,68 +399,75 @@ def _usable(spec, dtype):
 
 def run_throughput(workload, sizes, batch, dtype, samples, specs, peers, repeats, warmup, lr=0.1, seed=0, log=None,
                    roof_flops=3e9):
-    """One (sizes, batch, dtype) point of workloads (b)/(c): every bpx backend and every peer."""
+    """One (sizes, batch, dtype) point of workloads (b)/(c): every bpx backend and every peer, timed
+    interleaved (see :func:`measure_interleaved`)."""
+    import bpx
+
     X, Y, labels = synthetic_data(samples, sizes[0], sizes[-1], seed=seed, dtype=dtype)
     steps = -(-samples // batch)
-    records = []
-
-    def add(impl, seconds, times, **extra):
-        rec = _record(workload, impl, dtype, sizes, batch, samples, seconds, times, steps, **extra)
-        records.append(rec)
-        if log:
-            log(f"  {workload} {sizes} batch {batch} {dtype} {impl:22} {rec['samples_per_s']:12,.0f} samples/s")
-
+    jobs, extra = {}, {}
     for spec in specs:
         if not _usable(spec, dtype):
             continue
-        sec, times = _bpx_fit(spec, sizes, dtype, X, Y, batch, lr, "relu", "softmax", "cross_entropy", True,
-                              None, repeats, warmup, seed)
-        add(f"bpx[{spec}]", sec, times)
+        net = bpx.MLP(sizes, backend=spec, dtype=dtype, seed=seed)
+        Xd, Yd = net.backend.asarray(X, dtype), net.backend.asarray(Y, dtype)
+        jobs[f"bpx[{spec}]"] = (functools.partial(net.fit, Xd, Yd, epochs=1, batch_size=batch, optimizer=bpx.SGD(lr=lr),
+                                                  verbose=0), synchronizer(net.backend))
     if "hand" in peers:
-        import bpx
-
         net = bpx.MLP(sizes, backend="numpy", dtype=dtype, seed=seed)
-        hand = HandLoop([bpx.to_numpy(p) for p in net.params], lr=lr)
-        rng = np.random.default_rng(seed)
-        sec, times = measure(lambda: hand.epoch(X, Y, batch, rng.permutation(samples)), repeats, warmup)
-        add("numpy hand loop", sec, times)
+        hand, rng = HandLoop([bpx.to_numpy(p) for p in net.params], lr=lr), np.random.default_rng(seed)
+        jobs["numpy hand loop"] = (lambda: hand.epoch(X, Y, batch, rng.permutation(samples)), None)
     for device in _torch_devices(peers):
-        with torch_threads(blas_threads()) as n:
-            peer = TorchPeer(sizes, dtype, device, lr=lr, seed=seed)
-            Xt, yt = peer.data(X, Y, labels)
-            sec, times = measure(functools.partial(peer.epoch, Xt, yt, batch), repeats, warmup, synchronizer(peer.device))
-        add(f"torch[{device}]", sec, times, threads=n)
+        peer = TorchPeer(sizes, dtype, device, lr=lr, seed=seed)
+        Xt, yt = peer.data(X, Y, labels)
+        jobs[f"torch[{device}]"] = (functools.partial(peer.epoch, Xt, yt, batch), synchronizer(peer.device))
+        extra[f"torch[{device}]"] = {"threads": _torch_num_threads()}
     if "sklearn" in peers:
-        clf = sklearn_peer(sizes, batch, lr, seed)
-        classes = np.arange(sizes[-1])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            sec, times = measure(lambda: clf.partial_fit(X, labels, classes=classes), repeats, warmup)
-        add("sklearn MLPClassifier", sec, times)
+        clf, classes = sklearn_peer(sizes, batch, lr, seed), np.arange(sizes[-1])
+        jobs["sklearn MLPClassifier"] = (functools.partial(clf.partial_fit, X, labels, classes=classes), None)
+    roofs = {}
     if "roof" in peers:
         import array_api_compat.numpy as xnp
 
         # enough GEMM calls per timing that small shapes are not all clock overhead
         inner = max(1, min(200, int(roof_flops // step_flops(sizes, batch))))
-        roof = gemm_roof(xnp, sizes, batch, dtype, repeats=repeats, warmup=warmup, inner=inner)
-        for rec in records:
-            if rec["impl"].startswith(("bpx[numpy", "numpy hand", "sklearn")):
-                rec["roof_gflops"] = roof
-                rec["roof_fraction"] = rec["gflops"] / roof
-        records.append({"workload": workload, "impl": "numpy GEMM roof", "dtype": dtype, "sizes": list(sizes),
-                        "batch": batch, "samples": samples, "steps": steps, "gflops": roof,
-                        "samples_per_s": roof * 1e9 / step_flops(sizes, batch) * batch})
+        roofs["numpy GEMM roof"] = (inner, ("bpx[numpy", "numpy hand", "sklearn"))
+        jobs["numpy GEMM roof"] = (gemm_roof_fn(xnp, sizes, batch, dtype, inner=inner), None)
         for device in _torch_devices(peers):
             if device != "cpu":
                 import torch
 
-                roof_t = gemm_roof(torch, sizes, batch, dtype, torch.device(device), repeats, warmup,
-                                   synchronizer(torch.device(device)), inner)
-                for rec in records:
-                    if rec["impl"] in (f"torch[{device}]", f"bpx[torch:{device}]", "bpx[cupy]"):
-                        rec["roof_gflops"] = roof_t
-                        rec["roof_fraction"] = rec["gflops"] / roof_t
+                name = f"torch[{device}] GEMM roof"
+                roofs[name] = (inner, (f"torch[{device}]", f"bpx[torch:{device}]", "bpx[cupy]"))
+                jobs[name] = (gemm_roof_fn(torch, sizes, batch, dtype, torch.device(device), inner),
+                              synchronizer(torch.device(device)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sklearn's ConvergenceWarning for one epoch of partial_fit
+        timings = measure_interleaved(jobs, repeats, warmup)
+    records = []
+    for impl, (sec, times) in timings.items():
+        if impl in roofs:
+            continue
+        rec = _record(workload, impl, dtype, sizes, batch, samples, sec, times, steps, **extra.get(impl, {}))
+        records.append(rec)
+        if log:
+            log(f"  {workload} {sizes} batch {batch} {dtype} {impl:22} {rec['samples_per_s']:12,.0f} samples/s")
+    for name, (inner, prefixes) in roofs.items():
+        sec, times = timings[name]
+        roof = step_flops(sizes, batch) * inner / sec / 1e9
+        for rec in records:
+            if rec["impl"].startswith(prefixes):
+                rec["roof_gflops"], rec["roof_fraction"] = roof, rec["gflops"] / roof
+        records.append({"workload": workload, "impl": name, "dtype": dtype, "sizes": list(sizes), "batch": batch,
+                        "samples": samples, "steps": steps, "gflops": roof, "seconds": sec / inner, "times": times,
+                        "samples_per_s": roof * 1e9 / step_flops(sizes, batch) * batch})
     return records
+
+
+def _torch_num_threads():
+    import torch
+
+    return torch.get_num_threads()
 
 
 def _torch_devices(peers):
@@ -451,7 +475,8 @@ def _torch_devices(peers):
 
 
 def run_tiny(specs, peers, steps, repeats, warmup, log=None):
-    """Workload (a): seed 004's 2-2-2 sigmoid/MSE network, ``steps`` single-sample SGD steps, float64."""
+    """Workload (a): seed 004's 2-2-2 sigmoid/MSE network, ``steps`` single-sample SGD steps, float64
+    (float32 on a device without float64), all implementations timed interleaved."""
     import bpx
 
     sizes, lr, dtype = [2, 2, 2], 0.5, "float64"
@@ -459,44 +484,35 @@ def run_tiny(specs, peers, steps, repeats, warmup, log=None):
     X, Y = np.repeat(x, steps, axis=0), np.repeat(y, steps, axis=0)
     params = [np.array([[0.15, 0.25], [0.20, 0.30]]), np.array([0.35, 0.35]),
               np.array([[0.40, 0.50], [0.45, 0.55]]), np.array([0.60, 0.60])]
-    records = []
-
-    def add(impl, seconds, times, **extra):
-        rec = _record("a", impl, dtype, sizes, 1, steps, seconds, times, steps, **extra)
-        records.append(rec)
-        if log:
-            log(f"  a tiny {impl:22} {rec['us_per_step']:10.1f} µs/step")
-
+    jobs, meta = {}, {}  # meta: impl -> (dtype, steps, extra)
     for spec in specs:
-        if not _usable(spec, dtype):
-            dt = "float32"
-            if not _usable(spec, dt):
-                continue
-        else:
-            dt = dtype
+        dt = dtype if _usable(spec, dtype) else "float32"
+        if not _usable(spec, dt):
+            continue
         net = bpx.MLP(sizes, activation="sigmoid", output="sigmoid", loss="mse", backend=spec, dtype=dt)
         net.set_params(params)
         # array_api_strict validates every operation (~2 ms a step): a tenth of the steps gives the same µs/step
         n = max(1, steps // 10) if spec.startswith("array_api_strict") else steps
         Xd, Yd = net.backend.asarray(X[:n], dt), net.backend.asarray(Y[:n], dt)
-        opt = bpx.SGD(lr=lr)
-        sec, times = measure(functools.partial(net.fit, Xd, Yd, epochs=1, batch_size=1, optimizer=opt, shuffle=False, verbose=0),
-                             repeats, warmup, synchronizer(net.backend))
-        rec = _record("a", f"bpx[{spec}]", dt, sizes, 1, n, sec, times, n)
-        records.append(rec)
-        if log:
-            log(f"  a tiny {rec['impl']:22} {rec['us_per_step']:10.1f} µs/step")
+        jobs[f"bpx[{spec}]"] = (functools.partial(net.fit, Xd, Yd, epochs=1, batch_size=1, optimizer=bpx.SGD(lr=lr),
+                                                  shuffle=False, verbose=0), synchronizer(net.backend))
+        meta[f"bpx[{spec}]"] = (dt, n, {})
     if "hand" in peers:
         hand = HandLoop(params, activation="sigmoid", output="sigmoid", lr=lr)
-        sec, times = measure(lambda: hand.epoch(X, Y, 1), repeats, warmup)
-        add("numpy hand loop", sec, times)
+        jobs["numpy hand loop"] = (functools.partial(hand.epoch, X, Y, 1), None)
+        meta["numpy hand loop"] = (dtype, steps, {})
     for device in _torch_devices(peers):
-        with torch_threads(blas_threads()) as n:
-            peer = TorchPeer(sizes, dtype, device, lr=lr, activation="sigmoid", output="sigmoid")
-            Xt, yt = peer.data(X, Y, None)
-            sec, times = measure(functools.partial(peer.epoch, Xt, yt, 1, shuffle=False), repeats, warmup,
-                                 synchronizer(peer.device))
-        add(f"torch[{device}]", sec, times, threads=n)
+        peer = TorchPeer(sizes, dtype, device, lr=lr, activation="sigmoid", output="sigmoid")
+        Xt, yt = peer.data(X, Y, None)
+        jobs[f"torch[{device}]"] = (functools.partial(peer.epoch, Xt, yt, 1, shuffle=False), synchronizer(peer.device))
+        meta[f"torch[{device}]"] = (dtype, steps, {"threads": _torch_num_threads()})
+    records = []
+    for impl, (sec, times) in measure_interleaved(jobs, repeats, warmup).items():
+        dt, n, extra = meta[impl]
+        rec = _record("a", impl, dt, sizes, 1, n, sec, times, n, **extra)
+        records.append(rec)
+        if log:
+            log(f"  a tiny {impl:22} {rec['us_per_step']:10.1f} µs/step")
     return records
 
 
@@ -533,12 +549,13 @@ def run(workloads=WORKLOADS, specs=None, peers=None, repeats=3, warmup=1, quick=
         threads=None):
     """Run the chosen workloads (see :func:`_run`); ``threads`` pins numpy's BLAS (and so torch) to that many
     threads through threadpoolctl (default: as the machine is)."""
-    if threads is None:
-        return _run(workloads, specs, peers, repeats, warmup, quick, tiny_steps, samples, sweep_widths, sweep_batches,
-                    sweep_dtypes, sweep_specs, log)
-    from threadpoolctl import threadpool_limits
+    with contextlib.ExitStack() as stack:
+        if threads is not None:
+            from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(threads):
+            stack.enter_context(threadpool_limits(threads))
+        if importlib.util.find_spec("torch") is not None:  # torch (bpx[torch] and the peer) gets numpy's BLAS threads
+            stack.enter_context(torch_threads(blas_threads()))
         return _run(workloads, specs, peers, repeats, warmup, quick, tiny_steps, samples, sweep_widths, sweep_batches,
                     sweep_dtypes, sweep_specs, log)
 
