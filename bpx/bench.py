@@ -459,7 +459,7 @@ def run_throughput(workload, sizes, batch, dtype, samples, specs, peers, repeats
             if rec["impl"].startswith(prefixes):
                 rec["roof_gflops"], rec["roof_fraction"] = roof, rec["gflops"] / roof
         records.append({"workload": workload, "impl": name, "dtype": dtype, "sizes": list(sizes), "batch": batch,
-                        "samples": samples, "steps": steps, "gflops": roof, "seconds": sec / inner, "times": times,
+                        "samples": samples, "steps": steps, "gflops": roof, "gemm_seconds_per_step": sec / inner, "times": times,
                         "samples_per_s": roof * 1e9 / step_flops(sizes, batch) * batch})
     return records
 
