@@ -60,3 +60,13 @@ def lint(session):
     """ruff over the package, tests, benchmarks and this file."""
     session.install("ruff")
     session.run("ruff", "check", *[p for p in ("bpx", "tests", "benchmarks", "noxfile.py") if (ROOT / p).exists()])
+
+
+@nox.session(tags=["bench"])
+def bench(session):
+    """``bpx bench`` on every usable backend against the peers: table, JSON and PNG under benchmarks/
+    (pass options after ``--``, e.g. ``nox -s bench -- --quick``)."""
+    session.install("-r", "backends/torch.txt")
+    session.install(".[bench]")
+    session.run("bpx", "bench", "--output", "benchmarks/results.md", "--json", "benchmarks/results.json",
+                "--plot", "benchmarks/results.png", *session.posargs)

@@ -8,7 +8,8 @@ exponential of a positive number is ever taken.
 
 from __future__ import annotations
 
-from array_api_compat import array_namespace
+from .backend import inplace_ok
+from .backend import namespace as array_namespace
 
 LEAKY_SLOPE = 0.01
 
@@ -24,6 +25,11 @@ class Activation:
     def backward(self, Z, A, dA):
         raise NotImplementedError
 
+    def backward_owned(self, Z, A, dA):
+        """``backward`` when ``dA`` is a temporary the caller owns: a fast path may overwrite it (in-place
+        operators on numpy/cupy/torch); the generic path is ``backward``. Both give the same numbers."""
+        return self.backward(Z, A, dA)
+
     def __repr__(self):
         return self.name
 
@@ -32,14 +38,27 @@ class Sigmoid(Activation):
     name = "sigmoid"
 
     def __call__(self, Z):
-        """g(z) = 1 / (1 + e^-z), evaluated as {1, e^z} / (1 + e^-|z|) so nothing overflows."""
+        """g(z) = 1 / (1 + e^-z), evaluated as e^min(z, 0) / (1 + e^-|z|) so nothing overflows (the
+        numerator is 1 for z >= 0 and e^z = e^-|z| otherwise: no ``where``, which costs more than an exp)."""
         xp = array_namespace(Z)
-        e = xp.exp(-xp.abs(Z))
-        return xp.where(Z >= 0, 1.0, e) / (1.0 + e)
+        den = xp.exp(-xp.abs(Z))
+        if inplace_ok(den):  # fast path: the same operations, in place on the fresh temporaries
+            den += 1.0
+            num = xp.exp(xp.minimum(Z, 0.0))
+            num /= den
+            return num
+        return xp.exp(xp.minimum(Z, 0.0)) / (1.0 + den)
 
     def backward(self, Z, A, dA):
         """g'(z) = g(z) (1 - g(z)) = a (1 - a)."""
         return dA * A * (1.0 - A)
+
+    def backward_owned(self, Z, A, dA):
+        if not inplace_ok(dA):
+            return self.backward(Z, A, dA)
+        dA *= A
+        dA *= 1.0 - A
+        return dA
 
 
 class Tanh(Activation):
@@ -53,6 +72,12 @@ class Tanh(Activation):
         """g'(z) = 1 - tanh² z = 1 - a²."""
         return dA * (1.0 - A * A)
 
+    def backward_owned(self, Z, A, dA):
+        if not inplace_ok(dA):
+            return self.backward(Z, A, dA)
+        dA *= 1.0 - A * A
+        return dA
+
 
 class ReLU(Activation):
     name = "relu"
@@ -64,6 +89,14 @@ class ReLU(Activation):
     def backward(self, Z, A, dA):
         """g'(z) = 1 for z > 0, else 0."""
         return array_namespace(Z).where(Z > 0, dA, 0.0)
+
+    def backward_owned(self, Z, A, dA):
+        """Fast path: dA ⊙ [z > 0] by multiplying with the mask in place (numpy's ``where`` with a scalar
+        is ~8x slower than this multiply); equal to ``backward`` for finite dA."""
+        if not inplace_ok(dA):
+            return self.backward(Z, A, dA)
+        dA *= Z > 0
+        return dA
 
 
 class LeakyReLU(Activation):

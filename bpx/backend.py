@@ -179,6 +179,59 @@ def to_numpy(x):
     return np.from_dlpack(x)
 
 
+# -- fast paths (DESIGN rule 5) -------------------------------------------------------------------
+# The math is written once against the standard; where a namespace offers something faster (in-place
+# operators on fresh temporaries, array methods that skip a wrapper), the math modules take it behind
+# these capability checks and keep the generic path. ``fast_paths(False)`` turns every fast path off,
+# which is how the tests prove both paths give the same numbers.
+_FAST = {"on": True}
+_NAMESPACES = {}
+_KINDS = {}
+
+
+@contextlib.contextmanager
+def fast_paths(enabled=True):
+    """Within this context the fast paths are on (the default) or off (the generic array-API path only)."""
+    before = _FAST["on"]
+    _FAST["on"] = bool(enabled)
+    try:
+        yield
+    finally:
+        _FAST["on"] = before
+
+
+def namespace(x):
+    """``array_api_compat.array_namespace(x)``, remembered per array type (the lookup costs ~10 µs, a
+    whole step of a tiny network ~50)."""
+    kind = type(x)
+    xp = _NAMESPACES.get(kind)
+    if xp is None:
+        xp = _NAMESPACES[kind] = array_api_compat.array_namespace(x)
+    return xp
+
+
+def _kind(x):
+    """'numpy', 'cupy', 'torch' or None (any other namespace), remembered per array type."""
+    t = type(x)
+    if t not in _KINDS:
+        _KINDS[t] = ("numpy" if array_api_compat.is_numpy_array(x) else "cupy" if array_api_compat.is_cupy_array(x)
+                     else "torch" if array_api_compat.is_torch_array(x) else None)
+    return _KINDS[t]
+
+
+def inplace_ok(x):
+    """Fast path check: ``x``'s library has in-place operators (``a *= b``, ``a += b``) and bool-float
+    arithmetic (numpy, cupy, torch), and fast paths are on. Only ever used on fresh temporaries."""
+    kind = _KINDS.get(type(x), False)
+    return _FAST["on"] and (kind if kind is not False else _kind(x)) is not None
+
+
+def ndarray_ok(x):
+    """Fast path check: ``x`` is a numpy or cupy array (ndarray methods such as ``x.sum(axis=0)``, which
+    skip array-api-compat's wrapper and compute the very same reduction), and fast paths are on."""
+    return _FAST["on"] and _kind(x) in ("numpy", "cupy")
+
+
 def host_rngs(seed, n):
     """``n`` independent host random generators from one seed: all of bpx's randomness comes from
     these (DESIGN rule 3). ``seed=None`` draws fresh entropy."""

@@ -7,9 +7,8 @@ source of truth.
 
 from __future__ import annotations
 
-from array_api_compat import array_namespace
-
 from .activations import get_activation
+from .backend import inplace_ok, namespace, ndarray_ok
 
 
 class Dense:
@@ -25,14 +24,18 @@ class Dense:
 
     def forward(self, A_prev, W, b):
         """Z[l] = A[l-1] @ W[l] + b[l],  A[l] = g(Z[l])."""
-        Z = A_prev @ W + b
+        Z = A_prev @ W
+        if inplace_ok(Z):  # fast path: add the bias into the fresh product, no second (m, n_out) array
+            Z += b
+        else:
+            Z = Z + b
         return Z, self.activation(Z)
 
     def gradients(self, dZ, A_prev):
         """BP3/BP4: dW[l] = A[l-1]ᵀ @ dZ[l],  db[l] = Σ_samples dZ[l]."""
-        xp = array_namespace(dZ)
-        return A_prev.T @ dZ, xp.sum(dZ, axis=0)
+        db = dZ.sum(axis=0) if ndarray_ok(dZ) else namespace(dZ).sum(dZ, axis=0)
+        return A_prev.T @ dZ, db
 
     def delta_below(self, dZ, W, below, Z_prev, A_prev):
         """BP2: dZ[l-1] = (dZ[l] @ W[l]ᵀ) ⊙ g'(Z[l-1]), ``below`` being layer l-1."""
-        return below.activation.backward(Z_prev, A_prev, dZ @ W.T)
+        return below.activation.backward_owned(Z_prev, A_prev, dZ @ W.T)  # dZ @ Wᵀ is ours to overwrite

@@ -10,9 +10,14 @@ clip in the cost and in its gradient.
 
 from __future__ import annotations
 
-from array_api_compat import array_namespace
-
 from .activations import log_softmax, softplus
+from .backend import inplace_ok, ndarray_ok
+from .backend import namespace as array_namespace
+
+
+def _sum(x):
+    """Σ over all elements as a 0-d value (the ndarray method where it exists: no wrapper)."""
+    return x.sum() if ndarray_ok(x) else array_namespace(x).sum(x)
 
 
 class Loss:
@@ -32,8 +37,12 @@ class Loss:
     def delta(self, Z, A, Y, activation):
         """BP1: dZ[L] = ∂C/∂A[L] ⊙ g'(Z[L]), which is (A − Y)/m for the matched pair."""
         if activation.name == self.pairs_with:
-            return (A - Y) / A.shape[0]
-        return activation.backward(Z, A, self.gradient(A, Y))
+            D = A - Y
+            if inplace_ok(D):  # fast path: divide the fresh difference in place
+                D /= A.shape[0]
+                return D
+            return D / A.shape[0]
+        return activation.backward_owned(Z, A, self.gradient(A, Y))  # the gradient is a fresh temporary
 
     def __repr__(self):
         return self.name
@@ -51,13 +60,16 @@ class MeanSquaredError(Loss):
 
     def cost(self, Z, A, Y, fused):
         """C = (1/m) Σ ½ Σ_j (a_j − y_j)²."""
-        xp = array_namespace(A)
         D = A - Y
-        return xp.sum(D * D) / (2.0 * A.shape[0])
+        return _sum(D * D) / (2.0 * A.shape[0])
 
     def gradient(self, A, Y):
         """∂C/∂A = (A − Y)/m."""
-        return (A - Y) / A.shape[0]
+        D = A - Y
+        if inplace_ok(D):
+            D /= A.shape[0]
+            return D
+        return D / A.shape[0]
 
 
 class BinaryCrossEntropy(Loss):
@@ -68,7 +80,7 @@ class BinaryCrossEntropy(Loss):
         """C = −(1/m) Σ Σ_j [y log a + (1 − y) log(1 − a)]; from logits: softplus(z) − y z."""
         xp = array_namespace(A)
         if fused:
-            return xp.sum(softplus(Z) - Y * Z) / A.shape[0]
+            return _sum(softplus(Z) - Y * Z) / A.shape[0]
         A = _clip(A)
         return -xp.sum(Y * xp.log(A) + (1.0 - Y) * xp.log1p(-A)) / A.shape[0]
 
@@ -86,7 +98,7 @@ class CrossEntropy(Loss):
         """C = −(1/m) Σ Σ_j y_j log a_j; from logits: −Σ y ⊙ log_softmax(z)."""
         xp = array_namespace(A)
         if fused:
-            return -xp.sum(Y * log_softmax(Z)) / A.shape[0]
+            return -_sum(Y * log_softmax(Z)) / A.shape[0]
         return -xp.sum(Y * xp.log(_clip(A))) / A.shape[0]
 
     def gradient(self, A, Y):

@@ -17,7 +17,7 @@ import contextlib
 import json
 
 from .activations import get_activation
-from .backend import dtype_name, get_backend, host_rngs
+from .backend import dtype_name, get_backend, host_rngs, ndarray_ok
 from .history import History
 from .initializers import default_init, get_initializer
 from .layers import Dense
@@ -27,6 +27,7 @@ from .progress import Progress
 from .validation import as_matrix, check_bool, check_float, check_int, check_layer_sizes
 
 CLASSIFIER_OUTPUTS = ("sigmoid", "softmax")
+ACCURACY_CHUNK = 1 << 20  # fit counts correct predictions once per this many output values (bounded memory)
 
 
 class TrainingDiverged(FloatingPointError):
@@ -236,9 +237,19 @@ class MLP:
             return cost, self._n_correct(A_L, Y)
         return cost, self.backend.xp.zeros((), dtype=self._dtype, device=self.backend.device)
 
+    def _n_correct_batches(self, outputs):
+        """The correct count over a list of (A, Y) batches: one concatenation, one count."""
+        if len(outputs) == 1:
+            return self._n_correct(*outputs[0])
+        xp = self.backend.xp
+        return self._n_correct(xp.concat([A for A, _ in outputs], axis=0), xp.concat([Y for _, Y in outputs], axis=0))
+
     def _n_correct(self, A, Y):
         """How many rows of A predict the class(es) of Y (a 0-d device array)."""
         xp = self.backend.xp
+        if ndarray_ok(A):  # fast path: ndarray methods, no wrappers (the same reductions)
+            hits = A.argmax(axis=1) == Y.argmax(axis=1) if self.output == "softmax" else ((A >= 0.5) == (Y >= 0.5)).all(axis=1)
+            return hits.sum(dtype=A.dtype)
         if self.output == "softmax":
             hits = xp.argmax(A, axis=1) == xp.argmax(Y, axis=1)
         else:
@@ -332,6 +343,7 @@ class MLP:
                 start = [xp.asarray(p, copy=True) for p in self._params]
                 order = self.backend.asarray(self._shuffle_rng.permutation(m)) if shuffle and batch < m else None
                 costs, correct = [], xp.zeros((), dtype=self._dtype, device=self.backend.device)
+                outputs, rows = [], 0  # (A_L, Yb) of batches whose correct count is still to be taken
                 for i in range(0, m, batch):
                     j = min(i + batch, m)
                     if order is None:
@@ -340,9 +352,15 @@ class MLP:
                         Xb, Yb = xp.take(X, order[i:j], axis=0), xp.take(Y, order[i:j], axis=0)
                     cost, grads, A_L = self._loss_and_grads(Xb, Yb)
                     self._params = optimizer.step(self._params, grads)
-                    costs.append(cost * (j - i))
+                    costs.append(cost)  # weighted by the batch's size at the end of the epoch
                     if self.is_classifier:
-                        correct = correct + self._n_correct(A_L, Yb)
+                        # counted in chunks (one argmax over many batches is cheaper than one per batch);
+                        # A_L and Yb are never written to, so keeping them is safe
+                        outputs.append((A_L, Yb))
+                        rows += j - i
+                        if rows * self.n_outputs >= ACCURACY_CHUNK or j == m:
+                            correct = correct + self._n_correct_batches(outputs)
+                            outputs, rows = [], 0
                 entry = self._end_of_epoch(epoch, costs, correct, start, batch, m, val)
                 history.append(**entry)
                 progress.update(epoch, entry)
@@ -363,7 +381,9 @@ class MLP:
         parameter and, with validation data, its cost and correct count. Returns the history entry."""
         xp = self.backend.xp
         finite = xp.all(xp.stack([xp.all(xp.isfinite(p)) for p in self._params]))
-        values = [xp.sum(xp.stack(costs)), correct, xp.astype(finite, self._dtype)]
+        sizes = [batch] * (len(costs) - 1) + [m - batch * (len(costs) - 1)]  # rows per batch: cost × rows = Σ loss
+        summed = xp.sum(xp.stack(costs) * self.backend.asarray(self.backend.to_numpy(sizes), self.dtype))
+        values = [summed, correct, xp.astype(finite, self._dtype)]
         if val is not None:
             values += self._measure(*val)
         host = [float(v) for v in self.backend.to_numpy(xp.stack(values))]

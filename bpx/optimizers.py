@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import array_api_compat
 
+from .backend import inplace_ok, namespace
 from .validation import check_bool, check_float
-
-
-def _in_place_ok(x):
-    return array_api_compat.is_numpy_array(x) or array_api_compat.is_cupy_array(x) or array_api_compat.is_torch_array(x)
 
 
 class Optimizer:
@@ -50,7 +47,12 @@ class Optimizer:
                 f"now it gets {shapes}; use a new optimizer (or call reset()) for another network"
             )
         self.t += 1
-        inplace = self.inplace if self.inplace is not None else all(_in_place_ok(p) for p in params)
+        inplace = self.inplace if self.inplace is not None else all(inplace_ok(p) for p in params)
+        if inplace and self._plain():  # fast path: plain SGD in place, one statement per parameter
+            lr = self.lr
+            for p, g in zip(params, grads):
+                p -= lr * g
+            return list(params)
         new = []
         for i, (p, g) in enumerate(zip(params, grads)):
             if self.weight_decay and p.ndim == 2:
@@ -60,6 +62,10 @@ class Optimizer:
 
     def _update(self, i, p, g, inplace):
         raise NotImplementedError
+
+    def _plain(self):
+        """True for an update that is exactly ``p -= lr * g`` (plain SGD, no weight decay)."""
+        return False
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_") and k != "t")
@@ -83,6 +89,9 @@ class SGD(Optimizer):
     def _slots(self, params):
         xp = array_api_compat.array_namespace(*params)
         return {"v": [xp.zeros_like(p) for p in params]} if self.momentum else {}
+
+    def _plain(self):
+        return not self.momentum and not self.weight_decay
 
     def _update(self, i, p, g, inplace):
         lr, mu = self.lr, self.momentum
@@ -121,7 +130,7 @@ class Adam(Optimizer):
         return {"m": [xp.zeros_like(p) for p in params], "v": [xp.zeros_like(p) for p in params]}
 
     def _update(self, i, p, g, inplace):
-        xp = array_api_compat.array_namespace(p)
+        xp = namespace(p)
         b1, b2 = self.beta1, self.beta2
         m, v = self._state["m"][i], self._state["v"][i]
         if inplace:

@@ -1,0 +1,752 @@
+"""The benchmark harness behind ``bpx bench`` and ``benchmarks/run.py`` (one implementation for both).
+
+Workloads (issue 5):
+
+(a) ``tiny``: seed 004's 2-2-2 sigmoid network (MSE, SGD lr 0.5), 10,000 single-sample steps in
+    float64: the per-step overhead, reported in µs/step.
+(b) ``standard``: MLP 784-512-512-10, ReLU, softmax + cross-entropy, SGD lr 0.1, batch 256, float32,
+    60,000 synthetic samples (fixed seed): throughput in samples/s, one epoch per repeat.
+(c) ``sweep``: 784-W-W-10 for width W in 128/512/2048 × batch 32/256/2048 × float32/float64.
+
+Every workload is timed for each implementation in the same process: every usable bpx backend
+(``bpx.MLP.fit``), a hand-written NumPy loop of the same network (:class:`HandLoop`, the cost of being
+generic), PyTorch autograd + ``torch.optim.SGD`` on the same device (threads set to numpy's BLAS
+threads), scikit-learn's ``MLPClassifier(solver="sgd")`` doing the same work (one ``partial_fit`` is one
+epoch), and the GEMM roof: the backend's own matmul at exactly the shapes of the step's GEMMs. A
+step does 3L-1 GEMMs (the input layer's dX is never formed), ``2·m·(2·Σ n_in·n_out + Σ_{l≥2} n_in·n_out)``
+FLOPs (≈ 6·m·Σ n_in·n_out); achieved GFLOP/s and the roof use this same count, so the fraction of the
+roof is the GEMM time over the step time.
+
+Timing: warm-up calls first (never counted), then the median of ``repeats`` calls. On a GPU the device
+is synchronized before reading the clock (torch.cuda.synchronize, CuPy's current stream).
+
+This module is host-side code: it uses numpy, torch and scikit-learn directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+
+WORKLOADS = ("a", "b", "c")
+WORKLOAD_NAMES = {"a": "tiny", "b": "standard", "c": "sweep"}
+SWEEP_WIDTHS = (128, 512, 2048)
+SWEEP_BATCHES = (32, 256, 2048)
+SWEEP_DTYPES = ("float32", "float64")
+N_FEATURES, N_CLASSES = 784, 10
+
+
+# -- machine ---------------------------------------------------------------------------------------
+def _version(dist):
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def cpu_model():
+    """The CPU model name (from /proc/cpuinfo on Linux, else platform.processor())."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def blas_info():
+    """numpy's BLAS as threadpoolctl sees it: [{internal_api, version, num_threads, architecture}]."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
+    keys = ("internal_api", "version", "num_threads", "threading_layer", "architecture")
+    return [{k: pool.get(k) for k in keys if pool.get(k) is not None} for pool in threadpool_info()
+            if pool.get("user_api") == "blas"]
+
+
+def blas_threads():
+    """The thread count of numpy's BLAS (os.cpu_count() when threadpoolctl cannot tell)."""
+    pools = blas_info()
+    return int(pools[0]["num_threads"]) if pools else (os.cpu_count() or 1)
+
+
+def machine_info():
+    """Everything recorded with each result: machine, versions, BLAS, threads, environment."""
+    from . import __version__
+
+    env = ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES")
+    info = {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "bpx": __version__,
+        "versions": {name: _version(name) for name in ("numpy", "torch", "scikit-learn", "array-api-strict",
+                                                         "array-api-compat", "cupy-cuda12x") if _version(name)},
+        "blas": blas_info(),
+        "blas_threads": blas_threads(),
+        "environment": {k: os.environ[k] for k in env if k in os.environ},
+    }
+    with contextlib.suppress(OSError, AttributeError):
+        info["load_average"] = [round(x, 2) for x in os.getloadavg()]  # other work on the machine skews timings
+    with contextlib.suppress(ImportError):
+        import torch
+
+        info["torch_threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+# -- timing ----------------------------------------------------------------------------------------
+def synchronizer(backend):
+    """A function that waits for the device of ``backend`` (a bpx Backend, or a torch.device) to finish.
+
+    CPU backends need nothing; CUDA work is asynchronous, so the clock is read only after this."""
+    name = getattr(backend, "name", None)
+    device = getattr(backend, "device", backend)
+    if name == "cupy":
+        import cupy
+
+        def sync():
+            with device:
+                cupy.cuda.get_current_stream().synchronize()
+
+        return sync
+    if getattr(device, "type", None) == "cuda":
+        import torch
+
+        return lambda: torch.cuda.synchronize(device)
+    return lambda: None
+
+
+def measure(fn, repeats=3, warmup=1, sync=None):
+    """Median seconds of ``fn()`` over ``repeats`` calls after ``warmup`` uncounted calls (at least one:
+    the first call, with its allocations, compilation and caches, is never counted)."""
+    sync = sync or (lambda: None)
+    for _ in range(max(1, warmup)):
+        fn()
+        sync()
+    times = []
+    for _ in range(max(1, repeats)):
+        sync()
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times
+
+
+def measure_interleaved(jobs, repeats=3, warmup=1):
+    """``{name: (median seconds, times)}`` for ``jobs = {name: (fn, sync or None)}``, timed round-robin: every
+    job is warmed up (uncounted), then each repeat times every job once, so a change in the machine's load
+    (other processes on a shared box) hits all implementations alike instead of skewing their ratios."""
+    noop = lambda: None  # noqa: E731
+    for fn, sync in jobs.values():
+        for _ in range(max(1, warmup)):
+            fn()
+            (sync or noop)()
+    times = {name: [] for name in jobs}
+    for _ in range(max(1, repeats)):
+        for name, (fn, sync) in jobs.items():
+            sync = sync or noop
+            sync()
+            start = time.perf_counter()
+            fn()
+            sync()
+            times[name].append(time.perf_counter() - start)
+    return {name: (statistics.median(t), t) for name, t in times.items()}
+
+
+# -- data and FLOPs --------------------------------------------------------------------------------
+def synthetic_data(n, n_features=N_FEATURES, n_classes=N_CLASSES, seed=0, dtype="float32"):
+    """Fixed-seed synthetic classification data: X (n, n_features) in [0, 1), Y one-hot (n, n_classes)
+    and the integer labels (n,)."""
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, n_features), dtype=np.float64).astype(dtype)
+    labels = rng.integers(0, n_classes, n)
+    Y = np.zeros((n, n_classes), dtype=dtype)
+    Y[np.arange(n), labels] = 1
+    return X, Y, labels
+
+
+def gemm_shapes(sizes, m):
+    """The (rows, inner, cols) of every GEMM in one training step of a batch of ``m``:
+    Z = A @ W per layer, dW = Aᵀ @ dZ per layer, dA = dZ @ Wᵀ for every layer but the first."""
+    shapes = []
+    for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        shapes.append(("forward", m, n_in, n_out))
+        shapes.append(("dW", n_in, m, n_out))
+        if l:
+            shapes.append(("dA", m, n_out, n_in))
+    return shapes
+
+
+def step_flops(sizes, m):
+    """The GEMM FLOPs of one step: 2·rows·inner·cols summed over :func:`gemm_shapes` (≈ 6·m·Σ n_in·n_out)."""
+    return sum(2 * r * k * c for _, r, k, c in gemm_shapes(sizes, m))
+
+
+# -- implementations -------------------------------------------------------------------------------
+def _np_sigmoid(Z):
+    return 1.0 / (1.0 + np.exp(-Z))
+
+
+class HandLoop:
+    """The same network written directly in NumPy: forward, the four backprop equations and the SGD
+    update, for relu/sigmoid hidden layers and softmax+cross-entropy or sigmoid+MSE outputs. It
+    computes the batch cost every step, as ``fit`` does. This is the reference for "the cost of
+    being generic"; tests check it matches ``bpx.MLP`` parameter for parameter."""
+
+    def __init__(self, params, activation="relu", output="softmax", lr=0.1):
+        self.W = [np.array(p, copy=True) for p in params[0::2]]
+        self.b = [np.array(p, copy=True) for p in params[1::2]]
+        self.activation, self.output, self.lr = activation, output, lr
+
+    @property
+    def params(self):
+        return [p for pair in zip(self.W, self.b) for p in pair]
+
+    def step(self, X, Y):
+        """One forward/backward/update; returns the batch cost (a numpy scalar)."""
+        m, L, lr = X.shape[0], len(self.W), self.lr
+        A, As, Zs = X, [X], []
+        for l in range(L):
+            Z = A @ self.W[l] + self.b[l]
+            if l < L - 1:
+                A = np.maximum(Z, 0.0) if self.activation == "relu" else _np_sigmoid(Z)
+            elif self.output == "softmax":
+                shifted = Z - Z.max(axis=1, keepdims=True)
+                E = np.exp(shifted)
+                S = E.sum(axis=1, keepdims=True)
+                A = E / S
+            else:
+                A = _np_sigmoid(Z)
+            Zs.append(Z)
+            As.append(A)
+        if self.output == "softmax":
+            cost = -(Y * (shifted - np.log(S))).sum() / m
+            dZ = (A - Y) / m
+        else:  # sigmoid + MSE (seed 004)
+            D = A - Y
+            cost = (D * D).sum() / (2.0 * m)
+            dZ = D / m * A * (1.0 - A)
+        for l in range(L - 1, -1, -1):
+            dW, db = As[l].T @ dZ, dZ.sum(axis=0)
+            if l:
+                dA = dZ @ self.W[l].T
+                if self.activation == "relu":
+                    dZ = dA * (Zs[l - 1] > 0)
+                else:
+                    dZ = dA * As[l] * (1.0 - As[l])
+            self.W[l] -= lr * dW
+            self.b[l] -= lr * db
+        return cost
+
+    def epoch(self, X, Y, batch, order=None):
+        """One pass over (X, Y) in batches (rows ``order`` if given); returns the summed cost."""
+        total = 0.0
+        for i in range(0, X.shape[0], batch):
+            if order is None:
+                Xb, Yb = X[i:i + batch], Y[i:i + batch]
+            else:
+                idx = order[i:i + batch]
+                Xb, Yb = X[idx], Y[idx]
+            total += self.step(Xb, Yb) * Xb.shape[0]
+        return total
+
+
+def _torch_model(sizes, dtype, device, activation="relu"):
+    import torch
+
+    layers = []
+    for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(torch.nn.Linear(n_in, n_out))
+        if l < len(sizes) - 2:
+            layers.append(torch.nn.ReLU() if activation == "relu" else torch.nn.Sigmoid())
+    return torch.nn.Sequential(*layers).to(device=device, dtype=getattr(torch, dtype))
+
+
+class TorchPeer:
+    """PyTorch autograd + torch.optim.SGD on the same work (loss accumulated on the device, read
+    once per epoch, as ``fit`` does)."""
+
+    def __init__(self, sizes, dtype, device="cpu", lr=0.1, activation="relu", output="softmax", seed=0):
+        import torch
+
+        torch.manual_seed(seed)
+        self.torch, self.device, self.output = torch, torch.device(device), output
+        self.model = _torch_model(sizes, dtype, self.device, activation)
+        if output == "sigmoid":
+            self.model.append(torch.nn.Sigmoid())
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=lr)
+        self.dtype = getattr(torch, dtype)
+
+    def data(self, X, Y, labels):
+        t = self.torch
+        y = t.as_tensor(labels, device=self.device) if self.output == "softmax" else t.as_tensor(Y, device=self.device)
+        return t.as_tensor(X, device=self.device, dtype=self.dtype), y
+
+    def epoch(self, X, y, batch, shuffle=True):
+        t = self.torch
+        m = X.shape[0]
+        order = t.randperm(m, device=self.device) if shuffle else None
+        total = t.zeros((), device=self.device, dtype=self.dtype)
+        for i in range(0, m, batch):
+            if order is None:
+                Xb, yb = X[i:i + batch], y[i:i + batch]
+            else:
+                idx = order[i:i + batch]
+                Xb, yb = X.index_select(0, idx), y.index_select(0, idx)
+            self.opt.zero_grad(set_to_none=True)
+            out = self.model(Xb)
+            if self.output == "softmax":
+                loss = t.nn.functional.cross_entropy(out, yb)
+            else:
+                loss = 0.5 * ((out - yb) ** 2).sum() / Xb.shape[0]
+            loss.backward()
+            self.opt.step()
+            total += loss.detach() * Xb.shape[0]
+        return float(total)
+
+
+@contextlib.contextmanager
+def torch_threads(n):
+    """Run torch with ``n`` intra-op threads (numpy's BLAS thread count), restoring it afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        torch.set_num_threads(before)
+
+
+def sklearn_peer(sizes, batch, lr, seed=0):
+    """MLPClassifier doing the same work: relu, SGD lr, no momentum, no L2, no early stopping; one
+    ``partial_fit`` call is one epoch over the data (shuffled, as sklearn's sgd solver does)."""
+    from sklearn.neural_network import MLPClassifier
+
+    return MLPClassifier(hidden_layer_sizes=tuple(sizes[1:-1]), activation="relu", solver="sgd", alpha=0.0,
+                         batch_size=batch, learning_rate="constant", learning_rate_init=lr, momentum=0.0,
+                         nesterovs_momentum=False, early_stopping=False, shuffle=True, max_iter=1, random_state=seed)
+
+
+def gemm_roof_fn(xp, sizes, m, dtype, device=None, inner=1):
+    """A function doing ``inner`` times exactly the GEMMs of one step in ``xp`` (same shapes, same transposes)."""
+    rng = np.random.default_rng(1)
+
+    def arr(shape):
+        host = rng.random(shape).astype(dtype)
+        return xp.asarray(host) if device is None else xp.asarray(host, device=device)
+
+    ops = []
+    for kind, r, k, c in gemm_shapes(sizes, m):
+        if kind == "dW":  # Aᵀ @ dZ with A (m, n_in): a transposed view, as the step has it
+            ops.append((arr((k, r)).T, arr((k, c))))
+        elif kind == "dA":  # dZ @ Wᵀ with W (n_in, n_out)
+            ops.append((arr((r, k)), arr((c, k)).T))
+        else:
+            ops.append((arr((r, k)), arr((k, c))))
+
+    def run():
+        for _ in range(inner):
+            for a, b in ops:
+                a @ b
+
+    return run
+
+
+def gemm_roof(xp, sizes, m, dtype, device=None, repeats=3, warmup=1, sync=None, inner=1):
+    """GFLOP/s of ``xp``'s matmul doing exactly the GEMMs of one step (same shapes, same transposes)."""
+    seconds, _ = measure(gemm_roof_fn(xp, sizes, m, dtype, device, inner), repeats, warmup, sync)
+    return step_flops(sizes, m) * inner / seconds / 1e9
+
+
+# -- the workloads ---------------------------------------------------------------------------------
+def _record(workload, impl, dtype, sizes, batch, samples, seconds, times, steps, **extra):
+    flops = step_flops(sizes, batch) * steps
+    rec = {"workload": workload, "impl": impl, "dtype": dtype, "sizes": list(sizes), "batch": batch,
+           "samples": samples, "steps": steps, "seconds": seconds, "times": times,
+           "samples_per_s": samples / seconds, "us_per_step": seconds / steps * 1e6, "gflops": flops / seconds / 1e9}
+    rec.update(extra)
+    return rec
+
+
+def _usable(spec, dtype):
+    import bpx
+
+    try:
+        return bpx.get_backend(spec).has_dtype(dtype)
+    except ValueError:
+        return False
+
+
+def run_throughput(workload, sizes, batch, dtype, samples, specs, peers, repeats, warmup, lr=0.1, seed=0, log=None,
+                   roof_flops=3e9):
+    """One (sizes, batch, dtype) point of workloads (b)/(c): every bpx backend and every peer, timed
+    interleaved (see :func:`measure_interleaved`)."""
+    import bpx
+
+    X, Y, labels = synthetic_data(samples, sizes[0], sizes[-1], seed=seed, dtype=dtype)
+    steps = -(-samples // batch)
+    jobs, extra = {}, {}
+    for spec in specs:
+        if not _usable(spec, dtype):
+            continue
+        net = bpx.MLP(sizes, backend=spec, dtype=dtype, seed=seed)
+        Xd, Yd = net.backend.asarray(X, dtype), net.backend.asarray(Y, dtype)
+        jobs[f"bpx[{spec}]"] = (functools.partial(net.fit, Xd, Yd, epochs=1, batch_size=batch, optimizer=bpx.SGD(lr=lr),
+                                                  verbose=0), synchronizer(net.backend))
+    if "hand" in peers:
+        net = bpx.MLP(sizes, backend="numpy", dtype=dtype, seed=seed)
+        hand, rng = HandLoop([bpx.to_numpy(p) for p in net.params], lr=lr), np.random.default_rng(seed)
+        jobs["numpy hand loop"] = (lambda: hand.epoch(X, Y, batch, rng.permutation(samples)), None)
+    for device in _torch_devices(peers):
+        peer = TorchPeer(sizes, dtype, device, lr=lr, seed=seed)
+        Xt, yt = peer.data(X, Y, labels)
+        jobs[f"torch[{device}]"] = (functools.partial(peer.epoch, Xt, yt, batch), synchronizer(peer.device))
+        extra[f"torch[{device}]"] = {"threads": _torch_num_threads()}
+    if "sklearn" in peers:
+        clf, classes = sklearn_peer(sizes, batch, lr, seed), np.arange(sizes[-1])
+        jobs["sklearn MLPClassifier"] = (functools.partial(clf.partial_fit, X, labels, classes=classes), None)
+    roofs = {}
+    if "roof" in peers:
+        import array_api_compat.numpy as xnp
+
+        # enough GEMM calls per timing that small shapes are not all clock overhead
+        inner = max(1, min(200, int(roof_flops // step_flops(sizes, batch))))
+        roofs["numpy GEMM roof"] = (inner, ("bpx[numpy", "numpy hand", "sklearn"))
+        jobs["numpy GEMM roof"] = (gemm_roof_fn(xnp, sizes, batch, dtype, inner=inner), None)
+        for device in _torch_devices(peers):
+            if device != "cpu":
+                import torch
+
+                name = f"torch[{device}] GEMM roof"
+                roofs[name] = (inner, (f"torch[{device}]", f"bpx[torch:{device}]", "bpx[cupy]"))
+                jobs[name] = (gemm_roof_fn(torch, sizes, batch, dtype, torch.device(device), inner),
+                              synchronizer(torch.device(device)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sklearn's ConvergenceWarning for one epoch of partial_fit
+        timings = measure_interleaved(jobs, repeats, warmup)
+    records = []
+    for impl, (sec, times) in timings.items():
+        if impl in roofs:
+            continue
+        rec = _record(workload, impl, dtype, sizes, batch, samples, sec, times, steps, **extra.get(impl, {}))
+        records.append(rec)
+        if log:
+            log(f"  {workload} {sizes} batch {batch} {dtype} {impl:22} {rec['samples_per_s']:12,.0f} samples/s")
+    for name, (inner, prefixes) in roofs.items():
+        sec, times = timings[name]
+        roof = step_flops(sizes, batch) * inner / sec / 1e9
+        for rec in records:
+            if rec["impl"].startswith(prefixes):
+                rec["roof_gflops"], rec["roof_fraction"] = roof, rec["gflops"] / roof
+        records.append({"workload": workload, "impl": name, "dtype": dtype, "sizes": list(sizes), "batch": batch,
+                        "samples": samples, "steps": steps, "gflops": roof, "gemm_seconds_per_step": sec / inner, "times": times,
+                        "samples_per_s": roof * 1e9 / step_flops(sizes, batch) * batch})
+    return records
+
+
+def _torch_num_threads():
+    import torch
+
+    return torch.get_num_threads()
+
+
+def _torch_devices(peers):
+    return [p.split(":", 1)[1] for p in peers if p.startswith("torch:")]
+
+
+def run_tiny(specs, peers, steps, repeats, warmup, log=None):
+    """Workload (a): seed 004's 2-2-2 sigmoid/MSE network, ``steps`` single-sample SGD steps, float64
+    (float32 on a device without float64), all implementations timed interleaved."""
+    import bpx
+
+    sizes, lr, dtype = [2, 2, 2], 0.5, "float64"
+    x, y = np.array([[0.05, 0.10]]), np.array([[0.01, 0.99]])
+    X, Y = np.repeat(x, steps, axis=0), np.repeat(y, steps, axis=0)
+    params = [np.array([[0.15, 0.25], [0.20, 0.30]]), np.array([0.35, 0.35]),
+              np.array([[0.40, 0.50], [0.45, 0.55]]), np.array([0.60, 0.60])]
+    jobs, meta = {}, {}  # meta: impl -> (dtype, steps, extra)
+    for spec in specs:
+        dt = dtype if _usable(spec, dtype) else "float32"
+        if not _usable(spec, dt):
+            continue
+        net = bpx.MLP(sizes, activation="sigmoid", output="sigmoid", loss="mse", backend=spec, dtype=dt)
+        net.set_params(params)
+        # array_api_strict validates every operation (~2 ms a step): a tenth of the steps gives the same µs/step
+        n = max(1, steps // 10) if spec.startswith("array_api_strict") else steps
+        Xd, Yd = net.backend.asarray(X[:n], dt), net.backend.asarray(Y[:n], dt)
+        jobs[f"bpx[{spec}]"] = (functools.partial(net.fit, Xd, Yd, epochs=1, batch_size=1, optimizer=bpx.SGD(lr=lr),
+                                                  shuffle=False, verbose=0), synchronizer(net.backend))
+        meta[f"bpx[{spec}]"] = (dt, n, {})
+    if "hand" in peers:
+        hand = HandLoop(params, activation="sigmoid", output="sigmoid", lr=lr)
+        jobs["numpy hand loop"] = (functools.partial(hand.epoch, X, Y, 1), None)
+        meta["numpy hand loop"] = (dtype, steps, {})
+    for device in _torch_devices(peers):
+        peer = TorchPeer(sizes, dtype, device, lr=lr, activation="sigmoid", output="sigmoid")
+        Xt, yt = peer.data(X, Y, None)
+        jobs[f"torch[{device}]"] = (functools.partial(peer.epoch, Xt, yt, 1, shuffle=False), synchronizer(peer.device))
+        meta[f"torch[{device}]"] = (dtype, steps, {"threads": _torch_num_threads()})
+    records = []
+    for impl, (sec, times) in measure_interleaved(jobs, repeats, warmup).items():
+        dt, n, extra = meta[impl]
+        rec = _record("a", impl, dt, sizes, 1, n, sec, times, n, **extra)
+        records.append(rec)
+        if log:
+            log(f"  a tiny {impl:22} {rec['us_per_step']:10.1f} µs/step")
+    return records
+
+
+def default_specs():
+    """Every usable bpx backend (torch on CUDA too when there is one)."""
+    import bpx
+
+    specs = list(bpx.available_backends())
+    if "torch" in specs:
+        import torch
+
+        if torch.cuda.is_available():
+            specs.append("torch:cuda")
+    return specs
+
+
+def default_peers():
+    peers = ["hand", "roof"]
+    with contextlib.suppress(ImportError):
+        import torch
+
+        peers.append("torch:cpu")
+        if torch.cuda.is_available():
+            peers.append("torch:cuda")
+    with contextlib.suppress(ImportError):
+        import sklearn  # noqa: F401
+
+        peers.append("sklearn")
+    return peers
+
+
+def run(workloads=WORKLOADS, specs=None, peers=None, repeats=3, warmup=1, quick=False, tiny_steps=None,
+        samples=None, sweep_widths=None, sweep_batches=None, sweep_dtypes=SWEEP_DTYPES, sweep_specs=None, log=None,
+        threads=None):
+    """Run the chosen workloads (see :func:`_run`); ``threads`` pins numpy's BLAS (and so torch) to that many
+    threads through threadpoolctl (default: as the machine is)."""
+    with contextlib.ExitStack() as stack:
+        if threads is not None:
+            from threadpoolctl import threadpool_limits
+
+            stack.enter_context(threadpool_limits(threads))
+        if importlib.util.find_spec("torch") is not None:  # torch (bpx[torch] and the peer) gets numpy's BLAS threads
+            stack.enter_context(torch_threads(blas_threads()))
+        return _run(workloads, specs, peers, repeats, warmup, quick, tiny_steps, samples, sweep_widths, sweep_batches,
+                    sweep_dtypes, sweep_specs, log)
+
+
+def _run(workloads, specs, peers, repeats, warmup, quick, tiny_steps, samples, sweep_widths, sweep_batches,
+         sweep_dtypes, sweep_specs, log):
+    """Run the chosen workloads; returns ``{"machine": ..., "config": ..., "results": [records]}``.
+
+    ``quick`` shrinks everything (for smoke tests): fewer steps and samples, a smaller sweep.
+    ``sweep_specs`` are the bpx backends of the sweep (default: ``specs`` without array_api_strict,
+    which adds only its wrapper overhead to numpy's numbers at these sizes)."""
+    for w in workloads:
+        if w not in WORKLOADS:
+            raise ValueError(f"workloads must be among {', '.join(WORKLOADS)} (a tiny, b standard, c sweep), got {w!r}")
+    specs = default_specs() if specs is None else list(specs)
+    peers = default_peers() if peers is None else list(peers)
+    tiny_steps = tiny_steps or (500 if quick else 10_000)
+    samples = samples or (2048 if quick else 60_000)
+    sweep_widths = tuple(sweep_widths or ((16, 64) if quick else SWEEP_WIDTHS))
+    sweep_batches = tuple(sweep_batches or ((32, 128) if quick else SWEEP_BATCHES))
+    if sweep_specs is None:
+        sweep_specs = [s for s in specs if not s.startswith("array_api_strict")]
+    machine = machine_info()
+    results = []
+    if "a" in workloads:
+        results += run_tiny(specs, peers, tiny_steps, repeats, warmup, log)
+    if "b" in workloads:
+        sizes = [N_FEATURES, 512, 512, N_CLASSES] if not quick else [N_FEATURES, 64, 64, N_CLASSES]
+        results += run_throughput("b", sizes, 256 if not quick else 128, "float32", samples, specs, peers, repeats,
+                                  warmup, log=log, roof_flops=3e7 if quick else 3e9)
+    if "c" in workloads:
+        for dtype in sweep_dtypes:
+            for width in sweep_widths:
+                for batch in sweep_batches:
+                    sizes = [N_FEATURES, width, width, N_CLASSES]
+                    # about 3 GFLOP (at least 2 steps) per timed call, so the sweep fits in minutes
+                    n = batch * max(2, min(64, int(3e9 // step_flops(sizes, batch))))
+                    n = min(n, 4 * batch) if quick else n
+                    results += run_throughput("c", sizes, batch, dtype, n, sweep_specs, [p for p in peers if p != "sklearn"],
+                                              repeats, warmup, log=log, roof_flops=3e7 if quick else 3e9)
+    config = {"workloads": list(workloads), "specs": specs, "sweep_specs": sweep_specs, "peers": peers,
+              "repeats": repeats, "warmup": warmup, "quick": quick, "tiny_steps": tiny_steps, "samples": samples,
+              "sweep": {"widths": list(sweep_widths), "batches": list(sweep_batches), "dtypes": list(sweep_dtypes)}}
+    return {"machine": machine, "config": config, "results": results}
+
+
+# -- output ----------------------------------------------------------------------------------------
+def _fmt(x, digits=0):
+    return "-" if x is None else f"{x:,.{digits}f}"
+
+
+def _ratio(a, b):
+    return None if not a or not b else a / b
+
+
+def _find(results, workload, impl, **match):
+    for r in results:
+        if r["workload"] == workload and r["impl"] == impl and all(r.get(k) == v for k, v in match.items()):
+            return r
+    return None
+
+
+def summary(report):
+    """The issue's target ratios, from this run: ``{name: (value, target)}`` (value None if not measured)."""
+    res = report["results"]
+    out = {}
+    a_bpx, a_hand = _find(res, "a", "bpx[numpy]"), _find(res, "a", "numpy hand loop")
+    if a_bpx and a_hand:
+        out["(a) bpx[numpy] step time / hand loop step time"] = (a_bpx["us_per_step"] / a_hand["us_per_step"], "<= 1.5")
+    b_bpx = _find(res, "b", "bpx[numpy]")
+    if b_bpx:
+        for impl, name, target in (("numpy hand loop", "hand loop", ">= 0.95"), ("torch[cpu]", "torch[cpu]", ">= 1.2"),
+                                   ("sklearn MLPClassifier", "sklearn MLPClassifier(sgd)", ">= 1.6")):
+            peer = _find(res, "b", impl)
+            if peer:
+                out[f"(b) bpx[numpy] / {name} throughput"] = (b_bpx["samples_per_s"] / peer["samples_per_s"], target)
+        if "roof_fraction" in b_bpx:
+            out["(b) bpx[numpy] fraction of numpy GEMM roof"] = (b_bpx["roof_fraction"], "-")
+    c = _find(res, "c", "bpx[numpy]", batch=256, dtype="float32", sizes=[N_FEATURES, 2048, 2048, N_CLASSES])
+    if c and "roof_fraction" in c:
+        out["(c) bpx[numpy] fraction of numpy GEMM roof, width 2048 batch 256 float32"] = (c["roof_fraction"], ">= 0.80")
+    return out
+
+
+def format_header(machine, config):
+    blas = ", ".join(f"{p.get('internal_api')} {p.get('version')} ({p.get('architecture', '?')}, "
+                     f"{p.get('num_threads')} threads)" for p in machine["blas"]) or "unknown"
+    versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
+    lines = [f"Machine: {machine['cpu']}, {machine['cores']} cores ({machine['platform']})",
+             f"Python {machine['python']}, bpx {machine['bpx']}; {versions}",
+             f"BLAS: {blas}; torch threads set to {machine['blas_threads']} (numpy's BLAS threads)"]
+    if machine.get("environment"):
+        lines.append("Environment: " + ", ".join(f"{k}={v}" for k, v in machine["environment"].items()))
+    if machine.get("load_average"):
+        lines.append(f"Load average at start (1, 5, 15 min): {', '.join(map(str, machine['load_average']))}")
+    if machine.get("gpu"):
+        lines.append(f"GPU: {machine['gpu']}")
+    lines.append(f"Timing: {config['warmup']} warm-up call(s) uncounted, median of {config['repeats']} repeats"
+                 + (" (--quick: shrunken sizes)" if config.get("quick") else ""))
+    return lines
+
+
+def format_table(report):
+    """The markdown report: header, one table per workload, and the target ratios."""
+    res = report["results"]
+    lines = ["## bpx bench", ""] + [f"- {line}" for line in format_header(report["machine"], report["config"])]
+    tiny = [r for r in res if r["workload"] == "a"]
+    if tiny:
+        hand = _find(res, "a", "numpy hand loop")
+        lines += ["", f"### (a) tiny: seed 004 2-2-2 sigmoid/MSE, {tiny[0]['steps']:,} single-sample SGD steps, float64",
+                  "", "| implementation | µs/step | steps/s | step time / hand loop |", "|---|---:|---:|---:|"]
+        for r in tiny:
+            ratio = _ratio(r["us_per_step"], hand and hand["us_per_step"])
+            note = [r["dtype"]] if r["dtype"] != "float64" else []
+            note += [f"{r['steps']:,} steps"] if r["steps"] != tiny[0]["steps"] else []
+            lines.append(f"| {r['impl']}{' (' + ', '.join(note) + ')' if note else ''} | "
+                         f"{r['us_per_step']:.1f} | {1e6 / r['us_per_step']:,.0f} | {_fmt(ratio, 2)} |")
+    std = [r for r in res if r["workload"] == "b"]
+    if std:
+        s = std[0]
+        bpx_np = _find(res, "b", "bpx[numpy]")
+        lines += ["", f"### (b) standard: MLP {'-'.join(map(str, s['sizes']))}, relu, softmax+CE, SGD lr 0.1, "
+                      f"batch {s['batch']}, {s['dtype']}, {s['samples']:,} samples (one epoch per repeat)", "",
+                  "| implementation | samples/s | s/epoch | GFLOP/s | fraction of roof | bpx[numpy] / this |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for r in std:
+            ratio = _ratio(bpx_np and bpx_np["samples_per_s"], r["samples_per_s"])
+            secs = r.get("seconds")
+            lines.append(f"| {r['impl']} | {r['samples_per_s']:,.0f} | {_fmt(secs, 3)} | {r['gflops']:.1f} | "
+                         f"{_fmt(r.get('roof_fraction'), 2)} | {_fmt(ratio, 2)} |")
+    sweep = [r for r in res if r["workload"] == "c"]
+    if sweep:
+        impls = list(dict.fromkeys(r["impl"] for r in sweep))
+        lines += ["", "### (c) sweep: MLP 784-W-W-10, relu, softmax+CE, SGD lr 0.1 — samples/s "
+                      "(roof: the numpy GEMMs of the step alone)", "",
+                  "| dtype | width | batch | " + " | ".join(impls) + " | bpx[numpy] fraction of roof |",
+                  "|---|---:|---:|" + "---:|" * (len(impls) + 1)]
+        points = list(dict.fromkeys((r["dtype"], r["sizes"][1], r["batch"]) for r in sweep))
+        for dtype, width, batch in points:
+            row = {r["impl"]: r for r in sweep if (r["dtype"], r["sizes"][1], r["batch"]) == (dtype, width, batch)}
+            cells = [_fmt(row[i]["samples_per_s"]) if i in row else "-" for i in impls]
+            frac = row.get("bpx[numpy]", {}).get("roof_fraction")
+            lines.append(f"| {dtype} | {width} | {batch} | " + " | ".join(cells) + f" | {_fmt(frac, 2)} |")
+    targets = summary(report)
+    if targets:
+        lines += ["", "### Ratios (issue 5 targets)", "", "| ratio | this run | target |", "|---|---:|---:|"]
+        lines += [f"| {name} | {value:.2f} | {target} |" for name, (value, target) in targets.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_json(report, path):
+    with open(path, "w") as f:
+        json.dump(report, f, indent=2)
+
+
+def plot(report, path):
+    """PNG: throughput (samples/s, log scale) vs width per implementation, one panel per dtype × batch
+    of the sweep (workload (c)); without a sweep, one bar chart of workload (b)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    sweep = [r for r in report["results"] if r["workload"] == "c"]
+    if sweep:
+        dtypes = list(dict.fromkeys(r["dtype"] for r in sweep))
+        batches = list(dict.fromkeys(r["batch"] for r in sweep))
+        fig, axes = plt.subplots(len(dtypes), len(batches), figsize=(4.2 * len(batches), 3.4 * len(dtypes)),
+                                 squeeze=False, sharex=True)
+        for i, dtype in enumerate(dtypes):
+            for j, batch in enumerate(batches):
+                ax = axes[i][j]
+                for impl in dict.fromkeys(r["impl"] for r in sweep):
+                    pts = sorted((r["sizes"][1], r["samples_per_s"]) for r in sweep
+                                 if r["impl"] == impl and r["dtype"] == dtype and r["batch"] == batch)
+                    if pts:
+                        ax.plot(*zip(*pts), marker="o", label=impl, linestyle="--" if "roof" in impl else "-")
+                ax.set_xscale("log", base=2)
+                ax.set_yscale("log")
+                ax.set_title(f"{dtype}, batch {batch}", fontsize=9)
+                ax.set_xlabel("hidden width")
+                ax.set_ylabel("samples/s")
+                ax.grid(True, which="both", alpha=0.3)
+        axes[0][0].legend(fontsize=7)
+    else:
+        std = [r for r in report["results"] if r["workload"] in ("b", "a")]
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        ax.barh([f"({r['workload']}) {r['impl']}" for r in std], [r["samples_per_s"] for r in std])
+        ax.set_xscale("log")
+        ax.set_xlabel("samples/s")
+    fig.suptitle(f"bpx bench — {report['machine']['cpu']}, {report['machine']['cores']} cores", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

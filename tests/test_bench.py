@@ -1,0 +1,158 @@
+"""The benchmark harness (bpx.bench, ``bpx bench``) and the fast paths it measures.
+
+No timing is asserted anywhere: these tests check that the harness runs and writes well-formed
+output, that its hand-written NumPy peer does the same work as bpx, and that every fast path gives
+the same numbers as the generic array-API path (DESIGN rule 5).
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+import bpx
+from bpx import bench
+from bpx.backend import fast_paths
+from bpx.cli import main
+
+NETWORKS = [  # hidden activation, output, loss: every fast path (relu mask, sigmoid, tanh, fused and unfused deltas)
+    ("relu", "softmax", "cross_entropy"),
+    ("sigmoid", "sigmoid", "binary_cross_entropy"),
+    ("tanh", "sigmoid", "mse"),
+    ("sigmoid", "identity", "mse"),
+    ("leaky_relu", "softmax", "cross_entropy"),
+]
+
+
+def _data(n=48, n_in=6, n_out=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, n_in))
+    labels = rng.integers(0, n_out, n)
+    Y = np.eye(n_out)[labels]
+    return X, Y
+
+
+@pytest.mark.parametrize("activation,output,loss", NETWORKS)
+def test_fast_paths_give_the_same_numbers_as_the_generic_path(backend, dtype, to_input, activation, output, loss):
+    X, Y = _data()
+    runs = []
+    for enabled in (True, False):
+        net = bpx.MLP([6, 8, 5, 3], activation=activation, output=output, loss=loss, backend=backend, dtype=dtype, seed=3)
+        with fast_paths(enabled):
+            history = net.fit(to_input(X), to_input(Y), epochs=3, batch_size=10, optimizer=bpx.SGD(lr=0.1, momentum=0.5),
+                              verbose=0)
+            cost, grads = net.loss_and_grads(to_input(X), to_input(Y))
+            out = bpx.to_numpy(net.forward(to_input(X)))
+        runs.append(([bpx.to_numpy(p) for p in net.params], [bpx.to_numpy(g) for g in grads], cost, out, history))
+    (p1, g1, c1, o1, h1), (p0, g0, c0, o0, h0) = runs
+    for a, b in zip(p1 + g1 + [o1], p0 + g0 + [o0]):
+        np.testing.assert_array_equal(a, b)
+    assert c1 == c0
+    assert h1.loss == h0.loss  # the epoch losses and accuracies, exactly
+    assert h1.accuracy == h0.accuracy
+
+
+def test_fast_paths_are_off_inside_the_context_and_back_on_after(backend):
+    from bpx.backend import inplace_ok
+
+    x = backend.asarray(np.zeros(3), "float32")
+    with fast_paths(False):
+        assert not inplace_ok(x)
+    assert inplace_ok(x) == (backend.name in ("numpy", "cupy", "torch"))
+
+
+def test_accuracy_counted_in_chunks_equals_per_batch_count(backend, to_input, monkeypatch):
+    import bpx.network
+
+    X, Y = _data(n=50)
+    histories = []
+    for chunk in (1, 1 << 20):  # one count per batch, one count per epoch
+        monkeypatch.setattr(bpx.network, "ACCURACY_CHUNK", chunk)
+        net = bpx.MLP([6, 7, 3], backend=backend, seed=1)
+        histories.append(net.fit(to_input(X), to_input(Y), epochs=2, batch_size=7, optimizer=bpx.SGD(lr=0.2), verbose=0))
+    assert histories[0].accuracy == histories[1].accuracy
+    assert histories[0].loss == histories[1].loss
+
+
+@pytest.mark.parametrize("activation,output,loss", [("relu", "softmax", "cross_entropy"), ("sigmoid", "sigmoid", "mse")])
+def test_hand_loop_does_the_same_work_as_bpx(backend, dtype, tol, to_input, activation, output, loss):
+    """The benchmark's hand-written NumPy peer reaches the same parameters as bpx after a few steps."""
+    X, Y = _data(n=40, n_out=3 if output == "softmax" else 2)
+    net = bpx.MLP([6, 9, 7, Y.shape[1]], activation=activation, output=output, loss=loss, backend=backend, dtype=dtype)
+    hand = bench.HandLoop([bpx.to_numpy(p) for p in net.params], activation=activation, output=output, lr=0.3)
+    history = net.fit(to_input(X), to_input(Y), epochs=1, batch_size=8, optimizer=bpx.SGD(lr=0.3), shuffle=False, verbose=0)
+    total = hand.epoch(X.astype(dtype), Y.astype(dtype), 8)
+    for a, b in zip(net.params, hand.params):
+        np.testing.assert_allclose(bpx.to_numpy(a), b, **tol(dtype))
+    assert history.loss[0] == pytest.approx(total / X.shape[0], rel=1e-4 if dtype == "float32" else 1e-10)
+
+
+def test_step_flops_counts_every_gemm():
+    # 784-512-10, m=256: forward 2 GEMMs, dW 2 GEMMs, dA for the second layer only
+    sizes, m = [784, 512, 10], 256
+    expected = 2 * m * (784 * 512 + 512 * 10) * 2 + 2 * m * 512 * 10
+    assert bench.step_flops(sizes, m) == expected
+    assert len(bench.gemm_shapes(sizes, m)) == 5
+
+
+def _quick_report(backend):
+    peers = ["hand", "roof"]
+    try:
+        import torch  # noqa: F401
+
+        peers.append("torch:cpu")
+    except ImportError:
+        pass
+    dtypes = ("float32", "float64") if backend.has_dtype("float64") else ("float32",)
+    # one BLAS thread: tiny multi-threaded GEMMs crawl on a busy 2-core machine, and this only checks the plumbing
+    return bench.run(workloads=("a", "b", "c"), specs=[backend.spec], peers=peers + ["sklearn"], repeats=1, warmup=1,
+                     quick=True, tiny_steps=20, samples=96, sweep_widths=(8, 16), sweep_batches=(16,), sweep_dtypes=dtypes,
+                     threads=1)
+
+
+def test_harness_runs_and_reports(backend, tmp_path):
+    report = _quick_report(backend)
+    impls = {(r["workload"], r["impl"]) for r in report["results"]}
+    assert ("a", f"bpx[{backend.spec}]") in impls and ("a", "numpy hand loop") in impls
+    assert ("b", "numpy GEMM roof") in impls and ("b", "sklearn MLPClassifier") in impls
+    assert {r["sizes"][1] for r in report["results"] if r["workload"] == "c"} == {8, 16}
+    for r in report["results"]:
+        assert r["samples_per_s"] > 0 and np.isfinite(r["samples_per_s"])
+    assert report["machine"]["cores"] >= 1 and "numpy" in report["machine"]["versions"]
+
+    table = bench.format_table(report)
+    for heading in ("### (a) tiny", "### (b) standard", "### (c) sweep", "Machine:", "BLAS:"):
+        assert heading in table
+    rows = [line for line in table.splitlines() if line.startswith("|")]
+    assert rows and all(line.endswith("|") for line in rows)
+
+    path = tmp_path / "bench.json"
+    bench.write_json(report, path)
+    assert json.loads(path.read_text())["results"] == json.loads(json.dumps(report["results"]))
+
+    png = tmp_path / "bench.png"
+    bench.plot(report, png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_bench_writes_table_json_and_plot(backend, tmp_path, capsys):
+    out, js, png = tmp_path / "t.md", tmp_path / "r.json", tmp_path / "p.png"
+    code = main(["bench", "--quick", "--workloads", "b", "--backends", backend.spec, "--peers", "hand,roof",
+                 "--samples", "64", "--repeats", "1", "--threads", "1", "-q",
+                 "--output", str(out), "--json", str(js), "--plot", str(png)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "### (b) standard" in printed and out.read_text() in printed
+    assert json.loads(js.read_text())["config"]["workloads"] == ["b"]
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--workloads", "z"], "workloads must be among"),
+    (["--backends", "nonesuch"], "is unknown"),
+    (["--peers", "matlab"], "--peers takes"),
+    (["--dtypes", "float16"], "--dtypes takes"),
+])
+def test_cli_bench_refuses_bad_arguments_before_any_work(argv, message, capsys):
+    assert main(["bench", "--quick", "-q", *argv]) == 1
+    assert message in capsys.readouterr().err
