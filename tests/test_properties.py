@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 import bpx
 from bpx.activations import ACTIVATIONS
 
-SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# derandomize: the same examples on every run, so CI is reproducible; explore with --hypothesis-seed=random
+SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
 PAIRS = [("softmax", "cross_entropy"), ("sigmoid", "binary_cross_entropy"), ("identity", "mse"), ("tanh", "mse"),
          ("softmax", "mse"), ("sigmoid", "cross_entropy")]
 
@@ -69,11 +71,16 @@ def test_fitting_twice_from_the_same_seed_gives_identical_parameters(problem, ba
     spec, X, Y = problem
     make = {"sgd": lambda: bpx.SGD(0.1), "momentum": lambda: bpx.SGD(0.1, momentum=0.9, nesterov=True),
             "adam": lambda: bpx.Adam(0.01)}[optimizer]
-    runs = []
+    runs, outcomes = [], []
     for _ in range(2):
         net = bpx.MLP(**spec, backend="numpy", dtype="float64")
-        net.fit(X, Y, epochs=3, batch_size=batch, optimizer=make(), verbose=0)
+        try:  # a linear net with momentum may blow up: then both runs must blow up alike
+            net.fit(X, Y, epochs=3, batch_size=batch, optimizer=make(), verbose=0)
+            outcomes.append(None)
+        except bpx.TrainingDiverged as exc:
+            outcomes.append(str(exc))
         runs.append(net.params)
+    assert outcomes[0] == outcomes[1]
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
 
