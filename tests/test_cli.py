@@ -131,6 +131,26 @@ def test_train_dtype_float64(capsys, tmp_path, spec, small, backend):
         assert not (tmp_path / "m.npz").exists()
 
 
+def test_init_from_starts_from_the_saved_weights(capsys, tmp_path, spec, small, backend):
+    first, _ = train(capsys, tmp_path, spec, "--data", small / "small.npz", "--hidden", "16", "--epochs", "2",
+                     name="first.npz")
+    start = bpx.load(first, backend=backend)
+    # one full-batch SGD step with a vanishing learning rate: the result is the starting point
+    again, _ = train(capsys, tmp_path, spec, "--data", small / "small.npz", "--hidden", "16", "--epochs", "1",
+                     "--optimizer", "sgd", "--lr", "1e-12", "--batch-size", "full", "--init-from", first, name="again.npz")
+    for p, q in zip(start.params, bpx.load(again, backend=backend).params):
+        np.testing.assert_allclose(bpx.to_numpy(q), bpx.to_numpy(p), rtol=1e-6, atol=1e-9)
+    fresh, _ = train(capsys, tmp_path, spec, "--data", small / "small.npz", "--hidden", "16", "--epochs", "1",
+                     "--optimizer", "sgd", "--lr", "1e-12", "--batch-size", "full", "--seed", "5", name="fresh.npz")
+    assert not np.allclose(bpx.to_numpy(bpx.load(fresh, backend=backend).params[0]), bpx.to_numpy(start.params[0]))
+    status, _, err = run_cli(capsys, "train", *spec, "--data", small / "small.npz", "--hidden", "8",
+                             "--init-from", first, "--out", tmp_path / "x.npz", "--verbose", 0)
+    assert status == 1 and "layer sizes [64, 16, 10] differ from this network's [64, 8, 10]" in err
+    status, _, err = run_cli(capsys, "train", *spec, "--init-from", first, "--init", "he")
+    assert status == 2 and len(err.strip().splitlines()) == 1 and "--init-from" in err
+    assert not (tmp_path / "x.npz").exists()
+
+
 def test_early_stopping_restores_and_reports(capsys, tmp_path, spec, small):
     _, stdout = train(capsys, tmp_path, spec, "--data", small / "small.npz", "--epochs", "40", "--val-split", "0.3",
                       "--early-stopping", "1", "--lr", "0.05", "--json")

@@ -70,6 +70,9 @@ def add_parser(subparsers):
                    help="default: cross_entropy for class labels, mse for numeric targets")
     p.add_argument("--init", choices=("lecun", "glorot", "he"),
                    help="weight initializer (default he for relu/leaky_relu, else lecun = randn/sqrt(fan_in))")
+    p.add_argument("--init-from", type=existing_file, metavar="MODEL",
+                   help="start from the weights of a saved model of the same layer sizes (fine-tuning, or a "
+                        "published initialisation) instead of drawing them")
     p.add_argument("--optimizer", choices=("sgd", "adam"), default="adam")
     p.add_argument("--lr", type=positive_float, help="learning rate (default 0.003 for adam, 0.01 for sgd)")
     p.add_argument("--momentum", type=unit_interval, help="SGD momentum in [0, 1) (default 0)")
@@ -107,6 +110,8 @@ def run(args):
         _usage(args, "argument --momentum: applies to --optimizer sgd only")
     if args.early_stopping is not None and not args.val_split:
         _usage(args, "argument --early-stopping: needs --val-split (the validation loss it watches)")
+    if args.init_from and args.init:
+        _usage(args, "argument --init-from: not with --init (the weights come from the file)")
     if args.test_data and args.data is None:
         _usage(args, "argument --test-data: needs --data")
     if args.plot:
@@ -177,6 +182,12 @@ def run(args):
     sizes = [train.n_features, *args.hidden, n_out]
     net = bpx.MLP(sizes, activation=args.activation, output=output, loss=loss, backend=args.backend,
                   dtype=args.dtype, seed=args.seed, init=args.init)
+    if args.init_from:
+        start = bpx.load(args.init_from, backend=net.backend)
+        if start.layer_sizes != sizes:
+            raise ValueError(f"--init-from {args.init_from}: its layer sizes {start.layer_sizes} differ from this "
+                             f"network's {sizes}")
+        net.set_params(start.params)  # copied, and cast to this network's dtype
     net.classes = classes
     net.metadata = {
         "preprocessing": {
@@ -194,6 +205,7 @@ def run(args):
             "epochs": args.epochs,
             "batch_size": args.batch_size,
             "seed": args.seed,
+            "init_from": args.init_from,
         },
     }
     lr = args.lr or DEFAULT_LR[args.optimizer]
