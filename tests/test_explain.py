@@ -269,6 +269,8 @@ def test_cli_explains_a_saved_model_on_its_first_rows(backend, dtype, saved, cap
         np.testing.assert_array_equal(np.asarray(layer["db"], dtype=dtype), bpx.to_numpy(grads[2 * l + 1]))
     code, out, _ = run_cli(capsys, "--backend", backend.spec, "--dtype", dtype, "--model", str(model), "--data", str(data))
     assert code == 0 and "m = 1 sample;" in out and "softmax output with cross_entropy" in out
+    code, out, _ = run_cli(capsys, "--backend", backend.spec, "--model", str(model), "--data", str(data), "--json")
+    assert code == 0 and json.loads(out)["network"]["dtype"] == "float32"  # the saved model's own dtype by default
 
 
 def test_cli_refuses_bad_data_and_big_models(backend, saved, tmp_path, capsys):

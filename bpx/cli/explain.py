@@ -20,7 +20,8 @@ def add_parser(subparsers):
                     f"layer) on the first --rows rows (at most {MAX_SAMPLES}) of an .npz file with arrays X and y.")
     parser.add_argument("--backend", help="backend spec (default $BPX_BACKEND, else auto)")
     parser.add_argument("--dtype", choices=("float32", "float64"),
-                        help="dtype of the computation (default float64 where the backend has it)")
+                        help="dtype of the computation (default: the model's with --model, else float64 where the "
+                             "backend has it)")
     parser.add_argument("--lr", type=positive_float, default=0.5, help="learning rate of the step (default 0.5)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of text")
     parser.add_argument("--model", metavar="M.npz", help="a model saved by bpx.save (needs --data)")
@@ -54,14 +55,14 @@ def run(args):
         parser.error(f"--backend: {exc}")
     if args.dtype is not None and not backend.has_dtype(args.dtype):
         parser.error(f"--dtype {args.dtype}: backend {backend.spec!r} has no {args.dtype}; use --dtype float32")
-    dtype = args.dtype or ("float64" if backend.has_dtype("float64") else "float32")
     if args.model is None:
+        dtype = args.dtype or ("float64" if backend.has_dtype("float64") else "float32")
         report = explain(lr=args.lr, backend=backend, dtype=dtype)
     else:
         rows = args.rows or 1
         X, y = read_npz(args.data, rows)
         net = bpx.load(args.model, backend=backend)
-        report = explain(net, X, y, lr=args.lr, backend=backend, dtype=dtype)
+        report = explain(net, X, y, lr=args.lr, backend=backend, dtype=args.dtype or net.dtype)  # default: the model's
     print(report.to_json() if args.json else report)
     return 0
 
