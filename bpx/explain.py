@@ -1,10 +1,11 @@
 """The teaching view: one gradient-descent step of a small network, equation by equation.
 
 :func:`explain` runs one step of bpx's own code path on a copy of the network — ``MLP._forward``
-(``Dense.forward`` layer by layer), the loss's ``cost`` and ``delta`` (BP1), ``Dense.gradients``
-(BP3, BP4), ``Dense.delta_below`` (BP2) and ``SGD.step`` — keeping every intermediate array, so the
-view shows what bpx really computes on the chosen backend. The arrays are copied to the host only at
-the end, to be shown. :func:`format_text` lays the result out as seed 004's step-by-step tutorial
+(``Dense.forward`` layer by layer), ``MLP._backward`` (the loss's ``cost`` and ``delta`` for BP1,
+``Dense.gradients`` for BP3/BP4, ``Dense.delta_below`` for BP2) and ``SGD.step`` — keeping every
+intermediate array, so the view shows what bpx really computes on the chosen backend. This module is
+host-side presentation (DESIGN rule 1): it computes nothing itself; numpy only holds the results,
+copied to the host at the end to be shown. :func:`format_text` lays the result out as seed 004's step-by-step tutorial
 does (forward pass, total error, backward pass from the output layer down, updated weights), with
 the seed's names w1..w8 for its 2-2-2 example.
 
@@ -196,24 +197,14 @@ def explain(net=None, X=None, Y=None, lr=SEED004_LR, backend=None, dtype=None):
 
 
 def _step(work, X, Y, lr):
-    """The library's own step, with the intermediates kept (MLP._loss_and_grads + MLP.train_step)."""
+    """The library's own step, with the intermediates kept (MLP._forward, MLP._backward, SGD.step)."""
     from .optimizers import SGD
 
     xp = work.backend.xp
     with work.backend.quiet_float_errors():
         A_L, caches = work._forward(X)  # Z[l] = A[l-1] @ W[l] + b[l], A[l] = g(Z[l])
-        _, Z_L, _ = caches[-1]
-        cost = work.loss_fn.cost(Z_L, A_L, Y, work._fused)
+        cost, grads, deltas = work._backward(A_L, caches, Y)  # BP1, then BP2-BP4 layer by layer
         L = len(work.layers)
-        deltas, grads = [None] * L, [None] * (2 * L)
-        dZ = work.loss_fn.delta(Z_L, A_L, Y, work.layers[-1].activation)  # BP1
-        for l in range(L - 1, -1, -1):
-            deltas[l] = dZ
-            A_prev, _, _ = caches[l]
-            grads[2 * l], grads[2 * l + 1] = work.layers[l].gradients(dZ, A_prev)  # BP3, BP4
-            if l:
-                _, Z_prev, _ = caches[l - 1]
-                dZ = work.layers[l].delta_below(dZ, work._params[2 * l], work.layers[l - 1], Z_prev, A_prev)  # BP2
         before = [xp.asarray(p, copy=True) for p in work.params]  # the optimizer may update in place
         work.set_params(SGD(lr=lr).step(work.params, grads))  # W[l] -= lr * dW[l]
         after = work.params

@@ -216,17 +216,24 @@ class MLP:
     def _loss_and_grads(self, X, Y):
         """Cost (a 0-d device array), gradients aligned with params, and A[L]."""
         A_L, caches = self._forward(X)
+        cost, grads, _ = self._backward(A_L, caches, Y)
+        return cost, grads, A_L
+
+    def _backward(self, A_L, caches, Y):
+        """The backward pass from a forward pass's caches: the cost, the gradients aligned with params,
+        and the deltas dZ[l] of every layer (kept for ``bpx explain``)."""
         _, Z_L, _ = caches[-1]
         cost = self.loss_fn.cost(Z_L, A_L, Y, self._fused)
         dZ = self.loss_fn.delta(Z_L, A_L, Y, self.layers[-1].activation)  # BP1
-        grads = [None] * len(self._params)
+        grads, deltas = [None] * len(self._params), [None] * len(self.layers)
         for l in range(len(self.layers) - 1, -1, -1):
+            deltas[l] = dZ
             A_prev, _, _ = caches[l]
             grads[2 * l], grads[2 * l + 1] = self.layers[l].gradients(dZ, A_prev)  # BP3, BP4
             if l:
                 _, Z_prev, _ = caches[l - 1]
                 dZ = self.layers[l].delta_below(dZ, self._params[2 * l], self.layers[l - 1], Z_prev, A_prev)  # BP2
-        return cost, grads, A_L
+        return cost, grads, deltas
 
     def _measure(self, X, Y):
         """Cost and number of correctly classified rows (0 for regressors) on device arrays, as 0-d
@@ -382,7 +389,7 @@ class MLP:
         xp = self.backend.xp
         finite = xp.all(xp.stack([xp.all(xp.isfinite(p)) for p in self._params]))
         sizes = [batch] * (len(costs) - 1) + [m - batch * (len(costs) - 1)]  # rows per batch: cost × rows = Σ loss
-        summed = xp.sum(xp.stack(costs) * self.backend.asarray(self.backend.to_numpy(sizes), self.dtype))
+        summed = xp.sum(xp.stack(costs) * self.backend.asarray(sizes, self.dtype))
         values = [summed, correct, xp.astype(finite, self._dtype)]
         if val is not None:
             values += self._measure(*val)
