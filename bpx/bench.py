@@ -39,6 +39,8 @@ import warnings
 
 import numpy as np
 
+from .info import blas_info
+
 WORKLOADS = ("a", "b", "c")
 WORKLOAD_NAMES = {"a": "tiny", "b": "standard", "c": "sweep"}
 SWEEP_WIDTHS = (128, 512, 2048)
@@ -67,20 +69,9 @@ def cpu_model():
     return platform.processor() or platform.machine()
 
 
-def blas_info():
-    """numpy's BLAS as threadpoolctl sees it: [{internal_api, version, num_threads, architecture}]."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return []
-    keys = ("internal_api", "version", "num_threads", "threading_layer", "architecture")
-    return [{k: pool.get(k) for k in keys if pool.get(k) is not None} for pool in threadpool_info()
-            if pool.get("user_api") == "blas"]
-
-
 def blas_threads():
     """The thread count of numpy's BLAS (os.cpu_count() when threadpoolctl cannot tell)."""
-    pools = blas_info()
+    pools = blas_info() or []
     return int(pools[0]["num_threads"]) if pools else (os.cpu_count() or 1)
 
 
@@ -97,7 +88,7 @@ def machine_info():
         "bpx": __version__,
         "versions": {name: _version(name) for name in ("numpy", "torch", "scikit-learn", "array-api-strict",
                                                          "array-api-compat", "cupy-cuda12x") if _version(name)},
-        "blas": blas_info(),
+        "blas": blas_info() or [],
         "blas_threads": blas_threads(),
         "environment": {k: os.environ[k] for k in env if k in os.environ},
     }

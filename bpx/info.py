@@ -47,15 +47,18 @@ def _devices(status):
     return devices
 
 
-def _blas():
+def blas_info():
+    """The BLAS libraries loaded (numpy's included) as threadpoolctl sees them, with their threads;
+    None when threadpoolctl is not installed."""
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
-        return [{"note": "install threadpoolctl (bpx[info]) to see the BLAS in use"}]
+        return None
     import array_api_compat.numpy  # noqa: F401  (loads numpy's BLAS so threadpoolctl can see it)
 
     keys = ("internal_api", "version", "num_threads", "threading_layer", "architecture", "filepath")
-    return [{k: pool.get(k) for k in keys if pool.get(k) is not None} for pool in threadpool_info()]
+    return [{k: pool.get(k) for k in keys if pool.get(k) is not None} for pool in threadpool_info()
+            if pool.get("user_api") == "blas"]
 
 
 def _tf32(status):
@@ -73,6 +76,7 @@ def collect():
     from . import __version__
 
     status = backend_status()
+    blas = blas_info()
     return {
         "bpx": __version__,
         "python": sys.version.split()[0],
@@ -83,7 +87,7 @@ def collect():
         "backends": {name: "usable" if status[name] is None else f"unavailable: {status[name]}" for name in NAMES},
         "auto": "cupy" if status["cupy"] is None else "numpy",
         "devices": _devices(status),
-        "blas": _blas(),
+        "blas": blas if blas is not None else [{"note": "install threadpoolctl (bpx[info]) to see the BLAS in use"}],
         "tf32": _tf32(status),
         "environment": {k: os.environ[k] for k in ENVIRONMENT if k in os.environ},
     }
