@@ -13,8 +13,11 @@ The spec is ``name`` or ``name:device``:
 ``auto``               CuPy when a CUDA device is really usable, else NumPy
 =====================  =====================================================================
 
-With no spec, ``$BPX_BACKEND`` is used, else ``auto``. This module, persistence and host-side data
-code are the only places in bpx that touch numpy directly; the math gets ``xp`` from here.
+With no spec, ``$BPX_BACKEND`` is used, else ``auto``. What each library needs (probe, device specs,
+host transfers, synchronisation, capabilities) lives in its entry of the registry
+:mod:`bpx.libraries`; this module turns specs into backends and never branches on a library's name.
+It, persistence and host-side data code are the only places in bpx that touch numpy directly; the
+math gets ``xp`` from here.
 """
 
 from __future__ import annotations
@@ -26,21 +29,18 @@ import os
 import array_api_compat
 import numpy as np
 
-NAMES = ("numpy", "cupy", "torch", "array_api_strict")
-DTYPES = ("float32", "float64")
+from .libraries import LIBRARIES, DeviceError, Unavailable, library_of
 
-_INSTALL_HINT = {
-    "cupy": "pip install 'bpx[cupy]' (cupy-cuda12x)",
-    "torch": "pip install 'bpx[torch]'",
-    "array_api_strict": "pip install 'bpx[strict]'",
-}
+NAMES = tuple(LIBRARIES)
+DTYPES = ("float32", "float64")
 
 
 class Backend:
     """An array library plus a device: ``name``, ``xp`` (array-API namespace), ``device``."""
 
-    def __init__(self, name, xp, device, spec):
-        self.name = name
+    def __init__(self, library, xp, device, spec):
+        self.library = library  # the registry entry (bpx.libraries): transfers, sync, capabilities
+        self.name = library.name
         self.xp = xp
         self.device = device
         self.spec = spec
@@ -113,23 +113,20 @@ class Backend:
         if dt is not None:  # cast on the host: only the final dtype's bytes travel to the device
             with np.errstate(over="ignore"):  # values beyond float32 become inf: refused by the caller's check
                 host = host.astype(dtype_name(dtype or "float32"), copy=False)
-        if self.name == "cupy":
-            with self.device:
-                return xp.asarray(host, dtype=dt)
-        if self.name == "torch" and not host.flags.writeable:
-            host = host.copy()  # torch cannot wrap read-only memory (it warns); a copy keeps the caller's array safe
-        return xp.asarray(host, dtype=dt, device=self.device)
+        return self.library.from_host(xp, host, dt, self.device)
 
     def quiet_float_errors(self):
         """A context in which overflow/invalid-value warnings are silenced (numpy and cupy warn
         through numpy's error state); ``fit`` checks finiteness itself and raises a clear error."""
-        if self.name in ("numpy", "cupy", "array_api_strict"):
-            return np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore")
-        return contextlib.nullcontext()
+        return self.library.float_errors()
 
     def to_numpy(self, x):
-        """Copy one of this backend's arrays to a host numpy array (explicit transfer)."""
+        """Copy one of this backend's arrays to a fresh host numpy array (explicit transfer)."""
         return to_numpy(x)
+
+    def synchronize(self):
+        """Wait until the work queued on this backend's device is done (for timing GPU work)."""
+        self.library.synchronize(self.device)
 
 
 def _dtypes(backend):
@@ -155,28 +152,20 @@ def dtype_name(dtype):
 
 
 def namespace_name(x):
-    """'numpy', 'torch', 'cupy', 'array_api_strict' or the module name of ``x``'s namespace."""
-    if array_api_compat.is_numpy_array(x):
-        return "numpy"
-    if array_api_compat.is_torch_array(x):
-        return "torch"
-    if array_api_compat.is_cupy_array(x):
-        return "cupy"
-    return type(x).__module__.split(".")[0]
+    """The registered library name of ``x`` ('numpy', 'torch', ...), else its module's name."""
+    library = _library(x)
+    return library.name if library is not None else type(x).__module__.split(".")[0]
 
 
 def to_numpy(x):
-    """Copy any backend's array (or a Python scalar/list) to a host ``numpy.ndarray``."""
-    if array_api_compat.is_numpy_array(x) or not array_api_compat.is_array_api_obj(x):
-        return np.asarray(x)
-    if array_api_compat.is_cupy_array(x):
-        return x.get()
-    if array_api_compat.is_torch_array(x):
-        return x.detach().cpu().numpy()
-    xp = array_api_compat.array_namespace(x)
-    if array_api_compat.is_array_api_strict_namespace(xp):
-        return np.asarray(x.to_device(xp.Device("CPU_DEVICE")))
-    return np.from_dlpack(x)
+    """A fresh host ``numpy.ndarray`` holding a copy of ``x`` (any backend's array, a Python scalar or
+    a list). Always a copy, on every backend: what it returns never changes when training goes on."""
+    if not array_api_compat.is_array_api_obj(x):
+        return np.array(x)
+    library = _library(x)
+    if library is not None:
+        return library.to_host(x)
+    return np.array(np.from_dlpack(x), copy=True)
 
 
 # -- fast paths (DESIGN rule 5) -------------------------------------------------------------------
@@ -186,7 +175,7 @@ def to_numpy(x):
 # which is how the tests prove both paths give the same numbers.
 _FAST = {"on": True}
 _NAMESPACES = {}
-_KINDS = {}
+_LIBRARY = {}
 
 
 @contextlib.contextmanager
@@ -210,26 +199,25 @@ def namespace(x):
     return xp
 
 
-def _kind(x):
-    """'numpy', 'cupy', 'torch' or None (any other namespace), remembered per array type."""
+def _library(x):
+    """The registry entry owning ``x`` (or None), remembered per array type."""
     t = type(x)
-    if t not in _KINDS:
-        _KINDS[t] = ("numpy" if array_api_compat.is_numpy_array(x) else "cupy" if array_api_compat.is_cupy_array(x)
-                     else "torch" if array_api_compat.is_torch_array(x) else None)
-    return _KINDS[t]
+    if t not in _LIBRARY:
+        _LIBRARY[t] = library_of(x)
+    return _LIBRARY[t]
 
 
 def inplace_ok(x):
     """Fast path check: ``x``'s library has in-place operators (``a *= b``, ``a += b``) and bool-float
     arithmetic (numpy, cupy, torch), and fast paths are on. Only ever used on fresh temporaries."""
-    kind = _KINDS.get(type(x), False)
-    return _FAST["on"] and (kind if kind is not False else _kind(x)) is not None
+    library = _LIBRARY.get(type(x), False)
+    return _FAST["on"] and getattr(library if library is not False else _library(x), "inplace", False)
 
 
 def ndarray_ok(x):
-    """Fast path check: ``x`` is a numpy or cupy array (ndarray methods such as ``x.sum(axis=0)``, which
-    skip array-api-compat's wrapper and compute the very same reduction), and fast paths are on."""
-    return _FAST["on"] and _kind(x) in ("numpy", "cupy")
+    """Fast path check: ``x``'s arrays have NumPy's methods (numpy, cupy: ``x.sum(axis=0)`` skips
+    array-api-compat's wrapper and computes the very same reduction), and fast paths are on."""
+    return _FAST["on"] and getattr(_library(x), "ndarray", False)
 
 
 def host_rngs(seed, n):
@@ -241,54 +229,27 @@ def host_rngs(seed, n):
 # -- probing ---------------------------------------------------------------------------------------
 @functools.cache
 def _probe(name):
-    """(namespace module, None) if ``name`` is usable here, else (None, reason)."""
-    if name == "numpy":
-        import array_api_compat.numpy as xp
-
-        return xp, None
-    if name == "array_api_strict":
-        try:
-            import array_api_strict as xp
-        except ImportError:
-            return None, f"not installed ({_INSTALL_HINT[name]})"
-        return xp, None
-    if name == "torch":
-        try:
-            import array_api_compat.torch as xp
-        except ImportError:
-            return None, f"not installed ({_INSTALL_HINT[name]})"
-        return xp, None
-    if name == "cupy":
-        try:
-            import cupy
-        except ImportError:
-            return None, f"not installed ({_INSTALL_HINT[name]})"
-        except Exception as exc:  # a broken install raises all sorts of things at import
-            return None, f"import failed: {type(exc).__name__}: {exc}"
-        try:
-            count = cupy.cuda.runtime.getDeviceCount()
-        except Exception as exc:
-            return None, f"no usable CUDA driver ({type(exc).__name__}: {exc})"
-        if count == 0:
-            return None, "no CUDA device found"
-        try:
-            (cupy.arange(4, dtype=cupy.float32) @ cupy.ones(4, dtype=cupy.float32)).get()
-        except Exception as exc:
-            return None, f"CUDA device present but unusable ({type(exc).__name__}: {exc})"
-        import array_api_compat.cupy as xp
-
-        return xp, None
-    raise AssertionError(name)
+    """(namespace module, None) if library ``name`` is usable here, else (None, reason)."""
+    try:
+        return LIBRARIES[name].load(), None
+    except Unavailable as exc:
+        return None, str(exc)
 
 
 def backend_status():
-    """``{name: None if usable here else the reason why not}`` for every backend name."""
-    return {name: _probe(name)[1] for name in NAMES}
+    """``{name: None if usable here else the reason why not}`` for every registered library."""
+    return {name: _probe(name)[1] for name in LIBRARIES}
 
 
 def available_backends():
-    """The backend names usable on this machine, in the order of :data:`NAMES`."""
+    """The backend names usable on this machine, in the registry's order."""
     return [name for name, reason in backend_status().items() if reason is None]
+
+
+def auto_name():
+    """What ``auto`` chooses here: the first usable accelerator library (CuPy on a working CUDA
+    device), else NumPy."""
+    return next((name for name, lib in LIBRARIES.items() if lib.accelerator and _probe(name)[1] is None), "numpy")
 
 
 def _unusable(spec, why):
@@ -299,56 +260,6 @@ def _unusable(spec, why):
     if others:
         msg += f" Not available: {others}."
     return ValueError(msg)
-
-
-def _device(name, xp, device_text, spec):
-    """Turn the text after ``name:`` into the namespace's device object."""
-    if name == "numpy":
-        if device_text not in (None, "cpu"):
-            raise _unusable(spec, "names a device numpy does not have (numpy has only 'cpu')")
-        return "cpu"
-    if name == "array_api_strict":
-        devices = {_strict_name(d): d for d in xp.__array_namespace_info__().devices()}
-        text = device_text or "CPU_DEVICE"
-        if text not in devices:
-            raise _unusable(spec, f"names an unknown array_api_strict device; known: {', '.join(devices)}")
-        return devices[text]
-    if name == "torch":
-        import torch
-
-        text = device_text or "cpu"
-        try:
-            dev = torch.device(text)
-        except RuntimeError as exc:
-            raise _unusable(spec, f"names an invalid torch device ({exc})") from None
-        if dev.type == "cuda":
-            if not torch.cuda.is_available():
-                raise _unusable(spec, "is not usable: torch has no CUDA device (torch.cuda.is_available() is False)")
-            index = dev.index if dev.index is not None else torch.cuda.current_device()
-            if index >= torch.cuda.device_count():
-                raise _unusable(spec, f"names CUDA device {index}, but torch sees {torch.cuda.device_count()}")
-            return torch.device("cuda", index)
-        if dev.type != "cpu":
-            raise _unusable(spec, f"names torch device type {dev.type!r}; bpx supports 'cpu' and 'cuda'")
-        return dev
-    if name == "cupy":
-        import cupy
-
-        try:
-            index = int(device_text or 0)
-        except ValueError:
-            raise _unusable(spec, "names a CuPy device that is not an integer index") from None
-        count = cupy.cuda.runtime.getDeviceCount()
-        if not 0 <= index < count:
-            raise _unusable(spec, f"names CUDA device {index}, but CuPy sees {count}")
-        return cupy.cuda.Device(index)
-    raise AssertionError(name)
-
-
-def _strict_name(device):
-    """'device1' for array_api_strict.Device('device1')."""
-    text = repr(device)
-    return text.split("'")[1] if "'" in text else text
 
 
 def get_backend(name=None):
@@ -371,11 +282,15 @@ def get_backend(name=None):
     if lib == "auto":
         if device_text:
             raise _unusable(spec, "names a device, but 'auto' chooses its own")
-        lib = "cupy" if _probe("cupy")[1] is None else "numpy"
-    if lib not in NAMES:
+        lib = auto_name()
+    if lib not in LIBRARIES:
         raise _unusable(spec, f"is unknown; the names are {', '.join(NAMES + ('auto',))}")
     xp, reason = _probe(lib)
     if reason:
         raise _unusable(spec, f"is not usable: {lib}: {reason}")
-    device = _device(lib, xp, device_text, spec)
-    return Backend(lib, xp, device, f"{lib}:{device_text}" if device_text else lib)
+    library = LIBRARIES[lib]
+    try:
+        device = library.device(xp, device_text)
+    except DeviceError as exc:
+        raise _unusable(spec, str(exc)) from None
+    return Backend(library, xp, device, f"{lib}:{device_text}" if device_text else lib)

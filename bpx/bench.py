@@ -108,20 +108,12 @@ def synchronizer(backend):
     """A function that waits for the device of ``backend`` (a bpx Backend, or a torch.device) to finish.
 
     CPU backends need nothing; CUDA work is asynchronous, so the clock is read only after this."""
-    name = getattr(backend, "name", None)
-    device = getattr(backend, "device", backend)
-    if name == "cupy":
-        import cupy
-
-        def sync():
-            with device:
-                cupy.cuda.get_current_stream().synchronize()
-
-        return sync
-    if getattr(device, "type", None) == "cuda":
+    if hasattr(backend, "synchronize"):
+        return backend.synchronize
+    if getattr(backend, "type", None) == "cuda":
         import torch
 
-        return lambda: torch.cuda.synchronize(device)
+        return lambda: torch.cuda.synchronize(backend)
     return lambda: None
 
 

@@ -11,10 +11,13 @@ import os
 import platform
 import sys
 
-from .backend import NAMES, backend_status
+from .backend import _probe, auto_name, backend_status
+from .libraries import LIBRARIES
 
-LIBRARIES = ("numpy", "array-api-compat", "array-api-strict", "torch", "cupy-cuda12x", "cupy", "threadpoolctl",
-             "scikit-learn", "tqdm", "matplotlib", "h5py")
+# the array libraries' own distributions come from the registry; these are the others worth reporting
+DISTRIBUTIONS = ("numpy", "array-api-compat", *(d for lib in LIBRARIES.values() for d in lib.distributions
+                                                 if d != "numpy"),
+                 "threadpoolctl", "scikit-learn", "tqdm", "matplotlib", "h5py")
 ENVIRONMENT = ("BPX_BACKEND", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "CUPY_TF32")
 
@@ -27,24 +30,7 @@ def _version(dist):
 
 
 def _devices(status):
-    devices = {"numpy": ["cpu"]}
-    if status.get("array_api_strict") is None:
-        import array_api_strict
-
-        devices["array_api_strict"] = [repr(d).split("'")[1] for d in array_api_strict.__array_namespace_info__().devices()]
-    if status.get("torch") is None:
-        import torch
-
-        devices["torch"] = ["cpu"] + [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())]
-    if status.get("cupy") is None:
-        import cupy
-
-        devices["cupy"] = []
-        for i in range(cupy.cuda.runtime.getDeviceCount()):
-            props = cupy.cuda.runtime.getDeviceProperties(i)
-            name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
-            devices["cupy"].append(f"{i} ({name}, {props['totalGlobalMem'] / 2**30:.0f} GiB)")
-    return devices
+    return {name: lib.devices(_probe(name)[0]) for name, lib in LIBRARIES.items() if status[name] is None}
 
 
 def blas_info():
@@ -61,14 +47,12 @@ def blas_info():
             if pool.get("user_api") == "blas"]
 
 
-def _tf32(status):
-    tf32 = {"cupy": "on (CUPY_TF32=1)" if os.environ.get("CUPY_TF32") == "1" else "off (set CUPY_TF32=1 to allow)"}
-    if status.get("torch") is None:
-        import torch
-
-        tf32["torch.backends.cuda.matmul.allow_tf32"] = bool(torch.backends.cuda.matmul.allow_tf32)
-        tf32["torch.get_float32_matmul_precision()"] = torch.get_float32_matmul_precision()
-    return tf32
+def _settings(status):
+    """Each library's numerics settings worth knowing (TF32 is off unless you opt in)."""
+    settings = {}
+    for lib in LIBRARIES.values():
+        settings.update(lib.settings())
+    return settings
 
 
 def collect():
@@ -83,12 +67,12 @@ def collect():
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
-        "libraries": {name: _version(name) for name in LIBRARIES if _version(name)},
-        "backends": {name: "usable" if status[name] is None else f"unavailable: {status[name]}" for name in NAMES},
-        "auto": "cupy" if status["cupy"] is None else "numpy",
+        "libraries": {name: _version(name) for name in DISTRIBUTIONS if _version(name)},
+        "backends": {name: "usable" if status[name] is None else f"unavailable: {status[name]}" for name in LIBRARIES},
+        "auto": auto_name(),
         "devices": _devices(status),
         "blas": blas if blas is not None else [{"note": "install threadpoolctl (bpx[info]) to see the BLAS in use"}],
-        "tf32": _tf32(status),
+        "tf32": _settings(status),
         "environment": {k: os.environ[k] for k in ENVIRONMENT if k in os.environ},
     }
 

@@ -123,3 +123,31 @@ def test_arrays_on_another_device_are_refused():
     elsewhere = bpx.get_backend("array_api_strict").asarray(np.zeros((1, 2), dtype=np.float32))
     with pytest.raises(ValueError, match="X is on device .*CPU_DEVICE.* but backend 'array_api_strict:device1'"):
         net.forward(elsewhere)
+
+
+def test_to_numpy_is_always_a_copy(backend, xp):
+    """bpx.to_numpy returns an independent host copy on every backend: writing to it, or to the array
+    it came from, never shows through."""
+    x = backend.asarray(np.arange(6.0).reshape(2, 3), "float32")
+    host = bpx.to_numpy(x)
+    assert isinstance(host, np.ndarray)
+    host[0, 0] = 99.0
+    assert float(bpx.to_numpy(x)[0, 0]) == 0.0
+    again = bpx.to_numpy(x)
+    assert not np.shares_memory(again, host)
+
+
+def test_every_registered_library_is_one_complete_entry():
+    """A library is one registry entry (bpx/libraries/): a name, an install hint, a probe, a way to
+    own, move and copy its arrays; bpx.backend has no branch on library names."""
+    import inspect
+
+    from bpx import backend as backend_module
+    from bpx.libraries import LIBRARIES, ArrayLibrary
+
+    assert list(LIBRARIES)[:4] == ["numpy", "cupy", "torch", "array_api_strict"]
+    for name, library in LIBRARIES.items():
+        assert isinstance(library, ArrayLibrary) and library.name == name and library.install
+        assert not library.owns(np.zeros(2)) or name == "numpy"
+    source = inspect.getsource(backend_module)
+    assert not any(f'== "{name}"' in source or f"== '{name}'" in source for name in LIBRARIES)
