@@ -198,7 +198,7 @@ def from_torch(module, *, loss=None, backend=None, dtype=None):
     sizes = [layers[0][0].in_features] + [lin.out_features for lin, _ in layers]
     params = []
     for lin, _ in layers:
-        W = lin.weight.detach().cpu().double().numpy().T
+        W = np.ascontiguousarray(lin.weight.detach().cpu().double().numpy().T)
         b = np.zeros(lin.out_features) if lin.bias is None else lin.bias.detach().cpu().double().numpy()
         params += [W, b]
     from .network import MLP
