@@ -8,7 +8,7 @@ from .backend import Backend, available_backends, backend_status, get_backend, t
 from .export import export_onnx
 from .gradcheck import gradcheck
 from .history import History
-from .interop import from_sklearn, from_torch, to_torch
+from .interop import from_sklearn, from_torch, to_sklearn, to_torch
 from .losses import LOSSES
 from .network import MLP, TrainingDiverged
 from .optimizers import SGD, Adam
@@ -34,5 +34,6 @@ __all__ = [
     "load",
     "save",
     "to_numpy",
+    "to_sklearn",
     "to_torch",
 ]

@@ -4,7 +4,8 @@
 - :func:`from_torch` reads such a Sequential (``Linear`` layers, supported activations, ``Identity``
   and ``Dropout``, which is the identity at inference) into a :class:`bpx.MLP`;
 - :func:`from_sklearn` reads a fitted ``MLPClassifier``/``MLPRegressor`` (scikit-learn's or bpx's own
-  :mod:`bpx.sklearn` ones, which are the way back: they are scikit-learn estimators) into a ``bpx.MLP``.
+  :mod:`bpx.sklearn` ones) into a ``bpx.MLP``; :func:`to_sklearn` is the way back, a fitted
+  :mod:`bpx.sklearn` estimator (a scikit-learn estimator) around the network.
 
 Activations are matched by *value*, not by name alone: a torch module stands for a bpx activation only
 if both give the same numbers on a probe (so ``LeakyReLU(0.2)`` is refused, bpx's slope being 0.01,
@@ -239,3 +240,51 @@ def from_sklearn(estimator, *, backend=None, dtype=None):
     if kind == "MLPClassifier" and not multilabel:
         net.classes = [str(c) for c in estimator.classes_]
     return net
+
+
+def to_sklearn(net):
+    """A fitted :mod:`bpx.sklearn` estimator around a copy of ``net`` (same backend and dtype): an
+    ``MLPClassifier`` for a softmax (multiclass) or sigmoid (binary for one unit, multilabel for
+    several) output, an ``MLPRegressor`` for an identity output. Its ``predict_proba``/``predict`` give
+    ``net``'s outputs (a binary classifier adds the first column ``1 - p``); class labels are
+    ``net.classes`` where the model has them, else 0..k-1. Hidden activations must be scikit-learn's
+    (identity, logistic (sigmoid), tanh, relu), so that ``clone`` and refitting mean the same network."""
+    from .network import MLP
+
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be a bpx.MLP, got {type(net).__name__}")
+    names = {bpx_name: name for name, bpx_name in SKLEARN_ACTIVATIONS.items() if name != "softmax"}
+    if net.activation not in names:
+        raise ValueError(f"net's hidden activation {net.activation!r} has no scikit-learn equivalent; scikit-learn MLPs "
+                         f"use {', '.join(names)}")
+    if net.output not in ("softmax", "sigmoid", "identity"):
+        raise ValueError(f"net's output {net.output!r} has no scikit-learn equivalent (softmax, sigmoid or identity)")
+    from sklearn.preprocessing import LabelBinarizer
+
+    from . import sklearn as bpx_sklearn
+
+    k = net.n_outputs
+    common = dict(hidden_layer_sizes=tuple(net.layer_sizes[1:-1]), activation=names[net.activation],
+                  backend=net.backend, dtype=net.dtype)
+    if net.output == "identity":
+        est = bpx_sklearn.MLPRegressor(**common)
+    else:
+        est = bpx_sklearn.MLPClassifier(**common)
+        multilabel = net.output == "sigmoid" and k > 1
+        if multilabel:
+            classes = np.arange(k)
+            binarizer = LabelBinarizer().fit(np.eye(k, dtype=np.int64))
+        else:
+            classes = np.asarray(net.classes) if net.classes is not None else np.arange(max(k, 2))
+            if len(classes) != max(k, 2):
+                raise ValueError(f"net has {len(classes)} class names for {k} output units")
+            binarizer = LabelBinarizer().fit(classes)
+        est._label_binarizer = binarizer
+        est.classes_ = binarizer.classes_
+    est._net = net.copy()
+    est.n_features_in_ = net.n_features
+    est.n_layers_ = len(net.layer_sizes)
+    est.n_outputs_ = k
+    est.out_activation_ = {"sigmoid": "logistic"}.get(net.output, net.output)
+    est.n_iter_, est.t_, est.loss_curve_ = 0, 0, []
+    return est

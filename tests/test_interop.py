@@ -182,6 +182,13 @@ def test_from_sklearn_gives_the_estimators_outputs(backend, neural_network, task
         assert list(np.asarray(net.classes)[index.astype(int)]) == list(est.predict(X))
     else:
         assert net.classes is None
+    back = bpx.to_sklearn(net)  # and back into scikit-learn, through bpx.sklearn
+    assert type(back).__name__ == cls.__name__ and back.out_activation_ == est.out_activation_
+    if task.startswith("regression"):
+        np.testing.assert_allclose(back.predict(X), est.predict(X), **tolerance(dtype))
+    else:
+        np.testing.assert_allclose(back.predict_proba(X), est.predict_proba(X), **tolerance(dtype))
+        assert [str(v) for v in np.ravel(back.predict(X))] == [str(v) for v in np.ravel(est.predict(X))]
 
 
 def test_from_sklearn_reads_bpx_estimators_too(backend, neural_network):
@@ -206,3 +213,40 @@ def test_from_sklearn_refuses_what_it_cannot_read(neural_network):
         from sklearn.linear_model import LinearRegression
 
         bpx.from_sklearn(LinearRegression())
+
+
+@pytest.mark.parametrize("output, k, classes", [
+    ("softmax", 3, ["ant", "bee", "cow"]), ("softmax", 2, None), ("sigmoid", 1, ["no", "yes"]), ("sigmoid", 3, None),
+    ("identity", 1, None), ("identity", 2, None),
+])
+def test_to_sklearn_wraps_the_network_in_a_fitted_bpx_estimator(backend, neural_network, output, k, classes):
+    from sklearn.base import clone
+
+    dtype = host_dtype(backend)
+    net = trained(backend, "tanh", output, dtype, sizes=(5, 6, k))
+    net.classes = classes
+    est = bpx.to_sklearn(net)
+    X = probe(5, dtype)
+    A = bpx.to_numpy(net.forward(X))
+    if output == "identity":
+        np.testing.assert_array_equal(est.predict(X), A[:, 0] if k == 1 else A)
+    else:
+        proba = est.predict_proba(X)
+        np.testing.assert_array_equal(proba, np.concatenate([1 - A, A], axis=1) if k == 1 else A)
+        names = np.asarray(classes if classes is not None else np.arange(max(k, 2)))
+        expected = names[(A[:, 0] >= 0.5).astype(int)] if k == 1 else (A >= 0.5).astype(int) if output == "sigmoid" \
+            else names[A.argmax(axis=1)]
+        np.testing.assert_array_equal(est.predict(X), expected)
+    twin = bpx.from_sklearn(est, backend=backend)
+    for a, b in zip(twin.params, net.params):
+        np.testing.assert_array_equal(bpx.to_numpy(a), bpx.to_numpy(b))
+    assert clone(est).get_params() == est.get_params()
+
+
+def test_to_sklearn_refuses_networks_scikit_learn_cannot_express(backend, neural_network):
+    with pytest.raises(ValueError, match="hidden activation 'leaky_relu' has no scikit-learn equivalent"):
+        bpx.to_sklearn(bpx.MLP([3, 4, 2], activation="leaky_relu", backend=backend))
+    with pytest.raises(ValueError, match="output 'tanh' has no scikit-learn equivalent"):
+        bpx.to_sklearn(bpx.MLP([3, 4, 2], output="tanh", loss="mse", backend=backend))
+    with pytest.raises(TypeError, match="net must be a bpx.MLP"):
+        bpx.to_sklearn(None)
