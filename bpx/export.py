@@ -83,13 +83,12 @@ def onnx_model(net, *, lean=True):
     scaler = None if scaling is None else Scaler.from_dict(scaling)
     if scaler is not None and scaler.n_features not in (None, net.n_features):
         raise ValueError(f"net.metadata's scaling was fitted on {scaler.n_features} features, the model has {net.n_features}")
-    with _reference_value_propagation():
-        _check_activations(net, ndx, dtype)
 
     def const(values):
         return ndx.asarray(to_numpy(values).astype(net.dtype))
 
     with _reference_value_propagation():
+        _check_activations(net, ndx, dtype)
         X = ndx.argument(shape=("N", net.n_features), dtype=dtype)
         A = X if scaler is None else scaler.apply(X, const)
         tracer = copy.copy(net)  # the same layers and forward code; its parameters become graph constants
@@ -170,7 +169,7 @@ def export_onnx(net, path, *, lean=True):
 
 
 def _check_writable(path):
-    """A folder we cannot write into (or a read-only file in the way) is refused before any work."""
+    """A folder we cannot write into is refused before any work (the write itself would fail later)."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.access(folder, os.W_OK | os.X_OK):
         raise PermissionError(f"path {path!r}: the folder {folder!r} is not writable")
