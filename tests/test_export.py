@@ -50,7 +50,7 @@ def probe(n_features, m=23, scale=3.0):
 @pytest.mark.parametrize("output", list(ACTIVATIONS))
 @pytest.mark.parametrize("hidden", list(ACTIVATIONS))
 def test_onnxruntime_gives_bpx_outputs_for_every_activation_pair(backend, hidden, output):
-    net = trained(backend, hidden, output)
+    net = trained(backend, hidden, output, sizes=(6, 8, 3))
     X = probe(net.n_features)
     got = run(onnx_model(net), X)
     if net.is_classifier:
