@@ -5,8 +5,10 @@ __version__ = "0.1.0"
 
 from .activations import ACTIVATIONS
 from .backend import Backend, available_backends, backend_status, get_backend, to_numpy
+from .export import export_onnx
 from .gradcheck import gradcheck
 from .history import History
+from .interop import from_sklearn, from_torch, to_sklearn, to_torch
 from .losses import LOSSES
 from .network import MLP, TrainingDiverged
 from .optimizers import SGD, Adam
@@ -24,9 +26,14 @@ __all__ = [
     "TrainingDiverged",
     "available_backends",
     "backend_status",
+    "export_onnx",
+    "from_sklearn",
+    "from_torch",
     "get_backend",
     "gradcheck",
     "load",
     "save",
     "to_numpy",
+    "to_sklearn",
+    "to_torch",
 ]

@@ -98,12 +98,19 @@ def save(net, path):
         "sha256": _digest(arrays),
     }
     blob = np.frombuffer(json.dumps(header, sort_keys=True).encode("utf-8"), dtype=np.uint8)
+    write_atomically(path, lambda f: np.savez(f, header=blob, **dict(zip(names, arrays))))
+    return path
+
+
+def write_atomically(path, write):
+    """Call ``write(f)`` on a temporary file in ``path``'s folder, fsync it, then ``os.replace`` it onto
+    ``path`` and fsync the folder: a crash or an error leaves the old file (or none), never half a file."""
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     try:
         os.chmod(tmp, _file_mode(path))  # mkstemp makes 0600; give the mode a plain open() would
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, header=blob, **dict(zip(names, arrays)))
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -112,7 +119,6 @@ def save(net, path):
             os.unlink(tmp)
         raise
     _fsync_dir(folder)
-    return path
 
 
 def _file_mode(path):

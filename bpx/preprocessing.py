@@ -56,15 +56,21 @@ class Scaler:
         X = _host_matrix(X, "X")
         if self.n_features is not None and X.shape[1] != self.n_features:
             raise ValueError(f"X has {X.shape[1]} features, but the scaling was fitted on {self.n_features}")
+        if self.method not in ("none", "255") and self.scale is None:
+            raise ValueError(f"Scaler({self.method!r}) is not fitted: call fit(X_train) first")
+        return self.apply(X, lambda values: values)
+
+    def apply(self, X, const):
+        """The scaling's arithmetic on a matrix ``X`` of any array-API library, without checks;
+        ``const`` turns the fitted per-feature vectors into that library's arrays (``transform``
+        passes them as they are; :func:`bpx.export_onnx` records this very code as ONNX nodes)."""
         if self.method == "none":
             return X
         if self.method == "255":
             return X / 255.0
-        if self.scale is None:
-            raise ValueError(f"Scaler({self.method!r}) is not fitted: call fit(X_train) first")
         if self.method == "max":
             return X / self.scale
-        return (X - self.mean) / self.scale
+        return (X - const(self.mean)) / const(self.scale)
 
     def fit_transform(self, X):
         return self.fit(X).transform(X)
