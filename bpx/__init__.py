@@ -7,6 +7,7 @@ from .activations import ACTIVATIONS
 from .backend import Backend, available_backends, backend_status, get_backend, to_numpy
 from .gradcheck import gradcheck
 from .history import History
+from .lbfgs import LBFGS
 from .losses import LOSSES
 from .network import MLP, TrainingDiverged
 from .optimizers import SGD, Adam
@@ -20,6 +21,7 @@ __all__ = [
     "Adam",
     "Backend",
     "History",
+    "LBFGS",
     "ModelFileError",
     "TrainingDiverged",
     "available_backends",
