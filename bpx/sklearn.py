@@ -481,6 +481,7 @@ class _BaseMLP(BaseEstimator):
         except TrainingDiverged:
             raise ValueError(NONFINITE) from None
         self.n_iter_ = opt.n_iter
+        self._n_fun = opt.n_fun  # cost evaluations of the last lbfgs fit
         scale = self.n_outputs_ if net.loss_name == "mse" else 1  # scikit-learn's squared loss averages outputs
         self.loss_ = opt.fun_data / scale + (opt.fun - opt.fun_data)
         if self.verbose:
@@ -533,7 +534,8 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_ = 0
         for _ in range(p["max_iter"]):
             if p["alpha"]:  # ‖W‖² before the epoch's updates (scikit-learn adds it at every batch's forward pass)
-                sq = xp.sum(xp.stack([xp.sum(W * W) for W in net.params[0::2]]))
+                with backend.quiet_float_errors():  # huge weights of a diverging fit overflow to inf here
+                    sq = xp.sum(xp.stack([xp.sum(W * W) for W in net.params[0::2]]))
             try:
                 history = net.fit(Xd, Yd, epochs=1, batch_size=batch, optimizer=opt, shuffle=bool(self.shuffle),
                                   verbose=0, sample_weight=swd)
@@ -584,7 +586,8 @@ class _BaseMLP(BaseEstimator):
 
     def _update_no_improvement_count(self, early_stopping, val, tol, sw_val=None):
         if early_stopping:
-            score = self._validation_score(*val, sw_val)
+            with self._net.backend.quiet_float_errors():  # a diverging fit's predictions may overflow
+                score = self._validation_score(*val, sw_val)
             self.validation_scores_.append(score)
             if self.verbose:
                 print(f"Validation score: {score:f}")
@@ -619,6 +622,7 @@ class _BaseMLP(BaseEstimator):
 
     def _more_tags_common(self, tags):
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True  # CSR/CSC X is densified on the host
         tags.non_deterministic = False
         return tags
 
