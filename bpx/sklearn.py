@@ -493,6 +493,37 @@ class _BaseMLP(BaseEstimator):
                 msg += f"\nIncrease the number of iterations to improve the convergence (max_iter={p['max_iter']})."
             warnings.warn(msg, ConvergenceWarning, stacklevel=4)
 
+    def _loss_grad_lbfgs(self, packed, X, Y, sample_weight=None, *_buffers):
+        """scikit-learn's private objective of its lbfgs solver, kept for code that calls it (its own
+        gradient test does): parameters packed as all ``coefs_`` raveled, then all ``intercepts_``; returns
+        ``(loss, gradient)`` of the cost plus ``alpha/2 · ‖W‖² / Σw`` as host NumPy, and leaves those
+        parameters in the model (as scikit-learn does)."""
+        check_is_fitted(self)
+        net, xp = self._net, self._net.backend.xp
+        packed = np.asarray(packed, dtype=float)
+        shapes = net.param_shapes()
+        sizes = [int(np.prod(shape)) for shape in shapes]
+        if packed.shape != (sum(sizes),):
+            raise ValueError(f"packed parameters must be a vector of {sum(sizes)} values, got shape {packed.shape}")
+        order = list(range(0, len(shapes), 2)) + list(range(1, len(shapes), 2))  # coefs first, then intercepts
+        params, start = [None] * len(shapes), 0
+        for k in order:
+            params[k] = packed[start:start + sizes[k]].reshape(shapes[k])
+            start += sizes[k]
+        net.set_params(params)
+        Xd, Yd = net._XY(_dense(X), np.asarray(Y, dtype=float).reshape(X.shape[0], -1))
+        weights, total = None, float(X.shape[0])
+        if sample_weight is not None:
+            from .losses import normalized_weights
+
+            sw = np.asarray(sample_weight, dtype=float)
+            weights, total = normalized_weights(net._sample_weight(sw, X.shape[0]), xp), float(np.sum(sw))
+        cost, grads, _ = net._loss_and_grads(Xd, Yd, weights)
+        alpha = float(self.alpha)
+        loss = float(cost) + 0.5 * alpha * sum(float(np.sum(q * q)) for q in params[0::2]) / total
+        grads = [to_numpy(g) + (alpha / total) * q if q.ndim == 2 else to_numpy(g) for g, q in zip(grads, params)]
+        return loss, np.concatenate([grads[k].ravel() for k in order])
+
     def _fit_stochastic(self, p, Xd, Y, y, sw, incremental):
         backend = self._net.backend
         dtype = self._net.dtype
