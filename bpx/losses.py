@@ -45,7 +45,7 @@ def normalized_weights(w, xp=None):
     weights give zeros (a batch that carries no weight contributes nothing) rather than 0/0."""
     xp = array_namespace(w) if xp is None else xp
     total = xp.sum(w)
-    tiny = float(xp.finfo(w.dtype).tiny)
+    tiny = float(xp.finfo(w.dtype).smallest_normal)
     return xp.reshape(w / xp.maximum(total, tiny), (-1, 1))
 
 
@@ -141,13 +141,13 @@ class Poisson(Loss):
         """C = (1/m) Σ Σ_j [y log y − y log a − y + a]; from logits: y log y − y z − y + e^z."""
         xp = array_namespace(A)
         ylogy = Y * xp.log(xp.where(Y > 0, Y, 1.0))  # 0 where y = 0, with no log(0) evaluated
-        log_a = Z if fused else xp.log(xp.maximum(A, float(xp.finfo(A.dtype).tiny)))
+        log_a = Z if fused else xp.log(xp.maximum(A, float(xp.finfo(A.dtype).smallest_normal)))
         return _mean(ylogy - Y * log_a - Y + A, A.shape[0], weights)
 
     def gradient(self, A, Y, weights=None):
         """∂C/∂A = (1 − y / a) / m, with a kept above the dtype's smallest normal number."""
         xp = array_namespace(A)
-        return _per_sample(1.0 - Y / xp.maximum(A, float(xp.finfo(A.dtype).tiny)), A.shape[0], weights)
+        return _per_sample(1.0 - Y / xp.maximum(A, float(xp.finfo(A.dtype).smallest_normal)), A.shape[0], weights)
 
 
 LOSSES = {cls.name: cls() for cls in (MeanSquaredError, BinaryCrossEntropy, CrossEntropy, Poisson)}
