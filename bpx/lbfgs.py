@@ -12,7 +12,8 @@ backprop gradient g = ∇C (``MLP._loss_and_grads``):
                    ``line_search_wolfe2`` and of ``torch.optim.LBFGS``'s ``_strong_wolfe``, which is
                    ported from minFunc); the first step of a fresh history is t = 1/‖d‖₂ (as L-BFGS-B)
     stop           max|g| ≤ tol (SciPy's ``gtol``), or a relative decrease
-                   (C_k − C_{k+1}) / max(|C_k|, |C_{k+1}|, 1) ≤ ftol (SciPy's default 2.2e-9), or
+                   (C_k − C_{k+1}) / max(|C_k|, |C_{k+1}|, 1) ≤ ftol (SciPy's default 2.2e-9; at least
+                   the dtype's machine epsilon, 1.2e-7 in float32), or
                    ``max_iter`` (the ``epochs`` of ``fit``) iterations, or ``max_fun`` cost evaluations
 
 The vectors live on the network's device and the two-loop recursion keeps its scalars there too;
@@ -278,6 +279,7 @@ def fit_lbfgs(net, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True
     history = History()
     opt = optimizer
     opt.n_iter, opt.converged, opt.message = 0, False, f"reached epochs={epochs} iterations"
+    ftol = max(opt.ftol, float(xp.finfo(net._dtype).eps))  # a relative decrease below the dtype's eps is noise
     with net.backend.quiet_float_errors(), contextlib.closing(Progress(epochs, verbose)) as progress:
         f, f_data, _, gmax, g, A_L = obj(theta)
         if not math.isfinite(f):
@@ -322,8 +324,8 @@ def fit_lbfgs(net, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True
             progress.update(opt.n_iter, entry)
             if gmax <= opt.tol:
                 opt.converged, opt.message = True, f"max|gradient| <= tol={opt.tol}"
-            elif (f_old - f) <= opt.ftol * max(abs(f_old), abs(f), 1.0):
-                opt.converged, opt.message = True, f"relative decrease of the cost <= ftol={opt.ftol}"
+            elif (f_old - f) <= ftol * max(abs(f_old), abs(f), 1.0):
+                opt.converged, opt.message = True, f"relative decrease of the cost <= ftol={ftol:.3g}"
             elif obj.count >= opt.max_fun:
                 opt.message = f"reached max_fun={opt.max_fun} cost evaluations"
                 break
