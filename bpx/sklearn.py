@@ -661,7 +661,7 @@ class _BaseMLP(BaseEstimator):
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     """Multi-layer perceptron classifier trained by bpx's backprop on any bpx backend.
 
-    scikit-learn's ``MLPClassifier`` parameters (``solver`` 'adam' or 'sgd'), plus ``backend`` (a bpx
+    scikit-learn's ``MLPClassifier`` parameters (``solver`` 'adam', 'sgd' or 'lbfgs'), plus ``backend`` (a bpx
     backend spec, default ``$BPX_BACKEND`` else auto) and ``dtype`` (None follows X). Multiclass uses a
     softmax output and cross-entropy; binary and multilabel targets a sigmoid output per label and
     binary cross-entropy. ``classes_`` may hold any labels (ints, strings, ...).
@@ -763,8 +763,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor trained by bpx's backprop on any bpx backend.
 
-    scikit-learn's ``MLPRegressor`` parameters (``solver`` 'adam' or 'sgd'), plus ``backend`` and
-    ``dtype``. Identity output and squared error; a 1-D y (or a single output) gives 1-D predictions.
+    scikit-learn's ``MLPRegressor`` parameters (``solver`` 'adam', 'sgd' or 'lbfgs'), plus ``backend`` and
+    ``dtype``. Identity output and squared error (``loss='squared_error'``), or exp output and half the
+    Poisson deviance (``loss='poisson'``); a 1-D y (or a single output) gives 1-D predictions.
     """
 
     score = _BaseMLP.score  # not RegressorMixin's: predictions on a device go to the host first
