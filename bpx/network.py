@@ -327,8 +327,9 @@ class MLP:
         cost is its weighted mean (scikit-learn's normalisation). ``optimizer=bpx.LBFGS()`` runs
         ``epochs`` L-BFGS iterations on the full batch instead (see :mod:`bpx.lbfgs`).
         """
-        if isinstance(optimizer, LBFGS):  # full-batch quasi-Newton: its own loop
-            return fit_lbfgs(self, X, Y, epochs=epochs, batch_size=batch_size, optimizer=optimizer, shuffle=shuffle,
+        lbfgs = optimizer if optimizer is not None else self.optimizer
+        if isinstance(lbfgs, LBFGS):  # full-batch quasi-Newton: its own loop
+            return fit_lbfgs(self, X, Y, epochs=epochs, batch_size=batch_size, optimizer=lbfgs, shuffle=shuffle,
                              validation_data=validation_data, verbose=verbose, validation_split=validation_split,
                              early_stopping=early_stopping, sample_weight=sample_weight)
         epochs = check_int(epochs, "epochs")

@@ -101,6 +101,8 @@ def test_history_carries_over_and_reset_forgets(backend, float64, to_input):
     np.testing.assert_allclose(h5.loss + h5b.loss, h10.loss, rtol=1e-9)
     two.reset()
     assert two._pairs == [] and two._shapes is None
+    h = b.fit(to_input(X), y, epochs=2, verbose=0)  # no optimizer: the previous fit's, this LBFGS
+    assert b.optimizer is two and two.n_iter == len(h) == 2
 
 
 def test_weight_decay_and_sample_weight(backend, float64, to_input):
@@ -133,6 +135,15 @@ def test_poisson_regression_reaches_the_glm_optimum(backend, float64, to_input):
     assert abs(float(np.mean(A - Y))) < 1e-8
     W = bpx.to_numpy(net.params[0]).ravel()
     np.testing.assert_allclose(W, [0.5, -1.0], atol=0.35)
+
+
+def test_a_poisson_model_saves_and_loads(backend, to_input, tmp_path):
+    X = np.random.default_rng(0).uniform(size=(5, 2))
+    net = bpx.MLP([2, 3, 1], output="exp", loss="poisson", backend=backend, seed=2)
+    bpx.save(net, tmp_path / "p.npz")
+    twin = bpx.load(tmp_path / "p.npz", backend=backend)
+    assert (twin.output, twin.loss_name, twin.is_classifier) == ("exp", "poisson", False)
+    np.testing.assert_array_equal(bpx.to_numpy(twin.forward(to_input(X))), bpx.to_numpy(net.forward(to_input(X))))
 
 
 def test_bad_use_is_refused_before_any_work(backend, to_input):
