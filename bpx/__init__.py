@@ -9,6 +9,7 @@ from .export import export_onnx
 from .gradcheck import gradcheck
 from .history import History
 from .interop import from_sklearn, from_torch, to_sklearn, to_torch
+from .lbfgs import LBFGS
 from .losses import LOSSES
 from .network import MLP, TrainingDiverged
 from .optimizers import SGD, Adam
@@ -22,6 +23,7 @@ __all__ = [
     "Adam",
     "Backend",
     "History",
+    "LBFGS",
     "ModelFileError",
     "TrainingDiverged",
     "available_backends",

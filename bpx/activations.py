@@ -151,7 +151,23 @@ def softplus(Z):
     return xp.maximum(Z, 0.0) + xp.log1p(xp.exp(-xp.abs(Z)))
 
 
+class Exp(Activation):
+    """The exponential, the output of a Poisson regression (its canonical link): an output-only activation
+    (``output="exp"``, paired with ``loss="poisson"``), not offered for hidden layers, where e^z overflows."""
+
+    name = "exp"
+
+    def __call__(self, Z):
+        """g(z) = e^z."""
+        return array_namespace(Z).exp(Z)
+
+    def backward(self, Z, A, dA):
+        """g'(z) = e^z = a."""
+        return dA * A
+
+
 ACTIVATIONS = {cls.name: cls() for cls in (Sigmoid, Tanh, ReLU, LeakyReLU, Identity, Softmax)}
+OUTPUT_ONLY = {"exp": Exp()}  # activations offered for the output layer only
 
 
 def get_activation(name, argument="activation"):
@@ -160,9 +176,10 @@ def get_activation(name, argument="activation"):
         return name
     if not isinstance(name, str):
         raise TypeError(f"{argument} must be a string naming an activation, got {type(name).__name__}")
+    table = {**ACTIVATIONS, **OUTPUT_ONLY} if argument == "output" else ACTIVATIONS
     try:
-        return ACTIVATIONS[name]
+        return table[name]
     except KeyError:
         raise ValueError(
-            f"{argument}={name!r} is not an activation; expected one of {', '.join(ACTIVATIONS)}"
+            f"{argument}={name!r} is not an activation; expected one of {', '.join(table)}"
         ) from None

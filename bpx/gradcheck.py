@@ -13,12 +13,13 @@ from .backend import host_rngs, to_numpy
 from .validation import check_float, check_int
 
 
-def gradcheck(net, X, Y, eps=1e-5, max_entries=200, seed=0):
+def gradcheck(net, X, Y, eps=1e-5, max_entries=200, seed=0, sample_weight=None):
     """Worst relative error per parameter, ``{"W1": ..., "b1": ..., ...}``.
 
     The check runs on a float64 copy of ``net`` on the same backend (``net`` itself is untouched).
     Parameters with more than ``max_entries`` entries are checked at that many entries drawn at random
-    (``seed``); ``max_entries=None`` checks every entry.
+    (``seed``); ``max_entries=None`` checks every entry. ``sample_weight`` (m,) checks the weighted cost
+    and its gradients (``fit(..., sample_weight=w)``).
     """
     from .network import MLP
 
@@ -30,7 +31,16 @@ def gradcheck(net, X, Y, eps=1e-5, max_entries=200, seed=0):
     twin = net.copy(dtype="float64")
     X, Y = twin._XY(X, Y)
     xp = twin.backend.xp
-    _, grads, _ = twin._loss_and_grads(X, Y)
+    weights = None
+    if sample_weight is not None:
+        from .losses import normalized_weights
+
+        weights = normalized_weights(twin._sample_weight(sample_weight, X.shape[0]), xp)
+    _, grads, _ = twin._loss_and_grads(X, Y, weights)
+
+    def cost():
+        return float(twin._loss_and_grads(X, Y, weights)[0] if weights is not None else twin._measure(X, Y)[0])
+
     (rng,) = host_rngs(seed, 1)
     errors = {}
     for k, (p, g) in enumerate(zip(list(twin._params), grads)):
@@ -46,9 +56,9 @@ def gradcheck(net, X, Y, eps=1e-5, max_entries=200, seed=0):
         for i in entries:
             bump = eps * xp.reshape(xp.eye(1, size, k=int(i), dtype=p.dtype, device=twin.backend.device), p.shape)
             twin._params[k] = p + bump
-            c_plus = float(twin._measure(X, Y)[0])
+            c_plus = cost()
             twin._params[k] = p - bump
-            c_minus = float(twin._measure(X, Y)[0])
+            c_minus = cost()
             numeric = (c_plus - c_minus) / (2 * eps)
             worst_diff = max(worst_diff, abs(float(analytic[i]) - numeric))
             scale = max(scale, abs(float(analytic[i])), abs(numeric))

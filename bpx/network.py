@@ -21,7 +21,8 @@ from .backend import dtype_name, get_backend, host_rngs, ndarray_ok
 from .history import History
 from .initializers import default_init, get_initializer
 from .layers import Dense
-from .losses import get_loss
+from .lbfgs import LBFGS, fit_lbfgs
+from .losses import get_loss, normalized_weights
 from .optimizers import Adam, Optimizer
 from .progress import Progress
 from .validation import as_matrix, check_bool, check_float, check_int, check_layer_sizes
@@ -58,7 +59,9 @@ class MLP:
         self.dtype = dtype_name(dtype)
         self.backend = get_backend(backend)
         self._dtype = self.backend.dtype(self.dtype)
-        if self.loss_fn.name != "mse" and out.name not in CLASSIFIER_OUTPUTS:
+        if self.loss_fn.name == "poisson" and out.name != "exp":
+            raise ValueError(f"loss='poisson' needs output='exp' (its canonical link), got output={out.name!r}")
+        if self.loss_fn.name not in ("mse", "poisson") and out.name not in CLASSIFIER_OUTPUTS:
             raise ValueError(
                 f"loss={self.loss_fn.name!r} needs probabilities, so output must be 'sigmoid' or 'softmax', "
                 f"got output={out.name!r}"
@@ -213,18 +216,19 @@ class MLP:
             A = A_next
         return A, caches
 
-    def _loss_and_grads(self, X, Y):
-        """Cost (a 0-d device array), gradients aligned with params, and A[L]."""
+    def _loss_and_grads(self, X, Y, weights=None):
+        """Cost (a 0-d device array), gradients aligned with params, and A[L]; ``weights`` is None (the
+        mean over samples) or the (m, 1) column of normalised sample weights (``losses.normalized_weights``)."""
         A_L, caches = self._forward(X)
-        cost, grads, _ = self._backward(A_L, caches, Y)
+        cost, grads, _ = self._backward(A_L, caches, Y, weights)
         return cost, grads, A_L
 
-    def _backward(self, A_L, caches, Y):
+    def _backward(self, A_L, caches, Y, weights=None):
         """The backward pass from a forward pass's caches: the cost, the gradients aligned with params,
         and the deltas dZ[l] of every layer (kept for ``bpx explain``)."""
         _, Z_L, _ = caches[-1]
-        cost = self.loss_fn.cost(Z_L, A_L, Y, self._fused)
-        dZ = self.loss_fn.delta(Z_L, A_L, Y, self.layers[-1].activation)  # BP1
+        cost = self.loss_fn.cost(Z_L, A_L, Y, self._fused, weights)
+        dZ = self.loss_fn.delta(Z_L, A_L, Y, self.layers[-1].activation, weights)  # BP1
         grads, deltas = [None] * len(self._params), [None] * len(self.layers)
         for l in range(len(self.layers) - 1, -1, -1):
             deltas[l] = dZ
@@ -310,7 +314,7 @@ class MLP:
 
     # -- training -----------------------------------------------------------------------------------
     def fit(self, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, validation_data=None,
-            verbose=1, validation_split=0.0, early_stopping=None):
+            verbose=1, validation_split=0.0, early_stopping=None, sample_weight=None):
         """Train by mini-batch backpropagation; returns a :class:`History`.
 
         ``batch_size=None`` is full batch (the seeds' gradient descent). ``optimizer`` defaults to the
@@ -319,8 +323,15 @@ class MLP:
         many epochs without a better validation loss (training loss without validation data) and
         restores the best parameters. The host is synchronised once per epoch; a non-finite loss or
         parameter raises :class:`TrainingDiverged` naming the epoch and batch, with the parameters of
-        the last finite epoch restored.
+        the last finite epoch restored. ``sample_weight`` (m,) weighs each sample's loss: every batch's
+        cost is its weighted mean (scikit-learn's normalisation). ``optimizer=bpx.LBFGS()`` runs
+        ``epochs`` L-BFGS iterations on the full batch instead (see :mod:`bpx.lbfgs`).
         """
+        lbfgs = optimizer if optimizer is not None else self.optimizer
+        if isinstance(lbfgs, LBFGS):  # full-batch quasi-Newton: its own loop
+            return fit_lbfgs(self, X, Y, epochs=epochs, batch_size=batch_size, optimizer=lbfgs, shuffle=shuffle,
+                             validation_data=validation_data, verbose=verbose, validation_split=validation_split,
+                             early_stopping=early_stopping, sample_weight=sample_weight)
         epochs = check_int(epochs, "epochs")
         if batch_size is not None:
             batch_size = check_int(batch_size, "batch_size")
@@ -336,6 +347,11 @@ class MLP:
         if validation_data is not None and (not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2):
             raise TypeError("validation_data must be a pair (X_val, Y_val)")
         X, Y = self._XY(X, Y)
+        if sample_weight is not None:
+            if validation_split:
+                raise ValueError("sample_weight with validation_split is not supported; split the data and the "
+                                 "weights yourself and pass validation_data")
+            sample_weight = self._sample_weight(sample_weight, X.shape[0])
         val = self._XY(*validation_data) if validation_data is not None else None
         xp = self.backend.xp
         if validation_split:
@@ -355,9 +371,11 @@ class MLP:
                     j = min(i + batch, m)
                     if order is None:
                         Xb, Yb = X[i:j, :], Y[i:j, :]
+                        wb = None if sample_weight is None else sample_weight[i:j]
                     else:
                         Xb, Yb = xp.take(X, order[i:j], axis=0), xp.take(Y, order[i:j], axis=0)
-                    cost, grads, A_L = self._loss_and_grads(Xb, Yb)
+                        wb = None if sample_weight is None else xp.take(sample_weight, order[i:j], axis=0)
+                    cost, grads, A_L = self._loss_and_grads(Xb, Yb, None if wb is None else normalized_weights(wb, xp))
                     self._params = optimizer.step(self._params, grads)
                     costs.append(cost)  # weighted by the batch's size at the end of the epoch
                     if self.is_classifier:
@@ -382,6 +400,21 @@ class MLP:
         if early_stopping is not None and best[1] is not None:
             self._params = best[1]
         return history
+
+    def _sample_weight(self, w, m):
+        """Sample weights as an (m,) device vector of the network's dtype: finite, >= 0, not all zero."""
+        xp = self.backend.xp
+        w = self.backend.asarray(w, name="sample_weight")
+        if w.ndim != 1 or w.shape[0] != m:
+            raise ValueError(f"sample_weight must be a vector of {m} weights (one per sample), got shape {tuple(w.shape)}")
+        if not xp.isdtype(w.dtype, ("real floating", "integral")):
+            raise TypeError(f"sample_weight must hold real numbers, got dtype {w.dtype}")
+        w = xp.astype(w, self._dtype)
+        ok = xp.stack([xp.all(xp.isfinite(w)), xp.all(w >= 0.0), xp.any(w > 0.0)])
+        finite, nonneg, some = (bool(v) for v in self.backend.to_numpy(ok))
+        if not (finite and nonneg and some):
+            raise ValueError("sample_weight must be finite and >= 0 with at least one weight > 0")
+        return w
 
     def _end_of_epoch(self, epoch, costs, correct, start, batch, m, val):
         """The epoch's one host sync: the summed cost, the correct count, a finiteness check of every
