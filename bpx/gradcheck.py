@@ -14,11 +14,14 @@ from .validation import check_float, check_int
 
 
 def gradcheck(net, X, Y, eps=1e-5, max_entries=200, seed=0):
-    """Worst relative error per parameter, ``{"W1": ..., "b1": ..., ...}``.
+    """Worst relative error per parameter, ``{"W1": ..., "b1": ..., ...}`` (named as
+    :meth:`bpx.MLP.param_names`: no ``b`` entries for a network without biases).
 
     The check runs on a float64 copy of ``net`` on the same backend (``net`` itself is untouched).
     Parameters with more than ``max_entries`` entries are checked at that many entries drawn at random
-    (``seed``); ``max_entries=None`` checks every entry.
+    (``seed``); ``max_entries=None`` checks every entry. A network with dropout is checked as it
+    trains, with one dropout mask drawn from ``seed`` and held fixed for the backprop gradients and
+    every finite difference.
     """
     from .network import MLP
 
@@ -30,10 +33,11 @@ def gradcheck(net, X, Y, eps=1e-5, max_entries=200, seed=0):
     twin = net.copy(dtype="float64")
     X, Y = twin._XY(X, Y)
     xp = twin.backend.xp
-    _, grads, _ = twin._loss_and_grads(X, Y)
-    (rng,) = host_rngs(seed, 1)
+    (rng, twin._dropout_rng) = host_rngs(seed, 2)
+    masks = twin._dropout_masks(X.shape[0])  # fixed: the same mask for every evaluation below
+    _, grads, _ = twin._loss_and_grads(X, Y, masks)
     errors = {}
-    for k, (p, g) in enumerate(zip(list(twin._params), grads)):
+    for k, (name, p, g) in enumerate(zip(twin.param_names(), list(twin._params), grads)):
         size = 1
         for n in p.shape:
             size *= n
@@ -46,12 +50,12 @@ def gradcheck(net, X, Y, eps=1e-5, max_entries=200, seed=0):
         for i in entries:
             bump = eps * xp.reshape(xp.eye(1, size, k=int(i), dtype=p.dtype, device=twin.backend.device), p.shape)
             twin._params[k] = p + bump
-            c_plus = float(twin._measure(X, Y)[0])
+            c_plus = float(twin._measure(X, Y, masks)[0])
             twin._params[k] = p - bump
-            c_minus = float(twin._measure(X, Y)[0])
+            c_minus = float(twin._measure(X, Y, masks)[0])
             numeric = (c_plus - c_minus) / (2 * eps)
             worst_diff = max(worst_diff, abs(float(analytic[i]) - numeric))
             scale = max(scale, abs(float(analytic[i])), abs(numeric))
         twin._params[k] = p
-        errors[f"{'W' if k % 2 == 0 else 'b'}{k // 2 + 1}"] = worst_diff / scale if scale else worst_diff
+        errors[name] = worst_diff / scale if scale else worst_diff
     return errors

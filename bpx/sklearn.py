@@ -248,13 +248,15 @@ class _BaseMLP(BaseEstimator):
     def coefs_(self):
         """The weight matrices W[l], host NumPy copies of shape (n_in, n_out)."""
         check_is_fitted(self)
-        return [to_numpy(W).copy() for W in self._net.params[0::2]]
+        return [to_numpy(W).copy() for W in self._net.weights]
 
     @property
     def intercepts_(self):
-        """The bias vectors b[l], host NumPy copies of shape (n_out,)."""
+        """The bias vectors b[l], host NumPy copies of shape (n_out,) (zeros for a network without biases)."""
         check_is_fitted(self)
-        return [to_numpy(b).copy() for b in self._net.params[1::2]]
+        if not self._net.bias:
+            return [np.zeros(n, dtype=self._net.dtype) for n in self._net.layer_sizes[1:]]
+        return [to_numpy(b).copy() for b in self._net.biases]
 
     # -- data ---------------------------------------------------------------------------------------
     def _dtype_for(self, backend, X):
@@ -392,7 +394,7 @@ class _BaseMLP(BaseEstimator):
         opt.weight_decay = p["alpha"] / batch
         for _ in range(p["max_iter"]):
             if p["alpha"]:  # ‖W‖² before the epoch's updates (scikit-learn adds it at every batch's forward pass)
-                sq = xp.sum(xp.stack([xp.sum(W * W) for W in net.params[0::2]]))
+                sq = xp.sum(xp.stack([xp.sum(W * W) for W in net.weights]))
             history = net.fit(Xd, Yd, epochs=1, batch_size=batch, optimizer=opt, shuffle=bool(self.shuffle), verbose=0)
             self.n_iter_ += 1
             self.t_ += m
