@@ -171,7 +171,7 @@ def seed002_program(steps=500, seed=2):
     start = (x, y, w1.copy(), w2.copy())
     learning_rate = 1e-6
     losses = []
-    for t in range(steps):
+    for _t in range(steps):
         h = x.dot(w1)
         h_relu = np.maximum(h, 0)
         y_pred = h_relu.dot(w2)

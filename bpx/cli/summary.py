@@ -62,7 +62,8 @@ def run(args):
     training = info["training"]
     if training:
         result = training.get("result", {})
-        acc = "; ".join(f"{k} accuracy {v['accuracy']:.4f}" for k, v in result.items() if "accuracy" in v)
+        acc = "; ".join(f"{k} accuracy {v['accuracy']:.4f}" if "accuracy" in v else f"{k} R² {v['r2']:.4f}"
+                        for k, v in result.items() if "accuracy" in v or "r2" in v)
         print(f"trained on     {training.get('data')}: {training.get('optimizer')} lr={training.get('lr')}, "
               f"{training.get('epochs_run', training.get('epochs'))} epochs" + (f"; {acc}" if acc else ""))
     return 0
