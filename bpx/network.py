@@ -277,11 +277,11 @@ class MLP:
         backend draws the same masks); None when this network has no dropout."""
         if not any(self.dropout):
             return None
-        masks = []
+        masks, xp = [], self.backend.xp
         for layer, p in zip(self.layers, self.dropout):
             if p:
-                keep = self._dropout_rng.random((m, layer.n_out)) >= p
-                masks.append(self.backend.asarray(keep * (1.0 / (1.0 - p)), self.dtype))
+                keep = self.backend.asarray(self._dropout_rng.random((m, layer.n_out)) >= p)  # 1 byte per unit travels
+                masks.append(xp.astype(keep, self._dtype) * (1.0 / (1.0 - p)))
             else:
                 masks.append(None)
         return masks + [None]  # never on the output layer
