@@ -3,7 +3,7 @@ array API and run on NumPy, CuPy, PyTorch or array-api-strict."""
 
 __version__ = "0.1.0"
 
-from .activations import ACTIVATIONS
+from .activations import ACTIVATIONS, activation
 from .backend import Backend, available_backends, backend_status, get_backend, to_numpy
 from .export import export_onnx
 from .gradcheck import gradcheck
@@ -22,6 +22,7 @@ __all__ = [
     "SGD",
     "Adam",
     "Backend",
+    "activation",
     "History",
     "LBFGS",
     "ModelFileError",

@@ -275,7 +275,7 @@ class _BaseMLP(BaseEstimator):
         if "_coefs_set" in self.__dict__:
             return self._coefs_set
         check_is_fitted(self)
-        return [to_numpy(W).copy() for W in self._net.params[0::2]]
+        return [to_numpy(W).copy() for W in self._net.weights]
 
     @coefs_.setter
     def coefs_(self, value):
@@ -283,11 +283,14 @@ class _BaseMLP(BaseEstimator):
 
     @property
     def intercepts_(self):
-        """The bias vectors b[l], host NumPy copies of shape (n_out,); assignable like ``coefs_``."""
+        """The bias vectors b[l], host NumPy copies of shape (n_out,) (zeros for a network without biases);
+        assignable like ``coefs_``."""
         if "_intercepts_set" in self.__dict__:
             return self._intercepts_set
         check_is_fitted(self)
-        return [to_numpy(b).copy() for b in self._net.params[1::2]]
+        if not self._net.bias:
+            return [np.zeros(n, dtype=self._net.dtype) for n in self._net.layer_sizes[1:]]
+        return [to_numpy(b).copy() for b in self._net.biases]
 
     @intercepts_.setter
     def intercepts_(self, value):
@@ -566,7 +569,7 @@ class _BaseMLP(BaseEstimator):
         for _ in range(p["max_iter"]):
             if p["alpha"]:  # ‖W‖² before the epoch's updates (scikit-learn adds it at every batch's forward pass)
                 with backend.quiet_float_errors():  # huge weights of a diverging fit overflow to inf here
-                    sq = xp.sum(xp.stack([xp.sum(W * W) for W in net.params[0::2]]))
+                    sq = xp.sum(xp.stack([xp.sum(W * W) for W in net.weights]))
             try:
                 history = net.fit(Xd, Yd, epochs=1, batch_size=batch, optimizer=opt, shuffle=bool(self.shuffle),
                                   verbose=0, sample_weight=swd)
