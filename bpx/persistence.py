@@ -249,9 +249,9 @@ def load(path, backend=None):
 
 
 def _check_registered(path, key, name):
-    from .activations import ACTIVATIONS
+    from .activations import ACTIVATIONS, OUTPUT_ONLY
 
-    if name not in ACTIVATIONS:
+    if name not in ACTIVATIONS and not (key == "output" and name in OUTPUT_ONLY):
         raise ModelFileError(
             path, f"the model's {key} activation {name!r} is not registered in this session; register it "
             f"first with bpx.activation({name!r}, forward, derivative) (the same functions it was trained with), "
