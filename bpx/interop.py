@@ -74,14 +74,15 @@ def _activation_module_class():
     torch = _torch()
 
     class BpxActivation(torch.nn.Module):
-        """bpx's activation ``name`` applied to a tensor: bpx's own code, run on torch."""
+        """A bpx activation (a name or an ``Activation``) applied to a tensor: bpx's own code, run on torch."""
 
-        def __init__(self, name):
+        def __init__(self, activation):
             super().__init__()
-            self.bpx_activation = get_activation(name).name
+            self.activation = get_activation(activation)
+            self.bpx_activation = self.activation.name
 
         def forward(self, x):
-            return get_activation(self.bpx_activation)(x)
+            return self.activation(x)
 
         def extra_repr(self):
             return repr(self.bpx_activation)
@@ -101,17 +102,18 @@ def _same(torch, module, name):
     return tuple(theirs.shape) == tuple(ours.shape) and bool(torch.allclose(theirs, ours, rtol=1e-6, atol=1e-9))
 
 
-def _torch_activation(torch, name):
-    """The torch module for bpx activation ``name``: the native one where it matches, else bpx's own
+def _torch_activation(torch, activation):
+    """The torch module for a bpx activation: the native one where it matches, else bpx's own
     function wrapped in a module; None for identity."""
+    name = activation.name
     if name == "identity":
         return None
     spec = TORCH_MODULES.get(name)
-    if spec is not None and hasattr(torch.nn, spec[0]):
+    if spec is not None and hasattr(torch.nn, spec[0]) and ACTIVATIONS.get(name) is activation:
         module = getattr(torch.nn, spec[0])(**spec[1])
         if _same(torch, module, name):
             return module
-    return _activation_module_class()(name)
+    return _activation_module_class()(activation)
 
 
 def _bpx_activation(torch, module, index):
@@ -152,7 +154,7 @@ def to_torch(net):
             if b is not None:
                 linear.bias.copy_(torch.from_numpy(b))
         modules.append(linear)
-        act = _torch_activation(torch, layer.activation.name)
+        act = _torch_activation(torch, layer.activation)
         if act is not None:
             modules.append(act)
     return torch.nn.Sequential(*modules).eval()

@@ -13,6 +13,7 @@ ort = pytest.importorskip("onnxruntime")
 
 import bpx  # noqa: E402
 from bpx.activations import ACTIVATIONS, Activation  # noqa: E402
+from bpx.backend import namespace  # noqa: E402
 from bpx.cli import main  # noqa: E402
 from bpx.export import OPSET, node_count, onnx_model  # noqa: E402
 
@@ -125,6 +126,23 @@ class HostOnly(Activation):
 
     def __call__(self, Z):
         return np.tanh(np.asarray(Z))
+
+
+class Swish(Activation):
+    """A user's activation written with standard functions only (not in bpx's table)."""
+
+    name = "swish"
+
+    def __call__(self, Z):
+        return Z / (1.0 + namespace(Z).exp(-Z))
+
+
+def test_any_activation_written_with_standard_functions_exports(backend):
+    net = trained(backend, "relu", "softmax")
+    net.layers[0].activation = net.layers[1].activation = Swish()
+    X = probe(net.n_features)
+    got = run(onnx_model(net), X)["probabilities"]
+    np.testing.assert_allclose(got, bpx.to_numpy(net.predict_proba(X)), **TOL["float32"])
 
 
 def test_an_activation_without_an_onnx_form_is_named_and_nothing_is_written(backend, tmp_path):

@@ -81,6 +81,25 @@ def test_an_activation_without_a_torch_twin_runs_bpx_code_and_reads_back(backend
     assert bpx.from_torch(module).activation == "tanh"
 
 
+def test_a_user_activation_outside_the_table_runs_in_torch_as_bpx_code(backend, torch):
+    from bpx.activations import Activation
+
+    class Cube(Activation):
+        name = "cube"
+
+        def __call__(self, Z):
+            return Z * Z * Z
+
+    dtype = host_dtype(backend)
+    net = trained(backend, "tanh", "identity", dtype)
+    net.layers[0].activation = net.layers[1].activation = Cube()
+    module = bpx.to_torch(net)
+    assert module[1].bpx_activation == "cube"
+    X = probe(net.n_features, dtype)
+    with torch.no_grad():
+        np.testing.assert_allclose(module(torch.from_numpy(X)).numpy(), bpx.to_numpy(net.forward(X)), **tolerance(dtype))
+
+
 def test_from_torch_reads_a_torch_built_network(backend, torch):
     torch.manual_seed(0)
     dtype = host_dtype(backend)
