@@ -274,64 +274,64 @@ def fit_lbfgs(net, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True
     net.optimizer = optimizer
     xp = net.backend.xp
     obj = _Objective(net, X, Y, weights, optimizer.weight_decay)
-    start = [xp.asarray(p, copy=True) for p in net._params]
     theta = obj.flat(net._params)
     history = History()
     opt = optimizer
     opt.n_iter, opt.converged, opt.message = 0, False, f"reached epochs={epochs} iterations"
     ftol = max(opt.ftol, float(xp.finfo(net._dtype).eps))  # a relative decrease below the dtype's eps is noise
-    with net.backend.quiet_float_errors(), contextlib.closing(Progress(epochs, verbose)) as progress:
-        f, f_data, _, gmax, g, A_L = obj(theta)
-        if not math.isfinite(f):
-            net._params = start
-            from .network import TrainingDiverged
+    try:
+        with net.backend.quiet_float_errors(), contextlib.closing(Progress(epochs, verbose)) as progress:
+            f, f_data, _, gmax, g, A_L = obj(theta)
+            if not math.isfinite(f):
+                from .network import TrainingDiverged
 
-            raise TrainingDiverged("the cost at the starting parameters is NaN or infinite; L-BFGS cannot start "
-                                   "(the parameters were restored)")
-        if gmax <= opt.tol:
-            opt.converged, opt.message = True, f"max|gradient| <= tol={opt.tol} at the start"
-        while not opt.converged and opt.n_iter < epochs:
-            if obj.count >= opt.max_fun:
-                opt.message = f"reached max_fun={opt.max_fun} cost evaluations"
-                break
-            d = opt._direction(g, xp)
-            gtd = float(xp.sum(g * d))
-            if not gtd < 0.0 and opt._pairs:  # not a descent direction: forget the history, go downhill
-                opt._pairs = []
-                d = -g
-                gtd = float(xp.sum(g * d))
-            if not gtd < 0.0:
-                opt.converged, opt.message = True, "no descent direction (zero gradient)"
-                break
-            t0 = 1.0 if opt._pairs else 1.0 / math.sqrt(-gtd)  # a fresh history: d = −g, first step 1/‖d‖₂
-            t, new = _strong_wolfe(obj, theta, t0, d, f, gtd, min(opt.max_ls, opt.max_fun - obj.count))
-            if new is None:
-                if opt._pairs:  # retry once from steepest descent
-                    opt._pairs = []
-                    continue
-                opt.message = "the line search found no lower cost (precision limit)"
-                break
-            f_new, f_data, _, gmax, g_new, A_L = new
-            s = t * d
-            y = g_new - g
-            ys = float(xp.sum(y * s))
-            opt._remember(s, y, ys, t * gtd)
-            theta = theta + s
-            f_old, f, g = f, f_new, g_new
-            opt.n_iter += 1
-            entry = _entry(net, f_data, A_L, Y, val)
-            history.append(**entry)
-            progress.update(opt.n_iter, entry)
+                raise TrainingDiverged("the cost at the starting parameters is NaN or infinite; L-BFGS cannot start "
+                                       "(the parameters were restored)")
             if gmax <= opt.tol:
-                opt.converged, opt.message = True, f"max|gradient| <= tol={opt.tol}"
-            elif (f_old - f) <= ftol * max(abs(f_old), abs(f), 1.0):
-                opt.converged, opt.message = True, f"relative decrease of the cost <= ftol={ftol:.3g}"
-            elif obj.count >= opt.max_fun:
-                opt.message = f"reached max_fun={opt.max_fun} cost evaluations"
-                break
+                opt.converged, opt.message = True, f"max|gradient| <= tol={opt.tol} at the start"
+            while not opt.converged and opt.n_iter < epochs:
+                if obj.count >= opt.max_fun:
+                    opt.message = f"reached max_fun={opt.max_fun} cost evaluations"
+                    break
+                d = opt._direction(g, xp)
+                gtd = float(xp.sum(g * d))
+                if not gtd < 0.0 and opt._pairs:  # not a descent direction: forget the history, go downhill
+                    opt._pairs = []
+                    d = -g
+                    gtd = float(xp.sum(g * d))
+                if not gtd < 0.0:
+                    opt.converged, opt.message = True, "no descent direction (zero gradient)"
+                    break
+                t0 = 1.0 if opt._pairs else 1.0 / math.sqrt(-gtd)  # a fresh history: d = −g, first step 1/‖d‖₂
+                t, new = _strong_wolfe(obj, theta, t0, d, f, gtd, min(opt.max_ls, opt.max_fun - obj.count))
+                if new is None:
+                    if opt._pairs:  # retry once from steepest descent
+                        opt._pairs = []
+                        continue
+                    opt.message = "the line search found no lower cost (precision limit)"
+                    break
+                f_new, f_data, _, gmax, g_new, A_L = new
+                s = t * d
+                y = g_new - g
+                ys = float(xp.sum(y * s))
+                opt._remember(s, y, ys, t * gtd)
+                theta = theta + s
+                f_old, f, g = f, f_new, g_new
+                opt.n_iter += 1
+                entry = _entry(net, f_data, A_L, Y, val)
+                history.append(**entry)
+                progress.update(opt.n_iter, entry)
+                if gmax <= opt.tol:
+                    opt.converged, opt.message = True, f"max|gradient| <= tol={opt.tol}"
+                elif (f_old - f) <= ftol * max(abs(f_old), abs(f), 1.0):
+                    opt.converged, opt.message = True, f"relative decrease of the cost <= ftol={ftol:.3g}"
+                elif obj.count >= opt.max_fun:
+                    opt.message = f"reached max_fun={opt.max_fun} cost evaluations"
+                    break
+    finally:  # the accepted point, also when interrupted (the objective leaves trial points in the network)
+        net._params = [xp.asarray(p, copy=True) for p in obj.unflat(theta)]
     opt.n_fun = obj.count
     opt.fun, opt.fun_data = f, f_data  # the final cost (with the weight-decay term) and its data part
-    net._params = [xp.asarray(p, copy=True) for p in obj.unflat(theta)]
     return history
 
 

@@ -179,3 +179,14 @@ def test_validation_data_is_monitored(backend, to_input):
                       validation_data=(to_input(X[40:]), y[40:]))
     assert len(history.val_loss) == len(history.loss) == len(history.val_accuracy) == 5
     assert history.val_loss[-1] == pytest.approx(net.loss(to_input(X[40:]), y[40:]), rel=1e-5)
+
+
+def test_a_non_finite_start_is_refused_and_leaves_the_network(backend, to_input):
+    X, y = _problem()
+    net = bpx.MLP([4, 6, 3], activation="identity", backend=backend, dtype="float32", seed=3)
+    before = [bpx.to_numpy(p).copy() for p in net.params]
+    with pytest.raises(bpx.TrainingDiverged, match="L-BFGS cannot start"):
+        huge = np.full_like(X, np.finfo(np.float32).max, dtype=np.float32)  # Z overflows to inf
+        net.fit(to_input(huge), y, epochs=3, optimizer=bpx.LBFGS(), verbose=0)
+    for a, b in zip(before, net.params):
+        np.testing.assert_array_equal(a, bpx.to_numpy(b))

