@@ -26,7 +26,7 @@ from .backend import to_numpy
 from .layers import param_layout
 
 FORMAT = "bpx.mlp"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: layers without biases (header "bias": false); every other file is written as 1
 MAX_HEADER_BYTES = 1 << 20
 CONVENTIONS = {
     "layout": "row-major batches: Z = A_prev @ W + b, W of shape (n_in, n_out), b of shape (n_out,)",
@@ -82,7 +82,9 @@ def save(net, path):
     names = net.param_names()
     header = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        # a bias-free file needs a reader that knows the "bias" field; anything else stays readable by
+        # every bpx that reads format 1 (dropout only matters for training, older readers ignore it)
+        "format_version": FORMAT_VERSION if not net.bias else 1,
         "bpx_version": _version(),
         "layer_sizes": net.layer_sizes,
         "activation": net.activation,

@@ -66,6 +66,7 @@ def test_save_and_load(backend, dtype, to_input, tmp_path):
         assert sorted(npz.files) == ["W1", "W2", "header"]
         header = json.loads(npz["header"].tobytes())
     assert header["bias"] is False and header["arrays"] == ["W1", "W2"]
+    assert header["format_version"] == 2  # a bpx that reads format 1 only says "upgrade bpx", not a bad shape
     again = bpx.load(path, backend=backend)
     assert again.bias is False and again.param_names() == ["W1", "W2"]
     X = to_input(np.random.default_rng(0).standard_normal((5, 3)).astype(dtype))
@@ -110,3 +111,23 @@ def test_summary_counts_no_biases(tmp_path, backend, capsys):
     assert main(["summary", "--model", str(path), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["bias"] is False and info["total_params"] == 3 * 4 + 4 * 2 and info["layers"][0]["biases"] == 0
+
+
+def test_sklearn_coefs_and_intercepts_follow_the_layout(backend):
+    """The estimators always build networks with biases, but their coefs_/intercepts_ read any layout:
+    the weight matrices, and zero intercepts for a network without biases."""
+    pytest.importorskip("sklearn")
+    import warnings
+
+    from bpx.sklearn import MLPRegressor
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((30, 3)), rng.standard_normal(30)
+    est = MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, backend=backend.spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    assert [c.shape for c in est.coefs_] == [(3, 4), (4, 1)] and [b.shape for b in est.intercepts_] == [(4,), (1,)]
+    est._net = bpx.MLP([3, 4, 1], output="identity", loss="mse", bias=False, backend=backend, seed=1)
+    np.testing.assert_array_equal(est.coefs_[1], bpx.to_numpy(est._net.params[1]))
+    assert [b.tolist() for b in est.intercepts_] == [[0.0] * 4, [0.0]]
