@@ -7,6 +7,8 @@ The spec is ``name`` or ``name:device``:
 =====================  =====================================================================
 ``numpy``              NumPy on the CPU
 ``cupy``, ``cupy:1``   CuPy on CUDA device 0 (or the one named)
+``jax``                JAX on its default device; ``jax:cpu``, ``jax:gpu`` (``jax:cuda``),
+                       ``jax:tpu``, ``jax:gpu:1``; fit compiles whole epochs
 ``torch``              PyTorch on the CPU; ``torch:cuda`` / ``torch:cuda:1`` on a CUDA GPU
 ``array_api_strict``   the conformance oracle; ``array_api_strict:device1`` simulates a second
                        device, ``array_api_strict:no_float64`` a device without float64
@@ -66,7 +68,7 @@ class Backend:
         if name not in supported:
             raise ValueError(
                 f"dtype={name!r} is not supported by backend {self.spec!r} on device {self.device}; "
-                f"use dtype='float32'"
+                f"{self.library.missing_dtype(name)}"
             )
         return supported[name]
 
