@@ -108,11 +108,12 @@ class Jax(ArrayLibrary):
 
         return jax.block_until_ready(tree)
 
-    def jit(self, fn, donate_argnums=()):
-        """``fn`` compiled (one compilation per input shape and dtype); ``donate_argnums`` may be overwritten."""
+    def jit(self, fn, donate_argnums=(), static_argnums=()):
+        """``fn`` compiled (one compilation per input shape and dtype, and per value of the
+        ``static_argnums``); the arguments at ``donate_argnums`` may be overwritten."""
         import jax
 
-        return jax.jit(fn, donate_argnums=donate_argnums)
+        return jax.jit(fn, donate_argnums=donate_argnums, static_argnums=static_argnums)
 
     def scan(self, body, carry, xs):
         """``lax.scan``: ``body(carry, x) -> (carry, y)`` over the leading axis of ``xs``, compiled as one loop."""
