@@ -21,6 +21,8 @@ DEVICES = {
     "array_api_strict": ["array_api_strict", "array_api_strict:device1", "array_api_strict:no_float64"],
     "cupy-cuda12x": ["cupy"],
 }
+# environment a session's tests need: JAX has float64 only in x64 mode (bpx never switches it on itself)
+ENV = {"jax": {"JAX_ENABLE_X64": "1"}}
 TARGETS = [
     (requirements.stem, spec)
     for requirements in sorted((ROOT / "backends").glob("*.txt"))
@@ -52,7 +54,7 @@ def tests(session, requirements, spec):
             session.skip(f"cupy: {reason}")
     session.install("-r", f"backends/{requirements}.txt")
     session.install(".[test]")
-    session.run("python", "-m", "pytest", "-q", *session.posargs, env={"BPX_BACKEND": spec})
+    session.run("python", "-m", "pytest", "-q", *session.posargs, env={"BPX_BACKEND": spec, **ENV.get(requirements, {})})
 
 
 @nox.session
