@@ -68,7 +68,7 @@ def lint(session):
 def bench(session):
     """``bpx bench`` on every usable backend against the peers: table, JSON and PNG under benchmarks/
     (pass options after ``--``, e.g. ``nox -s bench -- --quick``)."""
-    session.install("-r", "backends/torch.txt")
+    session.install("-r", "backends/torch.txt", "-r", "backends/jax.txt")
     session.install(".[bench]")
     session.run("bpx", "bench", "--output", "benchmarks/results.md", "--json", "benchmarks/results.json",
                 "--plot", "benchmarks/results.png", *session.posargs)
