@@ -64,7 +64,7 @@ class Backend:
     def dtype(self, name):
         """The namespace's dtype for ``"float32"``/``"float64"``; a clear error for anything else."""
         name = dtype_name(name)
-        supported = self.xp.__array_namespace_info__().dtypes(device=self.device)
+        supported = _dtypes(self)
         if name not in supported:
             raise ValueError(
                 f"dtype={name!r} is not supported by backend {self.spec!r} on device {self.device}; "
@@ -132,7 +132,7 @@ class Backend:
 
 
 def _dtypes(backend):
-    return backend.xp.__array_namespace_info__().dtypes(device=backend.device)
+    return backend.library.dtypes(backend.xp, backend.device)
 
 
 def is_host_data(x):

@@ -15,6 +15,7 @@ module here, never a branch in an ``if name == ...`` chain:
 ``float_errors()`` a context silencing its overflow warnings (fit checks finiteness itself)
 ``settings()``     numerics settings worth reporting (TF32, x64, ...), for ``bpx info``; must work
                    (return ``{}``) when the library is not installed
+``dtypes()``       the device's dtypes by name (default: the namespace's ``__array_namespace_info__``)
 ``missing_dtype``  what to tell a user asking for a dtype the device lacks (JAX: how to turn on x64)
 capabilities       ``inplace`` (in-place operators on fresh temporaries), ``ndarray`` (NumPy-style
                    array methods), ``compiled`` (fit compiles whole epochs; the entry then has
@@ -79,6 +80,10 @@ class ArrayLibrary:
 
     def settings(self):
         return {}
+
+    def dtypes(self, xp, device):
+        """``{name: dtype}`` of the dtypes ``device`` supports (the array API's inspection call)."""
+        return xp.__array_namespace_info__().dtypes(device=device)
 
     def missing_dtype(self, name):
         """The advice in the error for a dtype ``name`` the device does not have."""

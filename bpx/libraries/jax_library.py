@@ -76,6 +76,11 @@ class Jax(ArrayLibrary):
 
         return isinstance(x, jax.Array)  # tracers too, inside a compiled function
 
+    def dtypes(self, xp, device):
+        """The floating dtypes bpx uses, from the x64 switch (jax's own inspection call builds its whole
+        table each time: ~0.6 ms, twice per ``fit``)."""
+        return {"float32": np.dtype("float32"), **({"float64": np.dtype("float64")} if _x64() else {})}
+
     def missing_dtype(self, name):
         return X64_HINT if name == "float64" else super().missing_dtype(name)
 
