@@ -23,6 +23,8 @@ DEVICES = {
     "cupy-cuda12x": ["cupy"],
     "cupy-cuda13x": ["cupy"],
 }
+# environment a session's tests need: JAX has float64 only in x64 mode (bpx never switches it on itself)
+ENV = {"jax": {"JAX_ENABLE_X64": "1"}}
 TARGETS = [
     (requirements.stem, spec)
     for requirements in sorted((ROOT / "backends").glob("*.txt"))
@@ -64,7 +66,7 @@ def tests(session, requirements, spec):
             session.skip(f"cupy: {reason}")
     session.install("-r", f"backends/{requirements}.txt")
     session.install(".[test]")
-    session.run("python", "-m", "pytest", "-q", *session.posargs, env={"BPX_BACKEND": spec})
+    session.run("python", "-m", "pytest", "-q", *session.posargs, env={"BPX_BACKEND": spec, **ENV.get(requirements, {})})
 
 
 @nox.session
@@ -78,7 +80,7 @@ def lint(session):
 def bench(session):
     """``bpx bench`` on every usable backend against the peers: table, JSON and PNG under benchmarks/
     (pass options after ``--``, e.g. ``nox -s bench -- --quick``)."""
-    session.install("-r", "backends/torch.txt")
+    session.install("-r", "backends/torch.txt", "-r", "backends/jax.txt")
     session.install(".[bench]")
     session.run("bpx", "bench", "--output", "benchmarks/results.md", "--json", "benchmarks/results.json",
                 "--plot", "benchmarks/results.png", *session.posargs)

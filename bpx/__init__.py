@@ -1,5 +1,5 @@
 """bpx: multi-layer perceptrons trained by hand-derived backpropagation, written once on the Python
-array API and run on NumPy, CuPy, PyTorch or array-api-strict."""
+array API and run on NumPy, CuPy, PyTorch, JAX or array-api-strict."""
 
 __version__ = "0.1.0"
 

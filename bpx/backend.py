@@ -7,6 +7,8 @@ The spec is ``name`` or ``name:device``:
 =====================  =====================================================================
 ``numpy``              NumPy on the CPU
 ``cupy``, ``cupy:1``   CuPy on CUDA device 0 (or the one named)
+``jax``                JAX on its default device; ``jax:cpu``, ``jax:gpu`` (``jax:cuda``),
+                       ``jax:tpu``, ``jax:gpu:1``; fit compiles whole epochs
 ``torch``              PyTorch on the CPU; ``torch:cuda`` / ``torch:cuda:1`` on a CUDA GPU
 ``array_api_strict``   the conformance oracle; ``array_api_strict:device1`` simulates a second
                        device, ``array_api_strict:no_float64`` a device without float64
@@ -62,11 +64,11 @@ class Backend:
     def dtype(self, name):
         """The namespace's dtype for ``"float32"``/``"float64"``; a clear error for anything else."""
         name = dtype_name(name)
-        supported = self.xp.__array_namespace_info__().dtypes(device=self.device)
+        supported = _dtypes(self)
         if name not in supported:
             raise ValueError(
                 f"dtype={name!r} is not supported by backend {self.spec!r} on device {self.device}; "
-                f"use dtype='float32'"
+                f"{self.library.missing_dtype(name)}"
             )
         return supported[name]
 
@@ -130,7 +132,7 @@ class Backend:
 
 
 def _dtypes(backend):
-    return backend.xp.__array_namespace_info__().dtypes(device=backend.device)
+    return backend.library.dtypes(backend.xp, backend.device)
 
 
 def is_host_data(x):

@@ -7,6 +7,13 @@ Workloads (issue 5):
 (b) ``standard``: MLP 784-512-512-10, ReLU, softmax + cross-entropy, SGD lr 0.1, batch 256, float32,
     60,000 synthetic samples (fixed seed): throughput in samples/s, one epoch per repeat.
 (c) ``sweep``: 784-W-W-10 for width W in 128/512/2048 × batch 32/256/2048 × float32/float64.
+(d) ``digits``: the digits network 64-128-10, ReLU, softmax + cross-entropy, SGD lr 0.1, batch 32,
+    float32, 1,797 synthetic samples (the size of the digits set) per epoch: where per-step Python
+    overhead (and on a GPU, kernel launches) dominates, and compiled epochs (bpx[jax]) pay most.
+
+Backends that compile (``ArrayLibrary.compiled``: bpx[jax]) compile on their first call, which the
+warm-up absorbs; its time is reported apart (``first_call_s``, and ``compile_s`` = first call minus the
+steady-state median), so the steady-state figures compare like with like.
 
 Every workload is timed for each implementation in the same process: every usable bpx backend
 (``bpx.MLP.fit``), a hand-written NumPy loop of the same network (:class:`HandLoop`, the cost of being
@@ -41,8 +48,9 @@ import numpy as np
 from .info import DISTRIBUTIONS, blas_info
 from .info import version as _version
 
-WORKLOADS = ("a", "b", "c")
-WORKLOAD_NAMES = {"a": "tiny", "b": "standard", "c": "sweep"}
+WORKLOADS = ("a", "b", "c", "d")
+WORKLOAD_NAMES = {"a": "tiny", "b": "standard", "c": "sweep", "d": "digits"}
+DIGITS_SIZES, DIGITS_SAMPLES = [64, 128, 10], 1797
 SWEEP_WIDTHS = (128, 512, 2048)
 SWEEP_BATCHES = (32, 256, 2048)
 SWEEP_DTYPES = ("float32", "float64")
@@ -126,15 +134,19 @@ def measure(fn, repeats=3, warmup=1, sync=None):
     return statistics.median(times), times
 
 
-def measure_interleaved(jobs, repeats=3, warmup=1):
+def measure_interleaved(jobs, repeats=3, warmup=1, first=None):
     """``{name: (median seconds, times)}`` for ``jobs = {name: (fn, sync or None)}``, timed round-robin: every
     job is warmed up (uncounted), then each repeat times every job once, so a change in the machine's load
-    (other processes on a shared box) hits all implementations alike instead of skewing their ratios."""
+    (other processes on a shared box) hits all implementations alike instead of skewing their ratios.
+    ``first``, a dict, receives each job's first (warm-up) call time: compilation, allocations, caches."""
     noop = lambda: None  # noqa: E731
-    for fn, sync in jobs.values():
-        for _ in range(max(1, warmup)):
+    for name, (fn, sync) in jobs.items():
+        for k in range(max(1, warmup)):
+            start = time.perf_counter()
             fn()
             (sync or noop)()
+            if k == 0 and first is not None:
+                first[name] = time.perf_counter() - start
     times = {name: [] for name in jobs}
     for _ in range(max(1, repeats)):
         for name, (fn, sync) in jobs.items():
@@ -363,6 +375,26 @@ def _record(workload, impl, dtype, sizes, batch, samples, seconds, times, steps,
     return rec
 
 
+def _compile_info(impl, first, seconds, compiled):
+    """``first_call_s`` and ``compile_s`` (first call minus the steady-state median) of a compiling backend."""
+    if impl not in compiled or impl not in first:
+        return {}
+    return {"first_call_s": first[impl], "compile_s": max(0.0, first[impl] - seconds)}
+
+
+def _compiling(spec):
+    import bpx
+
+    return bpx.get_backend(spec).library.compiled
+
+
+def _on_cpu(spec):
+    import bpx
+
+    device = bpx.get_backend(spec).device
+    return getattr(device, "platform", None) == "cpu" or str(device) == "cpu"
+
+
 def _usable(spec, dtype):
     import bpx
 
@@ -406,7 +438,8 @@ def run_throughput(workload, sizes, batch, dtype, samples, specs, peers, repeats
 
         # enough GEMM calls per timing that small shapes are not all clock overhead
         inner = max(1, min(200, int(roof_flops // step_flops(sizes, batch))))
-        roofs["numpy GEMM roof"] = (inner, ("bpx[numpy", "numpy hand", "sklearn"))
+        cpu_compiled = tuple(f"bpx[{spec}]" for spec in specs if _compiling(spec) and _on_cpu(spec))
+        roofs["numpy GEMM roof"] = (inner, ("bpx[numpy", "numpy hand", "sklearn") + cpu_compiled)
         jobs["numpy GEMM roof"] = (gemm_roof_fn(xnp, sizes, batch, dtype, inner=inner), None)
         for device in _torch_devices(peers):
             if device != "cpu":
@@ -416,14 +449,16 @@ def run_throughput(workload, sizes, batch, dtype, samples, specs, peers, repeats
                 roofs[name] = (inner, (f"torch[{device}]", f"bpx[torch:{device}]", "bpx[cupy]"))
                 jobs[name] = (gemm_roof_fn(torch, sizes, batch, dtype, torch.device(device), inner),
                               synchronizer(torch.device(device)))
+    first, compiled = {}, {f"bpx[{spec}]" for spec in specs if _compiling(spec)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # sklearn's ConvergenceWarning for one epoch of partial_fit
-        timings = measure_interleaved(jobs, repeats, warmup)
+        timings = measure_interleaved(jobs, repeats, warmup, first)
     records = []
     for impl, (sec, times) in timings.items():
         if impl in roofs:
             continue
-        rec = _record(workload, impl, dtype, sizes, batch, samples, sec, times, steps, **extra.get(impl, {}))
+        rec = _record(workload, impl, dtype, sizes, batch, samples, sec, times, steps, **extra.get(impl, {}),
+                      **_compile_info(impl, first, sec, compiled))
         records.append(rec)
         if log:
             log(f"  {workload} {sizes} batch {batch} {dtype} {impl:22} {rec['samples_per_s']:12,.0f} samples/s")
@@ -481,10 +516,10 @@ def run_tiny(specs, peers, steps, repeats, warmup, log=None):
         Xt, yt = peer.data(X, Y, None)
         jobs[f"torch[{device}]"] = (functools.partial(peer.epoch, Xt, yt, 1, shuffle=False), synchronizer(peer.device))
         meta[f"torch[{device}]"] = (dtype, steps, {"threads": _torch_num_threads()})
-    records = []
-    for impl, (sec, times) in measure_interleaved(jobs, repeats, warmup).items():
+    records, first, compiled = [], {}, {f"bpx[{spec}]" for spec in specs if _compiling(spec)}
+    for impl, (sec, times) in measure_interleaved(jobs, repeats, warmup, first).items():
         dt, n, extra = meta[impl]
-        rec = _record("a", impl, dt, sizes, 1, n, sec, times, n, **extra)
+        rec = _record("a", impl, dt, sizes, 1, n, sec, times, n, **extra, **_compile_info(impl, first, sec, compiled))
         records.append(rec)
         if log:
             log(f"  a tiny {impl:22} {rec['us_per_step']:10.1f} µs/step")
@@ -544,7 +579,7 @@ def _run(workloads, specs, peers, repeats, warmup, quick, tiny_steps, samples, s
     which adds only its wrapper overhead to numpy's numbers at these sizes)."""
     for w in workloads:
         if w not in WORKLOADS:
-            raise ValueError(f"workloads must be among {', '.join(WORKLOADS)} (a tiny, b standard, c sweep), got {w!r}")
+            raise ValueError(f"workloads must be among {', '.join(WORKLOADS)} (a tiny, b standard, c sweep, d digits), got {w!r}")
     specs = default_specs() if specs is None else list(specs)
     peers = default_peers() if peers is None else list(peers)
     tiny_steps = tiny_steps or (500 if quick else 10_000)
@@ -561,6 +596,10 @@ def _run(workloads, specs, peers, repeats, warmup, quick, tiny_steps, samples, s
         sizes = [N_FEATURES, 512, 512, N_CLASSES] if not quick else [N_FEATURES, 64, 64, N_CLASSES]
         results += run_throughput("b", sizes, 256 if not quick else 128, "float32", samples, specs, peers, repeats,
                                   warmup, log=log, roof_flops=3e7 if quick else 3e9)
+    if "d" in workloads:
+        digits = min(samples, DIGITS_SAMPLES) if quick else DIGITS_SAMPLES
+        results += run_throughput("d", DIGITS_SIZES, 32, "float32", digits, specs, [p for p in peers if p != "sklearn"],
+                                  repeats, warmup, log=log, roof_flops=3e7 if quick else 3e8)
     if "c" in workloads:
         for dtype in sweep_dtypes:
             for width in sweep_widths:
@@ -612,6 +651,22 @@ def summary(report):
     c = _find(res, "c", "bpx[numpy]", batch=256, dtype="float32", sizes=[N_FEATURES, 2048, 2048, N_CLASSES])
     if c and "roof_fraction" in c:
         out["(c) bpx[numpy] fraction of numpy GEMM roof, width 2048 batch 256 float32"] = (c["roof_fraction"], ">= 0.80")
+    # compiled epochs (issue 10), against the peers of the same run
+    a_jax = _find(res, "a", "bpx[jax]")
+    if a_jax:
+        out["(a) bpx[jax] µs per step"] = (a_jax["us_per_step"], "<= 1")
+        if a_hand:
+            out["(a) bpx[jax] step time / hand loop step time"] = (a_jax["us_per_step"] / a_hand["us_per_step"], "-")
+    d_jax = _find(res, "d", "bpx[jax]")
+    for impl, target in (("bpx[numpy]", ">= 3"), ("torch[cpu]", ">= 4")):
+        peer = _find(res, "d", impl)
+        if d_jax and peer:
+            out[f"(d) bpx[jax] / {impl} throughput"] = (d_jax["samples_per_s"] / peer["samples_per_s"], target)
+    b_jax, b_torch = _find(res, "b", "bpx[jax]"), _find(res, "b", "torch[cpu]")
+    if b_jax and b_torch:
+        out["(b) bpx[jax] / torch[cpu] throughput"] = (b_jax["samples_per_s"] / b_torch["samples_per_s"], ">= 1.2")
+    if b_jax and "roof_fraction" in b_jax:
+        out["(b) bpx[jax] fraction of numpy GEMM roof"] = (b_jax["roof_fraction"], ">= 0.9")
     return out
 
 
@@ -648,19 +703,8 @@ def format_table(report):
             note += [f"{r['steps']:,} steps"] if r["steps"] != tiny[0]["steps"] else []
             lines.append(f"| {r['impl']}{' (' + ', '.join(note) + ')' if note else ''} | "
                          f"{r['us_per_step']:.1f} | {1e6 / r['us_per_step']:,.0f} | {_fmt(ratio, 2)} |")
-    std = [r for r in res if r["workload"] == "b"]
-    if std:
-        s = std[0]
-        bpx_np = _find(res, "b", "bpx[numpy]")
-        lines += ["", f"### (b) standard: MLP {'-'.join(map(str, s['sizes']))}, relu, softmax+CE, SGD lr 0.1, "
-                      f"batch {s['batch']}, {s['dtype']}, {s['samples']:,} samples (one epoch per repeat)", "",
-                  "| implementation | samples/s | s/epoch | GFLOP/s | fraction of roof | bpx[numpy] / this |",
-                  "|---|---:|---:|---:|---:|---:|"]
-        for r in std:
-            ratio = _ratio(bpx_np and bpx_np["samples_per_s"], r["samples_per_s"])
-            secs = r.get("seconds")
-            lines.append(f"| {r['impl']} | {r['samples_per_s']:,.0f} | {_fmt(secs, 3)} | {r['gflops']:.1f} | "
-                         f"{_fmt(r.get('roof_fraction'), 2)} | {_fmt(ratio, 2)} |")
+    for workload, title in (("b", "standard"), ("d", "digits")):
+        lines += _throughput_table(res, workload, title)
     sweep = [r for r in res if r["workload"] == "c"]
     if sweep:
         impls = list(dict.fromkeys(r["impl"] for r in sweep))
@@ -674,11 +718,37 @@ def format_table(report):
             cells = [_fmt(row[i]["samples_per_s"]) if i in row else "-" for i in impls]
             frac = row.get("bpx[numpy]", {}).get("roof_fraction")
             lines.append(f"| {dtype} | {width} | {batch} | " + " | ".join(cells) + f" | {_fmt(frac, 2)} |")
+    first = [r for r in res if "compile_s" in r]
+    if first:
+        lines += ["", "### Compilation (the first call, never counted above)", "",
+                  "| workload | implementation | first call s | compile s (first call − steady median) |",
+                  "|---|---|---:|---:|"]
+        lines += [f"| {r['workload']} {'-'.join(map(str, r['sizes']))} batch {r['batch']} {r['dtype']} | {r['impl']} | "
+                  f"{r['first_call_s']:.2f} | {r['compile_s']:.2f} |" for r in first]
     targets = summary(report)
     if targets:
-        lines += ["", "### Ratios (issue 5 targets)", "", "| ratio | this run | target |", "|---|---:|---:|"]
+        lines += ["", "### Ratios (targets of issues 5 and 10)", "", "| ratio | this run | target |", "|---|---:|---:|"]
         lines += [f"| {name} | {value:.2f} | {target} |" for name, (value, target) in targets.items()]
     return "\n".join(lines) + "\n"
+
+
+def _throughput_table(res, workload, title):
+    """The table of a throughput workload ((b) standard, (d) digits), ratios against bpx[numpy]."""
+    std = [r for r in res if r["workload"] == workload]
+    if not std:
+        return []
+    s = std[0]
+    bpx_np = _find(res, workload, "bpx[numpy]")
+    lines = ["", f"### ({workload}) {title}: MLP {'-'.join(map(str, s['sizes']))}, relu, softmax+CE, SGD lr 0.1, "
+                 f"batch {s['batch']}, {s['dtype']}, {s['samples']:,} samples (one epoch per repeat)", "",
+             "| implementation | samples/s | s/epoch | µs/step | GFLOP/s | fraction of roof | bpx[numpy] / this |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in std:
+        ratio = _ratio(bpx_np and bpx_np["samples_per_s"], r["samples_per_s"])
+        secs = r.get("seconds")
+        lines.append(f"| {r['impl']} | {r['samples_per_s']:,.0f} | {_fmt(secs, 3)} | {_fmt(r.get('us_per_step'), 1)} | "
+                     f"{r['gflops']:.1f} | {_fmt(r.get('roof_fraction'), 2)} | {_fmt(ratio, 2)} |")
+    return lines
 
 
 def write_json(report, path):

@@ -26,6 +26,9 @@ from .lbfgs import LBFGS, fit_lbfgs
 from .losses import get_loss, normalized_weights
 from .optimizers import Adam, Optimizer
 from .progress import Progress
+from .step import compiles, eager_step
+from .step import epoch as compiled_epoch
+from .step import train_step as run_step
 from .validation import as_matrix, check_bool, check_float, check_int, check_layer_sizes
 
 CLASSIFIER_OUTPUTS = ("sigmoid", "softmax")
@@ -340,9 +343,7 @@ class MLP:
         """One forward/backward/update on exactly this batch; returns the cost before the update."""
         _check_optimizer(optimizer)
         X, Y = self._XY(X, Y)
-        cost, grads, _ = self._loss_and_grads(X, Y, masks=self._dropout_masks(X.shape[0]))
-        self._params = optimizer.step(self._params, grads)
-        return float(cost)
+        return float(run_step(self, optimizer, X, Y))  # compiled where the backend compiles (bpx.step)
 
     def predict_proba(self, X):
         """Class probabilities (m, n_out) for sigmoid/softmax outputs."""
@@ -415,33 +416,17 @@ class MLP:
         self.optimizer = optimizer
         history = History()
         best = (float("inf"), None)
+        compiled = compiles(self) and sample_weight is None  # weighted epochs run step by step
         with self.backend.quiet_float_errors(), contextlib.closing(Progress(epochs, verbose)) as progress:
             for epoch in range(1, epochs + 1):
-                start = [xp.asarray(p, copy=True) for p in self._params]
-                order = self.backend.asarray(self._shuffle_rng.permutation(m)) if shuffle and batch < m else None
-                costs, correct = [], xp.zeros((), dtype=self._dtype, device=self.backend.device)
-                outputs, rows = [], 0  # (A_L, Yb) of batches whose correct count is still to be taken
-                for i in range(0, m, batch):
-                    j = min(i + batch, m)
-                    if order is None:
-                        Xb, Yb = X[i:j, :], Y[i:j, :]
-                        wb = None if sample_weight is None else sample_weight[i:j]
-                    else:
-                        Xb, Yb = xp.take(X, order[i:j], axis=0), xp.take(Y, order[i:j], axis=0)
-                        wb = None if sample_weight is None else xp.take(sample_weight, order[i:j], axis=0)
-                    cost, grads, A_L = self._loss_and_grads(Xb, Yb, None if wb is None else normalized_weights(wb, xp),
-                                                            self._dropout_masks(j - i))
-                    self._params = optimizer.step(self._params, grads)
-                    costs.append(cost)  # weighted by the batch's size at the end of the epoch
-                    if self.is_classifier:
-                        # counted in chunks (one argmax over many batches is cheaper than one per batch);
-                        # A_L and Yb are never written to, so keeping them is safe
-                        outputs.append((A_L, Yb))
-                        rows += j - i
-                        if rows * self.n_outputs >= ACCURACY_CHUNK or j == m:
-                            correct = correct + self._n_correct_batches(outputs)
-                            outputs, rows = [], 0
-                entry = self._end_of_epoch(epoch, costs, correct, start, batch, m, val)
+                # the epoch's starting point, restored if it diverges (compiled epochs never overwrite their inputs)
+                start = list(self._params) if compiled else [xp.asarray(p, copy=True) for p in self._params]
+                order = self._shuffle_rng.permutation(m) if shuffle and batch < m else None  # on the host
+                if compiled:  # the whole epoch in one compiled call (bpx.step)
+                    costs, values = compiled_epoch(self, optimizer, X, Y, order, batch)
+                else:
+                    costs, values = self._eager_epoch(X, Y, order, batch, optimizer, sample_weight)
+                entry = self._end_of_epoch(epoch, costs, values, start, batch, m, val)
                 history.append(**entry)
                 progress.update(epoch, entry)
                 if early_stopping is not None:
@@ -471,14 +456,44 @@ class MLP:
             raise ValueError("sample_weight must be finite and >= 0 with at least one weight > 0")
         return w
 
-    def _end_of_epoch(self, epoch, costs, correct, start, batch, m, val):
-        """The epoch's one host sync: the summed cost, the correct count, a finiteness check of every
-        parameter and, with validation data, its cost and correct count. Returns the history entry."""
+    def _eager_epoch(self, X, Y, order, batch, optimizer, sample_weight=None):
+        """One epoch, one step (:func:`bpx.step.eager_step`) per batch; returns the per-batch costs and
+        the device values ``[summed cost, correct count, finite]`` of :meth:`_end_of_epoch`.
+        ``sample_weight`` is the (m,) device vector of :meth:`_sample_weight`, or None."""
         xp = self.backend.xp
+        m = X.shape[0]
+        order = None if order is None else self.backend.asarray(order)
+        costs, correct = [], xp.zeros((), dtype=self._dtype, device=self.backend.device)
+        outputs, rows = [], 0  # (A_L, Yb) of batches whose correct count is still to be taken
+        for i in range(0, m, batch):
+            j = min(i + batch, m)
+            if order is None:
+                Xb, Yb = X[i:j, :], Y[i:j, :]
+                wb = None if sample_weight is None else sample_weight[i:j]
+            else:
+                Xb, Yb = xp.take(X, order[i:j], axis=0), xp.take(Y, order[i:j], axis=0)
+                wb = None if sample_weight is None else xp.take(sample_weight, order[i:j], axis=0)
+            cost, A_L = eager_step(self, optimizer, Xb, Yb, None if wb is None else normalized_weights(wb, xp))
+            costs.append(cost)  # weighted by the batch's size at the end of the epoch
+            if self.is_classifier:
+                # counted in chunks (one argmax over many batches is cheaper than one per batch);
+                # A_L and Yb are never written to, so keeping them is safe
+                outputs.append((A_L, Yb))
+                rows += j - i
+                if rows * self.n_outputs >= ACCURACY_CHUNK or j == m:
+                    correct = correct + self._n_correct_batches(outputs)
+                    outputs, rows = [], 0
         finite = xp.all(xp.stack([xp.all(xp.isfinite(p)) for p in self._params]))
         sizes = [batch] * (len(costs) - 1) + [m - batch * (len(costs) - 1)]  # rows per batch: cost × rows = Σ loss
         summed = xp.sum(xp.stack(costs) * self.backend.asarray(sizes, self.dtype))
-        values = [summed, correct, xp.astype(finite, self._dtype)]
+        return costs, [summed, correct, xp.astype(finite, self._dtype)]
+
+    def _end_of_epoch(self, epoch, costs, values, start, batch, m, val):
+        """The epoch's one host sync: ``values`` (the summed cost, the correct count, a finiteness check
+        of every parameter) and, with validation data, its cost and correct count. Returns the history
+        entry; ``costs`` (per batch) name the batch where training diverged."""
+        xp = self.backend.xp
+        values = list(values)
         if val is not None:
             values += self._measure(*val)
         host = [float(v) for v in self.backend.to_numpy(xp.stack(values))]

@@ -1,8 +1,11 @@
 """Optimizers: the update rule ``W[l] -= lr * dW[l]`` and its momentum and Adam refinements.
 
-``step(params, grads)`` returns the updated parameter list. On NumPy, CuPy and PyTorch the arrays are
-updated in place (fewer temporaries, no reallocation); on any other namespace new arrays are returned
-(the generic array-API path). Both paths perform the same floating-point operations in the same order,
+``step(params, grads)`` returns the updated parameter list; the optimizer keeps its state (velocities,
+moments) and step count. The rule itself is the pure function ``update(params, grads, state, coefs)
+-> (params, state)`` (state in, state out), which is what a compiled training step runs (see
+:mod:`bpx.step`). On NumPy, CuPy and PyTorch the arrays are updated in place (fewer temporaries, no
+reallocation); on any other namespace new arrays are returned (the generic array-API path). Both
+paths perform the same floating-point operations in the same order,
 and the test suite checks that they give identical numbers. Weight decay is L2 regularisation
 ``λ/2 ‖W‖²`` added to the gradient of the weight matrices (not the biases); the loss the network
 reports is the data loss without it.
@@ -34,33 +37,62 @@ class Optimizer:
         """Per-parameter state arrays; override."""
         return {}
 
-    def step(self, params, grads):
-        """One update of every parameter from its gradient; returns the new parameter list."""
+    # -- the update rule as a pure function (what a compiled training step runs) ---------------------
+    def init(self, params):
+        """A fresh optimizer state for ``params``: ``{slot name: [one array per parameter]}``."""
+        return self._slots(params)
+
+    def coefficients(self, t):
+        """The per-step scalars that depend on the step count ``t`` (Adam's bias corrections), as Python
+        floats: the step count lives on the host, so a compiled epoch gets them as inputs."""
+        return ()
+
+    def update(self, params, grads, state, coefs=(), inplace=False):
+        """One update of every parameter: ``(params, grads, state) -> (params, state)``, with ``coefs``
+        from :meth:`coefficients`. A pure function unless ``inplace`` (numpy/cupy/torch's fast path),
+        which overwrites the arrays of ``params`` and ``state`` instead of making new ones."""
+        if inplace and self._plain():  # fast path: plain SGD in place, one statement per parameter
+            lr = self.lr
+            for p, g in zip(params, grads):
+                p -= lr * g
+            return list(params), state
+        state = {name: list(arrays) for name, arrays in state.items()}  # new lists: the caller's stay as they were
+        new = []
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if self.weight_decay and p.ndim == 2:
+                g = g + self.weight_decay * p
+            new.append(self._update(i, p, g, state, coefs, inplace))
+        return new, state
+
+    # -- the stateful interface: the optimizer keeps its state and step count --------------------------
+    def prepare(self, params):
+        """Check ``params`` are the ones this optimizer trains (creating its state on first use) and
+        return its state."""
         shapes = [tuple(p.shape) for p in params]
         if self._shapes is None:
             self._shapes = shapes
-            self._state = self._slots(params)
+            self._state = self.init(params)
             self.t = 0
         elif shapes != self._shapes:
             raise ValueError(
                 f"this {type(self).__name__} was used with parameters of shapes {self._shapes}, "
                 f"now it gets {shapes}; use a new optimizer (or call reset()) for another network"
             )
+        return self._state
+
+    def use_inplace(self, params):
+        """Whether to take the in-place fast path on ``params`` (``inplace=None``: when their library can)."""
+        return self.inplace if self.inplace is not None else all(inplace_ok(p) for p in params)
+
+    def step(self, params, grads):
+        """One update of every parameter from its gradient; returns the new parameter list."""
+        state = self.prepare(params)
         self.t += 1
-        inplace = self.inplace if self.inplace is not None else all(inplace_ok(p) for p in params)
-        if inplace and self._plain():  # fast path: plain SGD in place, one statement per parameter
-            lr = self.lr
-            for p, g in zip(params, grads):
-                p -= lr * g
-            return list(params)
-        new = []
-        for i, (p, g) in enumerate(zip(params, grads)):
-            if self.weight_decay and p.ndim == 2:
-                g = g + self.weight_decay * p
-            new.append(self._update(i, p, g, inplace))
+        new, self._state = self.update(params, grads, state, self.coefficients(self.t), self.use_inplace(params))
         return new
 
-    def _update(self, i, p, g, inplace):
+    def _update(self, i, p, g, state, coefs, inplace):
+        """The rule for parameter ``i``; reads and replaces its slots in ``state``."""
         raise NotImplementedError
 
     def _plain(self):
@@ -93,19 +125,19 @@ class SGD(Optimizer):
     def _plain(self):
         return not self.momentum and not self.weight_decay
 
-    def _update(self, i, p, g, inplace):
+    def _update(self, i, p, g, state, coefs, inplace):
         lr, mu = self.lr, self.momentum
         if not mu:
             if inplace:
                 p -= lr * g
                 return p
             return p - lr * g
-        v = self._state["v"][i]
+        v = state["v"][i]
         if inplace:
             v *= mu
             v -= lr * g
         else:
-            v = self._state["v"][i] = mu * v - lr * g
+            v = state["v"][i] = mu * v - lr * g
         step = mu * v - lr * g if self.nesterov else v
         if inplace:
             p += step
@@ -129,20 +161,24 @@ class Adam(Optimizer):
         xp = array_api_compat.array_namespace(*params)
         return {"m": [xp.zeros_like(p) for p in params], "v": [xp.zeros_like(p) for p in params]}
 
-    def _update(self, i, p, g, inplace):
+    def coefficients(self, t):
+        """The bias corrections 1 − β1^t and 1 − β2^t."""
+        return (1.0 - self.beta1**t, 1.0 - self.beta2**t)
+
+    def _update(self, i, p, g, state, coefs, inplace):
         xp = namespace(p)
         b1, b2 = self.beta1, self.beta2
-        m, v = self._state["m"][i], self._state["v"][i]
+        m, v = state["m"][i], state["v"][i]
         if inplace:
             m *= b1
             m += (1.0 - b1) * g
             v *= b2
             v += (1.0 - b2) * (g * g)
         else:
-            m = self._state["m"][i] = b1 * m + (1.0 - b1) * g
-            v = self._state["v"][i] = b2 * v + (1.0 - b2) * (g * g)
-        m_hat = m / (1.0 - b1**self.t)
-        v_hat = v / (1.0 - b2**self.t)
+            m = state["m"][i] = b1 * m + (1.0 - b1) * g
+            v = state["v"][i] = b2 * v + (1.0 - b2) * (g * g)
+        m_hat = m / coefs[0]
+        v_hat = v / coefs[1]
         step = self.lr * m_hat / (xp.sqrt(v_hat) + self.eps)
         if inplace:
             p -= step

@@ -105,7 +105,7 @@ def _quick_report(backend):
         pass
     dtypes = ("float32", "float64") if backend.has_dtype("float64") else ("float32",)
     # one BLAS thread: tiny multi-threaded GEMMs crawl on a busy 2-core machine, and this only checks the plumbing
-    return bench.run(workloads=("a", "b", "c"), specs=[backend.spec], peers=peers + ["sklearn"], repeats=1, warmup=1,
+    return bench.run(workloads=("a", "b", "c", "d"), specs=[backend.spec], peers=peers + ["sklearn"], repeats=1, warmup=1,
                      quick=True, tiny_steps=20, samples=96, sweep_widths=(8, 16), sweep_batches=(16,), sweep_dtypes=dtypes,
                      threads=1)
 
@@ -116,12 +116,16 @@ def test_harness_runs_and_reports(backend, tmp_path):
     assert ("a", f"bpx[{backend.spec}]") in impls and ("a", "numpy hand loop") in impls
     assert ("b", "numpy GEMM roof") in impls and ("b", "sklearn MLPClassifier") in impls
     assert {r["sizes"][1] for r in report["results"] if r["workload"] == "c"} == {8, 16}
+    assert ("d", f"bpx[{backend.spec}]") in impls
+    compiled = [r for r in report["results"] if "compile_s" in r]  # reported apart, for compiling backends only
+    assert {r["impl"] for r in compiled} == ({f"bpx[{backend.spec}]"} if backend.library.compiled else set())
+    assert all(r["first_call_s"] >= r["compile_s"] >= 0 for r in compiled)
     for r in report["results"]:
         assert r["samples_per_s"] > 0 and np.isfinite(r["samples_per_s"])
     assert report["machine"]["cores"] >= 1 and "numpy" in report["machine"]["versions"]
 
     table = bench.format_table(report)
-    for heading in ("### (a) tiny", "### (b) standard", "### (c) sweep", "Machine:", "BLAS:"):
+    for heading in ("### (a) tiny", "### (b) standard", "### (c) sweep", "### (d) digits", "Machine:", "BLAS:"):
         assert heading in table
     rows = [line for line in table.splitlines() if line.startswith("|")]
     assert rows and all(line.endswith("|") for line in rows)

@@ -29,23 +29,30 @@ def test_same_seed_bit_identical_initial_parameters(backend, float64):
             np.testing.assert_array_equal(a, b, err_msg=spec)
 
 
-def train_200_steps(spec, dtype):
+OPTIMIZERS = {"momentum": lambda: bpx.SGD(0.05, momentum=0.9),
+              "nesterov": lambda: bpx.SGD(0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
+              "adam": lambda: bpx.Adam(0.01)}
+
+
+def train_200_steps(spec, dtype, optimizer="momentum"):
     X, y = synthetic_data(400, LAYERS[0], LAYERS[-1], seed=0)
     net = bpx.MLP(LAYERS, backend=spec, dtype=dtype, seed=3)
-    net.fit(X, y, epochs=8, batch_size=16, optimizer=bpx.SGD(0.05, momentum=0.9), verbose=0)  # 8 × 25 = 200 steps
+    net.fit(X, y, epochs=8, batch_size=16, optimizer=OPTIMIZERS[optimizer](), verbose=0)  # 8 × 25 = 200 steps
     return [bpx.to_numpy(p).astype(np.float64) for p in net.params]
 
 
-def test_200_sgd_momentum_steps_agree(backend, dtype):
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+def test_200_sgd_momentum_steps_agree(backend, dtype, optimizer):
+    """SGD+momentum (and Nesterov with weight decay, and Adam): 200 steps, every backend alike."""
     rtol = {"float64": 1e-10, "float32": 1e-4}[dtype]
-    mine = train_200_steps(backend, dtype)
+    mine = train_200_steps(backend, dtype, optimizer)
     for spec in others(backend):
         if not bpx.get_backend(spec).has_dtype(dtype):
             continue
-        theirs = train_200_steps(spec, dtype)
+        theirs = train_200_steps(spec, dtype, optimizer)
         scale = max(np.abs(t).max() for t in theirs)
         worst = max(np.abs(a - b).max() for a, b in zip(mine, theirs)) / scale
-        assert worst <= rtol, f"{backend.spec} vs {spec} ({dtype}): relative drift {worst:.2e}"
+        assert worst <= rtol, f"{backend.spec} vs {spec} ({dtype}, {optimizer}): relative drift {worst:.2e}"
 
 
 def test_a_model_saved_here_gives_the_same_output_everywhere(backend, dtype, tmp_path, tol):

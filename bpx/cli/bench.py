@@ -15,11 +15,12 @@ def add_parser(subparsers):
     parser = subparsers.add_parser(
         "bench", help="benchmark bpx against peers and the GEMM roof",
         description="Time workloads (a) tiny 2-2-2 net, 10,000 single-sample steps; (b) 784-512-512-10 relu, "
-                    "batch 256, float32, 60,000 samples; (c) sweep width x batch x dtype — on every bpx backend, "
+                    "batch 256, float32, 60,000 samples; (c) sweep width x batch x dtype; "
+                    "(d) the digits network 64-128-10, batch 32 — on every bpx backend, "
                     "a hand-written NumPy loop, PyTorch, scikit-learn and the numpy GEMM roof. Prints a markdown "
                     "table with the ratios.")
-    parser.add_argument("--workloads", type=_names, default=["a", "b", "c"],
-                        help="comma-separated among a (tiny), b (standard), c (sweep); default a,b,c")
+    parser.add_argument("--workloads", type=_names, default=["a", "b", "c", "d"],
+                        help="comma-separated among a (tiny), b (standard), c (sweep), d (digits); default a,b,c,d")
     parser.add_argument("--backends", type=_names, help="comma-separated bpx backend specs (default: every usable one)")
     parser.add_argument("--peers", type=_names,
                         help="comma-separated among hand, roof, torch:cpu, torch:cuda, sklearn (default: all available)")

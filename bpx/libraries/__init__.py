@@ -15,8 +15,11 @@ module here, never a branch in an ``if name == ...`` chain:
 ``float_errors()`` a context silencing its overflow warnings (fit checks finiteness itself)
 ``settings()``     numerics settings worth reporting (TF32, x64, ...), for ``bpx info``; must work
                    (return ``{}``) when the library is not installed
+``dtypes()``       the device's dtypes by name (default: the namespace's ``__array_namespace_info__``)
+``missing_dtype``  what to tell a user asking for a dtype the device lacks (JAX: how to turn on x64)
 capabilities       ``inplace`` (in-place operators on fresh temporaries), ``ndarray`` (NumPy-style
-                   array methods), ``compiled`` (fit compiles whole epochs), ``lazy`` (arrays are
+                   array methods), ``compiled`` (fit compiles whole epochs; the entry then has
+                   ``jit``, ``scan`` and ``block``, see :mod:`bpx.step`), ``lazy`` (arrays are
                    task graphs computed on demand), ``accelerator`` (``auto`` picks it when usable)
 =================  ==================================================================================
 
@@ -78,6 +81,14 @@ class ArrayLibrary:
     def settings(self):
         return {}
 
+    def dtypes(self, xp, device):
+        """``{name: dtype}`` of the dtypes ``device`` supports (the array API's inspection call)."""
+        return xp.__array_namespace_info__().dtypes(device=device)
+
+    def missing_dtype(self, name):
+        """The advice in the error for a dtype ``name`` the device does not have."""
+        return "use dtype='float32'"
+
     def __repr__(self):
         return f"<array library {self.name!r}>"
 
@@ -105,4 +116,4 @@ def library_of(x):
     return next((lib for lib in LIBRARIES.values() if lib.owns(x)), None)
 
 
-from . import numpy_library, cupy_library, torch_library, strict_library  # noqa: E402,F401,I001  (registration order = report order)
+from . import numpy_library, cupy_library, torch_library, strict_library, jax_library  # noqa: E402,F401,I001  (registration order = report order)

@@ -1,0 +1,183 @@
+"""The training step, written once: a pure function of (parameters, optimizer state, batch).
+
+:func:`step` is forward, backprop (BP1–BP4, the network's own ``_loss_and_grads``) and the optimizer's
+update rule (:meth:`bpx.Optimizer.update`) as one function
+
+    (params, state, coefs, X, Y) -> (params, state, cost, A_L)
+
+with ``coefs`` the per-step scalars of the step count ``t`` (Adam's bias corrections; the step count
+lives on the host, so every backend gets the very same numbers). Every backend runs it:
+
+- eager libraries (numpy, cupy, torch, array_api_strict) call it once per batch (:func:`eager_step`);
+  numpy, cupy and torch take their in-place fast paths inside it (``inplace``), so the arrays they are
+  given are updated where they lie;
+- compiled libraries (``ArrayLibrary.compiled``: JAX) compile it (:class:`Compiled`): ``train_step`` is
+  one compiled step with the parameters and optimizer state donated, and ``fit`` compiles a whole
+  epoch, the full batches in one ``lax.scan`` and the last shorter batch after it, with the epoch's
+  summary (summed cost, correct count, finiteness) computed on the device: one dispatch and one host
+  sync per epoch. The batches are the ones the other backends see (the shuffle is drawn on the host
+  from the same stream, DESIGN rule 3), gathered once per epoch on the device.
+
+Compiled functions are cached per network architecture (its ``repr``), optimizer hyperparameters
+(its ``repr``) and device; the library compiles once per input shape and dtype, so a second epoch,
+a second ``fit`` or a second network of the same architecture compiles nothing.
+
+This module is math glue: it never imports an array library (the compiled entry provides ``jit``,
+``scan`` and ``block``).
+"""
+
+from __future__ import annotations
+
+import collections
+import copy
+
+import numpy as np
+
+CACHE_SIZE = 16  # compiled (architecture, optimizer) pairs kept
+
+
+def _on(net, params):
+    """``net``'s math on ``params``: the network itself when they are its parameters, else a shallow
+    copy holding ``params`` (inside a compiled function they are tracers)."""
+    if params is net._params:
+        return net
+    view = copy.copy(net)
+    view._params = params
+    return view
+
+
+def step(net, optimizer, params, state, coefs, X, Y, inplace=False, weights=None, masks=None):
+    """One training step on the batch (X, Y) as a pure function (unless ``inplace``): returns the new
+    parameters and optimizer state, the batch's cost before the update (a 0-d array) and A[L].
+    ``weights`` are the batch's normalised sample weights and ``masks`` its dropout masks (or None)."""
+    cost, grads, A_L = _on(net, params)._loss_and_grads(X, Y, weights, masks)
+    params, state = optimizer.update(params, grads, state, coefs, inplace)
+    return params, state, cost, A_L
+
+
+def eager_step(net, optimizer, X, Y, weights=None):
+    """:func:`step` on an eager backend with the optimizer's bookkeeping (its state and step count) and
+    the batch's dropout masks (drawn on the host); updates ``net`` and ``optimizer``, returns (cost, A[L])."""
+    state = optimizer.prepare(net._params)
+    masks = net._dropout_masks(X.shape[0])
+    optimizer.t += 1
+    net._params, optimizer._state, cost, A_L = step(net, optimizer, net._params, state, optimizer.coefficients(optimizer.t),
+                                                    X, Y, optimizer.use_inplace(net._params), weights, masks)
+    return cost, A_L
+
+
+def compiles(net):
+    """Whether ``fit`` and ``train_step`` run compiled for this network: its library compiles, and the
+    step depends on nothing drawn per batch on the host (dropout masks are: those run eagerly)."""
+    return net.backend.library.compiled and not any(getattr(net, "dropout", None) or ())
+
+
+def train_step(net, optimizer, X, Y):
+    """One step of ``net.train_step``: compiled where the library compiles, else :func:`eager_step`.
+    Returns the cost (a 0-d array)."""
+    if not compiles(net):
+        return eager_step(net, optimizer, X, Y)[0]
+    compiled = Compiled.get(net, optimizer)
+    state = optimizer.prepare(net._params)
+    optimizer.t += 1
+    coefs = _coefs(net, optimizer, optimizer.t, 1)[0]
+    net._params, optimizer._state, cost = compiled.step(list(net._params), state, coefs, X, Y)
+    return cost
+
+
+def epoch(net, optimizer, X, Y, order, batch):
+    """One compiled epoch over (X, Y) in batches of ``batch`` rows taken in ``order`` (a host
+    permutation, or None for the rows as they are). Updates ``net`` and ``optimizer``; returns the
+    per-batch costs (a 1-d device array) and the epoch's ``[summed cost, correct count, finite]``
+    (device values), as ``MLP._end_of_epoch`` reads them."""
+    compiled = Compiled.get(net, optimizer)
+    library = net.backend.library
+    state = optimizer.prepare(net._params)
+    m = X.shape[0]
+    n = -(-m // batch)
+    coefs = _coefs(net, optimizer, optimizer.t + 1, n)
+    optimizer.t += n
+    if order is not None:
+        order = library.from_host(net.backend.xp, order.astype(np.int32), None, net.backend.device)
+    net._params, optimizer._state, costs, values = compiled.epoch(list(net._params), state, coefs, X, Y, order, batch)
+    return costs, values
+
+
+def _coefs(net, optimizer, t0, n):
+    """The optimizer's per-step coefficients of steps t0 .. t0+n-1, as an (n, k) host array in the
+    network's dtype (moved to the device by the compiled call)."""
+    rows = [optimizer.coefficients(t) for t in range(t0, t0 + n)]
+    return np.array(rows, dtype=net.dtype).reshape(n, -1)
+
+
+class Compiled:
+    """The compiled step and epoch of one (architecture, optimizer) pair."""
+
+    _cache = collections.OrderedDict()
+
+    @classmethod
+    def get(cls, net, optimizer):
+        key = (type(net), repr(net), str(net.backend.device), type(optimizer), repr(optimizer))
+        compiled = cls._cache.get(key)
+        if compiled is None:
+            compiled = cls._cache[key] = cls(net, optimizer)
+            while len(cls._cache) > CACHE_SIZE:
+                cls._cache.popitem(last=False)
+        cls._cache.move_to_end(key)
+        return compiled
+
+    def __init__(self, net, optimizer):
+        # private copies: the cache must hold neither the caller's arrays nor objects they may change
+        self.net = copy.copy(net)
+        self.net._params, self.net.optimizer = None, None
+        self.optimizer = copy.copy(optimizer)
+        self.optimizer._shapes = self.optimizer._state = None
+        library = net.backend.library
+        self.library = library
+        self.step = library.jit(self._step, donate_argnums=(0, 1))
+        # the epoch keeps its input parameters (fit restores them if the epoch diverges) and donates the state
+        self.epoch = library.jit(self._epoch, donate_argnums=(1,), static_argnums=(6,))
+
+    def _step(self, params, state, coefs, X, Y):
+        params, state, cost, _ = step(self.net, self.optimizer, params, state, tuple(coefs), X, Y)
+        return params, state, cost
+
+    def _batch(self, carry, batch):
+        params, state = carry
+        coefs, X, Y = batch
+        params, state, cost, A_L = step(self.net, self.optimizer, params, state, tuple(coefs), X, Y)
+        return (params, state), (cost, self._correct(A_L, Y))
+
+    def _correct(self, A_L, Y):
+        net = self.net
+        if net.is_classifier:
+            return net._n_correct(A_L, Y)
+        return net.backend.xp.zeros((), dtype=net._dtype, device=net.backend.device)
+
+    def _epoch(self, params, state, coefs, X, Y, order, batch):
+        xp = self.net.backend.xp
+        m = X.shape[0]
+        if order is not None:  # the epoch's rows, gathered once
+            X, Y = xp.take(X, order, axis=0), xp.take(Y, order, axis=0)
+        full = m // batch
+        costs, correct = [], []
+        if full:
+            rows = full * batch
+            Xs = xp.reshape(X[:rows, :], (full, batch, X.shape[1]))
+            Ys = xp.reshape(Y[:rows, :], (full, batch, Y.shape[1]))
+            (params, state), (c, k) = self.library.scan(self._batch, (params, state), (coefs[:full, :], Xs, Ys))
+            costs.append(c)
+            correct.append(k)
+        if m - full * batch:  # the last, shorter batch: one more step
+            (params, state), (c, k) = self._batch((params, state), (coefs[full, :], X[full * batch:, :], Y[full * batch:, :]))
+            costs.append(xp.reshape(c, (1,)))
+            correct.append(xp.reshape(k, (1,)))
+        costs = xp.concat(costs) if len(costs) > 1 else costs[0]
+        correct = xp.sum(xp.concat(correct) if len(correct) > 1 else correct[0])
+        device = self.net.backend.device
+        sizes = xp.full(costs.shape, float(batch), dtype=costs.dtype, device=device)
+        if m - full * batch:
+            sizes = xp.concat([sizes[:-1], xp.full((1,), float(m - full * batch), dtype=costs.dtype, device=device)])
+        finite = xp.all(xp.stack([xp.all(xp.isfinite(p)) for p in params]))
+        values = [xp.sum(costs * sizes), correct, xp.astype(finite, costs.dtype)]
+        return params, state, costs, values
