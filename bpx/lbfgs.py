@@ -68,11 +68,17 @@ class LBFGS(Optimizer):
         super().reset()
         self._pairs = []
 
+    def prepare(self, params):
+        """Refused: L-BFGS is no per-batch update rule (see :meth:`step`); raised before any work."""
+        self.step(params, None)
+
     def step(self, params, grads):
         raise TypeError(
             "bpx.LBFGS needs the cost at trial points along a line, not one gradient: train with "
             "net.fit(X, Y, epochs=E, optimizer=bpx.LBFGS()) (full batch), not train_step or another loop"
         )
+
+    update = step
 
     def __repr__(self):
         return (f"LBFGS(history_size={self.history_size}, tol={self.tol}, ftol={self.ftol}, max_fun={self.max_fun}, "
