@@ -6,6 +6,7 @@ itself, with the reason, where no CUDA device is usable. ``nox -s bench`` runs t
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,6 +21,7 @@ ROOT = Path(__file__).parent
 DEVICES = {
     "array_api_strict": ["array_api_strict", "array_api_strict:device1", "array_api_strict:no_float64"],
     "cupy-cuda12x": ["cupy"],
+    "cupy-cuda13x": ["cupy"],
 }
 # environment a session's tests need: JAX has float64 only in x64 mode (bpx never switches it on itself)
 ENV = {"jax": {"JAX_ENABLE_X64": "1"}}
@@ -30,26 +32,36 @@ TARGETS = [
 ]
 
 
-def cuda_device():
-    """None if an NVIDIA GPU is visible, else the reason why not (checked before installing CuPy)."""
+def cuda_device(requirements):
+    """None if an NVIDIA GPU whose driver runs this CuPy build (cupy-cuda12x, cupy-cuda13x) is visible,
+    else the reason why not (checked before installing CuPy)."""
     smi = shutil.which("nvidia-smi")
     if smi is None:
         return "no CUDA device found (no nvidia-smi on PATH)"
-    result = subprocess.run([smi, "-L"], capture_output=True, text=True)
+    result = subprocess.run([smi], capture_output=True, text=True)
     if result.returncode != 0 or "GPU" not in result.stdout:
-        return f"no CUDA device found (nvidia-smi -L: {(result.stderr or result.stdout).strip()[:200]})"
+        return f"no CUDA device found (nvidia-smi: {(result.stderr or result.stdout).strip()[:200]})"
+    found = re.search(r"CUDA Version:\s*(\d+)", result.stdout)
+    wanted = re.search(r"cuda(\d+)x", requirements)
+    if found and wanted and found.group(1) != wanted.group(1):
+        return f"{requirements} needs a CUDA {wanted.group(1)} driver; this one is CUDA {found.group(1)}"
     return None
+
+
+def session_id(requirements, spec):
+    """The session's name: the requirements file's, or the device's where one file runs on several."""
+    return requirements if len(DEVICES.get(requirements, [requirements])) == 1 else spec.replace(":", "-")
 
 
 @nox.session(tags=["tests"])
 @nox.parametrize(
     "requirements,spec",
-    [nox.param(r, s, id=s.replace(":", "-"), tags=["gpu" if r.startswith("cupy") else "cpu"]) for r, s in TARGETS],
+    [nox.param(r, s, id=session_id(r, s), tags=["gpu" if r.startswith("cupy") else "cpu"]) for r, s in TARGETS],
 )
 def tests(session, requirements, spec):
     """The whole suite with BPX_BACKEND=<spec>."""
     if requirements.startswith("cupy"):
-        reason = cuda_device()
+        reason = cuda_device(requirements)
         if reason:
             session.skip(f"cupy: {reason}")
     session.install("-r", f"backends/{requirements}.txt")

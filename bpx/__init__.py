@@ -3,10 +3,13 @@ array API and run on NumPy, CuPy, PyTorch, JAX or array-api-strict."""
 
 __version__ = "0.1.0"
 
-from .activations import ACTIVATIONS
+from .activations import ACTIVATIONS, activation
 from .backend import Backend, available_backends, backend_status, get_backend, to_numpy
+from .export import export_onnx
 from .gradcheck import gradcheck
 from .history import History
+from .interop import from_sklearn, from_torch, to_sklearn, to_torch
+from .lbfgs import LBFGS
 from .losses import LOSSES
 from .network import MLP, TrainingDiverged
 from .optimizers import SGD, Adam
@@ -19,14 +22,21 @@ __all__ = [
     "SGD",
     "Adam",
     "Backend",
+    "activation",
     "History",
+    "LBFGS",
     "ModelFileError",
     "TrainingDiverged",
     "available_backends",
     "backend_status",
+    "export_onnx",
+    "from_sklearn",
+    "from_torch",
     "get_backend",
     "gradcheck",
     "load",
     "save",
     "to_numpy",
+    "to_sklearn",
+    "to_torch",
 ]

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib.metadata
 import importlib.util
 import json
 import os
@@ -46,7 +45,8 @@ import warnings
 
 import numpy as np
 
-from .info import blas_info
+from .info import DISTRIBUTIONS, blas_info
+from .info import version as _version
 
 WORKLOADS = ("a", "b", "c", "d")
 WORKLOAD_NAMES = {"a": "tiny", "b": "standard", "c": "sweep", "d": "digits"}
@@ -58,13 +58,6 @@ N_FEATURES, N_CLASSES = 784, 10
 
 
 # -- machine ---------------------------------------------------------------------------------------
-def _version(dist):
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
 def cpu_model():
     """The CPU model name (from /proc/cpuinfo on Linux, else platform.processor())."""
     try:
@@ -94,8 +87,7 @@ def machine_info():
         "platform": platform.platform(),
         "python": sys.version.split()[0],
         "bpx": __version__,
-        "versions": {name: _version(name) for name in ("numpy", "torch", "scikit-learn", "array-api-strict",
-                                                         "array-api-compat", "cupy-cuda12x") if _version(name)},
+        "versions": {name: _version(name) for name in DISTRIBUTIONS if _version(name)},
         "blas": blas_info() or [],
         "blas_threads": blas_threads(),
         "environment": {k: os.environ[k] for k in env if k in os.environ},

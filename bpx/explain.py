@@ -62,14 +62,14 @@ class LayerStep:
     index: int  # l, 1-based: layer l maps a[l-1] to a[l]
     activation: str
     W: np.ndarray  # W[l] before the step, (n_in, n_out)
-    b: np.ndarray  # b[l] before the step, (n_out,)
+    b: np.ndarray | None  # b[l] before the step, (n_out,); None for a network without biases (bias=False)
     z: np.ndarray  # z[l] = a[l-1] @ W[l] + b[l], (m, n_out)
     a: np.ndarray  # a[l] = g(z[l]), (m, n_out)
     delta: np.ndarray  # δ[l] = ∂C/∂z[l] (BP1 for the output layer, BP2 below it), (m, n_out)
     dW: np.ndarray  # ∂C/∂W[l] = a[l-1]ᵀ @ δ[l] (BP4)
-    db: np.ndarray  # ∂C/∂b[l] = Σ_samples δ[l] (BP3)
+    db: np.ndarray | None  # ∂C/∂b[l] = Σ_samples δ[l] (BP3); None without biases
     W_new: np.ndarray  # W[l] − lr ∂C/∂W[l]
-    b_new: np.ndarray  # b[l] − lr ∂C/∂b[l]
+    b_new: np.ndarray | None  # b[l] − lr ∂C/∂b[l]; None without biases
 
 
 @dataclass
@@ -97,12 +97,12 @@ class Explanation:
 
     @property
     def grads(self):
-        """``[dW1, db1, dW2, db2, ...]``, aligned with ``MLP.params``."""
-        return [g for layer in self.layers for g in (layer.dW, layer.db)]
+        """``[dW1, db1, dW2, db2, ...]`` (``[dW1, dW2, ...]`` without biases), aligned with ``MLP.params``."""
+        return [g for layer in self.layers for g in (layer.dW, layer.db) if g is not None]
 
     @property
     def params_after(self):
-        return [p for layer in self.layers for p in (layer.W_new, layer.b_new)]
+        return [p for layer in self.layers for p in (layer.W_new, layer.b_new) if p is not None]
 
     def named_weights(self):
         """The weights one by one, numbered as seed 004 numbers them: layer by layer, and within a
@@ -132,7 +132,8 @@ class Explanation:
             "cost": self.cost, "cost_after": self.cost_after,
             "layers": [
                 {"l": s.index, "activation": s.activation,
-                 **{k: getattr(s, k).tolist() for k in ("W", "b", "z", "a", "delta", "dW", "db", "W_new", "b_new")}}
+                 **{k: getattr(s, k).tolist() for k in ("W", "b", "z", "a", "delta", "dW", "db", "W_new", "b_new")
+                    if getattr(s, k) is not None}}
                 for s in self.layers
             ],
         }
@@ -210,11 +211,15 @@ def _step(work, X, Y, lr):
         after = work.params
         cost_after = work._measure(X, Y)[0]
     host = work.backend.to_numpy
+    def slot(arrays, l, k):  # layer l's parameter k (0: W, 1: b); None for a layer without that parameter
+        s = work._slices[l]
+        return host(arrays[s.start + k]) if s.start + k < s.stop else None
+
     layers = [
         LayerStep(index=l + 1, activation=work.layers[l].activation.name,
-                  W=host(before[2 * l]), b=host(before[2 * l + 1]), z=host(caches[l][1]), a=host(caches[l][2]),
-                  delta=host(deltas[l]), dW=host(grads[2 * l]), db=host(grads[2 * l + 1]),
-                  W_new=host(after[2 * l]), b_new=host(after[2 * l + 1]))
+                  W=slot(before, l, 0), b=slot(before, l, 1), z=host(caches[l][1]), a=host(caches[l][2]),
+                  delta=host(deltas[l]), dW=slot(grads, l, 0), db=slot(grads, l, 1),
+                  W_new=slot(after, l, 0), b_new=slot(after, l, 1))
         for l in range(L)
     ]
     return Explanation(layer_sizes=list(work.layer_sizes), activation=work.activation, output=work.output,
@@ -307,8 +312,8 @@ def format_text(report):
         out += [
             f"  layer {l} ({where}, {g})",
             _line(f"W[{l}]", s.W, d),
-            _line(f"b[{l}]", s.b, d),
-            _line(f"z[{l}] = a[{l - 1}] @ W[{l}] + b[{l}]", s.z, d),
+            *([_line(f"b[{l}]", s.b, d)] if s.b is not None else []),
+            _line(f"z[{l}] = a[{l - 1}] @ W[{l}]" + (f" + b[{l}]" if s.b is not None else ""), s.z, d),
             _line(f"a[{l}] = {g}(z[{l}])", s.a, d),
         ]
     out += [
@@ -334,14 +339,15 @@ def format_text(report):
             "    " + eq,
             _line(f"     δ[{l}]", s.delta, d),
             _line(f"BP4  ∂C/∂W[{l}] = a[{l - 1}]ᵀ @ δ[{l}]", s.dW, d),
-            _line(f"BP3  ∂C/∂b[{l}] = Σ_samples δ[{l}]", s.db, d),
+            *([_line(f"BP3  ∂C/∂b[{l}] = Σ_samples δ[{l}]", s.db, d)] if s.db is not None else []),
         ]
     out += [
         "",
-        f"Step 4. Update: W[l] ← W[l] − lr·∂C/∂W[l],  b[l] ← b[l] − lr·∂C/∂b[l]  (lr = {r.lr:g})",
+        "Step 4. Update: W[l] ← W[l] − lr·∂C/∂W[l]" + (",  b[l] ← b[l] − lr·∂C/∂b[l]" if r.layers[0].b is not None else "")
+        + f"  (lr = {r.lr:g})",
     ]
     for s in r.layers:
-        out += [_line(f"W[{s.index}]", s.W_new, d), _line(f"b[{s.index}]", s.b_new, d)]
+        out += [_line(f"W[{s.index}]", s.W_new, d)] + ([_line(f"b[{s.index}]", s.b_new, d)] if s.b_new is not None else [])
     if _n_weights(r) <= MAX_NAMED_WEIGHTS:
         rows = r.named_weights()
         width = max(len(w["from"]) + len(w["to"]) for w in rows) + 3

@@ -13,12 +13,16 @@ from .backend import host_rngs, to_numpy
 from .validation import check_float, check_int
 
 
-def gradcheck(net, X, Y, eps=1e-5, max_entries=200, seed=0):
-    """Worst relative error per parameter, ``{"W1": ..., "b1": ..., ...}``.
+def gradcheck(net, X, Y, eps=1e-5, max_entries=200, seed=0, sample_weight=None):
+    """Worst relative error per parameter, ``{"W1": ..., "b1": ..., ...}`` (named as
+    :meth:`bpx.MLP.param_names`: no ``b`` entries for a network without biases).
 
     The check runs on a float64 copy of ``net`` on the same backend (``net`` itself is untouched).
     Parameters with more than ``max_entries`` entries are checked at that many entries drawn at random
-    (``seed``); ``max_entries=None`` checks every entry.
+    (``seed``); ``max_entries=None`` checks every entry. ``sample_weight`` (m,) checks the weighted cost
+    and its gradients (``fit(..., sample_weight=w)``). A network with dropout is checked as it
+    trains, with one dropout mask drawn from ``seed`` and held fixed for the backprop gradients and
+    every finite difference.
     """
     from .network import MLP
 
@@ -30,10 +34,22 @@ def gradcheck(net, X, Y, eps=1e-5, max_entries=200, seed=0):
     twin = net.copy(dtype="float64")
     X, Y = twin._XY(X, Y)
     xp = twin.backend.xp
-    _, grads, _ = twin._loss_and_grads(X, Y)
-    (rng,) = host_rngs(seed, 1)
+    weights = None
+    if sample_weight is not None:
+        from .losses import normalized_weights
+
+        weights = normalized_weights(twin._sample_weight(sample_weight, X.shape[0]), xp)
+    (rng, twin._dropout_rng) = host_rngs(seed, 2)
+    masks = twin._dropout_masks(X.shape[0])  # fixed: the same mask for every evaluation below
+    _, grads, _ = twin._loss_and_grads(X, Y, weights, masks)
+
+    def cost():
+        if weights is None:
+            return float(twin._measure(X, Y, masks)[0])
+        return float(twin._loss_and_grads(X, Y, weights, masks)[0])
+
     errors = {}
-    for k, (p, g) in enumerate(zip(list(twin._params), grads)):
+    for k, (name, p, g) in enumerate(zip(twin.param_names(), list(twin._params), grads)):
         size = 1
         for n in p.shape:
             size *= n
@@ -46,12 +62,57 @@ def gradcheck(net, X, Y, eps=1e-5, max_entries=200, seed=0):
         for i in entries:
             bump = eps * xp.reshape(xp.eye(1, size, k=int(i), dtype=p.dtype, device=twin.backend.device), p.shape)
             twin._params[k] = p + bump
-            c_plus = float(twin._measure(X, Y)[0])
+            c_plus = cost()
             twin._params[k] = p - bump
-            c_minus = float(twin._measure(X, Y)[0])
+            c_minus = cost()
             numeric = (c_plus - c_minus) / (2 * eps)
             worst_diff = max(worst_diff, abs(float(analytic[i]) - numeric))
             scale = max(scale, abs(float(analytic[i])), abs(numeric))
         twin._params[k] = p
-        errors[f"{'W' if k % 2 == 0 else 'b'}{k // 2 + 1}"] = worst_diff / scale if scale else worst_diff
+        errors[name] = worst_diff / scale if scale else worst_diff
     return errors
+
+
+ACTIVATION_TOL = 1e-6
+
+
+def check_activation(act, backend=None, tol=ACTIVATION_TOL):
+    """Check an element-wise activation's ``derivative(z, a)`` against central differences of its
+    ``forward(z)`` in float64 on ``backend`` (default NumPy): at 321 points spread over [-8, 8] (offset so
+    that none falls on a kink at an integer or at 0) plus ±20, with steps h = 1e-6·max(1, |z|). The error
+    at a point is ``|analytic − numeric| / max(1, |numeric|)``; the worst is returned, and a
+    ``ValueError`` naming it (and the z where it occurs) is raised when it exceeds ``tol``, or when
+    either function fails or returns something other than finite numbers of z's shape."""
+    from .backend import get_backend
+
+    backend = get_backend("numpy" if backend is None else backend)
+    xp = backend.xp
+    grid = [-8.0 + 0.05 * k + 0.00731 for k in range(321)] + [-20.0, 20.0]
+    h = [1e-6 * max(1.0, abs(v)) for v in grid]
+    Z = backend.asarray(grid, "float64")
+    H = backend.asarray(h, "float64")
+    name = act.name
+    try:
+        with backend.quiet_float_errors():  # NaN and infinities are refused below, with a clearer message
+            A = act.forward(Z)
+            analytic = act.derivative(Z, A)
+            numeric = (act.forward(Z + H) - act.forward(Z - H)) / (2.0 * H)
+    except Exception as exc:
+        raise ValueError(f"activation {name!r}: forward/derivative failed on a float64 array of shape "
+                         f"{tuple(Z.shape)} ({type(exc).__name__}: {exc})") from exc
+    for what, arr in (("forward(z)", A), ("derivative(z, a)", analytic)):
+        if not hasattr(arr, "shape") or tuple(arr.shape) != tuple(Z.shape):
+            raise ValueError(f"activation {name!r}: {what} must return an array of z's shape {tuple(Z.shape)}, "
+                             f"got {getattr(arr, 'shape', type(arr).__name__)}")
+        if not bool(xp.all(xp.isfinite(arr))):
+            raise ValueError(f"activation {name!r}: {what} returned NaN or infinite values on finite z")
+    a, n = to_numpy(analytic).tolist(), to_numpy(numeric).tolist()
+    errors = [abs(x - y) / max(1.0, abs(y)) for x, y in zip(a, n)]
+    k = max(range(len(errors)), key=errors.__getitem__)
+    if not errors[k] <= tol:
+        raise ValueError(
+            f"activation {name!r}: derivative(z, a) disagrees with central differences of forward(z): worst "
+            f"error {errors[k]:.3g} at z = {grid[k]:.5g} (derivative {a[k]:.8g}, differences {n[k]:.8g}); "
+            f"at most {tol:g} is accepted"
+        )
+    return errors[k]

@@ -22,7 +22,8 @@ ENVIRONMENT = ("BPX_BACKEND", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS
                "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "CUPY_TF32")
 
 
-def _version(dist):
+def version(dist):
+    """The installed version of distribution ``dist``, or None."""
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
@@ -67,7 +68,7 @@ def collect():
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
-        "libraries": {name: _version(name) for name in DISTRIBUTIONS if _version(name)},
+        "libraries": {name: version(name) for name in DISTRIBUTIONS if version(name)},
         "backends": {name: "usable" if status[name] is None else f"unavailable: {status[name]}" for name in LIBRARIES},
         "auto": auto_name(),
         "devices": _devices(status),

@@ -3,8 +3,9 @@
 With row-major batches (X is (m, n_in), W[l] is (n_in, n_out), b[l] is (n_out,)), one step is
 
     forward       Z[l] = A[l-1] @ W[l] + b[l],   A[l] = g(Z[l])               (Dense.forward)
+    dropout       A[l] ← A[l] ⊙ mask[l] / (1 − p)  on hidden layers, training only  (MLP._forward)
     BP1           dZ[L] = ∂C/∂A[L] ⊙ g'(Z[L])  (= (A[L] − Y)/m for matched pairs)   (Loss.delta)
-    BP2           dZ[l] = (dZ[l+1] @ W[l+1]ᵀ) ⊙ g'(Z[l])                      (Dense.delta_below)
+    BP2           dZ[l] = (dZ[l+1] @ W[l+1]ᵀ) ⊙ [mask[l]/(1 − p)] ⊙ g'(Z[l])  (Dense.delta_below)
     BP3, BP4      dW[l] = A[l-1]ᵀ @ dZ[l],   db[l] = Σ_samples dZ[l]          (Dense.gradients)
     update        W[l] −= lr · dW[l]  (or the optimizer's rule)              (Optimizer.step)
 
@@ -20,8 +21,9 @@ from .activations import get_activation
 from .backend import dtype_name, get_backend, host_rngs, ndarray_ok
 from .history import History
 from .initializers import default_init, get_initializer
-from .layers import Dense
-from .losses import get_loss
+from .layers import Dense, param_layout
+from .lbfgs import LBFGS, fit_lbfgs
+from .losses import get_loss, normalized_weights
 from .optimizers import Adam, Optimizer
 from .progress import Progress
 from .step import compiles, eager_step
@@ -46,11 +48,20 @@ class MLP:
     ``init`` picks the initializer (``"lecun"``, the seeds' randn/√fan_in; ``"glorot"``; ``"he"``;
     default He for relu/leaky_relu, LeCun otherwise). One ``seed`` gives the same initial network on
     every backend, bit for bit in float64.
+
+    ``bias=False`` builds layers without biases (``Z = A @ W``, the networks of seeds 000 and 002):
+    :attr:`params` is then ``[W1, W2, ...]``. ``dropout`` is the probability of dropping a hidden unit
+    while training (one value for every hidden layer, or one per hidden layer; inverted dropout: the
+    kept units are scaled by 1/(1 − p), so nothing changes at prediction time, where dropout is off).
+    The masks are drawn on the host from the network's seed (DESIGN rule 3), so one seed gives the same
+    masks, and the same training trajectory, on every backend.
     """
 
     def __init__(self, layer_sizes, activation="relu", output="softmax", loss="cross_entropy",
-                 backend=None, dtype="float32", seed=0, init=None):
+                 backend=None, dtype="float32", seed=0, init=None, bias=True, dropout=0.0):
         sizes = check_layer_sizes(layer_sizes)
+        bias = check_bool(bias, "bias")
+        dropout = _check_dropout(dropout, len(sizes) - 2)
         hidden = get_activation(activation, "activation")
         out = get_activation(output, "output")
         self.loss_fn = get_loss(loss)
@@ -61,7 +72,9 @@ class MLP:
         self.dtype = dtype_name(dtype)
         self.backend = get_backend(backend)
         self._dtype = self.backend.dtype(self.dtype)
-        if self.loss_fn.name != "mse" and out.name not in CLASSIFIER_OUTPUTS:
+        if self.loss_fn.name == "poisson" and out.name != "exp":
+            raise ValueError(f"loss='poisson' needs output='exp' (its canonical link), got output={out.name!r}")
+        if self.loss_fn.name not in ("mse", "poisson") and out.name not in CLASSIFIER_OUTPUTS:
             raise ValueError(
                 f"loss={self.loss_fn.name!r} needs probabilities, so output must be 'sigmoid' or 'softmax', "
                 f"got output={out.name!r}"
@@ -69,24 +82,30 @@ class MLP:
         if out.name == "softmax" and sizes[-1] < 2:
             raise ValueError("a softmax output needs at least 2 units; use output='sigmoid' for one")
         self.layer_sizes, self.activation, self.output, self.loss_name = sizes, hidden.name, out.name, self.loss_fn.name
-        self.seed, self.init = seed, init
-        self.layers = [Dense(n_in, n_out, hidden) for n_in, n_out in zip(sizes[:-2], sizes[1:-1])]
-        self.layers.append(Dense(sizes[-2], sizes[-1], out))
+        self.seed, self.init, self.bias, self.dropout = seed, init, bias, dropout
+        self.layers = [Dense(n_in, n_out, hidden, bias) for n_in, n_out in zip(sizes[:-2], sizes[1:-1])]
+        self.layers.append(Dense(sizes[-2], sizes[-1], out, bias))
+        self._slices, start = [], 0  # layer l's parameters are self._params[self._slices[l]]
+        for layer in self.layers:
+            self._slices.append(slice(start, start + len(layer.slots)))
+            start += len(layer.slots)
         self._fused = out.name == self.loss_fn.pairs_with
-        init_rng, self._shuffle_rng = host_rngs(seed, 2)
+        init_rng, self._shuffle_rng, self._dropout_rng = host_rngs(seed, 3)
         xp, dev = self.backend.xp, self.backend.device
         self._params = []
         for layer in self.layers:
             self._params.append(self.backend.asarray(initializer(init_rng, layer.n_in, layer.n_out), self.dtype))
-            self._params.append(xp.zeros(layer.n_out, dtype=self._dtype, device=dev))
+            if layer.bias:
+                self._params.append(xp.zeros(layer.n_out, dtype=self._dtype, device=dev))
         self.optimizer = None
         self.classes = None  # optional class names (a list of str), saved with the model
         self.metadata = {}  # JSON-serializable facts saved with the model (e.g. the CLI's preprocessing)
 
     # -- description --------------------------------------------------------------------------------
     def __repr__(self):
+        extra = ("" if self.bias else ", bias=False") + (f", dropout={self.dropout!r}" if any(self.dropout) else "")
         return (f"MLP({self.layer_sizes}, activation={self.activation!r}, output={self.output!r}, "
-                f"loss={self.loss_name!r}, backend={self.backend.spec!r}, dtype={self.dtype!r})")
+                f"loss={self.loss_name!r}, backend={self.backend.spec!r}, dtype={self.dtype!r}{extra})")
 
     @property
     def is_classifier(self):
@@ -102,33 +121,48 @@ class MLP:
 
     @property
     def n_params(self):
-        return sum(n_in * n_out + n_out for n_in, n_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
+        return sum(n_in * n_out + (n_out if self.bias else 0)
+                   for n_in, n_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
 
     # -- parameters ---------------------------------------------------------------------------------
     @property
     def params(self):
-        """``[W1, b1, W2, b2, ...]``: the live backend arrays (training updates them in place on
-        numpy/cupy/torch; copy with :func:`bpx.to_numpy` to keep a snapshot)."""
+        """``[W1, b1, W2, b2, ...]`` (``[W1, W2, ...]`` with ``bias=False``, see :meth:`param_names`): the
+        live backend arrays (training updates them in place on numpy/cupy/torch; copy with
+        :func:`bpx.to_numpy` to keep a snapshot)."""
         return list(self._params)
 
+    def param_names(self):
+        """The names of :attr:`params`, in order: ``["W1", "b1", "W2", ...]`` or ``["W1", "W2", ...]``."""
+        return [name for name, _ in param_layout(self.layer_sizes, self.bias)]
+
     def param_shapes(self):
-        shapes = []
-        for n_in, n_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:]):
-            shapes += [(n_in, n_out), (n_out,)]
-        return shapes
+        return [shape for _, shape in param_layout(self.layer_sizes, self.bias)]
+
+    @property
+    def weights(self):
+        """The weight matrices ``[W1, W2, ...]`` (live backend arrays, like :attr:`params`)."""
+        return [self._params[s.start] for s in self._slices]
+
+    @property
+    def biases(self):
+        """The bias vectors ``[b1, b2, ...]`` (live backend arrays); ``[]`` for a network without biases."""
+        return [self._params[s.start + 1] for s in self._slices if s.stop - s.start > 1]
 
     def set_params(self, params):
         """Replace the parameters with copies of ``params`` (numpy or backend arrays, W (n_in, n_out),
         b (n_out,)). All are checked before any is replaced."""
+        layout = param_layout(self.layer_sizes, self.bias)
+        listing = f"[{', '.join(name for name, _ in layout[:3])}, ...]" if len(layout) > 3 else \
+            f"[{', '.join(name for name, _ in layout)}]"
         if isinstance(params, (str, bytes)) or not hasattr(params, "__len__"):
-            raise TypeError(f"params must be a list [W1, b1, W2, b2, ...], got {type(params).__name__}")
-        shapes = self.param_shapes()
-        if len(params) != len(shapes):
-            raise ValueError(f"params must hold {len(shapes)} arrays [W1, b1, ...], got {len(params)}")
+            raise TypeError(f"params must be a list {listing}, got {type(params).__name__}")
+        if len(params) != len(layout):
+            raise ValueError(f"params must hold {len(layout)} arrays {listing}, got {len(params)}")
         xp = self.backend.xp
         new = []
-        for i, (p, shape) in enumerate(zip(params, shapes)):
-            name = f"params[{i}] ({'W' if i % 2 == 0 else 'b'}{i // 2 + 1})"
+        for i, (p, (kind, shape)) in enumerate(zip(params, layout)):
+            name = f"params[{i}] ({kind})"
             arr = self.backend.asarray(p, name=name)
             if not xp.isdtype(arr.dtype, ("real floating", "integral")):
                 raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
@@ -149,7 +183,8 @@ class MLP:
 
         twin = MLP(self.layer_sizes, self.activation, self.output, self.loss_name,
                    backend=self.backend if backend is None else backend,
-                   dtype=self.dtype if dtype is None else dtype, seed=self.seed, init=self.init)
+                   dtype=self.dtype if dtype is None else dtype, seed=self.seed, init=self.init, bias=self.bias,
+                   dropout=list(self.dropout))
         twin.set_params([to_numpy(p) for p in self._params])
         twin.classes = None if self.classes is None else list(self.classes)
         twin.metadata = json.loads(json.dumps(self.metadata))
@@ -207,41 +242,62 @@ class MLP:
         return X, self._Y(Y, X.shape[0])
 
     # -- the math -----------------------------------------------------------------------------------
-    def _forward(self, X):
-        """Forward pass; returns A[L] and the caches (A[l-1], Z[l], A[l]) of every layer."""
+    def _forward(self, X, masks=None):
+        """Forward pass; returns A[L] and the caches (A[l-1], Z[l], A[l]) of every layer. ``masks``
+        (training with dropout: one per hidden layer, already scaled by 1/(1 − p), or None) multiply
+        each hidden layer's output before it feeds the next layer; the cache keeps A[l] = g(Z[l])."""
         caches, A = [], X
-        for layer, W, b in zip(self.layers, self._params[0::2], self._params[1::2]):
-            Z, A_next = layer.forward(A, W, b)
+        for l, (layer, s) in enumerate(zip(self.layers, self._slices)):
+            Z, A_next = layer.forward(A, *self._params[s])
             caches.append((A, Z, A_next))
-            A = A_next
+            A = A_next if masks is None or masks[l] is None else A_next * masks[l]
         return A, caches
 
-    def _loss_and_grads(self, X, Y):
-        """Cost (a 0-d device array), gradients aligned with params, and A[L]."""
-        A_L, caches = self._forward(X)
-        cost, grads, _ = self._backward(A_L, caches, Y)
+    def _loss_and_grads(self, X, Y, weights=None, masks=None):
+        """Cost (a 0-d device array), gradients aligned with params, and A[L]; ``weights`` is None (the
+        mean over samples) or the (m, 1) column of normalised sample weights (``losses.normalized_weights``);
+        ``masks`` the batch's dropout masks (:meth:`_dropout_masks`) or None."""
+        A_L, caches = self._forward(X, masks)
+        cost, grads, _ = self._backward(A_L, caches, Y, weights, masks)
         return cost, grads, A_L
 
-    def _backward(self, A_L, caches, Y):
+    def _backward(self, A_L, caches, Y, weights=None, masks=None):
         """The backward pass from a forward pass's caches: the cost, the gradients aligned with params,
         and the deltas dZ[l] of every layer (kept for ``bpx explain``)."""
         _, Z_L, _ = caches[-1]
-        cost = self.loss_fn.cost(Z_L, A_L, Y, self._fused)
-        dZ = self.loss_fn.delta(Z_L, A_L, Y, self.layers[-1].activation)  # BP1
+        cost = self.loss_fn.cost(Z_L, A_L, Y, self._fused, weights)
+        dZ = self.loss_fn.delta(Z_L, A_L, Y, self.layers[-1].activation, weights)  # BP1
         grads, deltas = [None] * len(self._params), [None] * len(self.layers)
         for l in range(len(self.layers) - 1, -1, -1):
             deltas[l] = dZ
             A_prev, _, _ = caches[l]
-            grads[2 * l], grads[2 * l + 1] = self.layers[l].gradients(dZ, A_prev)  # BP3, BP4
+            grads[self._slices[l]] = self.layers[l].gradients(dZ, A_prev)  # BP3, BP4
             if l:
-                _, Z_prev, _ = caches[l - 1]
-                dZ = self.layers[l].delta_below(dZ, self._params[2 * l], self.layers[l - 1], Z_prev, A_prev)  # BP2
+                _, Z_prev, A_below = caches[l - 1]
+                W = self._params[self._slices[l].start]
+                mask = None if masks is None else masks[l - 1]
+                dZ = self.layers[l].delta_below(dZ, W, self.layers[l - 1], Z_prev, A_below, mask)  # BP2
         return cost, grads, deltas
 
-    def _measure(self, X, Y):
+    def _dropout_masks(self, m):
+        """Fresh dropout masks for a batch of ``m`` rows: per hidden layer an (m, n) array of 0 and
+        1/(1 − p), drawn on the host from the network's dropout stream and moved to the device (so every
+        backend draws the same masks); None when this network has no dropout."""
+        if not any(self.dropout):
+            return None
+        masks, xp = [], self.backend.xp
+        for layer, p in zip(self.layers, self.dropout):
+            if p:
+                keep = self.backend.asarray(self._dropout_rng.random((m, layer.n_out)) >= p)  # 1 byte per unit travels
+                masks.append(xp.astype(keep, self._dtype) * (1.0 / (1.0 - p)))
+            else:
+                masks.append(None)
+        return masks + [None]  # never on the output layer
+
+    def _measure(self, X, Y, masks=None):
         """Cost and number of correctly classified rows (0 for regressors) on device arrays, as 0-d
         device arrays: a forward pass, no host sync."""
-        A_L, caches = self._forward(X)
+        A_L, caches = self._forward(X, masks)
         cost = self.loss_fn.cost(caches[-1][1], A_L, Y, self._fused)
         if self.is_classifier:
             return cost, self._n_correct(A_L, Y)
@@ -276,7 +332,9 @@ class MLP:
         return self._evaluate_arrays(*self._XY(X, Y))["loss"]
 
     def loss_and_grads(self, X, Y):
-        """``(cost, grads)``: the cost as a float and ∂C/∂p for every p in :attr:`params`."""
+        """``(cost, grads)``: the cost as a float and ∂C/∂p for every p in :attr:`params` (fresh arrays).
+        Dropout is off here (the network as it predicts); :func:`bpx.gradcheck` checks the gradients
+        with a fixed dropout mask."""
         X, Y = self._XY(X, Y)
         cost, grads, _ = self._loss_and_grads(X, Y)
         return float(cost), grads
@@ -311,7 +369,7 @@ class MLP:
 
     # -- training -----------------------------------------------------------------------------------
     def fit(self, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, validation_data=None,
-            verbose=1, validation_split=0.0, early_stopping=None):
+            verbose=1, validation_split=0.0, early_stopping=None, sample_weight=None):
         """Train by mini-batch backpropagation; returns a :class:`History`.
 
         ``batch_size=None`` is full batch (the seeds' gradient descent). ``optimizer`` defaults to the
@@ -320,8 +378,15 @@ class MLP:
         many epochs without a better validation loss (training loss without validation data) and
         restores the best parameters. The host is synchronised once per epoch; a non-finite loss or
         parameter raises :class:`TrainingDiverged` naming the epoch and batch, with the parameters of
-        the last finite epoch restored.
+        the last finite epoch restored. ``sample_weight`` (m,) weighs each sample's loss: every batch's
+        cost is its weighted mean (scikit-learn's normalisation). ``optimizer=bpx.LBFGS()`` runs
+        ``epochs`` L-BFGS iterations on the full batch instead (see :mod:`bpx.lbfgs`).
         """
+        lbfgs = optimizer if optimizer is not None else self.optimizer
+        if isinstance(lbfgs, LBFGS):  # full-batch quasi-Newton: its own loop
+            return fit_lbfgs(self, X, Y, epochs=epochs, batch_size=batch_size, optimizer=lbfgs, shuffle=shuffle,
+                             validation_data=validation_data, verbose=verbose, validation_split=validation_split,
+                             early_stopping=early_stopping, sample_weight=sample_weight)
         epochs = check_int(epochs, "epochs")
         if batch_size is not None:
             batch_size = check_int(batch_size, "batch_size")
@@ -337,6 +402,11 @@ class MLP:
         if validation_data is not None and (not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2):
             raise TypeError("validation_data must be a pair (X_val, Y_val)")
         X, Y = self._XY(X, Y)
+        if sample_weight is not None:
+            if validation_split:
+                raise ValueError("sample_weight with validation_split is not supported; split the data and the "
+                                 "weights yourself and pass validation_data")
+            sample_weight = self._sample_weight(sample_weight, X.shape[0])
         val = self._XY(*validation_data) if validation_data is not None else None
         xp = self.backend.xp
         if validation_split:
@@ -346,16 +416,16 @@ class MLP:
         self.optimizer = optimizer
         history = History()
         best = (float("inf"), None)
-        compiled = compiles(self)
+        compiled = compiles(self, optimizer)
         with self.backend.quiet_float_errors(), contextlib.closing(Progress(epochs, verbose)) as progress:
             for epoch in range(1, epochs + 1):
                 # the epoch's starting point, restored if it diverges (compiled epochs never overwrite their inputs)
                 start = list(self._params) if compiled else [xp.asarray(p, copy=True) for p in self._params]
                 order = self._shuffle_rng.permutation(m) if shuffle and batch < m else None  # on the host
                 if compiled:  # the whole epoch in one compiled call (bpx.step)
-                    costs, values = compiled_epoch(self, optimizer, X, Y, order, batch)
+                    costs, values = compiled_epoch(self, optimizer, X, Y, order, batch, sample_weight)
                 else:
-                    costs, values = self._eager_epoch(X, Y, order, batch, optimizer)
+                    costs, values = self._eager_epoch(X, Y, order, batch, optimizer, sample_weight)
                 entry = self._end_of_epoch(epoch, costs, values, start, batch, m, val)
                 history.append(**entry)
                 progress.update(epoch, entry)
@@ -371,9 +441,25 @@ class MLP:
             self._params = best[1]
         return history
 
-    def _eager_epoch(self, X, Y, order, batch, optimizer):
-        """One epoch, one step (:func:`bpx.step.eager_step`) per batch; returns the per-batch costs and
-        the device values ``[summed cost, correct count, finite]`` of :meth:`_end_of_epoch`."""
+    def _sample_weight(self, w, m):
+        """Sample weights as an (m,) device vector of the network's dtype: finite, >= 0, not all zero."""
+        xp = self.backend.xp
+        w = self.backend.asarray(w, name="sample_weight")
+        if w.ndim != 1 or w.shape[0] != m:
+            raise ValueError(f"sample_weight must be a vector of {m} weights (one per sample), got shape {tuple(w.shape)}")
+        if not xp.isdtype(w.dtype, ("real floating", "integral")):
+            raise TypeError(f"sample_weight must hold real numbers, got dtype {w.dtype}")
+        w = xp.astype(w, self._dtype)
+        ok = xp.stack([xp.all(xp.isfinite(w)), xp.all(w >= 0.0), xp.any(w > 0.0)])
+        finite, nonneg, some = (bool(v) for v in self.backend.to_numpy(ok))
+        if not (finite and nonneg and some):
+            raise ValueError("sample_weight must be finite and >= 0 with at least one weight > 0")
+        return w
+
+    def _eager_epoch(self, X, Y, order, batch, optimizer, sample_weight=None):
+        """One epoch, one step (:func:`bpx.step.eager_step`) per batch (``sample_weight`` as in ``fit``,
+        fresh dropout masks per batch); returns the per-batch costs and the device values ``[summed cost,
+        correct count, finite]`` of :meth:`_end_of_epoch`."""
         xp = self.backend.xp
         m = X.shape[0]
         order = None if order is None else self.backend.asarray(order)
@@ -383,9 +469,12 @@ class MLP:
             j = min(i + batch, m)
             if order is None:
                 Xb, Yb = X[i:j, :], Y[i:j, :]
+                wb = None if sample_weight is None else sample_weight[i:j]
             else:
                 Xb, Yb = xp.take(X, order[i:j], axis=0), xp.take(Y, order[i:j], axis=0)
-            cost, A_L = eager_step(self, optimizer, Xb, Yb)
+                wb = None if sample_weight is None else xp.take(sample_weight, order[i:j], axis=0)
+            cost, A_L = eager_step(self, optimizer, Xb, Yb, None if wb is None else normalized_weights(wb, xp),
+                                   self._dropout_masks(j - i))
             costs.append(cost)  # weighted by the batch's size at the end of the epoch
             if self.is_classifier:
                 # counted in chunks (one argmax over many batches is cheaper than one per batch);
@@ -443,6 +532,21 @@ class MLP:
         xp = self.backend.xp
         train, held = order[n_val:], order[:n_val]
         return xp.take(X, train, axis=0), xp.take(Y, train, axis=0), (xp.take(X, held, axis=0), xp.take(Y, held, axis=0))
+
+
+def _check_dropout(dropout, n_hidden):
+    """``dropout`` as one probability in [0, 1) per hidden layer (a list of ``n_hidden`` floats)."""
+    if isinstance(dropout, (list, tuple)):
+        if len(dropout) != n_hidden:
+            raise ValueError(f"dropout must be one probability or one per hidden layer ({n_hidden}), "
+                             f"got {len(dropout)} values")
+        return [check_float(p, f"dropout[{i}]", low=0.0, high=1.0, high_open=True) for i, p in enumerate(dropout)]
+    if isinstance(dropout, (str, bytes)) or hasattr(dropout, "__len__"):
+        raise TypeError(f"dropout must be a probability in [0, 1) or a list of them, got {type(dropout).__name__}")
+    p = check_float(dropout, "dropout", low=0.0, high=1.0, high_open=True)
+    if p and not n_hidden:
+        raise ValueError(f"dropout={p} needs a hidden layer; this network has none")
+    return [p] * n_hidden
 
 
 def _check_optimizer(optimizer):

@@ -1,8 +1,11 @@
 """Saving and loading networks: arrays plus a JSON header in one ``.npz`` file, never pickle.
 
-The file is an uncompressed NumPy ``.npz`` (a zip) holding ``W1, b1, W2, b2, ...`` and ``header``, a
-uint8 array of UTF-8 JSON: format name and version, bpx version, architecture, dtype, the conventions
-the numbers assume, and a SHA-256 of the parameter bytes. It is written atomically and durably (a
+The file is an uncompressed NumPy ``.npz`` (a zip) holding ``W1, b1, W2, b2, ...`` (``W1, W2, ...`` for
+a network without biases) and ``header``, a uint8 array of UTF-8 JSON: format name and version, bpx
+version, architecture (with ``bias`` and ``dropout``; files written before these existed load as
+``bias=True``, no dropout), dtype, the conventions the numbers assume, and a SHA-256 of the parameter
+bytes. Activations are saved by name: a user activation (:func:`bpx.activation`) must be registered
+again before its model is loaded. It is written atomically and durably (a
 temporary file in the same folder, fsync, ``os.replace``, a fsync of the folder), so a crash leaves
 either the old file or the new one. Loading checks everything before building a network and raises
 :class:`ModelFileError` (a ``ValueError``) naming the path for anything it cannot trust.
@@ -20,6 +23,7 @@ import zipfile
 import numpy as np
 
 from .backend import to_numpy
+from .layers import param_layout
 
 FORMAT = "bpx.mlp"
 FORMAT_VERSION = 1
@@ -38,10 +42,6 @@ class ModelFileError(ValueError):
         super().__init__(f"{os.fspath(path)}: {reason}")
         self.path = os.fspath(path)
         self.reason = reason
-
-
-def _names(n_layers):
-    return [f"{kind}{l}" for l in range(1, n_layers + 1) for kind in ("W", "b")]
 
 
 def _digest(arrays):
@@ -79,7 +79,7 @@ def save(net, path):
     except (TypeError, ValueError) as exc:
         raise TypeError(f"net.metadata must hold JSON-serializable, finite values only ({exc})") from None
     arrays = [to_numpy(p) for p in net.params]
-    names = _names(len(net.layers))
+    names = net.param_names()
     header = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -91,6 +91,8 @@ def save(net, path):
         "dtype": net.dtype,
         "init": net.init,
         "seed": net.seed,
+        "bias": net.bias,
+        "dropout": list(net.dropout),
         "arrays": names,
         "classes": None if net.classes is None else [str(c) for c in net.classes],
         "conventions": CONVENTIONS,
@@ -98,12 +100,19 @@ def save(net, path):
         "sha256": _digest(arrays),
     }
     blob = np.frombuffer(json.dumps(header, sort_keys=True).encode("utf-8"), dtype=np.uint8)
+    write_atomically(path, lambda f: np.savez(f, header=blob, **dict(zip(names, arrays))))
+    return path
+
+
+def write_atomically(path, write):
+    """Call ``write(f)`` on a temporary file in ``path``'s folder, fsync it, then ``os.replace`` it onto
+    ``path`` and fsync the folder: a crash or an error leaves the old file (or none), never half a file."""
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     try:
         os.chmod(tmp, _file_mode(path))  # mkstemp makes 0600; give the mode a plain open() would
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, header=blob, **dict(zip(names, arrays)))
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -112,7 +121,6 @@ def save(net, path):
             os.unlink(tmp)
         raise
     _fsync_dir(folder)
-    return path
 
 
 def _file_mode(path):
@@ -153,7 +161,7 @@ def read(path):
             if info.file_size > MAX_HEADER_BYTES:
                 raise ModelFileError(path, f"header of {info.file_size} bytes exceeds the {MAX_HEADER_BYTES}-byte limit")
             header = _parse_header(path, npz["header"])
-            names = _names(len(header["layer_sizes"]) - 1)
+            names = [name for name, _ in param_layout(header["layer_sizes"], header["bias"])]
             if header.get("arrays") != names or not set(names) <= members:
                 raise ModelFileError(path, f"the file's arrays {sorted(members - {'header'})} do not match the architecture")
             arrays = [npz[name] for name in names]
@@ -191,14 +199,14 @@ def _parse_header(path, blob):
     for key in ("activation", "output", "loss", "dtype", "sha256"):
         if not isinstance(header.get(key), str):
             raise ModelFileError(path, f"malformed header: {key!r} missing or not a string")
+    header.setdefault("bias", True)  # written before bias-free layers existed: every layer had a bias
+    if not isinstance(header["bias"], bool):
+        raise ModelFileError(path, f"malformed header: bias {header['bias']!r} is not true or false")
     return header
 
 
 def _check_arrays(path, header, arrays):
-    sizes = header["layer_sizes"]
-    expected = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        expected += [(n_in, n_out), (n_out,)]
+    expected = [shape for _, shape in param_layout(header["layer_sizes"], header["bias"])]
     for name, a, shape in zip(header["arrays"], arrays, expected):
         if a.shape != shape:
             raise ModelFileError(path, f"array {name} has shape {a.shape}, the architecture needs {shape}")
@@ -219,9 +227,12 @@ def load(path, backend=None):
     backend = get_backend(backend)
     if header["dtype"] in ("float32", "float64"):
         backend.dtype(header["dtype"])  # a float64 model on a float32-only device: the device's error
+    for key in ("activation", "output"):
+        _check_registered(path, key, header[key])
     try:
         net = MLP(header["layer_sizes"], header["activation"], header["output"], header["loss"],
-                  backend=backend, dtype=header["dtype"], seed=header.get("seed"), init=header.get("init"))
+                  backend=backend, dtype=header["dtype"], seed=header.get("seed"), init=header.get("init"),
+                  bias=header["bias"], dropout=header.get("dropout", 0.0))
     except (TypeError, ValueError) as exc:
         raise ModelFileError(path, f"the header describes no valid network ({exc})") from None
     net.set_params(arrays)
@@ -235,6 +246,16 @@ def load(path, backend=None):
         raise ModelFileError(path, f"malformed metadata {metadata!r}")
     net.metadata = metadata
     return net
+
+
+def _check_registered(path, key, name):
+    from .activations import ACTIVATIONS
+
+    if name not in ACTIVATIONS:
+        raise ModelFileError(
+            path, f"the model's {key} activation {name!r} is not registered in this session; register it "
+            f"first with bpx.activation({name!r}, forward, derivative) (the same functions it was trained with), "
+            f"then load. Registered: {', '.join(ACTIVATIONS)}")
 
 
 def _version():

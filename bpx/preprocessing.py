@@ -56,15 +56,21 @@ class Scaler:
         X = _host_matrix(X, "X")
         if self.n_features is not None and X.shape[1] != self.n_features:
             raise ValueError(f"X has {X.shape[1]} features, but the scaling was fitted on {self.n_features}")
+        if self.method not in ("none", "255") and self.scale is None:
+            raise ValueError(f"Scaler({self.method!r}) is not fitted: call fit(X_train) first")
+        return self.apply(X, lambda values: values)
+
+    def apply(self, X, const):
+        """The scaling's arithmetic on a matrix ``X`` of any array-API library, without checks;
+        ``const`` turns the fitted per-feature vectors into that library's arrays (``transform``
+        passes them as they are; :func:`bpx.export_onnx` records this very code as ONNX nodes)."""
         if self.method == "none":
             return X
         if self.method == "255":
             return X / 255.0
-        if self.scale is None:
-            raise ValueError(f"Scaler({self.method!r}) is not fitted: call fit(X_train) first")
         if self.method == "max":
             return X / self.scale
-        return (X - self.mean) / self.scale
+        return (X - const(self.mean)) / const(self.scale)
 
     def fit_transform(self, X):
         return self.fit(X).transform(X)
@@ -241,3 +247,62 @@ def model_targets(net, y, classes=None, what="labels"):
     if y.dtype.kind not in "biuf":
         raise ValueError(f"{what} must be numbers for this model (it has no class names), got dtype {y.dtype}")
     return y.astype(np.float64)
+
+
+# -- the choices `bpx train` makes by default (--task auto, --scale auto), each with its reason -----------
+MAX_AUTO_CLASSES = 20  # integer targets with at most this many distinct values are taken as classes
+MIN_PIXEL_COLUMNS = 16  # fewer columns than this is a table, not an image
+
+
+def infer_task(y, classes=None):
+    """``(task, reason)``: ``"classification"`` or ``"regression"`` for the targets ``y``, and why.
+
+    The rule (``bpx train --task auto``): class names in the file, text labels or booleans → classes;
+    several target columns or fractional numbers → regression; integers with at most
+    ``MAX_AUTO_CLASSES`` distinct values → classes; more distinct integers are classes only when they
+    are class indices (every value of 0..k−1 or 1..k present), else a regression (e.g. a count or a
+    score that happens to be whole)."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:
+        return "regression", f"{y.shape[1]} target columns"
+    y = y.reshape(-1)
+    if classes is not None:
+        return "classification", f"the file names {len(classes)} classes"
+    if y.dtype.kind not in "biuf":
+        return "classification", f"text labels, {len(set(y.tolist()))} distinct"
+    if y.dtype.kind == "b":
+        return "classification", "true/false labels"
+    values = np.unique(y)
+    n = values.size
+    if y.dtype.kind == "f" and not np.all(values == np.round(values)):
+        return "regression", f"fractional numbers, {n} distinct values"
+    if n <= MAX_AUTO_CLASSES:
+        return "classification", f"{n} distinct integer values, at most {MAX_AUTO_CLASSES} are taken as classes"
+    lo, hi = int(values[0]), int(values[-1])
+    if lo in (0, 1) and hi - lo + 1 == n:
+        return "classification", f"integer labels {lo}..{hi}, every one present: class indices"
+    return "regression", (f"{n} distinct integer values over {y.size} rows: more than {MAX_AUTO_CLASSES} and not "
+                          f"class indices 0..k-1")
+
+
+def choose_scaling(X):
+    """``(method, reason)``: the feature scaling ``bpx train --scale auto`` picks for the training data.
+
+    Pixel-like data (non-negative, at least ``MIN_PIXEL_COLUMNS`` columns, and the columns share one
+    range: the median column maximum is at least half the largest) → ``max``: X divided by that shared
+    maximum, which keeps the pixels' relative intensities. Anything else is tabular → ``standardize``:
+    each feature to mean 0 and standard deviation 1, whatever its units."""
+    X = _host_matrix(X, "X")
+    n = X.shape[1]
+    if X.size == 0:
+        return "standardize", "tabular (no data to inspect)"
+    if float(X.min()) < 0:
+        return "standardize", f"tabular: {n} features, some negative"
+    col_max = X.max(axis=0)
+    top, median = float(col_max.max()), float(np.median(col_max))
+    if n >= MIN_PIXEL_COLUMNS and top > 0 and median >= 0.5 * top:
+        return "max", f"pixel-like: {n} non-negative columns sharing one range 0..{top:g}"
+    if n < MIN_PIXEL_COLUMNS:
+        return "standardize", f"tabular: {n} features with column maxima {float(col_max.min()):g}..{top:g}"
+    return "standardize", (f"tabular: {n} features of different ranges, column maxima "
+                           f"{float(col_max.min()):g}..{top:g}")

@@ -7,8 +7,9 @@ scikit-learn is an optional dependency (``pip install 'bpx[sklearn]'``); ``impor
 
 How they map onto scikit-learn's MLP (same names, same defaults):
 
-- ``solver``: ``'adam'`` and ``'sgd'`` (momentum, Nesterov); ``'lbfgs'`` is refused (bpx trains by
-  mini-batch backpropagation only).
+- ``solver``: ``'adam'``, ``'sgd'`` (momentum, Nesterov) and ``'lbfgs'`` (:class:`bpx.LBFGS`, full batch,
+  on the estimator's backend: ``max_iter`` iterations, ``max_fun`` cost evaluations, ``tol`` on the
+  largest gradient entry as SciPy's ``gtol``; ``partial_fit`` is not offered, as in scikit-learn).
 - ``learning_rate``: ``'constant'``, ``'invscaling'`` (``lr = learning_rate_init / (t + 1) ** power_t``
   after every epoch, t = samples seen) and ``'adaptive'`` (lr / 5 after ``n_iter_no_change`` epochs
   without improvement, stop below 1e-6), for ``solver='sgd'`` as in scikit-learn.
@@ -47,7 +48,8 @@ import array_api_compat
 import numpy as np
 
 from .backend import Backend, dtype_name, get_backend, is_host_data, to_numpy
-from .network import MLP
+from .lbfgs import LBFGS
+from .network import MLP, TrainingDiverged
 from .optimizers import SGD, Adam
 from .validation import as_matrix
 
@@ -57,15 +59,25 @@ try:
     from sklearn.metrics import r2_score
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
+    from sklearn.utils.metaestimators import available_if
     from sklearn.utils.multiclass import type_of_target, unique_labels
-    from sklearn.utils.validation import check_is_fitted, check_random_state, column_or_1d, validate_data
+    from sklearn.utils.validation import (
+        _check_sample_weight,
+        check_is_fitted,
+        check_random_state,
+        column_or_1d,
+        validate_data,
+    )
 except ImportError as exc:  # pragma: no cover - exercised only without scikit-learn
     raise ImportError("bpx.sklearn needs scikit-learn: pip install 'bpx[sklearn]' (or scikit-learn>=1.4)") from exc
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
 ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
-SOLVERS = ("sgd", "adam")
+SOLVERS = ("lbfgs", "sgd", "adam")
+STOCHASTIC = ("sgd", "adam")
+NONFINITE = ("Solver produced non-finite parameter weights. The input data may contain large values and need to "
+             "be preprocessed.")
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
 
 
@@ -168,7 +180,8 @@ class _BaseMLP(BaseEstimator):
                  batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, backend=None, dtype=None):
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, backend=None,
+                 dtype=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -191,6 +204,7 @@ class _BaseMLP(BaseEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.backend = backend
         self.dtype = dtype
 
@@ -198,11 +212,6 @@ class _BaseMLP(BaseEstimator):
     def _check_params(self):
         """Every parameter checked before any work; returns the normalised values."""
         p = {"hidden": _hidden_sizes(self), "activation": _choice(self, "activation", tuple(ACTIVATIONS))}
-        if self.solver == "lbfgs":
-            raise ValueError(
-                f"solver='lbfgs' is not supported by bpx.sklearn.{type(self).__name__}: bpx trains by mini-batch "
-                f"backpropagation; use solver='adam' (the default) or solver='sgd', or sklearn.neural_network for L-BFGS"
-            )
         p["solver"] = _choice(self, "solver", SOLVERS)
         p["alpha"] = _real(self, "alpha", low=0.0)
         if isinstance(self.batch_size, str):
@@ -229,7 +238,12 @@ class _BaseMLP(BaseEstimator):
         p["beta_1"] = _real(self, "beta_1", low=0.0, high=1.0, high_open=True)
         p["beta_2"] = _real(self, "beta_2", low=0.0, high=1.0, high_open=True)
         p["epsilon"] = _real(self, "epsilon", low=0.0, low_open=True)
-        p["n_iter_no_change"] = _int(self, "n_iter_no_change", 1)
+        if isinstance(self.n_iter_no_change, numbers.Real) and self.n_iter_no_change == np.inf:
+            p["n_iter_no_change"] = np.inf  # never stop on the loss (scikit-learn's Options(Real, {np.inf}))
+        else:
+            p["n_iter_no_change"] = _int(self, "n_iter_no_change", 1)
+        p["max_fun"] = _int(self, "max_fun", 1)
+        p["loss"] = self._check_loss()
         if not (self.backend is None or isinstance(self.backend, (str, Backend))):
             raise _bad(self, "backend", "None, a bpx backend spec such as 'numpy' or 'torch:cuda', or a bpx.Backend",
                        self.backend)
@@ -243,18 +257,89 @@ class _BaseMLP(BaseEstimator):
     def __sklearn_is_fitted__(self):
         return hasattr(self, "_net")
 
+    def _check_solver(self):
+        if self.solver not in STOCHASTIC:
+            raise AttributeError(f"partial_fit is only available for stochastic optimizers. {self.solver} is not "
+                                 f"stochastic.")
+        return True
+
     # -- the public attributes computed from the network ------------------------------------------
+    def _check_loss(self):
+        return None
+
     @property
     def coefs_(self):
-        """The weight matrices W[l], host NumPy copies of shape (n_in, n_out)."""
+        """The weight matrices W[l], host NumPy copies of shape (n_in, n_out). Assignable, as in
+        scikit-learn: an assigned list (and later changes to its items) is what the next ``fit``,
+        ``partial_fit`` or ``predict`` uses."""
+        if "_coefs_set" in self.__dict__:
+            return self._coefs_set
         check_is_fitted(self)
-        return [to_numpy(W).copy() for W in self._net.params[0::2]]
+        return [to_numpy(W).copy() for W in self._net.weights]
+
+    @coefs_.setter
+    def coefs_(self, value):
+        self.__dict__["_coefs_set"] = value
 
     @property
     def intercepts_(self):
-        """The bias vectors b[l], host NumPy copies of shape (n_out,)."""
+        """The bias vectors b[l], host NumPy copies of shape (n_out,) (zeros for a network without biases);
+        assignable like ``coefs_``."""
+        if "_intercepts_set" in self.__dict__:
+            return self._intercepts_set
         check_is_fitted(self)
-        return [to_numpy(b).copy() for b in self._net.params[1::2]]
+        if not self._net.bias:
+            return [np.zeros(n, dtype=self._net.dtype) for n in self._net.layer_sizes[1:]]
+        return [to_numpy(b).copy() for b in self._net.biases]
+
+    @intercepts_.setter
+    def intercepts_(self, value):
+        self.__dict__["_intercepts_set"] = value
+
+    def _assigned(self):
+        return "_coefs_set" in self.__dict__ or "_intercepts_set" in self.__dict__
+
+    def _apply_assigned(self):
+        """Move assigned ``coefs_``/``intercepts_`` into the network (checked, all or nothing)."""
+        if not self._assigned() or not hasattr(self, "_net"):
+            return
+        coefs = self.__dict__.get("_coefs_set")
+        intercepts = self.__dict__.get("_intercepts_set")
+        params = list(self._net.params)
+        if coefs is not None:
+            params[0::2] = [np.asarray(c, dtype=float) for c in coefs]
+        if intercepts is not None:
+            params[1::2] = [np.asarray(b, dtype=float).reshape(-1) for b in intercepts]
+        self._net.set_params(params)
+        self.__dict__.pop("_coefs_set", None)
+        self.__dict__.pop("_intercepts_set", None)
+
+    def _adopt_assigned(self, p, backend, dtype, n_features, n_outputs, out_activation, loss):
+        """A network built around assigned ``coefs_``/``intercepts_`` on an estimator never fitted
+        (scikit-learn's own worked example sets them by hand, then calls ``partial_fit``)."""
+        coefs = [np.asarray(c, dtype=float) for c in self.__dict__.get("_coefs_set") or []]
+        intercepts = [np.asarray(b, dtype=float).reshape(-1) for b in self.__dict__.get("_intercepts_set") or []]
+        if not coefs or len(coefs) != len(intercepts) or any(c.ndim != 2 for c in coefs):
+            raise ValueError("assigned coefs_ and intercepts_ must be lists of as many 2-D weight matrices as bias "
+                             "vectors, one per layer")
+        sizes = [coefs[0].shape[0]] + [c.shape[1] for c in coefs]
+        if sizes[0] != n_features or sizes[-1] != n_outputs:
+            raise ValueError(f"assigned coefs_ map {sizes[0]} features to {sizes[-1]} outputs, but X has {n_features} "
+                             f"features and y encodes to {n_outputs} outputs")
+        out = {"logistic": "sigmoid"}.get(getattr(self, "out_activation_", None), out_activation)
+        net = MLP(sizes, activation=ACTIVATIONS[p["activation"]], output=out, loss=loss, backend=backend,
+                  dtype=dtype, seed=0, init="glorot")
+        net.set_params([q for pair in zip(coefs, intercepts) for q in pair])
+        self.__dict__.pop("_coefs_set", None)
+        self.__dict__.pop("_intercepts_set", None)
+        self._net = net
+        self.n_layers_ = len(sizes)
+        self.n_outputs_ = n_outputs
+        self.out_activation_ = {"sigmoid": "logistic"}.get(out, out)
+        for name, value in (("n_iter_", 0), ("t_", 0), ("loss_curve_", []), ("_no_improvement_count", 0),
+                            ("best_loss_", np.inf), ("validation_scores_", None), ("best_validation_score_", None)):
+            if not hasattr(self, name):
+                setattr(self, name, value)
 
     # -- data ---------------------------------------------------------------------------------------
     def _dtype_for(self, backend, X):
@@ -264,8 +349,9 @@ class _BaseMLP(BaseEstimator):
         return name if backend.has_dtype(name) else "float32"
 
     def _validate_fit(self, X, y, reset):
-        """(X on the backend's device, y on the host) after scikit-learn's checks."""
-        backend = get_backend(self.backend) if reset else self._net.backend
+        """(X on the backend's device, y on the host) after scikit-learn's checks. Sparse X (CSR/CSC) is
+        densified on the host, then moved to the backend."""
+        backend = get_backend(self.backend) if reset or not hasattr(self, "_net") else self._net.backend
         if _on(backend, X):
             if reset:
                 self.n_features_in_ = int(X.shape[1]) if X.ndim == 2 else 0
@@ -275,8 +361,9 @@ class _BaseMLP(BaseEstimator):
             Xd = as_matrix(backend, X, "X", dtype, n_columns=None if reset else self.n_features_in_)
             y = self._check_y(_host(y), Xd.shape[0])
             return backend, dtype, Xd, y
-        X, y = validate_data(self, _host(X), _host(y), reset=reset, multi_output=True,
+        X, y = validate_data(self, _host(X), _host(y), reset=reset, multi_output=True, accept_sparse=["csr", "csc"],
                              y_numeric=not self._classifier, dtype=(np.float64, np.float32))
+        X = _dense(X)
         dtype = self._dtype_for(backend, X) if reset else self._net.dtype
         if not reset and X.shape[1] != self.n_features_in_:  # pragma: no cover - validate_data raises first
             raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_}")
@@ -299,11 +386,12 @@ class _BaseMLP(BaseEstimator):
     def _prepare_X(self, X):
         """X for prediction: on the network's device, its features checked."""
         check_is_fitted(self)
+        self._apply_assigned()
         backend = self._net.backend
         if _on(backend, X):
             return as_matrix(backend, X, "X", self._net.dtype, n_columns=self.n_features_in_)
-        X = validate_data(self, _host(X), reset=False, dtype=(np.float64, np.float32))
-        return _to_backend(backend, X, self._net.dtype)
+        X = validate_data(self, _host(X), reset=False, dtype=(np.float64, np.float32), accept_sparse=["csr", "csc"])
+        return _to_backend(backend, _dense(X), self._net.dtype)
 
     def _output(self, result, X):
         """A network result moved to X's namespace and device (NumPy for host input)."""
@@ -347,29 +435,111 @@ class _BaseMLP(BaseEstimator):
 
     def _make_optimizer(self, p):
         if p["solver"] == "sgd":
-            return SGD(lr=p["lr"], momentum=p["momentum"], nesterov=bool(self.nesterovs_momentum and p["momentum"] > 0))
-        return Adam(lr=p["lr"], beta1=p["beta_1"], beta2=p["beta_2"], eps=p["epsilon"])
+            return _SGD(lr=p["lr"], momentum=p["momentum"], nesterov=bool(self.nesterovs_momentum and p["momentum"] > 0))
+        return _Adam(lr=p["lr"], beta1=p["beta_1"], beta2=p["beta_2"], eps=p["epsilon"])
 
-    def _fit(self, X, y, incremental):
+    def _fit(self, X, y, incremental, sample_weight=None):
         p = self._check_params()
-        first = not hasattr(self, "_net") or (not self.warm_start and not incremental)
-        if first:
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        adopt = not hasattr(self, "_net") and self._assigned()  # coefs_/intercepts_ assigned by hand
+        first = not adopt and (not hasattr(self, "_net") or (not self.warm_start and not incremental))
+        if first or adopt:
             self._random_state = check_random_state(self.random_state)
-        backend, dtype, Xd, y = self._validate_fit(X, y, reset=first)
-        Y = self._encode_y(y, first, incremental)  # host (m, n_outputs) float array
         if first:
+            self.__dict__.pop("_coefs_set", None)
+            self.__dict__.pop("_intercepts_set", None)
+        else:
+            self._apply_assigned()
+        backend, dtype, Xd, y = self._validate_fit(X, y, reset=first or adopt)
+        sw = None
+        if sample_weight is not None:
+            sw = _check_sample_weight(_host(sample_weight), np.empty((Xd.shape[0], 0)), dtype=np.float64)
+        Y = self._encode_y(y, first or adopt, incremental)  # host (m, n_outputs) float array
+        if first or adopt:
             out, loss = self._output_layer(Y)
-            self._initialize(p, backend, dtype, Xd.shape[1], Y.shape[1], out, loss)
+            if first:
+                self._initialize(p, backend, dtype, Xd.shape[1], Y.shape[1], out, loss)
+            else:
+                self._adopt_assigned(p, backend, dtype, Xd.shape[1], Y.shape[1], out, loss)
         elif Y.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {Y.shape[1]} outputs, but {type(self).__name__} was fitted with {self.n_outputs_}")
+        if p["solver"] == "lbfgs":
+            self._fit_lbfgs(p, Xd, Y, sw)
+        else:
+            self._fit_stochastic(p, Xd, Y, y, sw, incremental)
+        return self
+
+    def _fit_lbfgs(self, p, Xd, Y, sw):
+        """scikit-learn's ``_fit_lbfgs`` on :class:`bpx.LBFGS`: the full-batch cost plus
+        ``alpha/2 · ‖W‖² / Σw``, at most ``max_iter`` iterations and ``max_fun`` cost evaluations."""
+        net = self._net
+        backend = net.backend
+        total = float(Xd.shape[0]) if sw is None else float(np.sum(sw))
+        opt = LBFGS(tol=p["tol"], max_fun=p["max_fun"], weight_decay=p["alpha"] / total)
+        Yd = backend.asarray(Y, net.dtype, name="y")
+        swd = None if sw is None else backend.asarray(sw, net.dtype, name="sample_weight")
+        try:
+            net.fit(Xd, Yd, epochs=p["max_iter"], optimizer=opt, verbose=0, sample_weight=swd)
+        except TrainingDiverged:
+            raise ValueError(NONFINITE) from None
+        self.n_iter_ = opt.n_iter
+        self._n_fun = opt.n_fun  # cost evaluations of the last lbfgs fit
+        scale = self.n_outputs_ if net.loss_name == "mse" else 1  # scikit-learn's squared loss averages outputs
+        self.loss_ = opt.fun_data / scale + (opt.fun - opt.fun_data)
+        if self.verbose:
+            print(f"L-BFGS: {opt.n_iter} iterations, {opt.n_fun} cost evaluations, loss = {self.loss_:.8f}: "
+                  f"{opt.message}")
+        if not opt.converged:
+            msg = f"lbfgs failed to converge after {opt.n_iter} iteration(s): {opt.message}.\n"
+            if opt.n_iter == p["max_iter"]:
+                msg += f"\nIncrease the number of iterations to improve the convergence (max_iter={p['max_iter']})."
+            warnings.warn(msg, ConvergenceWarning, stacklevel=4)
+
+    def _loss_grad_lbfgs(self, packed, X, Y, sample_weight=None, *_buffers):
+        """scikit-learn's private objective of its lbfgs solver, kept for code that calls it (its own
+        gradient test does): parameters packed as all ``coefs_`` raveled, then all ``intercepts_``; returns
+        ``(loss, gradient)`` of the cost plus ``alpha/2 · ‖W‖² / Σw`` as host NumPy, and leaves those
+        parameters in the model (as scikit-learn does)."""
+        check_is_fitted(self)
+        net, xp = self._net, self._net.backend.xp
+        packed = np.asarray(packed, dtype=float)
+        shapes = net.param_shapes()
+        sizes = [int(np.prod(shape)) for shape in shapes]
+        if packed.shape != (sum(sizes),):
+            raise ValueError(f"packed parameters must be a vector of {sum(sizes)} values, got shape {packed.shape}")
+        order = list(range(0, len(shapes), 2)) + list(range(1, len(shapes), 2))  # coefs first, then intercepts
+        params, start = [None] * len(shapes), 0
+        for k in order:
+            params[k] = packed[start:start + sizes[k]].reshape(shapes[k])
+            start += sizes[k]
+        net.set_params(params)
+        Xd, Yd = net._XY(_dense(X), np.asarray(Y, dtype=float).reshape(X.shape[0], -1))
+        weights, total = None, float(X.shape[0])
+        if sample_weight is not None:
+            from .losses import normalized_weights
+
+            sw = np.asarray(sample_weight, dtype=float)
+            weights, total = normalized_weights(net._sample_weight(sw, X.shape[0]), xp), float(np.sum(sw))
+        cost, grads, _ = net._loss_and_grads(Xd, Yd, weights)
+        alpha = float(self.alpha)
+        loss = float(cost) + 0.5 * alpha * sum(float(np.sum(q * q)) for q in params[0::2]) / total
+        grads = [to_numpy(g) + (alpha / total) * q if q.ndim == 2 else to_numpy(g) for g, q in zip(grads, params)]
+        return loss, np.concatenate([grads[k].ravel() for k in order])
+
+    def _fit_stochastic(self, p, Xd, Y, y, sw, incremental):
+        backend = self._net.backend
+        dtype = self._net.dtype
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer(p)
         net, xp = self._net, self._net.backend.xp
         early_stopping = self.early_stopping and not incremental
         m = Xd.shape[0]
         val = None
+        sw_val = None
         if early_stopping:
-            stratify = y if self._classifier and self.n_outputs_ == 1 else None
+            # scikit-learn stratifies on the encoded targets (one column: binary), not on multilabel ones
+            stratify = Y.astype(bool) if self._classifier and self.n_outputs_ == 1 else None
             train, held = train_test_split(np.arange(m), test_size=p["validation_fraction"],
                                            random_state=self._random_state, stratify=stratify)
             if held.shape[0] < 2:
@@ -379,8 +549,11 @@ class _BaseMLP(BaseEstimator):
                 )
             ti, hi = backend.asarray(train), backend.asarray(held)
             val = (xp.take(Xd, hi, axis=0), y[held])
+            if sw is not None:
+                sw, sw_val = sw[train], sw[held]
             Xd, Y, m = xp.take(Xd, ti, axis=0), Y[train], train.shape[0]
         Yd = backend.asarray(Y, dtype, name="y")
+        swd = None if sw is None else backend.asarray(sw, dtype, name="sample_weight")
         if self.batch_size == "auto":
             batch = min(200, m)
         else:
@@ -389,11 +562,27 @@ class _BaseMLP(BaseEstimator):
                               stacklevel=3)
             batch = min(int(self.batch_size), m)
         opt = self._optimizer
-        opt.weight_decay = p["alpha"] / batch
+        # scikit-learn divides the penalty's gradient by each batch's Σw: with weights, by the mean batch's
+        mean_w = 1.0 if sw is None else float(np.mean(sw))
+        opt.weight_decay = p["alpha"] / (batch * mean_w) if mean_w > 0 else 0.0
+        self.n_iter_ = 0
         for _ in range(p["max_iter"]):
             if p["alpha"]:  # ‖W‖² before the epoch's updates (scikit-learn adds it at every batch's forward pass)
-                sq = xp.sum(xp.stack([xp.sum(W * W) for W in net.params[0::2]]))
-            history = net.fit(Xd, Yd, epochs=1, batch_size=batch, optimizer=opt, shuffle=bool(self.shuffle), verbose=0)
+                with backend.quiet_float_errors():  # huge weights of a diverging fit overflow to inf here
+                    sq = xp.sum(xp.stack([xp.sum(W * W) for W in net.weights]))
+            try:
+                history = net.fit(Xd, Yd, epochs=1, batch_size=batch, optimizer=opt, shuffle=bool(self.shuffle),
+                                  verbose=0, sample_weight=swd)
+            except TrainingDiverged:
+                # scikit-learn keeps going on NaN; bpx restored the epoch's start. With early stopping the
+                # best parameters are restored below (scikit-learn's outcome); without, it is its error.
+                if not early_stopping:
+                    raise ValueError(NONFINITE) from None
+                self.n_iter_ += 1
+                self.t_ += m
+                self.loss_curve_.append(float("nan"))
+                self.validation_scores_.append(float("nan"))
+                break
             self.n_iter_ += 1
             self.t_ += m
             loss = history.loss[-1] / (self.n_outputs_ if net.loss_name == "mse" else 1)
@@ -402,7 +591,7 @@ class _BaseMLP(BaseEstimator):
             self.loss_curve_.append(loss)
             if self.verbose:
                 print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
-            self._update_no_improvement_count(early_stopping, val, p["tol"])
+            self._update_no_improvement_count(early_stopping, val, p["tol"], sw_val)
             if p["solver"] == "sgd" and p["learning_rate"] == "invscaling":
                 opt.lr = p["lr"] / (self.t_ + 1) ** p["power_t"]
             if self._no_improvement_count > p["n_iter_no_change"]:
@@ -424,15 +613,15 @@ class _BaseMLP(BaseEstimator):
             if self.n_iter_ == p["max_iter"]:
                 warnings.warn(
                     f"Stochastic Optimizer: Maximum iterations ({p['max_iter']}) reached and the optimization "
-                    f"hasn't converged yet.", ConvergenceWarning, stacklevel=3)
+                    f"hasn't converged yet.", ConvergenceWarning, stacklevel=4)
         if early_stopping and self._best_params is not None:
             net.set_params(self._best_params)
         self.loss_ = self.loss_curve_[-1]
-        return self
 
-    def _update_no_improvement_count(self, early_stopping, val, tol):
+    def _update_no_improvement_count(self, early_stopping, val, tol, sw_val=None):
         if early_stopping:
-            score = self._validation_score(*val)
+            with self._net.backend.quiet_float_errors():  # a diverging fit's predictions may overflow
+                score = self._validation_score(*val, sw_val)
             self.validation_scores_.append(score)
             if self.verbose:
                 print(f"Validation score: {score:f}")
@@ -446,6 +635,8 @@ class _BaseMLP(BaseEstimator):
         else:
             self._best_params = None
             loss = self.loss_curve_[-1]
+            if self.best_loss_ is None:  # fitted with early_stopping=True before: no best loss yet
+                self.best_loss_ = np.inf
             if loss > self.best_loss_ - tol:
                 self._no_improvement_count += 1
             else:
@@ -465,6 +656,7 @@ class _BaseMLP(BaseEstimator):
 
     def _more_tags_common(self, tags):
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True  # CSR/CSC X is densified on the host
         tags.non_deterministic = False
         return tags
 
@@ -472,7 +664,7 @@ class _BaseMLP(BaseEstimator):
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     """Multi-layer perceptron classifier trained by bpx's backprop on any bpx backend.
 
-    scikit-learn's ``MLPClassifier`` parameters (``solver`` 'adam' or 'sgd'), plus ``backend`` (a bpx
+    scikit-learn's ``MLPClassifier`` parameters (``solver`` 'adam', 'sgd' or 'lbfgs'), plus ``backend`` (a bpx
     backend spec, default ``$BPX_BACKEND`` else auto) and ``dtype`` (None follows X). Multiclass uses a
     softmax output and cross-entropy; binary and multilabel targets a sigmoid output per label and
     binary cross-entropy. ``classes_`` may hold any labels (ints, strings, ...).
@@ -481,12 +673,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     _classifier = True
     score = _BaseMLP.score  # not ClassifierMixin's: predictions on a device go to the host first
 
-    def fit(self, X, y):
-        """Fit the model to X and target labels y (1-D labels or a multilabel indicator matrix)."""
-        return self._fit(X, y, incremental=False)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to X and target labels y (1-D labels or a multilabel indicator matrix), each
+        sample's loss weighted by ``sample_weight`` if given."""
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
-    def partial_fit(self, X, y, classes=None):
-        """One epoch over (X, y). ``classes`` (all labels that y may hold) is required on the first call."""
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over (X, y). ``classes`` (all labels that y may hold) is required on the first call.
+        Only for the stochastic solvers ('sgd', 'adam'), as in scikit-learn."""
         if not hasattr(self, "_net"):
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit.")
@@ -496,7 +691,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         elif classes is not None and not np.array_equal(np.unique(_host(classes)), self.classes_):
             raise ValueError(f"`classes={classes!r}` is not the same as on the first call to partial_fit, "
                              f"which was {self.classes_!r}")
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def _encode_y(self, y, first, incremental):
         if y.ndim == 2 and y.shape[1] == 1:
@@ -526,10 +721,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return "softmax", "cross_entropy"
         return "sigmoid", "binary_cross_entropy"
 
-    def _validation_score(self, Xv, yv):
+    def _validation_score(self, Xv, yv, sw=None):
         from sklearn.metrics import accuracy_score
 
-        return float(accuracy_score(yv, self._labels(self._net.forward(Xv))))
+        return float(accuracy_score(yv, self._labels(self._net.forward(Xv)), sample_weight=sw))
 
     def _labels(self, A):
         """Host labels from the network's output probabilities (scikit-learn's thresholds)."""
@@ -571,19 +766,41 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor trained by bpx's backprop on any bpx backend.
 
-    scikit-learn's ``MLPRegressor`` parameters (``solver`` 'adam' or 'sgd'), plus ``backend`` and
-    ``dtype``. Identity output and squared error; a 1-D y (or a single output) gives 1-D predictions.
+    scikit-learn's ``MLPRegressor`` parameters (``solver`` 'adam', 'sgd' or 'lbfgs'), plus ``backend`` and
+    ``dtype``. Identity output and squared error (``loss='squared_error'``), or exp output and half the
+    Poisson deviance (``loss='poisson'``); a 1-D y (or a single output) gives 1-D predictions.
     """
 
     score = _BaseMLP.score  # not RegressorMixin's: predictions on a device go to the host first
 
-    def fit(self, X, y):
-        """Fit the model to X and targets y ((n_samples,) or (n_samples, n_outputs))."""
-        return self._fit(X, y, incremental=False)
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, loss="squared_error", solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
+                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
+                 momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, backend=None,
+                 dtype=None):
+        super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+                         learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+                         max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
+                         warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
+                         early_stopping=early_stopping, validation_fraction=validation_fraction, beta_1=beta_1,
+                         beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+                         backend=backend, dtype=dtype)
+        self.loss = loss
 
-    def partial_fit(self, X, y):
-        """One epoch over (X, y), continuing from the current weights (initialising on the first call)."""
-        return self._fit(X, y, incremental=True)
+    def _check_loss(self):
+        return _choice(self, "loss", ("squared_error", "poisson"))
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to X and targets y ((n_samples,) or (n_samples, n_outputs)), each sample's loss
+        weighted by ``sample_weight`` if given."""
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over (X, y), continuing from the current weights (initialising on the first call).
+        Only for the stochastic solvers ('sgd', 'adam'), as in scikit-learn."""
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def _encode_y(self, y, first, incremental):
         y = np.asarray(y)
@@ -594,14 +811,21 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             y = y.reshape(-1, 1)
         if y.dtype.kind not in "biuf":
             raise ValueError(f"y must hold numbers for a regressor, got dtype {y.dtype}")
+        if self.loss == "poisson" and np.any(y < 0):
+            raise ValueError("Some value(s) of y are negative which is not allowed for Poisson regression "
+                             "(loss='poisson' needs counts or rates y >= 0).")
         return y.astype(np.float64)
 
     def _output_layer(self, Y):
+        if self.loss == "poisson":
+            return "exp", "poisson"  # scikit-learn's out_activation_ 'exp' with the half Poisson deviance
         return "identity", "mse"
 
-    def _validation_score(self, Xv, yv):
+    def _validation_score(self, Xv, yv, sw=None):
         pred = to_numpy(self._net.forward(Xv))
-        return float(r2_score(yv.reshape(pred.shape), pred))
+        if not np.all(np.isfinite(pred)):
+            return float("nan")  # scikit-learn's score of non-finite predictions
+        return float(r2_score(yv.reshape(pred.shape), pred, sample_weight=sw))
 
     def predict(self, X):
         """Predictions (n_samples,) for one output, else (n_samples, n_outputs), in X's namespace."""
@@ -628,3 +852,32 @@ def _to_target(host, target):
         with device:
             return xp.asarray(host)
     return xp.asarray(host, device=device)
+
+
+def _dense(X):
+    """Sparse X (scipy CSR/CSC) as a dense host array, with a clear message where it does not fit."""
+    if hasattr(X, "toarray") and hasattr(X, "nnz"):
+        try:
+            return X.toarray()
+        except MemoryError:
+            raise ValueError(
+                f"sparse X of shape {X.shape} does not fit in memory as a dense array, which bpx.sklearn needs "
+                f"(it computes on dense arrays); reduce the features or train in parts with partial_fit"
+            ) from None
+    return X
+
+
+class _SGD(SGD):
+    """bpx.SGD with scikit-learn's name for the current step size (``_optimizer.learning_rate``)."""
+
+    @property
+    def learning_rate(self):
+        return self.lr
+
+
+class _Adam(Adam):
+    """bpx.Adam with scikit-learn's name for the current step size."""
+
+    @property
+    def learning_rate(self):
+        return self.lr

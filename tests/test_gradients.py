@@ -20,6 +20,8 @@ def data(n_out, loss, m=7, n_in=4, seed=0):
         Y = np.eye(n_out)[rng.integers(0, n_out, m)]
     elif loss == "binary_cross_entropy":
         Y = rng.uniform(0.05, 0.95, (m, n_out))  # soft targets exercise every term
+    elif loss == "poisson":
+        Y = rng.poisson(2.0, (m, n_out)).astype(float)  # counts, zeros included
     else:
         Y = rng.standard_normal((m, n_out))
     return X, Y
@@ -27,6 +29,10 @@ def data(n_out, loss, m=7, n_in=4, seed=0):
 
 @pytest.mark.parametrize("output,loss", OUTPUT_LOSS)
 def test_every_output_and_loss_pair(backend, float64, to_input, output, loss):
+    if loss == "poisson":
+        with pytest.raises(ValueError, match="loss='poisson' needs output='exp'"):
+            bpx.MLP([4, 5, 3], output=output, loss=loss, backend=backend)
+        return
     if loss != "mse" and output not in ("sigmoid", "softmax"):
         with pytest.raises(ValueError, match="output must be 'sigmoid' or 'softmax'"):
             bpx.MLP([4, 5, 3], output=output, loss=loss, backend=backend)
@@ -77,3 +83,37 @@ def test_gradcheck_leaves_the_network_untouched(backend, dtype):
     for a, b in zip(before, net.params):
         np.testing.assert_array_equal(a, bpx.to_numpy(b))
     assert net.dtype == dtype
+
+
+def test_poisson_with_its_exp_output(backend, float64, to_input):
+    """The half Poisson deviance with the exp output (its fused delta (A − Y)/m), and the long way."""
+    X, Y = data(3, "poisson")
+    net = bpx.MLP([4, 5, 3], activation="tanh", output="exp", loss="poisson", backend=backend, dtype="float64", seed=1)
+    errors = bpx.gradcheck(net, to_input(X), to_input(Y))
+    assert max(errors.values()) <= 1e-7, errors
+    # the cost is scikit-learn's: mean over samples of Σ_j [y log(y/a) − y + a], with 0 log 0 = 0
+    A = bpx.to_numpy(net.forward(to_input(X)))
+    ylogy = np.where(Y > 0, Y * np.log(np.where(Y > 0, Y, 1.0)), 0.0)
+    expected = np.mean(np.sum(ylogy - Y * np.log(A) - Y + A, axis=1))
+    assert net.loss(to_input(X), to_input(Y)) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("output,loss", [("softmax", "cross_entropy"), ("sigmoid", "binary_cross_entropy"),
+                                         ("identity", "mse"), ("exp", "poisson"), ("softmax", "mse"),
+                                         ("sigmoid", "cross_entropy"), ("softmax", "binary_cross_entropy")])
+def test_weighted_cost_and_gradients(backend, float64, to_input, output, loss):
+    """sample_weight: the weighted mean Σ ω_i loss_i (ω = w / Σw) and its gradients, by finite differences;
+    integer weights equal repeating rows."""
+    X, Y = data(3, loss)
+    w = np.array([0.5, 2.0, 0.0, 1.0, 3.0, 1.5, 0.25])
+    net = bpx.MLP([4, 5, 3], activation="tanh", output=output, loss=loss, backend=backend, dtype="float64", seed=4)
+    errors = bpx.gradcheck(net, to_input(X), to_input(Y), sample_weight=to_input(w))
+    assert max(errors.values()) <= 1e-7, errors
+    counts = np.array([1, 2, 0, 1, 3, 2, 1])
+    rows = np.repeat(np.arange(len(counts)), counts)
+    weighted = net._loss_and_grads(*net._XY(to_input(X), to_input(Y)),
+                                   bpx.losses.normalized_weights(net._sample_weight(to_input(counts), 7)))
+    repeated = net._loss_and_grads(*net._XY(to_input(X[rows]), to_input(Y[rows])))
+    np.testing.assert_allclose(float(weighted[0]), float(repeated[0]), rtol=1e-12)
+    for a, b in zip(weighted[1], repeated[1]):
+        np.testing.assert_allclose(bpx.to_numpy(a), bpx.to_numpy(b), rtol=1e-10, atol=1e-13)

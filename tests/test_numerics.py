@@ -16,6 +16,10 @@ REFERENCE = {
     "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
     "identity": lambda z: z,
     "softmax": lambda z: np.exp(z - z.max(1, keepdims=True)) / np.exp(z - z.max(1, keepdims=True)).sum(1, keepdims=True),
+    "gelu": lambda z: 0.5 * z * (1 + np.tanh(np.sqrt(2 / np.pi) * (z + 0.044715 * z**3))),
+    "silu": lambda z: z * 0.5 * (1 + np.tanh(z / 2)),
+    "softplus": lambda z: np.logaddexp(0, z),
+    "elu": lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))),
 }
 
 

@@ -107,7 +107,10 @@ def rewrite(path, **changes):
      rf"format version {FORMAT_VERSION + 1}.*reads format version {FORMAT_VERSION}"),
     (lambda p: rewrite(p, W1=np.zeros((5, 4))), "shape"),
     (lambda p: rewrite(p, layer_sizes=[4, 6, 3]), "shape"),
-    (lambda p: rewrite(p, activation="swish"), "no valid network"),
+    (lambda p: rewrite(p, activation="my_act"), r"activation 'my_act' is not registered.*bpx\.activation"),
+    (lambda p: rewrite(p, loss="hinge"), "no valid network"),
+    (lambda p: rewrite(p, bias="yes"), "bias"),
+    (lambda p: rewrite(p, bias=False), "do not match the architecture"),
 ])
 def test_untrustworthy_files_are_refused(saved, damage, match):
     damage(saved)

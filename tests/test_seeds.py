@@ -155,3 +155,142 @@ def test_sklearn_worked_example_test_fit(backend, float64, to_input):
     d1 = h * (1 - h) * d2 * np.array([0.1, 0.2])
     np.testing.assert_allclose(b2, 1.0 - 0.1 * d2, rtol=1e-12)
     np.testing.assert_allclose(b1, 0.1 - 0.1 * d1, rtol=1e-12)
+
+
+# -- bias-free networks: seeds 002 and 000 replayed step for step ----------------------------------------
+def seed002_program(steps=500, seed=2):
+    """Seed 002's NumPy program as printed (its RNG made explicit: a seeded RandomState in place of the
+    global np.random): the initial (x, y, w1, w2), its loss at every step t (printed before the update),
+    and the final weights."""
+    rs = np.random.RandomState(seed)
+    N, D_in, H, D_out = 64, 1000, 100, 10
+    x = rs.randn(N, D_in)
+    y = rs.randn(N, D_out)
+    w1 = rs.randn(D_in, H)
+    w2 = rs.randn(H, D_out)
+    start = (x, y, w1.copy(), w2.copy())
+    learning_rate = 1e-6
+    losses = []
+    for _t in range(steps):
+        h = x.dot(w1)
+        h_relu = np.maximum(h, 0)
+        y_pred = h_relu.dot(w2)
+        loss = np.square(y_pred - y).sum()
+        losses.append(loss)  # print(t, loss)
+        grad_y_pred = 2.0 * (y_pred - y)
+        grad_w2 = h_relu.T.dot(grad_y_pred)
+        grad_h_relu = grad_y_pred.dot(w2.T)
+        grad_h = grad_h_relu.copy()
+        grad_h[h < 0] = 0
+        grad_w1 = x.T.dot(grad_h)
+        w1 -= learning_rate * grad_w1
+        w2 -= learning_rate * grad_w2
+    return start, np.array(losses), (w1, w2)
+
+
+# The seed's loss is E = Σ(ŷ − y)² over all N samples; bpx's mse cost is C = (1/N) Σ ½Σ(ŷ − y)² = E / (2N).
+# So ∂E/∂w = 2N ∂C/∂w, and the seed's step w -= 1e-6 ∂E/∂w is bpx's w -= lr ∂C/∂w with lr = 2N · 1e-6
+# = 128e-6. Both factors are powers of two (2N = 128), so in binary floating point the gradients differ
+# by an exact scaling and lr · ∂C/∂w rounds exactly as 1e-6 · ∂E/∂w does: the trajectories are the same
+# bits wherever the matrix products are (NumPy, array-api-strict), and E = 2N · C exactly.
+SEED002_N = 64
+SEED002_LR = 2 * SEED002_N * 1e-6
+SEED002 = {}
+
+
+def seed002_reference():
+    if not SEED002:
+        SEED002["run"] = seed002_program()
+    return SEED002["run"]
+
+
+def seed002_net(backend, dtype):
+    (x, y, w1, w2), _, _ = seed002_reference()
+    net = bpx.MLP([1000, 100, 10], activation="relu", output="identity", loss="mse", bias=False,
+                  backend=backend, dtype=dtype)
+    assert net.param_names() == ["W1", "W2"]
+    net.set_params([w1, w2])
+    return net, x, y
+
+
+def test_seed002_replayed_step_for_step(backend, float64, to_input):
+    """500 steps of seed 002's bias-free two-layer ReLU net: bpx's loss at every step equals the seed
+    program's (exactly on the NumPy-based backends), and so do the final weights."""
+    _, losses, (w1, w2) = seed002_reference()
+    net, x, y = seed002_net(backend, "float64")
+    X, Y = to_input(x), to_input(y)
+    opt = bpx.SGD(lr=SEED002_LR)
+    ours = np.array([net.train_step(X, Y, opt) * 2 * SEED002_N for _ in range(500)])
+    assert losses[0] > 1e7 and losses[-1] < 1e-6  # the seed's program does learn
+    W1, W2 = (bpx.to_numpy(p) for p in net.params)
+    if backend.name in ("numpy", "array_api_strict"):  # the same BLAS products: the same bits
+        np.testing.assert_array_equal(ours, losses)
+        np.testing.assert_array_equal(W1, w1)
+        np.testing.assert_array_equal(W2, w2)
+    else:  # another matmul summation order: the trajectory agrees to rounding
+        np.testing.assert_allclose(ours, losses, rtol=1e-6)
+        np.testing.assert_allclose(W1, w1, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(W2, w2, rtol=0, atol=1e-10)
+
+
+def test_seed002_replayed_in_float32(backend, to_input):
+    """In float32 the first 100 steps follow the seed's float64 trajectory to 1e-4 (later the loss
+    falls below what float32 resolves against the targets' size)."""
+    _, losses, _ = seed002_reference()
+    net, x, y = seed002_net(backend, "float32")
+    X, Y = to_input(x.astype(np.float32)), to_input(y.astype(np.float32))
+    opt = bpx.SGD(lr=SEED002_LR)
+    ours = np.array([net.train_step(X, Y, opt) * 2 * SEED002_N for _ in range(100)])
+    np.testing.assert_allclose(ours, losses[:100], rtol=1e-4)
+
+
+def seed000_program(X, Y, Ws, eta, epochs):
+    """Seed 000's equations in NumPy, sample by sample: a[l] = g(a[l-1]ᵀ W[l-1]) with the logistic g and
+    no bias; J = ½‖y − a[L]‖²; δ[L] = (y − a[L]) ⊙ a[L](1 − a[L]) (the seed's text writes z[L] for the
+    second a[L] in (y − a), a slip: −∂J/∂a = y − a); δ[l] = W[l] δ[l+1] ⊙ a[l](1 − a[l]);
+    W[l] := W[l] + η a[l] δ[l+1]ᵀ. Returns the weights after every update and J before it."""
+    g = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731 (the seed's g)
+    Ws = [W.copy() for W in Ws]
+    history, errors = [], []
+    for _ in range(epochs):
+        for x, y in zip(X, Y):
+            a = [x]
+            for W in Ws:
+                a.append(g(a[-1] @ W))
+            errors.append(0.5 * np.sum((y - a[-1]) ** 2))
+            delta = (y - a[-1]) * a[-1] * (1 - a[-1])
+            for l in range(len(Ws) - 1, -1, -1):
+                below = (Ws[l] @ delta) * a[l] * (1 - a[l]) if l else None
+                Ws[l] = Ws[l] + eta * np.outer(a[l], delta)
+                delta = below
+            history.append([W.copy() for W in Ws])
+    return history, errors
+
+
+def test_seed000_bias_free_sigmoid_network_step_for_step(backend, float64, to_input):
+    """Seed 000's four-layer logistic network without biases, trained sample by sample on J = ½‖y − a‖²:
+    bpx (bias=False, sigmoid/sigmoid, mse, batch 1) takes the same steps. With one sample bpx's cost
+    is exactly J, so the learning rate is the seed's η."""
+    rng = np.random.default_rng(0)
+    sizes = [3, 4, 3, 2]
+    X = rng.uniform(-1, 1, (8, 3))
+    Y = np.stack([X[:, 0] > 0, X[:, 1] * X[:, 2] > 0], axis=1) * 0.8 + 0.1  # targets in (0, 1)
+    net = bpx.MLP(sizes, activation="sigmoid", output="sigmoid", loss="mse", bias=False, backend=backend,
+                  dtype="float64", seed=0)
+    Ws = [bpx.to_numpy(W) for W in net.params]
+    history, errors = seed000_program(X, Y, Ws, eta=2.0, epochs=25)
+    opt, k = bpx.SGD(lr=2.0), 0
+    for _ in range(25):
+        for i in range(8):
+            cost = net.train_step(to_input(X[i:i + 1]), to_input(Y[i:i + 1]), opt)
+            assert cost == pytest.approx(errors[k], rel=1e-12, abs=1e-15)
+            for W, expected in zip(net.params, history[k]):
+                np.testing.assert_allclose(bpx.to_numpy(W), expected, rtol=0, atol=1e-13)
+            k += 1
+    assert np.mean(errors[-8:]) < 0.25 * np.mean(errors[:8])  # it learns
+    # and fit(batch_size=1, shuffle=False) is the same online training
+    again = bpx.MLP(sizes, activation="sigmoid", output="sigmoid", loss="mse", bias=False, backend=backend,
+                    dtype="float64", seed=0)
+    again.fit(to_input(X), to_input(Y), epochs=25, batch_size=1, shuffle=False, optimizer=bpx.SGD(lr=2.0), verbose=0)
+    for W, expected in zip(again.params, history[-1]):
+        np.testing.assert_allclose(bpx.to_numpy(W), expected, rtol=0, atol=1e-13)

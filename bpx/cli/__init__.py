@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("train", "predict", "evaluate", "summary", "explain", "info", "parity", "bench")
+COMMANDS = ("train", "predict", "evaluate", "summary", "explain", "info", "parity", "bench", "export")
 
 
 class ArgumentParser(argparse.ArgumentParser):

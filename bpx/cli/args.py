@@ -49,6 +49,16 @@ def unit_interval(text):
     return value
 
 
+def dropout(text):
+    """``0.5`` (every hidden layer) or ``0.5,0.2`` (one per hidden layer): probabilities in [0, 1)."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1) or one per hidden layer such as 0.5,0.2, "
+                                         f"got {text!r}")
+    values = [unit_interval(p) for p in parts]
+    return values[0] if len(values) == 1 else values
+
+
 def int_list(text):
     """``64,32`` -> [64, 32]: positive integers separated by commas."""
     parts = [p.strip() for p in text.split(",") if p.strip()]

@@ -1,5 +1,5 @@
 """``bpx evaluate``: a saved model's loss, accuracy and confusion matrix (with class names) on a
-labelled data file, after the model's stored preprocessing."""
+labelled data file, after the model's stored preprocessing; for a regression, R², RMSE and MAE."""
 
 from __future__ import annotations
 
@@ -33,6 +33,10 @@ def run(args):
     X = model_features(net, ds.X)
     Y = model_targets(net, ds.y, ds.classes, what=f"{ds.path}: labels")
     report = {"model": args.model, "data": ds.path, "n_samples": len(ds), **net.evaluate(X, Y)}
+    if not net.is_classifier:
+        from bpx.metrics import regression_metrics
+
+        report.update(regression_metrics(Y, bpx.to_numpy(net.predict(X))))
     if net.is_classifier and (Y.ndim == 1 or net.classes is not None):
         k = max(net.n_outputs, 2)
         classes = list(net.classes) if net.classes else [str(j) for j in range(k)]
@@ -50,6 +54,10 @@ def run(args):
     print(f"model     {args.model}")
     print(f"data      {ds.path} ({len(ds)} samples)")
     print(f"loss      {report['loss']:.6g} ({net.loss_name})")
+    if "r2" in report:
+        print(f"R²        {report['r2']:.4f}")
+        print(f"RMSE      {report['rmse']:.6g}")
+        print(f"MAE       {report['mae']:.6g}")
     if "accuracy" in report:
         extra = f" ({report['n_correct']}/{len(ds)})" if "n_correct" in report else ""
         print(f"accuracy  {report['accuracy']:.4f}{extra}")

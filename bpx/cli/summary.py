@@ -25,13 +25,15 @@ def run(args):
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), 1):
         act = header["output"] if i == len(sizes) - 1 else header["activation"]
+        biases = n_out if header["bias"] else 0
         layers.append({"layer": i, "n_in": n_in, "n_out": n_out, "activation": act,
-                       "weights": n_in * n_out, "biases": n_out, "params": n_in * n_out + n_out})
+                       "weights": n_in * n_out, "biases": biases, "params": n_in * n_out + biases})
     meta = header.get("metadata") or {}
     info = {
         "model": args.model, "format_version": header["format_version"], "bpx_version": header.get("bpx_version"),
         "layer_sizes": sizes, "activation": header["activation"], "output": header["output"], "loss": header["loss"],
-        "dtype": header["dtype"], "init": header.get("init"), "seed": header.get("seed"), "layers": layers,
+        "dtype": header["dtype"], "init": header.get("init"), "seed": header.get("seed"), "bias": header["bias"],
+        "dropout": header.get("dropout", [0.0] * (len(sizes) - 2)), "layers": layers,
         "total_params": sum(layer["params"] for layer in layers), "classes": header.get("classes"),
         "preprocessing": meta.get("preprocessing"), "training": meta.get("training"),
     }
@@ -41,11 +43,13 @@ def run(args):
     print(f"model          {args.model} (bpx {info['bpx_version']}, format {info['format_version']})")
     print(f"architecture   {' -> '.join(map(str, sizes))}; hidden {info['activation']}, output {info['output']}, "
           f"loss {info['loss']}")
-    print(f"dtype          {info['dtype']}; init {info['init']}, seed {info['seed']}")
+    print(f"dtype          {info['dtype']}; init {info['init']}, seed {info['seed']}"
+          + ("" if info["bias"] else "; no biases") + (f"; dropout {info['dropout']}" if any(info["dropout"]) else ""))
     print("layers")
     for layer in layers:
         print(f"  {layer['layer']:>2}  dense {layer['n_in']:>5} -> {layer['n_out']:<5} {layer['activation']:<10} "
-              f"{layer['params']:>10,} parameters (W {layer['n_in']}x{layer['n_out']} + b {layer['n_out']})")
+              f"{layer['params']:>10,} parameters (W {layer['n_in']}x{layer['n_out']}"
+              + (f" + b {layer['n_out']})" if layer["biases"] else ")"))
     print(f"total          {info['total_params']:,} parameters")
     classes = info["classes"]
     if classes:
@@ -58,7 +62,8 @@ def run(args):
     training = info["training"]
     if training:
         result = training.get("result", {})
-        acc = "; ".join(f"{k} accuracy {v['accuracy']:.4f}" for k, v in result.items() if "accuracy" in v)
+        acc = "; ".join(f"{k} accuracy {v['accuracy']:.4f}" if "accuracy" in v else f"{k} R² {v['r2']:.4f}"
+                        for k, v in result.items() if "accuracy" in v or "r2" in v)
         print(f"trained on     {training.get('data')}: {training.get('optimizer')} lr={training.get('lr')}, "
               f"{training.get('epochs_run', training.get('epochs'))} epochs" + (f"; {acc}" if acc else ""))
     return 0

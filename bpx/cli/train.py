@@ -2,10 +2,13 @@
 
 With no arguments: the digits, the auto backend, a stratified 20% held-out test split, 128 ReLU units,
 Adam (lr 0.003) for 60 epochs of 32-sample batches, /16 scaling; prints the final test accuracy and
-saves ``bpx-model.npz``. The output layer follows from the task: softmax + cross-entropy for classes,
-sigmoid + binary cross-entropy for two classes with ``--loss binary_cross_entropy``, identity + mse for
-numeric targets. The scaling, class names and label column are saved with the model
-(``net.metadata["preprocessing"]``) so that ``bpx predict`` and ``bpx evaluate`` apply them.
+saves ``bpx-model.npz``. The task (``--task``, by default inferred from the targets with
+:func:`bpx.preprocessing.infer_task`, the rule and its reason printed) decides the output layer:
+softmax + cross-entropy for classes, sigmoid + binary cross-entropy for two classes with
+``--loss binary_cross_entropy``, identity + mse for numeric targets (reported with R², RMSE and MAE).
+``--scale auto`` picks the feature scaling with :func:`bpx.preprocessing.choose_scaling`. The scaling,
+class names and label column are saved with the model (``net.metadata["preprocessing"]``) so that
+``bpx predict`` and ``bpx evaluate`` apply them.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import time
 from .args import (
     backend_spec,
     batch_size,
+    dropout,
     existing_file,
     int_list,
     nonnegative_int,
@@ -27,7 +31,7 @@ from .args import (
     unit_interval,
 )
 
-HIDDEN_ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "identity")
+HIDDEN_ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "identity", "gelu", "silu", "softplus", "elu")
 OUTPUTS = ("softmax", "sigmoid", "identity")
 LOSSES = ("cross_entropy", "binary_cross_entropy", "mse")
 SCALINGS = ("auto", "none", "255", "max", "standardize")
@@ -49,7 +53,7 @@ def add_data_options(parser, labels=True):
 def add_parser(subparsers):
     p = subparsers.add_parser(
         "train", help="train a network on a data file (default: the bundled digits) and save it",
-        description="Train a multi-layer perceptron. With no arguments: the bundled 8x8 digits, a 20%% "
+        description="Train a multi-layer perceptron. With no arguments: the bundled 8x8 digits, a 20% "
                     "held-out test split, and a model saved to bpx-model.npz.")
     p.add_argument("--data", type=existing_file, metavar="FILE",
                    help="training data: .csv, .npz, .h5/.hdf5 or MNIST IDX (default: the bundled digits)")
@@ -68,6 +72,14 @@ def add_parser(subparsers):
     p.add_argument("--output", choices=OUTPUTS, help="output activation (default: from the task and the loss)")
     p.add_argument("--loss", choices=LOSSES,
                    help="default: cross_entropy for class labels, mse for numeric targets")
+    p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
+                   help="auto (default): classes for text labels or at most 20 distinct integers (or integer "
+                        "labels 0..k-1 / 1..k), regression for fractional numbers, several target columns or "
+                        "many distinct integers; the choice and its reason are printed")
+    p.add_argument("--no-bias", action="store_true", help="layers without biases (Z = A @ W, as in seeds 000/002)")
+    p.add_argument("--dropout", type=dropout, default=0.0, metavar="P[,P...]",
+                   help="dropout probability while training, for every hidden layer or one per hidden layer "
+                        "(default 0)")
     p.add_argument("--init", choices=("lecun", "glorot", "he"),
                    help="weight initializer (default he for relu/leaky_relu, else lecun = randn/sqrt(fan_in))")
     p.add_argument("--init-from", type=existing_file, metavar="MODEL",
@@ -84,8 +96,9 @@ def add_parser(subparsers):
     p.add_argument("--early-stopping", type=positive_int, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without a better validation loss; keep the best weights")
     p.add_argument("--scale", choices=SCALINGS, default="auto",
-                   help="feature scaling: 255 (X/255), max (X/max of the training data), standardize, none; "
-                        "auto: max when the features are non-negative (pixels), else standardize")
+                   help="feature scaling: 255 (X/255), max (X/max of the training data), standardize (per "
+                        "feature), none; auto (default): max for pixel-like data (at least 16 non-negative columns "
+                        "sharing one range), else standardize; the choice and its reason are printed")
     p.add_argument("--out", type=output_path, default="bpx-model.npz", help="model file (default bpx-model.npz)")
     p.add_argument("--plot", type=output_path, metavar="PNG", help="write the loss/accuracy curves to this PNG")
     p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
@@ -103,7 +116,17 @@ def run(args):
 
     import bpx
     from bpx import datasets
-    from bpx.preprocessing import LabelEncoder, Scaler, label_names, random_split, sorted_classes, stratified_split
+    from bpx.metrics import regression_metrics
+    from bpx.preprocessing import (
+        LabelEncoder,
+        Scaler,
+        choose_scaling,
+        infer_task,
+        label_names,
+        random_split,
+        sorted_classes,
+        stratified_split,
+    )
 
     # -- flags that do not go together: usage errors, before any work ------------------------------
     if args.momentum is not None and args.optimizer != "sgd":
@@ -114,6 +137,12 @@ def run(args):
         _usage(args, "argument --init-from: not with --init (the weights come from the file)")
     if args.test_data and args.data is None:
         _usage(args, "argument --test-data: needs --data")
+    if args.task == "regression" and args.loss in ("cross_entropy", "binary_cross_entropy"):
+        _usage(args, f"argument --task: regression does not go with --loss {args.loss} (use mse)")
+    if args.task == "classification" and args.loss == "mse":
+        _usage(args, "argument --task: classification does not go with --loss mse")
+    if isinstance(args.dropout, list) and len(args.dropout) != len(args.hidden):
+        _usage(args, f"argument --dropout: {len(args.dropout)} values for {len(args.hidden)} hidden layer(s)")
     if args.plot:
         try:
             import matplotlib  # noqa: F401
@@ -132,7 +161,19 @@ def run(args):
         raise ValueError(f"{test.path}: {test.n_features} features per sample, but {train.path} has {train.n_features}")
     y = train.y
     loss = args.loss
-    classify = not (loss == "mse" or y.ndim == 2 or (train.classes is None and y.dtype.kind == "f"))
+    if args.task != "auto":
+        task, why = args.task, "--task"
+        if task == "classification" and y.ndim == 2 and y.shape[1] > 1:
+            raise ValueError(f"{train.path}: --task classification needs one label per sample; the file has "
+                             f"{y.shape[1]} target columns")
+    elif loss == "mse":
+        task, why = "regression", "auto: --loss mse"
+    elif loss is not None and not (y.ndim == 2 and y.shape[1] > 1):
+        task, why = "classification", f"auto: --loss {loss}"
+    else:
+        task, why = infer_task(y, train.classes)
+        why = f"auto: {why}"
+    classify = task == "classification"
     classes, encoder = None, None
     if classify:
         names = label_names(y, train.classes)
@@ -154,7 +195,7 @@ def run(args):
             targets = one_hot(targets, n_out)
     else:
         if y.dtype.kind not in "biuf":
-            raise ValueError(f"{train.path}: targets must be numbers for --loss mse, got class names")
+            raise ValueError(f"{train.path}: targets must be numbers for a regression, got class names")
         targets = y.astype(np.float64)
         loss = loss or "mse"
         output = args.output or {"mse": "identity", "binary_cross_entropy": "sigmoid", "cross_entropy": "softmax"}[loss]
@@ -173,20 +214,24 @@ def run(args):
                  else random_split(len(train), args.test_split, args.seed))
         (tr, te) = split
         X_train, X_test, targets, test_targets = train.X[tr], train.X[te], targets[tr], targets[te]
-    method = args.scale
+    method, scale_why = args.scale, "--scale"
     if method == "auto":
-        method = "max" if float(np.min(X_train)) >= 0 else "standardize"
+        method, scale_why = choose_scaling(X_train)
+        scale_why = f"auto: {scale_why}"
     scaler = Scaler(method).fit(X_train)
 
     # -- network -----------------------------------------------------------------------------------
     sizes = [train.n_features, *args.hidden, n_out]
     net = bpx.MLP(sizes, activation=args.activation, output=output, loss=loss, backend=args.backend,
-                  dtype=args.dtype, seed=args.seed, init=args.init)
+                  dtype=args.dtype, seed=args.seed, init=args.init, bias=not args.no_bias, dropout=args.dropout)
     if args.init_from:
         start = bpx.load(args.init_from, backend=net.backend)
         if start.layer_sizes != sizes:
             raise ValueError(f"--init-from {args.init_from}: its layer sizes {start.layer_sizes} differ from this "
                              f"network's {sizes}")
+        if start.bias != net.bias:
+            raise ValueError(f"--init-from {args.init_from}: it was trained {'with' if start.bias else 'without'} "
+                             f"biases; {'drop' if start.bias else 'add'} --no-bias")
         net.set_params(start.params)  # copied, and cast to this network's dtype
     net.classes = classes
     net.metadata = {
@@ -213,19 +258,27 @@ def run(args):
     where = train.path if args.data else "the bundled 8x8 digits"
     what = f"{len(classes)} classes" if classify else f"{n_out} target(s)"
     say(f"data: {where}: {len(X_train)} training samples"
-        + (f", {len(X_test)} test samples" if X_test is not None else "") + f", {train.n_features} features, {what}")
-    say(f"model: {' -> '.join(map(str, sizes))}, {args.activation}/{output}, {loss}, {net.n_params:,} parameters; "
-        f"backend {net.backend.spec}, {net.dtype}; {args.optimizer} lr={lr}, batch {args.batch_size or 'full'}, "
-        f"{args.epochs} epochs; scaling {method}")
+        + (f", {len(X_test)} test samples" if X_test is not None else "") + f", {train.n_features} features, {what}; "
+        f"task {task} ({why})")
+    extras = ("; no biases" if args.no_bias else "") + (f"; dropout {args.dropout}" if any(net.dropout) else "")
+    say(f"model: {' -> '.join(map(str, sizes))}, {args.activation}/{output}, {loss}, {net.n_params:,} parameters"
+        f"{extras}; backend {net.backend.spec}, {net.dtype}; {args.optimizer} lr={lr}, batch {args.batch_size or 'full'}, "
+        f"{args.epochs} epochs; scaling {method} ({scale_why})")
     sys.stdout.flush()
 
     # -- training ----------------------------------------------------------------------------------
     history = net.fit(scaler.transform(X_train), targets, epochs=args.epochs, batch_size=args.batch_size,
                       optimizer=optimizer, validation_split=args.val_split, early_stopping=args.early_stopping,
                       verbose=min(args.verbose, 1) if quiet else args.verbose)
-    result = {"train": net.evaluate(scaler.transform(X_train), targets)}
+    def measure(X, Y):
+        metrics = net.evaluate(scaler.transform(X), Y)
+        if not classify and loss == "mse":  # R², RMSE and MAE in the targets' own units
+            metrics.update(regression_metrics(Y, bpx.to_numpy(net.predict(scaler.transform(X)))))
+        return metrics
+
+    result = {"train": measure(X_train, targets)}
     if X_test is not None:
-        result["test"] = net.evaluate(scaler.transform(X_test), test_targets)
+        result["test"] = measure(X_test, test_targets)
     net.metadata["training"]["epochs_run"] = len(history)
     net.metadata["training"]["result"] = result
     bpx.save(net, args.out)
@@ -236,7 +289,8 @@ def run(args):
         print(json.dumps({
             "model": os.path.abspath(args.out), "backend": net.backend.spec, "dtype": net.dtype,
             "layer_sizes": sizes, "activation": args.activation, "output": output, "loss": loss,
-            "classes": classes, "scaling": method, "epochs_run": len(history), "best_epoch": history.best_epoch,
+            "classes": classes, "task": task, "task_reason": why, "scaling": method, "scaling_reason": scale_why,
+            "bias": net.bias, "dropout": net.dropout, "epochs_run": len(history), "best_epoch": history.best_epoch,
             "stopped_early": history.stopped_early, "history": history.as_dict(), "plot": args.plot,
             "seconds": round(seconds, 3), **result,
         }, indent=2))
@@ -255,4 +309,7 @@ def _line(name, metrics):
     text = f"{name} loss {metrics['loss']:.4f}"
     if "accuracy" in metrics:
         text = f"{name} accuracy {metrics['accuracy']:.4f}, " + text
+    elif "r2" in metrics:
+        text = (f"{name} R² {metrics['r2']:.4f}, RMSE {metrics['rmse']:.4g}, MAE {metrics['mae']:.4g}, "
+                f"loss {metrics['loss']:.4f}")
     return text

@@ -1,0 +1,353 @@
+"""L-BFGS: the limited-memory quasi-Newton method, full batch, with a strong-Wolfe line search.
+
+One iteration (Nocedal & Wright, Numerical Optimization, alg. 7.4 and 7.5), on the parameters θ
+flattened into one vector (W1, b1, W2, b2, ... in order) and the full-batch cost C(θ) with its
+backprop gradient g = ∇C (``MLP._loss_and_grads``):
+
+    direction      d = −H g, H g by the two-loop recursion over the last ``history_size`` pairs
+                   s_k = θ_{k+1} − θ_k, y_k = g_{k+1} − g_k, with H_0 = (sᵀy / yᵀy) I
+    step           θ ← θ + t d, t satisfying the strong Wolfe conditions
+                   C(θ + t d) ≤ C(θ) + c1 t gᵀd   and   |∇C(θ + t d)ᵀd| ≤ c2 |gᵀd|
+                   found by bracketing and cubic interpolation (the line search of SciPy's
+                   ``line_search_wolfe2`` and of ``torch.optim.LBFGS``'s ``_strong_wolfe``, which is
+                   ported from minFunc); the first step of a fresh history is t = 1/‖d‖₂ (as L-BFGS-B)
+    stop           max|g| ≤ tol (SciPy's ``gtol``), or a relative decrease
+                   (C_k − C_{k+1}) / max(|C_k|, |C_{k+1}|, 1) ≤ ftol (SciPy's default 2.2e-9; at least
+                   the dtype's machine epsilon, 1.2e-7 in float32), or
+                   ``max_iter`` (the ``epochs`` of ``fit``) iterations, or ``max_fun`` cost evaluations
+
+The vectors live on the network's device and the two-loop recursion keeps its scalars there too;
+the line search is scalar logic on the host: each cost evaluation brings back four numbers (C, the
+data C, gᵀd and max|g|) in one device→host transfer, and each iteration two more (gᵀd of the new
+direction, yᵀs of the new pair; and its accuracy / validation cost for the history). These syncs are
+inherent to L-BFGS (the next trial step depends on those numbers); everything else is array-API math,
+so the same code runs on NumPy, CuPy, PyTorch and array-api-strict. ``weight_decay`` λ adds λ/2 ‖W‖² (weight
+matrices only) to the cost the line search minimises; histories report the data cost without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+
+from .backend import namespace
+from .history import History
+from .losses import normalized_weights
+from .optimizers import Optimizer
+from .progress import Progress
+from .validation import check_bool, check_float, check_int
+
+C1, C2 = 1e-4, 0.9  # the strong Wolfe constants (sufficient decrease, curvature), as SciPy and torch
+
+
+class LBFGS(Optimizer):
+    """Limited-memory BFGS for ``net.fit(X, Y, epochs=E, optimizer=bpx.LBFGS())``: E iterations on the
+    full batch (``batch_size`` must be None).
+
+    ``history_size`` pairs (s, y) are kept; ``tol`` stops when every gradient entry is at most ``tol``
+    in magnitude; ``ftol`` stops on a relative decrease of the cost below it; ``max_fun`` caps the cost
+    evaluations of one ``fit`` call; ``max_ls`` caps the evaluations of one line search. The history
+    carries over to the next ``fit`` call with the same optimizer (``reset()`` forgets it). After a fit,
+    ``n_iter``, ``n_fun``, ``converged``, ``message``, ``fun`` (the final cost, with the weight-decay term)
+    and ``fun_data`` (without it) describe that call.
+    """
+
+    def __init__(self, history_size=10, tol=1e-5, ftol=2.220446049250313e-09, max_fun=15000, max_ls=20,
+                 weight_decay=0.0):
+        super().__init__(weight_decay, None)
+        self.history_size = check_int(history_size, "history_size")
+        self.tol = check_float(tol, "tol", low=0.0)
+        self.ftol = check_float(ftol, "ftol", low=0.0)
+        self.max_fun = check_int(max_fun, "max_fun")
+        self.max_ls = check_int(max_ls, "max_ls")
+        self.n_iter, self.n_fun, self.converged, self.message = 0, 0, False, ""
+        self.fun = self.fun_data = None
+        self._pairs = []  # (s, y, 1 / yᵀs) on the device
+
+    def reset(self):
+        super().reset()
+        self._pairs = []
+
+    def step(self, params, grads):
+        raise TypeError(
+            "bpx.LBFGS needs the cost at trial points along a line, not one gradient: train with "
+            "net.fit(X, Y, epochs=E, optimizer=bpx.LBFGS()) (full batch), not train_step or another loop"
+        )
+
+    def __repr__(self):
+        return (f"LBFGS(history_size={self.history_size}, tol={self.tol}, ftol={self.ftol}, max_fun={self.max_fun}, "
+                f"max_ls={self.max_ls}, weight_decay={self.weight_decay})")
+
+    # -- the direction ------------------------------------------------------------------------------
+    def _direction(self, g, xp):
+        """d = −H g by the two-loop recursion (all on the device; 0-d arrays for the scalars)."""
+        q = -g
+        alphas = []
+        for s, y, rho in reversed(self._pairs):
+            a = rho * xp.sum(s * q)
+            alphas.append(a)
+            q = q - a * y
+        if self._pairs:
+            s, y, _ = self._pairs[-1]
+            q = q * (xp.sum(s * y) / xp.sum(y * y))
+        for (s, y, rho), a in zip(self._pairs, reversed(alphas)):
+            b = rho * xp.sum(y * q)
+            q = q + (a - b) * s
+        return q
+
+    def _remember(self, s, y, ys, t_gtd):
+        """Keep the pair when its curvature yᵀs is positive enough (L-BFGS-B's test: yᵀs > eps · (−t gᵀd))."""
+        if not ys > 2.220446049250313e-16 * max(-t_gtd, 0.0) or not ys > 0.0:
+            return
+        if len(self._pairs) == self.history_size:
+            self._pairs.pop(0)
+        self._pairs.append((s, y, 1.0 / ys))
+
+
+# -- the cost along a line, with one host transfer per evaluation ------------------------------------
+class _Objective:
+    """C(θ) and ∇C(θ) of ``net`` on the full batch, θ flat; counts evaluations."""
+
+    def __init__(self, net, X, Y, weights, weight_decay):
+        self.net, self.X, self.Y, self.weights = net, X, Y, weights
+        self.xp = net.backend.xp
+        self.shapes = net.param_shapes()
+        self.sizes = [math.prod(shape) for shape in self.shapes]
+        self.wd = weight_decay
+        self.decay = None
+        if weight_decay:
+            xp, dtype, dev = self.xp, net._dtype, net.backend.device
+            parts = [xp.full(n, 1.0 if len(shape) == 2 else 0.0, dtype=dtype, device=dev)
+                     for n, shape in zip(self.sizes, self.shapes)]
+            self.decay = xp.concat(parts)  # 1 on weight entries, 0 on biases
+        self.count = 0
+
+    def flat(self, params):
+        return self.xp.concat([self.xp.reshape(p, (-1,)) for p in params])
+
+    def unflat(self, theta):
+        params, start = [], 0
+        for n, shape in zip(self.sizes, self.shapes):
+            params.append(self.xp.reshape(theta[start:start + n], shape))
+            start += n
+        return params
+
+    def __call__(self, theta, d=None):
+        """``(C, data C, gᵀd, max|g|)`` as host floats, and g and A[L] on the device."""
+        xp, net = self.xp, self.net
+        net._params = self.unflat(theta)
+        cost, grads, A_L = net._loss_and_grads(self.X, self.Y, self.weights)
+        g = self.flat(grads)
+        total = cost
+        if self.wd:
+            dec = self.decay * theta
+            total = cost + (0.5 * self.wd) * xp.sum(dec * theta)
+            g = g + self.wd * dec
+        gtd = xp.sum(g * d) if d is not None else xp.zeros((), dtype=g.dtype, device=net.backend.device)
+        host = net.backend.to_numpy(xp.stack([total, cost, gtd, xp.max(xp.abs(g))]))
+        self.count += 1
+        f, f_data, gtd, gmax = (float(v) for v in host)
+        if not math.isfinite(f) or not math.isfinite(gtd):
+            f, gtd = math.inf, math.inf  # a non-finite trial point: the line search backs off
+        return f, f_data, gtd, gmax, g, A_L
+
+
+def _cubic_min(x1, f1, g1, x2, f2, g2, lo, hi):
+    """The minimiser of the cubic through (x1, f1, g1) and (x2, f2, g2), clipped to [lo, hi]; the
+    midpoint where the cubic has none or a value is not finite (torch's ``_cubic_interpolate``)."""
+    try:
+        d1 = g1 + g2 - 3.0 * (f1 - f2) / (x1 - x2)
+        d2_square = d1 * d1 - g1 * g2
+        if d2_square >= 0.0 and math.isfinite(d2_square):
+            d2 = math.sqrt(d2_square)
+            if x1 <= x2:
+                t = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2.0 * d2))
+            else:
+                t = x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2.0 * d2))
+            if math.isfinite(t):
+                return min(max(t, lo), hi)
+    except (ZeroDivisionError, OverflowError):
+        pass
+    return (lo + hi) / 2.0
+
+
+def _strong_wolfe(obj, theta, t, d, f, gtd, max_evals):
+    """A step t along d satisfying the strong Wolfe conditions (bracketing, then zoom by cubic
+    interpolation); returns ``(t, evaluation)`` of the best point found, ``(0, None)`` if none lowered C."""
+    tol_change = 1e-9
+    d_norm = None
+    evals = 0
+
+    def at(step):
+        nonlocal evals
+        evals += 1
+        return obj(theta + step * d, d)
+
+    new = at(t)
+    t_prev, f_prev, gtd_prev, ev_prev = 0.0, f, gtd, None
+    bracket = None
+    done = False
+    while evals < max_evals:
+        f_new, gtd_new = new[0], new[2]
+        if f_new > f + C1 * t * gtd or (evals > 2 and f_new >= f_prev):
+            bracket = [[t_prev, f_prev, gtd_prev, ev_prev], [t, f_new, gtd_new, new]]
+            break
+        if abs(gtd_new) <= -C2 * gtd:
+            bracket, done = [[t, f_new, gtd_new, new]], True
+            break
+        if gtd_new >= 0:
+            bracket = [[t_prev, f_prev, gtd_prev, ev_prev], [t, f_new, gtd_new, new]]
+            break
+        lo, hi = t + 0.01 * (t - t_prev), t * 10.0  # extrapolate
+        t_next = _cubic_min(t_prev, f_prev, gtd_prev, t, f_new, gtd_new, lo, hi)
+        t_prev, f_prev, gtd_prev, ev_prev = t, f_new, gtd_new, new
+        t = t_next
+        new = at(t)
+    if bracket is None:  # out of evaluations while extrapolating: keep the better of the last two
+        last = [t, new[0], new[2], new]
+        prev = [t_prev, f_prev, gtd_prev, ev_prev]
+        best = last if last[1] <= prev[1] else prev
+        return (best[0], best[3]) if best[3] is not None and best[1] < f else (0.0, None)
+    if not done:
+        xp = namespace(d)
+        d_norm = float(xp.max(xp.abs(d))) if d_norm is None else d_norm
+    insufficient = False
+    low, high = (0, 1) if len(bracket) == 1 or bracket[0][1] <= bracket[1][1] else (1, 0)
+    while not done and evals < max_evals:
+        (a, fa, ga, _), (b, fb, gb, _) = bracket
+        if abs(b - a) * d_norm < tol_change:
+            break
+        t = _cubic_min(a, fa, ga, b, fb, gb, min(a, b), max(a, b))
+        lo_b, hi_b = min(a, b), max(a, b)
+        eps = 0.1 * (hi_b - lo_b)
+        if min(hi_b - t, t - lo_b) < eps:  # too close to an end: move 10% inside (torch's safeguard)
+            if insufficient or t >= hi_b or t <= lo_b:
+                t = hi_b - eps if abs(t - hi_b) < abs(t - lo_b) else lo_b + eps
+                insufficient = False
+            else:
+                insufficient = True
+        else:
+            insufficient = False
+        new = at(t)
+        f_new, gtd_new = new[0], new[2]
+        if f_new > f + C1 * t * gtd or f_new >= bracket[low][1]:
+            bracket[high] = [t, f_new, gtd_new, new]
+            low, high = (0, 1) if bracket[0][1] <= bracket[1][1] else (1, 0)
+        else:
+            if abs(gtd_new) <= -C2 * gtd:
+                done = True
+            elif gtd_new * (bracket[high][0] - bracket[low][0]) >= 0:
+                bracket[high] = list(bracket[low])
+            bracket[low] = [t, f_new, gtd_new, new]
+    best = bracket[low]
+    if best[3] is None or not best[1] < f:
+        return 0.0, None
+    return best[0], best[3]
+
+
+# -- the training loop ---------------------------------------------------------------------------------
+def fit_lbfgs(net, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, validation_data=None, verbose=1,
+              validation_split=0.0, early_stopping=None, sample_weight=None):
+    """``MLP.fit`` with an :class:`LBFGS` optimizer: ``epochs`` iterations on the full batch; returns a
+    :class:`bpx.History` with one entry per iteration (the data cost at the iteration's end)."""
+    epochs = check_int(epochs, "epochs")
+    if batch_size is not None:
+        raise ValueError(f"bpx.LBFGS trains on the full batch: batch_size must be None, got {batch_size!r}")
+    check_bool(shuffle, "shuffle")  # the full batch needs no shuffling
+    verbose = check_int(verbose, "verbose", minimum=0)
+    if early_stopping is not None or check_float(validation_split, "validation_split", low=0.0, high=1.0,
+                                                 high_open=True):
+        raise ValueError("bpx.LBFGS does not take early_stopping or validation_split; pass validation_data to "
+                         "monitor a held-out set, and epochs (iterations) to bound the work")
+    if validation_data is not None and (not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2):
+        raise TypeError("validation_data must be a pair (X_val, Y_val)")
+    X, Y = net._XY(X, Y)
+    weights = None
+    if sample_weight is not None:
+        weights = normalized_weights(net._sample_weight(sample_weight, X.shape[0]), net.backend.xp)
+    val = net._XY(*validation_data) if validation_data is not None else None
+    shapes = [tuple(p.shape) for p in net._params]
+    if optimizer._shapes is not None and optimizer._shapes != shapes:
+        raise ValueError(f"this LBFGS was used with parameters of shapes {optimizer._shapes}, now it gets {shapes}; "
+                         f"use a new optimizer (or call reset()) for another network")
+    optimizer._shapes = shapes
+    net.optimizer = optimizer
+    xp = net.backend.xp
+    obj = _Objective(net, X, Y, weights, optimizer.weight_decay)
+    start = [xp.asarray(p, copy=True) for p in net._params]
+    theta = obj.flat(net._params)
+    history = History()
+    opt = optimizer
+    opt.n_iter, opt.converged, opt.message = 0, False, f"reached epochs={epochs} iterations"
+    ftol = max(opt.ftol, float(xp.finfo(net._dtype).eps))  # a relative decrease below the dtype's eps is noise
+    with net.backend.quiet_float_errors(), contextlib.closing(Progress(epochs, verbose)) as progress:
+        f, f_data, _, gmax, g, A_L = obj(theta)
+        if not math.isfinite(f):
+            net._params = start
+            from .network import TrainingDiverged
+
+            raise TrainingDiverged("the cost at the starting parameters is NaN or infinite; L-BFGS cannot start "
+                                   "(the parameters were restored)")
+        if gmax <= opt.tol:
+            opt.converged, opt.message = True, f"max|gradient| <= tol={opt.tol} at the start"
+        while not opt.converged and opt.n_iter < epochs:
+            if obj.count >= opt.max_fun:
+                opt.message = f"reached max_fun={opt.max_fun} cost evaluations"
+                break
+            d = opt._direction(g, xp)
+            gtd = float(xp.sum(g * d))
+            if not gtd < 0.0 and opt._pairs:  # not a descent direction: forget the history, go downhill
+                opt._pairs = []
+                d = -g
+                gtd = float(xp.sum(g * d))
+            if not gtd < 0.0:
+                opt.converged, opt.message = True, "no descent direction (zero gradient)"
+                break
+            t0 = 1.0 if opt._pairs else 1.0 / math.sqrt(-gtd)  # a fresh history: d = −g, first step 1/‖d‖₂
+            t, new = _strong_wolfe(obj, theta, t0, d, f, gtd, min(opt.max_ls, opt.max_fun - obj.count))
+            if new is None:
+                if opt._pairs:  # retry once from steepest descent
+                    opt._pairs = []
+                    continue
+                opt.message = "the line search found no lower cost (precision limit)"
+                break
+            f_new, f_data, _, gmax, g_new, A_L = new
+            s = t * d
+            y = g_new - g
+            ys = float(xp.sum(y * s))
+            opt._remember(s, y, ys, t * gtd)
+            theta = theta + s
+            f_old, f, g = f, f_new, g_new
+            opt.n_iter += 1
+            entry = _entry(net, f_data, A_L, Y, val)
+            history.append(**entry)
+            progress.update(opt.n_iter, entry)
+            if gmax <= opt.tol:
+                opt.converged, opt.message = True, f"max|gradient| <= tol={opt.tol}"
+            elif (f_old - f) <= ftol * max(abs(f_old), abs(f), 1.0):
+                opt.converged, opt.message = True, f"relative decrease of the cost <= ftol={ftol:.3g}"
+            elif obj.count >= opt.max_fun:
+                opt.message = f"reached max_fun={opt.max_fun} cost evaluations"
+                break
+    opt.n_fun = obj.count
+    opt.fun, opt.fun_data = f, f_data  # the final cost (with the weight-decay term) and its data part
+    net._params = [xp.asarray(p, copy=True) for p in obj.unflat(theta)]
+    return history
+
+
+def _entry(net, f_data, A_L, Y, val):
+    """A history entry for an accepted point (its accuracy, and the validation cost, cost a host sync)."""
+    entry = {"loss": f_data, "accuracy": None}
+    values = []
+    if net.is_classifier:
+        values.append(net._n_correct(A_L, Y))
+    if val is not None:
+        values += net._measure(*val)
+    if values:
+        host = [float(v) for v in net.backend.to_numpy(net.backend.xp.stack(values))]
+        if net.is_classifier:
+            entry["accuracy"] = host.pop(0) / Y.shape[0]
+        if val is not None:
+            entry["val_loss"] = host[0]
+            entry["val_accuracy"] = host[1] / val[0].shape[0] if net.is_classifier else None
+    return entry
