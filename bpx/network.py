@@ -416,14 +416,14 @@ class MLP:
         self.optimizer = optimizer
         history = History()
         best = (float("inf"), None)
-        compiled = compiles(self) and sample_weight is None  # weighted epochs run step by step
+        compiled = compiles(self, optimizer)
         with self.backend.quiet_float_errors(), contextlib.closing(Progress(epochs, verbose)) as progress:
             for epoch in range(1, epochs + 1):
                 # the epoch's starting point, restored if it diverges (compiled epochs never overwrite their inputs)
                 start = list(self._params) if compiled else [xp.asarray(p, copy=True) for p in self._params]
                 order = self._shuffle_rng.permutation(m) if shuffle and batch < m else None  # on the host
                 if compiled:  # the whole epoch in one compiled call (bpx.step)
-                    costs, values = compiled_epoch(self, optimizer, X, Y, order, batch)
+                    costs, values = compiled_epoch(self, optimizer, X, Y, order, batch, sample_weight)
                 else:
                     costs, values = self._eager_epoch(X, Y, order, batch, optimizer, sample_weight)
                 entry = self._end_of_epoch(epoch, costs, values, start, batch, m, val)
@@ -457,9 +457,9 @@ class MLP:
         return w
 
     def _eager_epoch(self, X, Y, order, batch, optimizer, sample_weight=None):
-        """One epoch, one step (:func:`bpx.step.eager_step`) per batch; returns the per-batch costs and
-        the device values ``[summed cost, correct count, finite]`` of :meth:`_end_of_epoch`.
-        ``sample_weight`` is the (m,) device vector of :meth:`_sample_weight`, or None."""
+        """One epoch, one step (:func:`bpx.step.eager_step`) per batch (``sample_weight`` as in ``fit``,
+        fresh dropout masks per batch); returns the per-batch costs and the device values ``[summed cost,
+        correct count, finite]`` of :meth:`_end_of_epoch`."""
         xp = self.backend.xp
         m = X.shape[0]
         order = None if order is None else self.backend.asarray(order)
@@ -473,7 +473,8 @@ class MLP:
             else:
                 Xb, Yb = xp.take(X, order[i:j], axis=0), xp.take(Y, order[i:j], axis=0)
                 wb = None if sample_weight is None else xp.take(sample_weight, order[i:j], axis=0)
-            cost, A_L = eager_step(self, optimizer, Xb, Yb, None if wb is None else normalized_weights(wb, xp))
+            cost, A_L = eager_step(self, optimizer, Xb, Yb, None if wb is None else normalized_weights(wb, xp),
+                                   self._dropout_masks(j - i))
             costs.append(cost)  # weighted by the batch's size at the end of the epoch
             if self.is_classifier:
                 # counted in chunks (one argmax over many batches is cheaper than one per batch);

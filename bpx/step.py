@@ -3,7 +3,7 @@
 :func:`step` is forward, backprop (BP1–BP4, the network's own ``_loss_and_grads``) and the optimizer's
 update rule (:meth:`bpx.Optimizer.update`) as one function
 
-    (params, state, coefs, X, Y) -> (params, state, cost, A_L)
+    (params, state, coefs, X, Y[, weights]) -> (params, state, cost, A_L)
 
 with ``coefs`` the per-step scalars of the step count ``t`` (Adam's bias corrections; the step count
 lives on the host, so every backend gets the very same numbers). Every backend runs it:
@@ -33,6 +33,9 @@ import copy
 
 import numpy as np
 
+from .losses import normalized_weights
+from .optimizers import Optimizer
+
 CACHE_SIZE = 16  # compiled (architecture, optimizer) pairs kept
 
 
@@ -49,34 +52,45 @@ def _on(net, params):
 def step(net, optimizer, params, state, coefs, X, Y, inplace=False, weights=None, masks=None):
     """One training step on the batch (X, Y) as a pure function (unless ``inplace``): returns the new
     parameters and optimizer state, the batch's cost before the update (a 0-d array) and A[L].
-    ``weights`` are the batch's normalised sample weights and ``masks`` its dropout masks (or None)."""
+    ``weights``: None, or the batch's normalised sample weights (an (m, 1) column); ``masks``: the
+    batch's dropout masks (``MLP._dropout_masks``), or None."""
     cost, grads, A_L = _on(net, params)._loss_and_grads(X, Y, weights, masks)
     params, state = optimizer.update(params, grads, state, coefs, inplace)
     return params, state, cost, A_L
 
 
-def eager_step(net, optimizer, X, Y, weights=None):
-    """:func:`step` on an eager backend with the optimizer's bookkeeping (its state and step count) and
-    the batch's dropout masks (drawn on the host); updates ``net`` and ``optimizer``, returns (cost, A[L])."""
+def eager_step(net, optimizer, X, Y, weights=None, masks=None):
+    """:func:`step` on an eager backend with the optimizer's bookkeeping (its state and step count);
+    updates ``net`` and ``optimizer``, returns (cost, A[L])."""
+    if not functional(optimizer):  # an optimizer with its own step(): the stateful interface
+        cost, grads, A_L = net._loss_and_grads(X, Y, weights, masks)
+        net._params = optimizer.step(net._params, grads)
+        return cost, A_L
     state = optimizer.prepare(net._params)
-    masks = net._dropout_masks(X.shape[0])
     optimizer.t += 1
     net._params, optimizer._state, cost, A_L = step(net, optimizer, net._params, state, optimizer.coefficients(optimizer.t),
                                                     X, Y, optimizer.use_inplace(net._params), weights, masks)
     return cost, A_L
 
 
-def compiles(net):
-    """Whether ``fit`` and ``train_step`` run compiled for this network: its library compiles, and the
-    step depends on nothing drawn per batch on the host (dropout masks are: those run eagerly)."""
-    return net.backend.library.compiled and not any(getattr(net, "dropout", None) or ())
+def functional(optimizer):
+    """Whether ``optimizer``'s rule is :meth:`Optimizer.update` (a subclass overriding ``step`` keeps its
+    own, stateful rule, and runs eagerly)."""
+    return type(optimizer).step is Optimizer.step
+
+
+def compiles(net, optimizer):
+    """Whether ``fit`` and ``train_step`` run compiled: the network's library compiles, the optimizer's
+    rule is functional, and the step depends on nothing drawn per batch on the host (dropout masks are:
+    those run eagerly)."""
+    return net.backend.library.compiled and functional(optimizer) and not any(getattr(net, "dropout", None) or ())
 
 
 def train_step(net, optimizer, X, Y):
     """One step of ``net.train_step``: compiled where the library compiles, else :func:`eager_step`.
     Returns the cost (a 0-d array)."""
-    if not compiles(net):
-        return eager_step(net, optimizer, X, Y)[0]
+    if not compiles(net, optimizer):
+        return eager_step(net, optimizer, X, Y, masks=net._dropout_masks(X.shape[0]))[0]
     compiled = Compiled.get(net, optimizer)
     state = optimizer.prepare(net._params)
     optimizer.t += 1
@@ -85,11 +99,11 @@ def train_step(net, optimizer, X, Y):
     return cost
 
 
-def epoch(net, optimizer, X, Y, order, batch):
+def epoch(net, optimizer, X, Y, order, batch, sample_weight=None):
     """One compiled epoch over (X, Y) in batches of ``batch`` rows taken in ``order`` (a host
-    permutation, or None for the rows as they are). Updates ``net`` and ``optimizer``; returns the
-    per-batch costs (a 1-d device array) and the epoch's ``[summed cost, correct count, finite]``
-    (device values), as ``MLP._end_of_epoch`` reads them."""
+    permutation, or None for the rows as they are), weighted by ``sample_weight`` (m,) if given.
+    Updates ``net`` and ``optimizer``; returns the per-batch costs (a 1-d device array) and the
+    epoch's ``[summed cost, correct count, finite]`` (device values), as ``MLP._end_of_epoch`` reads them."""
     compiled = Compiled.get(net, optimizer)
     library = net.backend.library
     state = optimizer.prepare(net._params)
@@ -99,7 +113,8 @@ def epoch(net, optimizer, X, Y, order, batch):
     optimizer.t += n
     if order is not None:
         order = library.from_host(net.backend.xp, order.astype(np.int32), None, net.backend.device)
-    net._params, optimizer._state, costs, values = compiled.epoch(list(net._params), state, coefs, X, Y, order, batch)
+    net._params, optimizer._state, costs, values = compiled.epoch(list(net._params), state, coefs, X, Y, order,
+                                                                  sample_weight, batch)
     return costs, values
 
 
@@ -136,7 +151,7 @@ class Compiled:
         self.library = library
         self.step = library.jit(self._step, donate_argnums=(0, 1))
         # the epoch keeps its input parameters (fit restores them if the epoch diverges) and donates the state
-        self.epoch = library.jit(self._epoch, donate_argnums=(1,), static_argnums=(6,))
+        self.epoch = library.jit(self._epoch, donate_argnums=(1,), static_argnums=(7,))
 
     def _step(self, params, state, coefs, X, Y):
         params, state, cost, _ = step(self.net, self.optimizer, params, state, tuple(coefs), X, Y)
@@ -144,8 +159,9 @@ class Compiled:
 
     def _batch(self, carry, batch):
         params, state = carry
-        coefs, X, Y = batch
-        params, state, cost, A_L = step(self.net, self.optimizer, params, state, tuple(coefs), X, Y)
+        coefs, X, Y, w = batch
+        weights = None if w is None else normalized_weights(w, self.net.backend.xp)
+        params, state, cost, A_L = step(self.net, self.optimizer, params, state, tuple(coefs), X, Y, weights=weights)
         return (params, state), (cost, self._correct(A_L, Y))
 
     def _correct(self, A_L, Y):
@@ -154,22 +170,25 @@ class Compiled:
             return net._n_correct(A_L, Y)
         return net.backend.xp.zeros((), dtype=net._dtype, device=net.backend.device)
 
-    def _epoch(self, params, state, coefs, X, Y, order, batch):
+    def _epoch(self, params, state, coefs, X, Y, order, w, batch):
         xp = self.net.backend.xp
         m = X.shape[0]
         if order is not None:  # the epoch's rows, gathered once
             X, Y = xp.take(X, order, axis=0), xp.take(Y, order, axis=0)
+            w = None if w is None else xp.take(w, order, axis=0)
         full = m // batch
         costs, correct = [], []
         if full:
             rows = full * batch
             Xs = xp.reshape(X[:rows, :], (full, batch, X.shape[1]))
             Ys = xp.reshape(Y[:rows, :], (full, batch, Y.shape[1]))
-            (params, state), (c, k) = self.library.scan(self._batch, (params, state), (coefs[:full, :], Xs, Ys))
+            ws = None if w is None else xp.reshape(w[:rows], (full, batch))
+            (params, state), (c, k) = self.library.scan(self._batch, (params, state), (coefs[:full, :], Xs, Ys, ws))
             costs.append(c)
             correct.append(k)
         if m - full * batch:  # the last, shorter batch: one more step
-            (params, state), (c, k) = self._batch((params, state), (coefs[full, :], X[full * batch:, :], Y[full * batch:, :]))
+            last = (coefs[full, :], X[full * batch:, :], Y[full * batch:, :], None if w is None else w[full * batch:])
+            (params, state), (c, k) = self._batch((params, state), last)
             costs.append(xp.reshape(c, (1,)))
             correct.append(xp.reshape(k, (1,)))
         costs = xp.concat(costs) if len(costs) > 1 else costs[0]

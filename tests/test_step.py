@@ -67,7 +67,7 @@ def test_train_step_and_fit_match_the_eager_step(backend, dtype, make, tol):
 
 
 def test_compiled_epochs_compile_once_per_shape(backend):
-    if not bstep.compiles(bpx.MLP([4, 3], backend=backend)):
+    if not bstep.compiles(bpx.MLP([4, 3], backend=backend), bpx.SGD()):
         pytest.skip(f"{backend.spec} does not compile")
     X, y = _data(m=40)
     optimizer = bpx.SGD(0.1, momentum=0.9)
@@ -82,3 +82,21 @@ def test_compiled_epochs_compile_once_per_shape(backend):
     net.fit(X[:35], y[:35], epochs=1, batch_size=8, optimizer=optimizer, verbose=0)
     assert compiled.epoch._cache_size() == 3  # one more per new shape (unshuffled; 4 batches + 3 rows)
     assert bstep.Compiled.get(net, bpx.SGD(0.2, momentum=0.9)) is not compiled  # other hyperparameters
+
+
+def test_sample_weights_reach_every_step(backend, dtype, tol):
+    """fit's sample_weight on this backend (compiled or eager) gives numpy's numbers, and unit weights
+    give the unweighted run."""
+    X, y = _data(m=33)
+    w = np.random.default_rng(5).uniform(0.0, 2.0, 33)
+    runs = {}
+    for spec, weights in ((backend, w), ("numpy", w), (backend, np.ones(33)), (backend, None)):
+        net = bpx.MLP([4, 6, 3], backend=spec, dtype=dtype, seed=4)
+        history = net.fit(X, y, epochs=2, batch_size=8, optimizer=bpx.SGD(0.2, momentum=0.5), sample_weight=weights,
+                          verbose=0)
+        runs[(str(spec), None if weights is None else float(weights[0]))] = ([bpx.to_numpy(p) for p in net.params],
+                                                                            history.loss)
+    (mine, theirs, ones, plain) = runs.values()
+    for a, b in zip(mine[0] + ones[0], theirs[0] + plain[0]):
+        np.testing.assert_allclose(a, b, **tol(dtype))
+    assert not np.allclose(mine[0][0], plain[0][0])  # the weights did change the training
