@@ -16,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import json
 
+from array_api_compat import is_dask_array
+
 from .activations import get_activation
 from .backend import dtype_name, get_backend, host_rngs, ndarray_ok
 from .history import History
@@ -265,11 +267,15 @@ class MLP:
 
     # -- public math --------------------------------------------------------------------------------
     def forward(self, X):
-        """The output activations A[L], shape (m, n_out)."""
+        """The output activations A[L], shape (m, n_out) (a lazy dask array for a dask X)."""
+        if is_dask_array(X):
+            return self._distributed().forward(self, X)
         return self._forward(self._X(X))[0]
 
     def loss(self, X, Y):
         """The cost C on (X, Y) as a Python float."""
+        if is_dask_array(X):
+            return self._distributed().evaluate(self, X, Y)["loss"]
         return self._evaluate_arrays(*self._XY(X, Y))["loss"]
 
     def loss_and_grads(self, X, Y):
@@ -290,11 +296,15 @@ class MLP:
         """Class probabilities (m, n_out) for sigmoid/softmax outputs."""
         if not self.is_classifier:
             raise ValueError(f"predict_proba needs a sigmoid or softmax output; this network's output is {self.output!r}")
+        if is_dask_array(X):
+            return self._distributed().forward(self, X, "predict_proba")
         return self.forward(X)
 
     def predict(self, X):
         """Class labels (m,) for softmax; 0/1 labels for sigmoid ((m,) for one unit, else (m, n_out));
-        the output values (m, n_out) for an identity output."""
+        the output values (m, n_out) for an identity output. A dask X gives a lazy dask array."""
+        if is_dask_array(X):
+            return self._distributed().forward(self, X, "predict")
         xp = self.backend.xp
         A = self.forward(X)
         if self.output == "softmax":
@@ -306,6 +316,8 @@ class MLP:
 
     def evaluate(self, X, Y):
         """``{"loss": C, "accuracy": fraction correct}`` (accuracy for classifiers only)."""
+        if is_dask_array(X):
+            return self._distributed().evaluate(self, X, Y)
         return self._evaluate_arrays(*self._XY(X, Y))
 
     # -- training -----------------------------------------------------------------------------------
@@ -319,8 +331,13 @@ class MLP:
         many epochs without a better validation loss (training loss without validation data) and
         restores the best parameters. The host is synchronised once per epoch; a non-finite loss or
         parameter raises :class:`TrainingDiverged` naming the epoch and batch, with the parameters of
-        the last finite epoch restored.
+        the last finite epoch restored. A dask X, or a lazy backend (``dask``), trains through
+        :mod:`bpx.distributed`: data-parallel over X's row chunks.
         """
+        if self.backend.library.lazy or is_dask_array(X):
+            return self._distributed().fit(self, X, Y, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+                                           shuffle=shuffle, validation_data=validation_data, verbose=verbose,
+                                           validation_split=validation_split, early_stopping=early_stopping)
         epochs = check_int(epochs, "epochs")
         if batch_size is not None:
             batch_size = check_int(batch_size, "batch_size")
@@ -382,6 +399,13 @@ class MLP:
         if early_stopping is not None and best[1] is not None:
             self._params = best[1]
         return history
+
+    @staticmethod
+    def _distributed():
+        """bpx.distributed (imported on first use: it needs dask)."""
+        from . import distributed
+
+        return distributed
 
     def _end_of_epoch(self, epoch, costs, correct, start, batch, m, val):
         """The epoch's one host sync: the summed cost, the correct count, a finiteness check of every

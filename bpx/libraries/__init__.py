@@ -105,4 +105,4 @@ def library_of(x):
     return next((lib for lib in LIBRARIES.values() if lib.owns(x)), None)
 
 
-from . import numpy_library, cupy_library, torch_library, strict_library  # noqa: E402,F401,I001  (registration order = report order)
+from . import numpy_library, cupy_library, torch_library, strict_library, dask_library  # noqa: E402,F401,I001  (registration order = report order)
