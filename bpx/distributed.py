@@ -9,9 +9,9 @@ Dask adds those rows up in a tree reduction (fan-in :data:`SPLIT_EVERY`), so one
     one task per row chunk  ->  a tree of sums  ->  one (P + 2)-vector on the client  ->  Optimizer.step
 
 with one graph execution (``dask.compute``) per step and nothing materialised as big as X: each task
-holds one chunk's activations, the client holds the parameters (small host NumPy arrays). Under a
-``Client`` the parameters travel to the workers by ``client.scatter(broadcast=True)`` (one flat vector per
-step), not through the scheduler. X (and the targets) are persisted once per ``fit`` when they take at
+holds one chunk's activations, the client holds the parameters (small host NumPy arrays). The
+parameters reach the tasks as one flat vector per step, a key of the step's graph (so that a worker
+lost mid-step costs a retry, never the fit). X (and the targets) are persisted once per ``fit`` when they take at
 most :data:`PERSIST_FRACTION` of the cluster's memory (the local machine's available memory without a
 Client), else streamed from their source (zarr, HDF5, .npy shards) at every step.
 
@@ -171,13 +171,13 @@ def _reduce(function, X, Y, shared, math_, width):
 
 
 def _share(net):
-    """The parameters as one flat host vector, scattered to every worker under a Client (so that they
-    never travel through the scheduler), else a delayed value of the local graph."""
+    """The parameters as one flat host vector, one key of the step's graph that every chunk task reads.
+
+    A key of the graph, not data scattered to the workers: the scheduler can always recompute it, so a
+    worker lost mid-step costs a retry, never the fit (scattered data has no recipe: losing its holder
+    cancels the step). The vector passes through the scheduler once per step (P values)."""
     flat = np.concatenate([np.reshape(p if array_api_compat.is_numpy_array(p) else to_numpy(p), -1)
                            for p in net._params])
-    c = client()
-    if c is not None:
-        return c.scatter(flat, broadcast=True, hash=False)
     return dask.delayed(flat, pure=False)
 
 
@@ -420,3 +420,25 @@ def _gather(X, Y, pieces):
     Xs = [X.blocks[c][idx] for c, idx in pieces]
     Ys = [Y.blocks[c][idx] for c, idx in pieces]
     return (Xs[0], Ys[0]) if len(pieces) == 1 else (da.concatenate(Xs, axis=0), da.concatenate(Ys, axis=0))
+
+
+def connect(address=None, workers=2, threads=1, timeout=10):
+    """A ``dask.distributed.Client``: to the scheduler at ``address`` (else ``$DASK_SCHEDULER_ADDRESS``),
+    else to a new LocalCluster of ``workers`` processes × ``threads`` threads on this machine (closed with
+    the client). A scheduler that does not answer within ``timeout`` seconds is a ``ValueError``."""
+    import os
+
+    from distributed import Client
+
+    workers = check_int(workers, "workers")
+    threads = check_int(threads, "threads")
+    timeout = check_float(timeout, "timeout", low=0.0, low_open=True)
+    address = address or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    if not address:
+        return Client(n_workers=workers, threads_per_worker=threads, processes=True, dashboard_address=None)
+    try:
+        return Client(address, timeout=timeout)
+    except Exception as exc:  # OSError/TimeoutError for silence, ValueError/TypeError for a malformed address
+        raise ValueError(f"dask scheduler {address!r} did not answer within {timeout:g} s "
+                         f"({type(exc).__name__}: {exc}); check the address (tcp://host:8786) and that the "
+                         f"scheduler runs") from None
