@@ -80,7 +80,8 @@ def open_dask(path, x_key=None, y_key=None, label_column=None, chunks=None):
         return _open_h5(path, x_key, y_key, chunks)
     if ext in (".csv", ".tsv", ".txt"):
         return _open_csv(path, label_column, chunks, "\t" if ext == ".tsv" else None)
-    files = sorted(glob.glob(os.path.join(path, "*.np[yz]")) if os.path.isdir(path) else glob.glob(path))
+    files = sorted(f for f in (glob.glob(os.path.join(path, "*")) if os.path.isdir(path) else glob.glob(path))
+                   if os.path.splitext(f)[1].lower() in (".npy", ".npz"))
     if files:
         kinds = {os.path.splitext(f)[1].lower() for f in files}
         if kinds == {".npy"}:

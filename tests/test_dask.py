@@ -5,6 +5,7 @@ These tests need dask[array] and distributed (``pip install 'bpx[dask]'``); they
 BPX_BACKEND is, since they compare the dask path against NumPy.
 """
 
+import json
 import os
 import signal
 import threading
@@ -324,3 +325,82 @@ def test_a_worker_killed_during_fit_changes_nothing(cluster_client):
     assert killed_at < opt.t == kw["epochs"]
     for p, q in zip(quiet.params, net.params):
         np.testing.assert_allclose(q, p, rtol=1e-12, atol=0)
+
+
+# -- lazy data sets and the command line ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory):
+    """The same 500 x 4 data set as a zarr store, HDF5, .npy and .npz shards and a CSV file."""
+    zarr = pytest.importorskip("zarr", reason="needs zarr")
+    h5py = pytest.importorskip("h5py", reason="needs h5py")
+    d = tmp_path_factory.mktemp("stores")
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(500, 4)), rng.integers(0, 3, 500)
+    g = zarr.open_group(str(d / "big.zarr"), mode="w")
+    g.create_array("X", data=X, chunks=(100, 2))
+    g.create_array("y", data=y, chunks=(100,))
+    with h5py.File(d / "big.h5", "w") as f:
+        f["X"], f["y"] = X, y
+    (d / "npy").mkdir()
+    (d / "npz").mkdir()
+    for i in range(3):
+        np.save(d / "npy" / f"part{i}.npy", X[i * 200:(i + 1) * 200])
+        np.savez(d / "npz" / f"part{i}.npz", X=X[i * 200:(i + 1) * 200], y=y[i * 200:(i + 1) * 200])
+    with open(d / "big.csv", "w") as f:
+        f.write("a,b,c,d,label\n")
+        for row, label in zip(X, y):
+            f.write(",".join(repr(float(v)) for v in row) + f",{int(label)}\n")
+    return d, X, y
+
+
+@pytest.mark.parametrize("name,kw,chunks", [("big.zarr", {}, (500,)), ("big.zarr", dict(chunks=150), (150, 150, 150, 50)),
+                                            ("big.h5", dict(chunks=128), (128, 128, 128, 116)),
+                                            ("npy", {}, (200, 200, 100)), ("npz/*.npz", {}, (200, 200, 100)),
+                                            ("big.csv", dict(chunks=100), None)])
+def test_open_dask_reads_lazily_what_load_reads(stores, name, kw, chunks):
+    from bpx import datasets
+
+    d, X, y = stores
+    ds = datasets.open_dask(str(d / name), **kw)
+    assert isinstance(ds.X, da.Array) and ds.X.numblocks[1] == 1
+    if chunks is not None:
+        assert ds.X.chunks[0] == chunks
+    np.testing.assert_array_equal(ds.X.compute(), X)
+    if name != "npy":
+        assert ds.y.chunks[0] == ds.X.chunks[0]
+        np.testing.assert_array_equal(ds.y.compute(), y)
+
+
+def test_open_dask_refuses_what_it_cannot_open(tmp_path):
+    from bpx import datasets
+
+    with pytest.raises(ValueError, match="no such file"):
+        datasets.open_dask(str(tmp_path / "missing.zarr/X"))
+    (tmp_path / "a.bin").write_bytes(b"xx")
+    with pytest.raises(ValueError, match="not a data set dask can open lazily"):
+        datasets.open_dask(str(tmp_path / "a.bin"))
+
+
+def test_cli_train_on_a_zarr_store_with_a_local_cluster(stores, tmp_path, capsys):
+    from bpx.cli import main
+
+    d, X, y = stores
+    out = tmp_path / "m.npz"
+    rc = main(["train", "--backend", "dask", "--data", str(d / "big.zarr"), "--workers", "1", "--chunks", "100",
+               "--epochs", "2", "--batch-size", "full", "--optimizer", "sgd", "--lr", "0.5", "--hidden", "5",
+               "--out", str(out), "--json"])
+    assert rc == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["backend"] == "dask" and summary["epochs_run"] == 2 and 0 <= summary["test"]["accuracy"] <= 1
+    net = bpx.load(str(out), backend="numpy")
+    assert net.layer_sizes == [4, 5, 3]
+
+
+def test_cli_scheduler_that_does_not_answer(tmp_path, capsys):
+    from bpx.cli import main
+
+    out = tmp_path / "m.npz"
+    rc = main(["train", "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "1",
+               "--out", str(out)])
+    assert rc == 1 and "did not answer within 1 s" in capsys.readouterr().err
+    assert not out.exists()
