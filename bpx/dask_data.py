@@ -40,11 +40,9 @@ Y_NAMES = ("y", "labels", "label", "target")
 
 
 def _rows(shape, itemsize, chunks):
-    from .distributed import CHUNK_BYTES
+    from .distributed import default_rows
 
-    if chunks is not None:
-        return chunks
-    return max(1, CHUNK_BYTES // max(1, itemsize * math.prod(shape[1:])))
+    return chunks if chunks is not None else default_rows(shape, itemsize)
 
 
 def _from_reader(read, shape, dtype, rows, starts=None):

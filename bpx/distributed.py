@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import os
 import types
 
 import array_api_compat
@@ -74,9 +75,10 @@ def client():
 def as_dask(X, chunks=None, name="X"):
     """``X`` as a dask array chunked by rows, every column in one chunk (a copy is never made).
 
-    Host data (NumPy arrays, lists) is wrapped with ``chunks`` rows per chunk (default: about
-    :data:`CHUNK_BYTES` per chunk); a dask array keeps its row chunks (or takes ``chunks`` rows) and
-    is rechunked to one column chunk when it has several.
+    Host data (NumPy arrays, lists) is wrapped with ``chunks`` rows per chunk (default
+    :func:`default_rows`: about :data:`CHUNK_BYTES` per chunk, at least two chunks per thread); a dask
+    array keeps its row chunks (or takes ``chunks`` rows) and is rechunked to one column chunk when it
+    has several.
     """
     if chunks is not None:
         chunks = check_int(chunks, "chunks")
@@ -93,9 +95,16 @@ def as_dask(X, chunks=None, name="X"):
     host = np.asarray(X)
     if host.ndim == 0:
         raise ValueError(f"{name} must be an array of samples, got a scalar")
-    row_bytes = max(1, host.itemsize * int(np.prod(host.shape[1:], dtype=np.int64)))
-    rows = chunks or max(1, CHUNK_BYTES // row_bytes)
-    return da.from_array(host, chunks=(rows,) + tuple(-1 for _ in host.shape[1:]))
+    return da.from_array(host, chunks=(chunks or default_rows(host.shape, host.itemsize),) + (-1,) * (host.ndim - 1))
+
+
+def default_rows(shape, itemsize):
+    """Rows per chunk for host data: about :data:`CHUNK_BYTES` per chunk, and at least two chunks per
+    thread that will run them (the Client's workers' threads, else this machine's CPUs)."""
+    row_bytes = max(1, itemsize * math.prod(shape[1:]))
+    c = client()
+    threads = sum(c.nthreads().values()) if c is not None else (os.cpu_count() or 1)
+    return max(1, min(CHUNK_BYTES // row_bytes, -(-shape[0] // (2 * threads))))
 
 
 # -- the per-chunk math -------------------------------------------------------------------------------
@@ -426,8 +435,6 @@ def connect(address=None, workers=2, threads=1, timeout=10):
     """A ``dask.distributed.Client``: to the scheduler at ``address`` (else ``$DASK_SCHEDULER_ADDRESS``),
     else to a new LocalCluster of ``workers`` processes × ``threads`` threads on this machine (closed with
     the client). A scheduler that does not answer within ``timeout`` seconds is a ``ValueError``."""
-    import os
-
     from distributed import Client
 
     workers = check_int(workers, "workers")
