@@ -322,6 +322,25 @@ def _evaluate_prepared(net, X, Y, flat=None):
     return result
 
 
+def loss_and_grads(net, X, Y):
+    """``(cost, grads)`` on a dask X: one step's sums (no update), the gradients on the network's backend."""
+    twin = _host_twin(net)
+    X = _features(net, twin, X)
+    ((X, Y, _),) = _prepare([(X, _targets(twin, Y, X), ("X", "Y"))])
+    math_ = _ChunkNet(net)
+    sums = dask.compute(_reduce(_chunk_gradients, X, Y, _share(net), math_, math_.n_values + 2))[0]
+    grads = [net.backend.asarray(g, net.dtype) for g in _unflatten(sums[:-2] / X.shape[0], math_.shapes)]
+    return float(sums[-2]) / X.shape[0], grads
+
+
+def train_step(net, X, Y, optimizer):
+    """``MLP.train_step`` on a dask X: one update on exactly this batch; the cost before it."""
+    _check_optimizer(optimizer)
+    cost, grads = loss_and_grads(net, X, Y)
+    net._params = optimizer.step(net._params, grads)
+    return cost
+
+
 def fit(net, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, validation_data=None, verbose=1,
         validation_split=0.0, early_stopping=None):
     """``MLP.fit`` on a dask X (see the module docstring for how steps and batches run)."""

@@ -280,12 +280,16 @@ class MLP:
 
     def loss_and_grads(self, X, Y):
         """``(cost, grads)``: the cost as a float and ∂C/∂p for every p in :attr:`params`."""
+        if is_dask_array(X):
+            return self._distributed().loss_and_grads(self, X, Y)
         X, Y = self._XY(X, Y)
         cost, grads, _ = self._loss_and_grads(X, Y)
         return float(cost), grads
 
     def train_step(self, X, Y, optimizer):
         """One forward/backward/update on exactly this batch; returns the cost before the update."""
+        if is_dask_array(X):
+            return self._distributed().train_step(self, X, Y, optimizer)
         _check_optimizer(optimizer)
         X, Y = self._XY(X, Y)
         cost, grads, _ = self._loss_and_grads(X, Y)

@@ -5,7 +5,8 @@ Fixtures:
   xp        its namespace
   dtype     "float32" and "float64" (float64 skipped, with the reason, on devices without it)
   to_input  numpy array -> the backend's array (on numpy: a *read-only* copy, which catches any
-            function that writes into its inputs, array-api-extra's trick)
+            function that writes into its inputs, array-api-extra's trick; on dask: a dask array of
+            up to three row chunks over a read-only copy)
   tol       tol(dtype) -> dict(rtol=..., atol=...) for np.testing.assert_allclose
 """
 
@@ -61,6 +62,13 @@ def to_input(backend):
             array = array.copy()
             array.flags.writeable = False
             return array
+        if backend.library.lazy:  # dask: the same rows in up to three row chunks (X and y of m rows alike)
+            import dask.array as da
+
+            read_only = array.copy()
+            read_only.flags.writeable = False
+            rows = max(1, -(-array.shape[0] // 3)) if array.ndim else ()
+            return da.from_array(read_only, chunks=(rows,) + (-1,) * (array.ndim - 1) if array.ndim else ())
         if array.dtype == np.float64 and not backend.has_dtype("float64"):
             array = array.astype(np.float32)
         return backend.asarray(array)

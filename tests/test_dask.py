@@ -229,10 +229,8 @@ def test_nonfinite_chunk_in_predict_and_evaluate_raise():
 
 
 def test_a_scheduler_that_does_not_answer():
-    started = time.perf_counter()
     with pytest.raises(ValueError, match=r"dask scheduler 'tcp://127.0.0.1:9' did not answer within 1 s"):
         bd.connect("tcp://127.0.0.1:9", timeout=1)
-    assert time.perf_counter() - started < 30  # bounded (generously: not a timing assertion on the work)
 
 
 def test_the_backend_entry():
