@@ -48,24 +48,22 @@ def make_data(rows, seed=0):
     return X, y
 
 
-def numpy_run(X, y, steps, threads):
-    from threadpoolctl import threadpool_limits
-
+def numpy_step_function(X, y):
+    """One full-batch step of bpx on NumPy (``fit`` for one epoch), and the extra memory it allocates."""
     import bpx
 
-    with threadpool_limits(threads, user_api="blas"):
-        net = bpx.MLP([784, 256, 10], backend="numpy", seed=0)
-        net.fit(X[:1000], y[:1000], epochs=1, batch_size=None, optimizer=bpx.SGD(lr=0.1), verbose=0)  # warm-up
-        times = []
-        tracemalloc.start()
-        base = tracemalloc.get_traced_memory()[0]
-        for _ in range(steps):
-            t = time.perf_counter()
-            net.fit(X, y, epochs=1, batch_size=None, optimizer=bpx.SGD(lr=0.1), verbose=0)
-            times.append(time.perf_counter() - t)
-        peak = tracemalloc.get_traced_memory()[1] - base
-        tracemalloc.stop()
-    return {"seconds_per_step": statistics.median(times), "fit_extra_peak_bytes": peak, "times": times}
+    net = bpx.MLP([784, 256, 10], backend="numpy", seed=0)
+    net.fit(X[:1000], y[:1000], epochs=1, batch_size=None, optimizer=bpx.SGD(lr=0.1), verbose=0)  # warm-up
+
+    def step():
+        net.fit(X, y, epochs=1, batch_size=None, optimizer=bpx.SGD(lr=0.1), verbose=0)
+
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    step()
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    return step, peak
 
 
 def worker_bytes(client):
@@ -81,28 +79,33 @@ def worker_peak_rss(client):
     return client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 
 
-def timed_steps(client, step, steps):
-    """Wall time per step, the busiest worker's compute time per step, and worker-to-worker bytes."""
+def timed_step(client, step):
+    """Wall time of one step, the busiest worker's compute time in it, and the worker-to-worker bytes."""
     from distributed import get_task_stream
 
-    walls, busy, moved = [], [], []
-    for _ in range(steps):
-        before = worker_bytes(client)
-        with get_task_stream(client) as ts:
-            t = time.perf_counter()
-            step()
-            walls.append(time.perf_counter() - t)
-        per_worker = {}
-        for task in ts.data:
-            for ss in task["startstops"]:
-                if ss["action"] == "compute":
-                    per_worker[task["worker"]] = per_worker.get(task["worker"], 0.0) + ss["stop"] - ss["start"]
-        busy.append(max(per_worker.values()))
-        moved.append(worker_bytes(client) - before)
-    return walls, busy, moved
+    before = worker_bytes(client)
+    with get_task_stream(client) as ts:
+        t = time.perf_counter()
+        step()
+        wall = time.perf_counter() - t
+    per_worker = {}
+    for task in ts.data:
+        for ss in task["startstops"]:
+            if ss["action"] == "compute":
+                per_worker[task["worker"]] = per_worker.get(task["worker"], 0.0) + ss["stop"] - ss["start"]
+    return wall, max(per_worker.values()), worker_bytes(client) - before
+
+
+def summary(runs):
+    walls, busy, moved = zip(*runs)
+    return {"seconds_per_step": statistics.median(walls),
+            "overhead_per_step": statistics.median([w - b for w, b in zip(walls, busy)]),
+            "worker_to_worker_bytes_per_step": statistics.median(moved), "times": list(walls)}
 
 
 def dask_runs(X, y, steps, workers):
+    """Round robin: a NumPy step, a bpx-dask step, a hand-written Dask step, --steps times (machine load
+    hits all alike; the workers idle during the NumPy step)."""
     import dask
     import dask.array as da
     from distributed import Client, LocalCluster
@@ -132,16 +135,6 @@ def dask_runs(X, y, steps, workers):
             net._params = opt.step(net._params, grads)
 
         bpx_step()  # warm-up
-        walls, busy, moved = timed_steps(client, bpx_step, steps)
-        params_bytes = 4 * math_.n_values
-        out["bpx-dask"] = {"seconds_per_step": statistics.median(walls), "overhead_per_step": statistics.median(
-            [w - b for w, b in zip(walls, busy)]), "worker_to_worker_bytes_per_step": statistics.median(moved),
-            "parameter_bytes_sent_per_step": params_bytes, "sum_bytes_per_chunk": 4 * width, "times": walls}
-        # end to end: a 3-epoch fit (persist, one finiteness pass, 3 steps)
-        t = time.perf_counter()
-        bpx.MLP([784, 256, 10], backend="dask", seed=0).fit(Xd, y, epochs=3, batch_size=None,
-                                                               optimizer=bpx.SGD(lr=0.1), verbose=0)
-        out["bpx-dask"]["fit_3_epochs_seconds"] = time.perf_counter() - t
 
         # the same step written by hand with dask.array
         rng = np.random.default_rng(0)
@@ -156,10 +149,27 @@ def dask_runs(X, y, steps, workers):
             W1, b1, W2, b2 = W1 - 0.1 * dW1, b1 - 0.1 * db1, W2 - 0.1 * dW2, b2 - 0.1 * db2
 
         plain_step()
-        walls, busy, moved = timed_steps(client, plain_step, steps)
-        out["dask-plain"] = {"seconds_per_step": statistics.median(walls), "overhead_per_step": statistics.median(
-            [w - b for w, b in zip(walls, busy)]), "worker_to_worker_bytes_per_step": statistics.median(moved),
-            "tasks_per_step": tasks(plain_gradients(Xd, Yd, W1, b1, W2, b2)), "times": walls}
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(workers, user_api="blas"):
+            numpy_step, numpy_peak = numpy_step_function(X, y)
+            runs = {"numpy": [], "bpx-dask": [], "dask-plain": []}
+            for _ in range(steps):
+                t = time.perf_counter()
+                numpy_step()
+                runs["numpy"].append(time.perf_counter() - t)
+                runs["bpx-dask"].append(timed_step(client, bpx_step))
+                runs["dask-plain"].append(timed_step(client, plain_step))
+        out["numpy"] = {"seconds_per_step": statistics.median(runs["numpy"]), "fit_extra_peak_bytes": numpy_peak,
+                        "times": runs["numpy"]}
+        out["bpx-dask"] = {**summary(runs["bpx-dask"]), "parameter_bytes_sent_per_step": 4 * math_.n_values,
+                           "sum_bytes_per_chunk": 4 * width}
+        out["dask-plain"] = {**summary(runs["dask-plain"]), "tasks_per_step": tasks(plain_gradients(Xd, Yd, W1, b1, W2, b2))}
+        # end to end: a 3-epoch fit (persist, one finiteness pass, 3 steps)
+        t = time.perf_counter()
+        bpx.MLP([784, 256, 10], backend="dask", seed=0).fit(Xd, y, epochs=3, batch_size=None,
+                                                               optimizer=bpx.SGD(lr=0.1), verbose=0)
+        out["bpx-dask"]["fit_3_epochs_seconds"] = time.perf_counter() - t
         out["bpx-dask"]["tasks_per_step"] = tasks([bd._reduce(bd._chunk_gradients, Xd, Yd, bd._share(net), math_,
                                                               width)])
         out["worker_peak_rss_bytes"] = worker_peak_rss(client)
@@ -198,7 +208,6 @@ def main():
     load = os.getloadavg()
     result = {"rows": args.rows, "layers": [784, 256, 10], "dtype": "float32", "workers": args.workers,
               "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "load_before": load, "X_bytes": X.nbytes}
-    result["numpy"] = numpy_run(X, y, args.steps, args.workers)
     result.update(dask_runs(X, y, args.steps, args.workers))
     result["load_after"] = os.getloadavg()
     flops = 6 * args.rows * (784 * 256 + 256 * 10)
