@@ -27,8 +27,9 @@ Input. X must be 2-D with known chunk sizes; several column chunks are rechunked
 kept). Host X is chunked by :func:`as_dask` (about :data:`CHUNK_BYTES` per chunk). Y may be host data
 or a dask array whose row chunks equal X's (anything else is a ``ValueError`` saying how to rechunk).
 Non-finite values, bad labels and the like are found in one pass over the chunks before the first
-step; the network is untouched when anything is refused. ``validation_split`` is refused (holding out
-random rows is a global shuffle): pass ``validation_data``.
+step; the network is untouched when anything is refused. ``validation_split`` holds out the rows
+``MLP.fit`` holds out (one permutation from the network's host RNG), taken chunk by chunk in their
+stored order (sorted indices: no shuffle across chunks).
 """
 
 from __future__ import annotations
@@ -209,7 +210,8 @@ def _twin_for(twin, X):
 def _features(net, twin, X, name="X"):
     """X checked up front (shape, dtype, columns: as_matrix's messages), cast to the network's dtype."""
     X = as_dask(X, name=name)
-    if X.ndim != 2:
+    if X.ndim != 2:  # as_matrix's message, from a read-only view of zeros of X's shape (no memory)
+        twin._X(np.broadcast_to(np.zeros((), dtype=X.dtype), X.shape), name)
         raise ValueError(f"{name} must be 2-D (samples, features), got shape {X.shape}")
     twin._X(np.zeros((1, X.shape[1]), dtype=X.dtype), name)  # dtype and width, with as_matrix's messages
     if X.shape[0] == 0:
@@ -351,19 +353,29 @@ def fit(net, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, vali
     _check_optimizer(optimizer)
     shuffle = check_bool(shuffle, "shuffle")
     verbose = check_int(verbose, "verbose", minimum=0)
-    if check_float(validation_split, "validation_split", low=0.0, high=1.0, high_open=True):
-        raise ValueError("validation_split is not supported on dask arrays (holding out random rows is a global "
-                         "shuffle); pass validation_data=(X_val, Y_val)")
+    validation_split = check_float(validation_split, "validation_split", low=0.0, high=1.0, high_open=True)
     if early_stopping is not None:
         early_stopping = check_int(early_stopping, "early_stopping")
+    if validation_data is not None and validation_split:
+        raise ValueError("give validation_data or validation_split, not both")
     if validation_data is not None and (not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2):
         raise TypeError("validation_data must be a pair (X_val, Y_val)")
     twin = _host_twin(net)
     X = _features(net, twin, X)
     pairs = [(X, _targets(twin, Y, X), ("X", "Y"))]
     if validation_data is not None:
-        X_val = _features(net, twin, validation_data[0], "X_val")
-        pairs.append((X_val, _targets(twin, validation_data[1], X_val, "Y_val"), ("X_val", "Y_val")))
+        X_val = _features(net, twin, validation_data[0])
+        pairs.append((X_val, _targets(twin, validation_data[1], X_val), ("X", "Y")))
+    elif validation_split:
+        m = X.shape[0]
+        n_val = max(1, int(round(m * validation_split)))
+        if n_val >= m:
+            raise ValueError(f"validation_split={validation_split} leaves no training samples out of {m}")
+        # the rows MLP.fit holds out (one host permutation), taken chunk by chunk in their stored order
+        order = net._shuffle_rng.permutation(m)
+        train, held = np.sort(order[n_val:]), np.sort(order[:n_val])
+        (X, Y, names) = pairs[0]
+        pairs = [(X[train], Y[train], names), (X[held], Y[held], names)]
     pairs = _prepare(pairs)
     (X, Y, _), val = pairs[0], (pairs[1] if len(pairs) > 1 else None)
 

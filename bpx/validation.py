@@ -110,6 +110,7 @@ def all_finite(A):
     """Whether the 2-D array ``A`` holds no NaN or infinity, checked ``FINITE_CHECK_VALUES`` values at a time
     (one boolean array as big as ``A`` would cost a quarter of a float32 ``A``); one host sync."""
     xp = namespace(A)
+    m = A.shape[0]
     rows = max(1, FINITE_CHECK_VALUES // max(1, A.shape[1]))
-    checks = [xp.all(xp.isfinite(A[i:i + rows, :])) for i in range(0, A.shape[0], rows)]
+    checks = [xp.all(xp.isfinite(A[i:min(i + rows, m), :])) for i in range(0, m, rows)]  # in-bounds stops
     return bool(checks[0] if len(checks) == 1 else xp.all(xp.stack(checks)))

@@ -15,6 +15,9 @@ module here, never a branch in an ``if name == ...`` chain:
 ``float_errors()`` a context silencing its overflow warnings (fit checks finiteness itself)
 ``settings()``     numerics settings worth reporting (TF32, x64, ...), for ``bpx info``; must work
                    (return ``{}``) when the library is not installed
+``materialize()``  what a backend of this library makes of an array it does not own before refusing
+                   it (default: nothing; dask computes a dask array given to its eager paths, e.g.
+                   ``set_params`` or a gradient check, into a host array)
 capabilities       ``inplace`` (in-place operators on fresh temporaries), ``ndarray`` (NumPy-style
                    array methods), ``compiled`` (fit compiles whole epochs), ``lazy`` (arrays are
                    task graphs computed on demand), ``accelerator`` (``auto`` picks it when usable)
@@ -77,6 +80,9 @@ class ArrayLibrary:
 
     def settings(self):
         return {}
+
+    def materialize(self, x):
+        return x
 
     def __repr__(self):
         return f"<array library {self.name!r}>"
