@@ -167,6 +167,16 @@ def test_validation_data_and_early_stopping():
     assert_same_params(a, b)
 
 
+def test_validation_split_holds_out_the_rows_numpy_holds_out():
+    X, y = blobs()
+    a, b = pair("softmax")
+    kw = dict(epochs=3, batch_size=None, optimizer=bpx.SGD(lr=0.5), verbose=0, validation_split=0.25)
+    ha = a.fit(X, y, **kw)
+    hb = b.fit(da.from_array(X, chunks=(70, 6)), y, **kw)
+    np.testing.assert_allclose(hb.as_dict()["val_loss"], ha.as_dict()["val_loss"], rtol=1e-12)
+    assert_same_params(a, b)
+
+
 # -- bad input: clear errors, nothing changed ------------------------------------------------------------
 def unchanged(net, before):
     for p, q in zip(net.params, before):
