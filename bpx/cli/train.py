@@ -10,6 +10,7 @@ numeric targets. The scaling, class names and label column are saved with the mo
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -134,6 +135,12 @@ def run(args):
         from .train_dask import run as run_dask
 
         return run_dask(args)
+    for option, value in (("--data", args.data), ("--test-data", args.test_data)):
+        if value is not None:  # directories and globs are for --backend dask (lazy stores and shards)
+            try:
+                existing_file(value)
+            except argparse.ArgumentTypeError as exc:
+                _usage(args, f"argument {option}: {exc}")
     started = time.perf_counter()
     quiet = args.json
     say = (lambda *a: None) if quiet else print
