@@ -90,6 +90,7 @@ class Backend:
         """
         xp = self.xp
         dt = None if dtype is None else self.dtype(dtype)
+        obj = self.library.materialize(obj)
         host_data = is_host_data(obj)
         if self.owns(obj) and not host_data:
             where = array_api_compat.device(obj)

@@ -402,3 +402,12 @@ def _load_idx(path, labels):
             raise ValueError(f"{os.fspath(labels)}: an IDX labels file must be 1-D, got shape {y.shape}")
         y = y.astype(np.int64)
     return Dataset(_as_X(path, images), y, None, path, label_column=None if labels is None else os.fspath(labels))
+
+
+def open_dask(path, x_key=None, y_key=None, label_column=None, chunks=None):
+    """Open big data lazily: a :class:`Dataset` whose X and y are dask arrays chunked by rows (a zarr
+    store, an HDF5 dataset, a directory or glob of .npy/.npz shards, a CSV file); see :mod:`bpx.dask_data`.
+    Needs ``pip install 'bpx[dask]'``."""
+    from .dask_data import open_dask as opener
+
+    return opener(path, x_key=x_key, y_key=y_key, label_column=label_column, chunks=chunks)

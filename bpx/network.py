@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import json
 
+from array_api_compat import is_dask_array
+
 from .activations import get_activation
 from .backend import dtype_name, get_backend, host_rngs, ndarray_ok
 from .history import History
@@ -324,23 +326,31 @@ class MLP:
 
     # -- public math --------------------------------------------------------------------------------
     def forward(self, X):
-        """The output activations A[L], shape (m, n_out)."""
+        """The output activations A[L], shape (m, n_out) (a lazy dask array for a dask X)."""
+        if is_dask_array(X):
+            return self._distributed().forward(self, X)
         return self._forward(self._X(X))[0]
 
     def loss(self, X, Y):
         """The cost C on (X, Y) as a Python float."""
+        if is_dask_array(X):
+            return self._distributed().evaluate(self, X, Y)["loss"]
         return self._evaluate_arrays(*self._XY(X, Y))["loss"]
 
     def loss_and_grads(self, X, Y):
         """``(cost, grads)``: the cost as a float and ∂C/∂p for every p in :attr:`params` (fresh arrays).
         Dropout is off here (the network as it predicts); :func:`bpx.gradcheck` checks the gradients
         with a fixed dropout mask."""
+        if is_dask_array(X):
+            return self._distributed().loss_and_grads(self, X, Y)
         X, Y = self._XY(X, Y)
         cost, grads, _ = self._loss_and_grads(X, Y)
         return float(cost), grads
 
     def train_step(self, X, Y, optimizer):
         """One forward/backward/update on exactly this batch; returns the cost before the update."""
+        if is_dask_array(X):
+            return self._distributed().train_step(self, X, Y, optimizer)
         _check_optimizer(optimizer)
         X, Y = self._XY(X, Y)
         return float(run_step(self, optimizer, X, Y))  # compiled where the backend compiles (bpx.step)
@@ -349,11 +359,15 @@ class MLP:
         """Class probabilities (m, n_out) for sigmoid/softmax outputs."""
         if not self.is_classifier:
             raise ValueError(f"predict_proba needs a sigmoid or softmax output; this network's output is {self.output!r}")
+        if is_dask_array(X):
+            return self._distributed().forward(self, X, "predict_proba")
         return self.forward(X)
 
     def predict(self, X):
         """Class labels (m,) for softmax; 0/1 labels for sigmoid ((m,) for one unit, else (m, n_out));
-        the output values (m, n_out) for an identity output."""
+        the output values (m, n_out) for an identity output. A dask X gives a lazy dask array."""
+        if is_dask_array(X):
+            return self._distributed().forward(self, X, "predict")
         xp = self.backend.xp
         A = self.forward(X)
         if self.output == "softmax":
@@ -365,6 +379,8 @@ class MLP:
 
     def evaluate(self, X, Y):
         """``{"loss": C, "accuracy": fraction correct}`` (accuracy for classifiers only)."""
+        if is_dask_array(X):
+            return self._distributed().evaluate(self, X, Y)
         return self._evaluate_arrays(*self._XY(X, Y))
 
     # -- training -----------------------------------------------------------------------------------
@@ -380,8 +396,14 @@ class MLP:
         parameter raises :class:`TrainingDiverged` naming the epoch and batch, with the parameters of
         the last finite epoch restored. ``sample_weight`` (m,) weighs each sample's loss: every batch's
         cost is its weighted mean (scikit-learn's normalisation). ``optimizer=bpx.LBFGS()`` runs
-        ``epochs`` L-BFGS iterations on the full batch instead (see :mod:`bpx.lbfgs`).
+        ``epochs`` L-BFGS iterations on the full batch instead (see :mod:`bpx.lbfgs`). A dask X, or a lazy
+        backend (``dask``), trains through :mod:`bpx.distributed`: data-parallel over X's row chunks.
         """
+        if self.backend.library.lazy or is_dask_array(X):
+            return self._distributed().fit(self, X, Y, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+                                           shuffle=shuffle, validation_data=validation_data, verbose=verbose,
+                                           validation_split=validation_split, early_stopping=early_stopping,
+                                           sample_weight=sample_weight)
         lbfgs = optimizer if optimizer is not None else self.optimizer
         if isinstance(lbfgs, LBFGS):  # full-batch quasi-Newton: its own loop
             return fit_lbfgs(self, X, Y, epochs=epochs, batch_size=batch_size, optimizer=lbfgs, shuffle=shuffle,
@@ -440,6 +462,13 @@ class MLP:
         if early_stopping is not None and best[1] is not None:
             self._params = best[1]
         return history
+
+    @staticmethod
+    def _distributed():
+        """bpx.distributed (imported on first use: it needs dask)."""
+        from . import distributed
+
+        return distributed
 
     def _sample_weight(self, w, m):
         """Sample weights as an (m,) device vector of the network's dtype: finite, >= 0, not all zero."""

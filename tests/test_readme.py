@@ -30,7 +30,7 @@ def test_the_readme_has_examples():
 def test_readme_example_runs_and_prints_what_it_claims(code, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BPX_BACKEND", "numpy")
-    for library in ("torch", "sklearn", "onnxruntime", "ndonnx", "jax"):
+    for library in ("torch", "sklearn", "onnxruntime", "ndonnx", "jax", "dask"):
         if re.search(rf"\b{library}\b", code):
             pytest.importorskip(library)
     exec(compile(code, str(README), "exec"), {})

@@ -117,3 +117,19 @@ def test_set_params_type_errors(net):
         net.set_params(3)
     with pytest.raises(TypeError, match=r"params\[0\] \(W1\) must hold real numbers"):
         net.set_params([np.full((3, 4), "a"), np.zeros(4), np.zeros((4, 3)), np.zeros(3)])
+
+
+@pytest.mark.parametrize("row", [0, 10, 22])
+def test_finiteness_is_checked_block_by_block(backend, to_input, monkeypatch, row):
+    """as_matrix checks FINITE_CHECK_VALUES values at a time (bounded memory): a NaN in any block is found,
+    also in a last, partial block."""
+    from bpx import validation
+
+    monkeypatch.setattr(validation, "FINITE_CHECK_VALUES", 8)  # 2 rows of 4 per block; 23 rows
+    X = np.arange(92, dtype=np.float64).reshape(23, 4) / 92
+    assert validation.all_finite(bpx.get_backend("numpy").asarray(X))
+    net = bpx.MLP([4, 2], backend=backend)
+    net.forward(to_input(X))  # finite: accepted
+    X[row, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        bpx.to_numpy(net.forward(to_input(X)))

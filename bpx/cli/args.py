@@ -106,6 +106,16 @@ def existing_file(text):
     return text
 
 
+def existing_data(text):
+    """A data file, or (for ``--backend dask``) a directory such as a zarr store or a glob of shards."""
+    import glob
+    import os
+
+    if not os.path.exists(text) and not glob.glob(text):
+        raise argparse.ArgumentTypeError(f"no such file, directory or matching files: {text!r}")
+    return text
+
+
 def output_path(text):
     """A file path whose folder exists (checked before any work)."""
     import os

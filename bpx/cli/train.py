@@ -13,6 +13,7 @@ class names and label column are saved with the model (``net.metadata["preproces
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -22,6 +23,7 @@ from .args import (
     backend_spec,
     batch_size,
     dropout,
+    existing_data,
     existing_file,
     int_list,
     nonnegative_int,
@@ -55,9 +57,10 @@ def add_parser(subparsers):
         "train", help="train a network on a data file (default: the bundled digits) and save it",
         description="Train a multi-layer perceptron. With no arguments: the bundled 8x8 digits, a 20% "
                     "held-out test split, and a model saved to bpx-model.npz.")
-    p.add_argument("--data", type=existing_file, metavar="FILE",
-                   help="training data: .csv, .npz, .h5/.hdf5 or MNIST IDX (default: the bundled digits)")
-    p.add_argument("--test-data", type=existing_file, metavar="FILE",
+    p.add_argument("--data", type=existing_data, metavar="FILE",
+                   help="training data: .csv, .npz, .h5/.hdf5 or MNIST IDX (default: the bundled digits); with "
+                        "--backend dask also a zarr store or a directory/glob of .npy/.npz shards, opened lazily")
+    p.add_argument("--test-data", type=existing_data, metavar="FILE",
                    help="test data (default: hold out --test-split of --data)")
     p.add_argument("--test-split", type=unit_interval, default=0.2, metavar="FRACTION",
                    help="fraction held out for testing when there is no --test-data (stratified by class; "
@@ -104,7 +107,16 @@ def add_parser(subparsers):
     p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                    help="0 silent, 1 progress bar on a terminal (default), 2 one line per epoch")
+    from .train_dask import add_dask_options
+
+    add_dask_options(p)
     p.set_defaults(run=run, parser=p)
+
+
+def _lazy(spec):
+    from bpx.backend import get_backend
+
+    return get_backend(spec).library.lazy
 
 
 def _usage(args, message):
@@ -148,6 +160,16 @@ def run(args):
             import matplotlib  # noqa: F401
         except ImportError:
             raise ImportError("--plot needs matplotlib: pip install 'bpx[plot]'") from None
+    if _lazy(args.backend):  # --backend dask: the data stays lazy, the steps run on a dask cluster
+        from .train_dask import run as run_dask
+
+        return run_dask(args)
+    for option, value in (("--data", args.data), ("--test-data", args.test_data)):
+        if value is not None:  # directories and globs are for --backend dask (lazy stores and shards)
+            try:
+                existing_file(value)
+            except argparse.ArgumentTypeError as exc:
+                _usage(args, f"argument {option}: {exc}")
     started = time.perf_counter()
     quiet = args.json
     say = (lambda *a: None) if quiet else print

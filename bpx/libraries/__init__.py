@@ -17,6 +17,9 @@ module here, never a branch in an ``if name == ...`` chain:
                    (return ``{}``) when the library is not installed
 ``dtypes()``       the device's dtypes by name (default: the namespace's ``__array_namespace_info__``)
 ``missing_dtype``  what to tell a user asking for a dtype the device lacks (JAX: how to turn on x64)
+``materialize()``  what a backend of this library makes of an array it does not own before refusing
+                   it (default: nothing; dask computes a dask array given to its eager paths, e.g.
+                   ``set_params`` or a gradient check, into a host array)
 capabilities       ``inplace`` (in-place operators on fresh temporaries), ``ndarray`` (NumPy-style
                    array methods), ``compiled`` (fit compiles whole epochs; the entry then has
                    ``jit``, ``scan`` and ``block``, see :mod:`bpx.step`), ``lazy`` (arrays are
@@ -89,6 +92,9 @@ class ArrayLibrary:
         """The advice in the error for a dtype ``name`` the device does not have."""
         return "use dtype='float32'"
 
+    def materialize(self, x):
+        return x
+
     def __repr__(self):
         return f"<array library {self.name!r}>"
 
@@ -116,4 +122,4 @@ def library_of(x):
     return next((lib for lib in LIBRARIES.values() if lib.owns(x)), None)
 
 
-from . import numpy_library, cupy_library, torch_library, strict_library, jax_library  # noqa: E402,F401,I001  (registration order = report order)
+from . import numpy_library, cupy_library, torch_library, strict_library, jax_library, dask_library  # noqa: E402,F401,I001  (registration order = report order)

@@ -1,0 +1,492 @@
+"""Dask execution: ``fit``, ``forward``, ``predict`` and ``evaluate`` on dask arrays, data-parallel over
+row chunks, on a ``dask.distributed`` cluster when a ``Client`` is active, else on Dask's local scheduler.
+
+The math is the network's own, never a copy: each row chunk runs ``MLP._forward`` and ``MLP._backward``
+(the Dense layers, the loss's BP1, BP2) on its rows inside one task, and returns its share of BP3/BP4's
+sum over samples, ``m_c · ∂C_c/∂p`` (with its summed loss and correct count) as one small host row.
+Dask adds those rows up in a tree reduction (fan-in :data:`SPLIT_EVERY`), so one step is
+
+    one task per row chunk  ->  a tree of sums  ->  one (P + 2)-vector on the client  ->  Optimizer.step
+
+with one graph execution (``dask.compute``) per step and nothing materialised as big as X: each task
+holds one chunk's activations, the client holds the parameters (small host NumPy arrays). The
+parameters reach the tasks as one flat vector per step, a key of the step's graph (so that a worker
+lost mid-step costs a retry, never the fit). X (and the targets) are persisted once per ``fit`` when they take at
+most :data:`PERSIST_FRACTION` of the cluster's memory (the local machine's available memory without a
+Client), else streamed from their source (zarr, HDF5, .npy shards) at every step.
+
+Batches. ``batch_size=None`` is one step over all chunks (the seeds' gradient descent); with
+``shuffle=False`` the batches are ``X[i:i + batch_size]`` as everywhere else: both give the NumPy
+backend's parameters (to rounding: ~1e-15 relative in float64). ``shuffle=True`` does not draw a global
+permutation (a gather across the whole cluster per epoch); each epoch the network's host RNG first
+permutes the order of the row chunks, then the rows within each chunk (one ``permutation`` per chunk, in
+the new chunk order), and the batches are consecutive runs of that sequence, so a batch reads one or
+two chunks. The same seed gives the same batches, run after run, whatever the cluster.
+
+Input. X must be 2-D with known chunk sizes; several column chunks are rechunked to one (row chunks
+kept). Host X is chunked by :func:`as_dask` (about :data:`CHUNK_BYTES` per chunk). Y may be host data
+or a dask array whose row chunks equal X's (anything else is a ``ValueError`` saying how to rechunk).
+Non-finite values, bad labels and the like are found in one pass over the chunks before the first
+step; the network is untouched when anything is refused. ``validation_split`` holds out the rows
+``MLP.fit`` holds out (one permutation from the network's host RNG), taken chunk by chunk in their
+stored order (sorted indices: no shuffle across chunks).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import os
+import types
+
+import array_api_compat
+import dask
+import dask.array as da
+import numpy as np
+
+from .backend import is_host_data, namespace, namespace_name, to_numpy
+from .history import History
+from .lbfgs import LBFGS
+from .network import MLP, _check_optimizer
+from .optimizers import Adam
+from .progress import Progress
+from .validation import check_bool, check_float, check_int
+
+CHUNK_BYTES = 64 * 2**20  # host data is chunked into about this many bytes per row chunk
+SPLIT_EVERY = 8  # fan-in of the tree reduction of the per-chunk sums
+PERSIST_FRACTION = 0.5  # persist X and Y when they take at most this share of the memory available
+
+
+def is_dask(x):
+    return array_api_compat.is_dask_array(x)
+
+
+def client():
+    """The active ``dask.distributed.Client``, or None (then Dask's local scheduler runs the graphs)."""
+    try:
+        from distributed import default_client
+    except ImportError:
+        return None
+    try:
+        return default_client()
+    except ValueError:
+        return None
+
+
+def as_dask(X, chunks=None, name="X"):
+    """``X`` as a dask array chunked by rows, every column in one chunk (a copy is never made).
+
+    Host data (NumPy arrays, lists) is wrapped with ``chunks`` rows per chunk (default
+    :func:`default_rows`: about :data:`CHUNK_BYTES` per chunk, at least two chunks per thread); a dask
+    array keeps its row chunks (or takes ``chunks`` rows) and is rechunked to one column chunk when it
+    has several.
+    """
+    if chunks is not None:
+        chunks = check_int(chunks, "chunks")
+    if is_dask(X):
+        if any(isinstance(n, float) and math.isnan(n) for n in X.shape):
+            raise ValueError(f"{name} has unknown chunk sizes (shape {X.shape}); compute them first, e.g. "
+                             f"{name}.compute_chunk_sizes() or dask DataFrame's to_dask_array(lengths=True)")
+        if X.ndim == 2 and X.numblocks[1] > 1:
+            X = X.rechunk({1: -1})
+        return X if chunks is None else X.rechunk({0: chunks})
+    if not is_host_data(X):
+        raise TypeError(f"{name} is a {namespace_name(X)} array; give dask arrays or host (NumPy) data to a dask "
+                        f"computation (bpx.to_numpy(x) copies it to the host)")
+    host = np.asarray(X)
+    if host.ndim == 0:
+        raise ValueError(f"{name} must be an array of samples, got a scalar")
+    return da.from_array(host, chunks=(chunks or default_rows(host.shape, host.itemsize),) + (-1,) * (host.ndim - 1))
+
+
+def default_rows(shape, itemsize):
+    """Rows per chunk for host data: about :data:`CHUNK_BYTES` per chunk, and at least two chunks per
+    thread that will run them (the Client's workers' threads, else this machine's CPUs)."""
+    row_bytes = max(1, itemsize * math.prod(shape[1:]))
+    c = client()
+    threads = sum(c.nthreads().values()) if c is not None else (os.cpu_count() or 1)
+    return max(1, min(CHUNK_BYTES // row_bytes, -(-shape[0] // (2 * threads))))
+
+
+# -- the per-chunk math -------------------------------------------------------------------------------
+class _ChunkNet:
+    """What the network's math reads from an MLP (layers, loss, output), with the parameters bound per
+    task: ``MLP._forward``, ``MLP._backward``, ``MLP._measure`` and ``MLP._n_correct`` run on it as they
+    are, on one row chunk. Small: it travels with every task."""
+
+    _forward = MLP._forward
+    _backward = MLP._backward
+    _measure = MLP._measure
+    _n_correct = MLP._n_correct
+
+    def __init__(self, net):
+        self.layers, self.loss_fn, self._fused, self.output = net.layers, net.loss_fn, net._fused, net.output
+        self.is_classifier = net.is_classifier
+        self.shapes = net.param_shapes()
+        self.n_values = sum(math.prod(s) for s in self.shapes)
+
+    def bind(self, flat, X):
+        """A copy holding the parameters unpacked from the host vector ``flat``, in X's namespace."""
+        xp = namespace(X)
+        if not array_api_compat.is_numpy_array(X):  # CuPy chunks (dask-cuda): the parameters follow the data
+            flat = xp.asarray(flat)
+        bound = copy.copy(self)
+        bound.backend = types.SimpleNamespace(xp=xp, device=array_api_compat.device(X))
+        bound._dtype = X.dtype
+        bound._params, start = [], 0
+        for shape in self.shapes:
+            size = math.prod(shape)
+            bound._params.append(xp.reshape(flat[start:start + size], shape))
+            start += size
+        return bound
+
+
+def _host_row(xp, values):
+    row = xp.reshape(xp.concat(values), (1, -1))
+    return row if array_api_compat.is_numpy_array(row) else to_numpy(row)
+
+
+def _chunk_gradients(X, Y, flat, math_):
+    """One row chunk's share of a step: the row ``[m_c·∂C_c/∂p for every parameter value...,
+    m_c·C_c, correct_c]``. ``C_c`` is the chunk's mean loss, so ``m_c·∂C_c/∂p`` is BP3/BP4's sum over the
+    chunk's samples; adding the rows of every chunk gives the batch's sums."""
+    xp = namespace(X)
+    m = X.shape[0]
+    if m == 0:
+        return np.zeros((1, math_.n_values + 2), dtype=X.dtype)
+    net = math_.bind(flat, X)
+    A_L, caches = net._forward(X)
+    cost, grads, _ = net._backward(A_L, caches, Y)
+    correct = net._n_correct(A_L, Y) if math_.is_classifier else xp.zeros((), dtype=X.dtype)
+    sums = [xp.reshape(g, (-1,)) * float(m) for g in grads]
+    return _host_row(xp, sums + [xp.reshape(cost * float(m), (1,)), xp.reshape(xp.astype(correct, X.dtype), (1,))])
+
+
+def _chunk_measure(X, Y, flat, math_):
+    """One row chunk's ``[m_c·C_c, correct_c]`` (``MLP._measure``: a forward pass)."""
+    xp = namespace(X)
+    if X.shape[0] == 0:
+        return np.zeros((1, 2), dtype=X.dtype)
+    if not bool(xp.all(xp.isfinite(X))):
+        raise ValueError(f"X contains NaN or infinite values (in a row chunk of {X.shape[0]} rows)")
+    cost, correct = math_.bind(flat, X)._measure(X, Y)
+    return _host_row(xp, [xp.reshape(cost * float(X.shape[0]), (1,)), xp.reshape(xp.astype(correct, X.dtype), (1,))])
+
+
+def _reduce(function, X, Y, shared, math_, width):
+    """The lazy sum over row chunks of ``function``'s (1, width) rows: Dask's tree reduction."""
+    parts = da.map_blocks(function, X, Y, shared, math_, chunks=((1,) * X.numblocks[0], (width,)),
+                          dtype=X.dtype, meta=np.empty((0, 0), dtype=X.dtype))
+    return parts.sum(axis=0, split_every=SPLIT_EVERY)
+
+
+def _share(net):
+    """The parameters as one flat host vector, one key of the step's graph that every chunk task reads.
+
+    A key of the graph, not data scattered to the workers: the scheduler can always recompute it, so a
+    worker lost mid-step costs a retry, never the fit (scattered data has no recipe: losing its holder
+    cancels the step). The vector passes through the scheduler once per step (P values)."""
+    flat = np.concatenate([np.reshape(p if array_api_compat.is_numpy_array(p) else to_numpy(p), -1)
+                           for p in net._params])
+    return dask.delayed(flat, pure=False)
+
+
+# -- checking and preparing the data ------------------------------------------------------------------
+def _host_twin(net):
+    """The network on the host library (NumPy): what the per-chunk tasks of forward/predict/evaluate and
+    the target encoding call. Parameters are copied; the optimizer is not."""
+    return net.copy(backend="numpy")
+
+
+def _twin_for(twin, X):
+    """``twin`` on X's library when the chunks are not NumPy (CuPy under dask-cuda)."""
+    if array_api_compat.is_numpy_array(X):
+        return twin
+    from .backend import _library
+
+    return twin.copy(backend=_library(X).name)
+
+
+def _features(net, twin, X, name="X"):
+    """X checked up front (shape, dtype, columns: as_matrix's messages), cast to the network's dtype."""
+    X = as_dask(X, name=name)
+    if X.ndim != 2:  # as_matrix's message, from a read-only view of zeros of X's shape (no memory)
+        twin._X(np.broadcast_to(np.zeros((), dtype=X.dtype), X.shape), name)
+        raise ValueError(f"{name} must be 2-D (samples, features), got shape {X.shape}")
+    twin._X(np.zeros((1, X.shape[1]), dtype=X.dtype), name)  # dtype and width, with as_matrix's messages
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it has 0 samples (shape {X.shape})")
+    return X.astype(net.dtype) if X.dtype != np.dtype(net.dtype) else X
+
+
+def _targets(twin, Y, X, name="Y", encode=True):
+    """Y as a dask array with X's row chunks: one-hot (m, n_out) targets when ``encode`` (the network's
+    ``_Y``, run per chunk: bad labels surface in the first pass over the data), else as given."""
+    if Y is None:
+        raise TypeError(f"{name} must be an array of targets, got None")
+    m, rows = X.shape[0], X.chunks[0]
+    if is_dask(Y):
+        Y = as_dask(Y, name=name)
+        if Y.ndim not in (1, 2):
+            raise ValueError(f"{name} must be labels (m,) or targets (m, k), got shape {Y.shape}")
+        if Y.shape[0] != m:
+            raise ValueError(f"{name} has {Y.shape[0]} samples but X has {m}")
+        if Y.chunks[0] != rows:
+            raise ValueError(f"{name}'s row chunks {Y.chunks[0]} differ from X's {rows}; chunk both alike, "
+                             f"e.g. {name} = {name}.rechunk({{0: X.chunks[0]}})")
+    else:
+        host = np.asarray(Y)
+        if host.ndim not in (1, 2):
+            raise ValueError(f"{name} must be labels (m,) or targets (m, k), got shape {host.shape}")
+        if host.shape[0] != m:
+            raise ValueError(f"{name} has {host.shape[0]} samples but X has {m}")
+        Y = da.from_array(host, chunks=(rows,) + ((-1,) if host.ndim == 2 else ()))
+    probe = np.zeros((1,) + Y.shape[1:], dtype=Y.dtype)
+    twin._Y(probe, 1, name)  # dtype, width and shape errors now, with the network's messages
+    if not encode:
+        return Y
+    n_out = twin.n_outputs
+    return Y.map_blocks(_encode_chunk, twin, name, chunks=(rows, (n_out,)), new_axis=[1] if Y.ndim == 1 else None,
+                        dtype=np.dtype(twin.dtype), meta=np.empty((0, 0), dtype=twin.dtype))
+
+
+def _encode_chunk(Y, twin, name):
+    return twin._Y(Y, Y.shape[0], name) if Y.shape[0] else np.zeros((0, twin.n_outputs), dtype=twin.dtype)
+
+
+def _nonfinite_chunks(X):
+    """One flag per row chunk: 1 where the chunk holds NaN or an infinity (each chunk checked alone)."""
+    return X.map_blocks(lambda c: np.reshape(not bool(namespace(c).all(namespace(c).isfinite(c))), (1, 1)),
+                        chunks=((1,) * X.numblocks[0], (1,)), dtype=bool, meta=np.empty((0, 0), dtype=bool))
+
+
+def _fits_in_memory(nbytes):
+    c = client()
+    if c is not None:
+        workers = c.scheduler_info(n_workers=-1)["workers"].values()
+        total = sum(w.get("memory_limit") or 0 for w in workers)
+    else:
+        import psutil
+
+        total = psutil.virtual_memory().available
+    return nbytes <= PERSIST_FRACTION * total
+
+
+def _prepare(pairs):
+    """Persist the (X, Y) pairs when they fit in memory, then one pass over every chunk: non-finite
+    values in X, and the targets' encoding (labels in range, finite) in Y. Returns the pairs to use."""
+    if _fits_in_memory(sum(X.nbytes + Y.nbytes for X, Y, _ in pairs)):
+        flat = dask.persist(*[a for X, Y, _ in pairs for a in (X, Y)])
+        pairs = [(flat[2 * i], flat[2 * i + 1], name) for i, (_, _, name) in enumerate(pairs)]
+    flags = dask.compute(*[(_nonfinite_chunks(X), _nonfinite_chunks(Y)) for X, Y, _ in pairs])
+    for (X, _, (xname, _)), (x_bad, _) in zip(pairs, flags):
+        bad = np.flatnonzero(x_bad[:, 0])
+        if bad.size:
+            c = int(bad[0])
+            start = sum(X.chunks[0][:c])
+            raise ValueError(f"{xname} contains NaN or infinite values (row chunk {c}: rows {start}.."
+                             f"{start + X.chunks[0][c] - 1})")
+    return pairs
+
+
+# -- public entry points (MLP dispatches here for dask arrays) ---------------------------------------------
+def forward(net, X, method="forward"):
+    """``net.forward(X)`` (or ``predict``/``predict_proba``) as a lazy dask array, one task per row chunk."""
+    twin = _host_twin(net)
+    X = _features(net, twin, X)
+    sample = getattr(twin, method)(np.zeros((1, X.shape[1]), dtype=net.dtype))
+    if sample.ndim == 1:
+        return X.map_blocks(_apply_chunk, twin, method, drop_axis=1, chunks=(X.chunks[0],), dtype=sample.dtype,
+                            meta=np.empty((0,), dtype=sample.dtype))
+    return X.map_blocks(_apply_chunk, twin, method, chunks=(X.chunks[0], (sample.shape[1],)), dtype=sample.dtype,
+                        meta=np.empty((0, 0), dtype=sample.dtype))
+
+
+def _apply_chunk(X, twin, method):
+    return getattr(_twin_for(twin, X), method)(X)
+
+
+def evaluate(net, X, Y):
+    """``{"loss", "accuracy"}`` over a dask X (and Y), computed chunk by chunk in one graph execution."""
+    twin = _host_twin(net)
+    X = _features(net, twin, X)
+    Y = _targets(twin, Y, X)
+    return _evaluate_prepared(net, X, Y)
+
+
+def _evaluate_prepared(net, X, Y, flat=None):
+    m = X.shape[0]
+    flat = _share(net) if flat is None else flat
+    cost, correct = (float(v) for v in dask.compute(_reduce(_chunk_measure, X, Y, flat, _ChunkNet(net), 2))[0])
+    result = {"loss": cost / m}
+    if net.is_classifier:
+        result["accuracy"] = correct / m
+    return result
+
+
+def loss_and_grads(net, X, Y):
+    """``(cost, grads)`` on a dask X: one step's sums (no update), the gradients on the network's backend."""
+    twin = _host_twin(net)
+    X = _features(net, twin, X)
+    ((X, Y, _),) = _prepare([(X, _targets(twin, Y, X), ("X", "Y"))])
+    math_ = _ChunkNet(net)
+    sums = dask.compute(_reduce(_chunk_gradients, X, Y, _share(net), math_, math_.n_values + 2))[0]
+    grads = [net.backend.asarray(g, net.dtype) for g in _unflatten(sums[:-2] / X.shape[0], math_.shapes)]
+    return float(sums[-2]) / X.shape[0], grads
+
+
+def train_step(net, X, Y, optimizer):
+    """``MLP.train_step`` on a dask X: one update on exactly this batch; the cost before it."""
+    _check_optimizer(optimizer)
+    cost, grads = loss_and_grads(net, X, Y)
+    net._params = optimizer.step(net._params, grads)
+    return cost
+
+
+def fit(net, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, validation_data=None, verbose=1,
+        validation_split=0.0, early_stopping=None, sample_weight=None):
+    """``MLP.fit`` on a dask X (see the module docstring for how steps and batches run). Sample weights,
+    dropout and L-BFGS are not offered on dask yet: refused before any work."""
+    if sample_weight is not None:
+        raise ValueError("sample_weight is not supported for dask arrays yet; compute X into memory "
+                         "(X.compute()) to train with sample weights")
+    if any(getattr(net, "dropout", None) or ()):
+        raise ValueError("dropout is not supported for dask arrays yet (its masks are drawn on the host per batch); "
+                         "build the network with dropout=0.0 to train on dask")
+    if isinstance(optimizer if optimizer is not None else net.optimizer, LBFGS):
+        raise TypeError("bpx.LBFGS is not supported for dask arrays yet; use bpx.SGD or bpx.Adam")
+    epochs = check_int(epochs, "epochs")
+    if batch_size is not None:
+        batch_size = check_int(batch_size, "batch_size")
+    optimizer = optimizer if optimizer is not None else (net.optimizer or Adam())
+    _check_optimizer(optimizer)
+    shuffle = check_bool(shuffle, "shuffle")
+    verbose = check_int(verbose, "verbose", minimum=0)
+    validation_split = check_float(validation_split, "validation_split", low=0.0, high=1.0, high_open=True)
+    if early_stopping is not None:
+        early_stopping = check_int(early_stopping, "early_stopping")
+    if validation_data is not None and validation_split:
+        raise ValueError("give validation_data or validation_split, not both")
+    if validation_data is not None and (not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2):
+        raise TypeError("validation_data must be a pair (X_val, Y_val)")
+    twin = _host_twin(net)
+    X = _features(net, twin, X)
+    pairs = [(X, _targets(twin, Y, X), ("X", "Y"))]
+    if validation_data is not None:
+        X_val = _features(net, twin, validation_data[0])
+        pairs.append((X_val, _targets(twin, validation_data[1], X_val), ("X", "Y")))
+    elif validation_split:
+        m = X.shape[0]
+        n_val = max(1, int(round(m * validation_split)))
+        if n_val >= m:
+            raise ValueError(f"validation_split={validation_split} leaves no training samples out of {m}")
+        # the rows MLP.fit holds out (one host permutation), taken chunk by chunk in their stored order
+        order = net._shuffle_rng.permutation(m)
+        train, held = np.sort(order[n_val:]), np.sort(order[:n_val])
+        (X, Y, names) = pairs[0]
+        pairs = [(X[train], Y[train], names), (X[held], Y[held], names)]
+    pairs = _prepare(pairs)
+    (X, Y, _), val = pairs[0], (pairs[1] if len(pairs) > 1 else None)
+
+    xp = net.backend.xp
+    m = X.shape[0]
+    batch = min(batch_size or m, m)
+    math_ = _ChunkNet(net)
+    net.optimizer = optimizer
+    history = History()
+    best = (float("inf"), None)
+    with net.backend.quiet_float_errors(), contextlib.closing(Progress(epochs, verbose)) as progress:
+        for epoch in range(1, epochs + 1):
+            start = [xp.asarray(p, copy=True) for p in net._params]
+            rng = net._shuffle_rng if shuffle and batch < m else None
+            costs, correct = [], 0.0
+            for Xb, Yb in _batches(X, Y, batch, rng):
+                sums = dask.compute(_reduce(_chunk_gradients, Xb, Yb, _share(net), math_, math_.n_values + 2))[0]
+                rows = Xb.shape[0]
+                grads = _unflatten(sums[:-2] / rows, math_.shapes)
+                net._params = optimizer.step(net._params, [net.backend.asarray(g, net.dtype) for g in grads])
+                costs.append(net.backend.asarray(sums[-2] / rows, net.dtype))
+                correct += float(sums[-1])
+            entry = net._end_of_epoch(epoch, costs, net.backend.asarray(correct, net.dtype), start, batch, m, None)
+            if val is not None:
+                measured = _evaluate_prepared(net, val[0], val[1])
+                entry["val_loss"] = measured["loss"]
+                entry["val_accuracy"] = measured.get("accuracy")
+            history.append(**entry)
+            progress.update(epoch, entry)
+            if early_stopping is not None:
+                monitored = entry["val_loss"] if val is not None else entry["loss"]
+                if monitored < best[0]:
+                    best = (monitored, [xp.asarray(p, copy=True) for p in net._params])
+                    history.best_epoch = epoch
+                elif epoch - history.best_epoch >= early_stopping:
+                    history.stopped_early = True
+                    break
+    if early_stopping is not None and best[1] is not None:
+        net._params = best[1]
+    return history
+
+
+def _unflatten(flat, shapes):
+    out, start = [], 0
+    for shape in shapes:
+        size = math.prod(shape)
+        out.append(np.reshape(flat[start:start + size], shape))
+        start += size
+    return out
+
+
+def _batches(X, Y, batch, rng):
+    """The epoch's (Xb, Yb) batches: X itself (full batch), consecutive slices, or with ``rng`` the
+    chunk-order + within-chunk permutation scheme of the module docstring."""
+    m = X.shape[0]
+    if batch >= m:
+        yield X, Y
+        return
+    if rng is None:
+        for i in range(0, m, batch):
+            yield X[i:i + batch], Y[i:i + batch]
+        return
+    sizes = X.chunks[0]
+    pieces, need = [], batch
+    for c in rng.permutation(len(sizes)):
+        perm = rng.permutation(sizes[c])
+        pos = 0
+        while pos < len(perm):
+            take = perm[pos:pos + need]
+            pieces.append((int(c), np.sort(take)))
+            pos += len(take)
+            need -= len(take)
+            if need == 0:
+                yield _gather(X, Y, pieces)
+                pieces, need = [], batch
+    if pieces:
+        yield _gather(X, Y, pieces)
+
+
+def _gather(X, Y, pieces):
+    """Rows ``idx`` of chunk ``c`` for every (c, idx): one task per piece, on the worker holding the chunk."""
+    Xs = [X.blocks[c][idx] for c, idx in pieces]
+    Ys = [Y.blocks[c][idx] for c, idx in pieces]
+    return (Xs[0], Ys[0]) if len(pieces) == 1 else (da.concatenate(Xs, axis=0), da.concatenate(Ys, axis=0))
+
+
+def connect(address=None, workers=2, threads=1, timeout=10):
+    """A ``dask.distributed.Client``: to the scheduler at ``address`` (else ``$DASK_SCHEDULER_ADDRESS``),
+    else to a new LocalCluster of ``workers`` processes × ``threads`` threads on this machine (closed with
+    the client). A scheduler that does not answer within ``timeout`` seconds is a ``ValueError``."""
+    from distributed import Client
+
+    workers = check_int(workers, "workers")
+    threads = check_int(threads, "threads")
+    timeout = check_float(timeout, "timeout", low=0.0, low_open=True)
+    address = address or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    if not address:
+        return Client(n_workers=workers, threads_per_worker=threads, processes=True, dashboard_address=None)
+    try:
+        return Client(address, timeout=timeout)
+    except Exception as exc:  # OSError/TimeoutError for silence, ValueError/TypeError for a malformed address
+        raise ValueError(f"dask scheduler {address!r} did not answer within {timeout:g} s "
+                         f"({type(exc).__name__}: {exc}); check the address (tcp://host:8786) and that the "
+                         f"scheduler runs") from None

@@ -1,0 +1,414 @@
+"""bpx on Dask: the NumPy backend's numbers on dask arrays, on the local scheduler and on a 2-worker
+multi-process LocalCluster (started and closed here), a worker killed mid-fit, and bad input.
+
+These tests need dask[array] and distributed (``pip install 'bpx[dask]'``); they run whatever
+BPX_BACKEND is, since they compare the dask path against NumPy.
+"""
+
+import json
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import bpx
+
+dask = pytest.importorskip("dask", reason="needs dask[array]: pip install 'bpx[dask]'")
+da = pytest.importorskip("dask.array", reason="needs dask[array]: pip install 'bpx[dask]'")
+distributed = pytest.importorskip("distributed", reason="needs dask.distributed: pip install 'bpx[dask]'")
+from bpx import distributed as bd  # noqa: E402
+
+RTOL = 1e-10  # float64, NumPy backend vs Dask
+
+
+def blobs(m=240, n_in=6, n_classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((n_classes, n_in)) * 2
+    y = rng.integers(0, n_classes, m)
+    return centers[y] + rng.standard_normal((m, n_in)), y
+
+
+NETS = {
+    "softmax": dict(layer_sizes=[6, 8, 3]),
+    "sigmoid": dict(layer_sizes=[6, 5, 1], activation="tanh", output="sigmoid", loss="binary_cross_entropy"),
+    "mse": dict(layer_sizes=[6, 7, 2], activation="sigmoid", output="identity", loss="mse"),
+}
+
+
+def targets(kind, X, y):
+    if kind == "softmax":
+        return y
+    if kind == "sigmoid":
+        return (y == 1).astype(np.float64)
+    return np.stack([X[:, 0] - X[:, 1], X[:, 2] * 0.5], axis=1)
+
+
+def pair(kind, seed=3, backend="dask"):
+    """The same network on NumPy and on the given (dask-path) backend."""
+    spec = NETS[kind]
+    return (bpx.MLP(**spec, backend="numpy", dtype="float64", seed=seed),
+            bpx.MLP(**spec, backend=backend, dtype="float64", seed=seed))
+
+
+def assert_same_params(a, b, rtol=RTOL):
+    for p, q in zip(a.params, b.params):
+        p, q = bpx.to_numpy(p), bpx.to_numpy(q)
+        assert np.max(np.abs(p - q)) <= rtol * np.max(np.abs(p)), np.max(np.abs(p - q)) / np.max(np.abs(p))
+
+
+def train_both(kind, batch_size, optimizer, chunks=70, epochs=3, backend="dask", **kw):
+    X, y = blobs()
+    Y = targets(kind, X, y)
+    a, b = pair(kind, backend=backend)
+    ha = a.fit(X, Y, epochs=epochs, batch_size=batch_size, shuffle=False, optimizer=optimizer(), verbose=0)
+    hb = b.fit(da.from_array(X, chunks=(chunks, 6)), Y, epochs=epochs, batch_size=batch_size, shuffle=False,
+               optimizer=optimizer(), verbose=0, **kw)
+    return a, b, ha, hb
+
+
+# -- the local scheduler -----------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", sorted(NETS))
+@pytest.mark.parametrize("batch_size", [None, 50])
+def test_fit_equals_numpy(kind, batch_size):
+    opt = (lambda: bpx.SGD(lr=0.2, momentum=0.5)) if batch_size else (lambda: bpx.Adam(lr=0.01))
+    a, b, ha, hb = train_both(kind, batch_size, opt)
+    assert_same_params(a, b)
+    np.testing.assert_allclose(hb.as_dict()["loss"], ha.as_dict()["loss"], rtol=RTOL)
+    if kind != "mse":
+        assert hb.as_dict()["accuracy"] == ha.as_dict()["accuracy"]
+
+
+def test_numpy_backend_with_a_dask_x_and_dask_labels():
+    """A network on the NumPy backend trains through Dask when X is a dask array (y chunked alike)."""
+    X, y = blobs()
+    a, b = pair("softmax", backend="numpy")
+    a.fit(X, y, epochs=2, batch_size=None, optimizer=bpx.SGD(lr=0.5), verbose=0)
+    Xd = da.from_array(X, chunks=(100, 3))  # two column chunks: rechunked to one
+    b.fit(Xd, da.from_array(y, chunks=100), epochs=2, batch_size=None, optimizer=bpx.SGD(lr=0.5), verbose=0)
+    assert_same_params(a, b)
+
+
+def test_float32_close_to_numpy():
+    X, y = blobs()
+    a = bpx.MLP([6, 8, 3], backend="numpy", seed=1)
+    b = bpx.MLP([6, 8, 3], backend="dask", seed=1)
+    a.fit(X, y, epochs=3, batch_size=None, optimizer=bpx.SGD(lr=0.3), verbose=0)
+    b.fit(da.from_array(X.astype(np.float32), chunks=(64, 6)), y, epochs=3, batch_size=None,
+          optimizer=bpx.SGD(lr=0.3), verbose=0)
+    assert b.params[0].dtype == np.float32
+    for p, q in zip(a.params, b.params):
+        np.testing.assert_allclose(q, p, rtol=1e-4, atol=1e-6)
+
+
+def test_host_data_on_the_dask_backend_is_chunked_and_the_chunks_knob():
+    X, y = blobs()
+    chunked = bd.as_dask(X, chunks=50)
+    assert chunked.chunks == ((50, 50, 50, 50, 40), (6,))
+    assert bd.as_dask(X).numblocks == (1, 1)  # 240 rows of 48 bytes: one 64 MiB chunk
+    a, b = pair("softmax")
+    a.fit(X, y, epochs=2, batch_size=None, optimizer=bpx.SGD(lr=0.5), verbose=0)
+    b.fit(X, y, epochs=2, batch_size=None, optimizer=bpx.SGD(lr=0.5), verbose=0)  # host X, dask backend
+    assert_same_params(a, b)
+
+
+def test_shuffled_batches_are_reproducible_and_documented():
+    X, y = blobs()
+    Xd = da.from_array(X, chunks=(70, 6))
+    runs = []
+    for _ in range(2):
+        net = bpx.MLP([6, 8, 3], backend="dask", dtype="float64", seed=5)
+        h = net.fit(Xd, y, epochs=2, batch_size=32, shuffle=True, optimizer=bpx.SGD(lr=0.2), verbose=0)
+        runs.append((net, h))
+    for p, q in zip(runs[0][0].params, runs[1][0].params):
+        np.testing.assert_array_equal(p, q)
+    unshuffled = bpx.MLP([6, 8, 3], backend="dask", dtype="float64", seed=5)
+    unshuffled.fit(Xd, y, epochs=2, batch_size=32, shuffle=False, optimizer=bpx.SGD(lr=0.2), verbose=0)
+    assert not np.array_equal(unshuffled.params[0], runs[0][0].params[0])
+    # the documented scheme: chunk order, then rows within each chunk, from the network's host RNG
+    rng = np.random.default_rng(0)
+    batches = list(bd._batches(Xd, da.from_array(np.arange(240)[:, None], chunks=(70, 1)), 32, rng))
+    rows = np.concatenate([b.compute()[:, 0] for _, b in batches])
+    assert sorted(rows.tolist()) == list(range(240)) and [b.shape[0] for b, _ in batches] == [32] * 7 + [16]
+    rng = np.random.default_rng(0)
+    first = rng.permutation(4)[0]  # the first chunk of the epoch's order; its rows in a random order
+    expected = 70 * first + rng.permutation(Xd.chunks[0][first])
+    assert set(rows[:32]) == set(expected[:32])  # the first batch: the first 32 rows of that sequence
+
+
+def test_predict_forward_are_lazy_and_evaluate_gives_numbers():
+    X, y = blobs()
+    Xd = da.from_array(X, chunks=(70, 6))
+    for kind in NETS:
+        a, b = pair(kind)
+        for method in ("forward", "predict") + (("predict_proba",) if kind != "mse" else ()):
+            lazy = getattr(b, method)(Xd)
+            assert isinstance(lazy, da.Array) and lazy.chunks[0] == Xd.chunks[0]
+            np.testing.assert_allclose(lazy.compute(), getattr(a, method)(X), rtol=1e-12)
+        Y = targets(kind, X, y)
+        got, want = b.evaluate(Xd, Y), a.evaluate(X, Y)
+        assert set(got) == set(want) and all(isinstance(v, float) for v in got.values())
+        for key in want:
+            assert got[key] == pytest.approx(want[key], rel=1e-12)
+        assert b.loss(Xd, da.from_array(Y, chunks=(70,) + Y.shape[1:])) == pytest.approx(a.loss(X, Y), rel=1e-12)
+
+
+def test_validation_data_and_early_stopping():
+    X, y = blobs()
+    a, b = pair("softmax")
+    kw = dict(epochs=4, batch_size=None, optimizer=bpx.SGD(lr=0.5), verbose=0, early_stopping=2)
+    ha = a.fit(X[:200], y[:200], validation_data=(X[200:], y[200:]), **kw)
+    hb = b.fit(da.from_array(X[:200], chunks=(60, 6)), y[:200],
+               validation_data=(da.from_array(X[200:], chunks=(15, 6)), y[200:]), **kw)
+    np.testing.assert_allclose(hb.as_dict()["val_loss"], ha.as_dict()["val_loss"], rtol=1e-12)
+    assert hb.best_epoch == ha.best_epoch
+    assert_same_params(a, b)
+
+
+def test_validation_split_holds_out_the_rows_numpy_holds_out():
+    X, y = blobs()
+    a, b = pair("softmax")
+    kw = dict(epochs=3, batch_size=None, optimizer=bpx.SGD(lr=0.5), verbose=0, validation_split=0.25)
+    ha = a.fit(X, y, **kw)
+    hb = b.fit(da.from_array(X, chunks=(70, 6)), y, **kw)
+    np.testing.assert_allclose(hb.as_dict()["val_loss"], ha.as_dict()["val_loss"], rtol=1e-12)
+    assert_same_params(a, b)
+
+
+# -- bad input: clear errors, nothing changed ------------------------------------------------------------
+def unchanged(net, before):
+    for p, q in zip(net.params, before):
+        np.testing.assert_array_equal(p, q)
+
+
+@pytest.mark.parametrize("case,error,match", [
+    ("nan_chunk", ValueError, r"X contains NaN or infinite values \(row chunk 2: rows 140..209\)"),
+    ("y_chunks", ValueError, r"Y's row chunks \(100, 100, 40\) differ from X's \(70, 70, 70, 30\).*rechunk"),
+    ("y_rows", ValueError, "Y has 239 samples but X has 240"),
+    ("bad_label", ValueError, "class label 7"),
+    ("width", ValueError, "X has 5 features per sample, but the network expects 6"),
+    ("unknown_chunks", ValueError, "unknown chunk sizes"),
+    ("three_d", ValueError, "must be 2-D"),
+    ("validation_split", ValueError, "leaves no training samples"),
+    ("y_torch_like", TypeError, "targets"),
+])
+def test_bad_input_is_refused_before_any_work(case, error, match):
+    X, y = blobs()
+    Xd = da.from_array(X, chunks=(70, 6))
+    Y, kw = y, {}
+    if case == "nan_chunk":
+        bad = X.copy()
+        bad[150, 2] = np.inf
+        Xd = da.from_array(bad, chunks=(70, 6))
+    elif case == "y_chunks":
+        Y = da.from_array(y, chunks=100)
+    elif case == "y_rows":
+        Y = y[:-1]
+    elif case == "bad_label":
+        Y = y.copy()
+        Y[200] = 7
+        Y = da.from_array(Y, chunks=70)
+    elif case == "width":
+        Xd = Xd[:, :5]
+    elif case == "unknown_chunks":
+        Xd = Xd[Xd[:, 0] > -100]
+    elif case == "three_d":
+        Xd = da.from_array(X.reshape(240, 2, 3), chunks=(70, 2, 3))
+    elif case == "validation_split":
+        kw = dict(validation_split=0.9999)
+    elif case == "y_torch_like":
+        Y = None
+    net = bpx.MLP([6, 8, 3], backend="dask", dtype="float64")
+    before = [p.copy() for p in net.params]
+    with pytest.raises(error, match=match):
+        net.fit(Xd, Y, epochs=1, verbose=0, **kw)
+    unchanged(net, before)
+    assert net.optimizer is None
+
+
+def test_nonfinite_chunk_in_predict_and_evaluate_raise():
+    X, y = blobs()
+    X[5, 0] = np.nan
+    net = bpx.MLP([6, 8, 3], backend="dask", dtype="float64")
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        net.predict(da.from_array(X, chunks=(70, 6))).compute()
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        net.evaluate(da.from_array(X, chunks=(70, 6)), y)
+
+
+def test_a_scheduler_that_does_not_answer():
+    with pytest.raises(ValueError, match=r"dask scheduler 'tcp://127.0.0.1:9' did not answer within 1 s"):
+        bd.connect("tcp://127.0.0.1:9", timeout=1)
+
+
+def test_the_backend_entry():
+    backend = bpx.get_backend("dask")
+    assert backend.library.lazy and backend.device == "cpu"
+    assert backend.library.owns(da.zeros(3)) and not backend.library.owns(np.zeros(3))
+    np.testing.assert_array_equal(bpx.to_numpy(da.arange(4, chunks=2)), np.arange(4))
+    with pytest.raises(ValueError, match="dask's parameters live on the host"):
+        bpx.get_backend("dask:cuda")
+
+
+def test_finiteness_is_checked_in_bounded_blocks(monkeypatch):
+    from bpx import validation
+
+    monkeypatch.setattr(validation, "FINITE_CHECK_VALUES", 12)  # 2 rows of 6 at a time
+    X, _ = blobs()
+    assert validation.all_finite(X)
+    for row in (0, 119, 239):
+        bad = X.copy()
+        bad[row, 5] = np.nan
+        assert not validation.all_finite(bad)
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            bpx.MLP([6, 3], backend="numpy").forward(bad)
+
+
+# -- a 2-worker multi-process LocalCluster ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cluster_client():
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                           timeout=60, death_timeout=60)
+    client = Client(cluster, timeout=60)
+    try:
+        yield cluster, client
+    finally:
+        client.close(timeout=30)
+        cluster.close(timeout=30)
+
+
+def test_cluster_fit_equals_numpy(cluster_client):
+    _, client = cluster_client
+    assert bd.client() is client
+    for batch_size in (None, 50):
+        a, b, ha, hb = train_both("softmax", batch_size, lambda: bpx.SGD(lr=0.3, momentum=0.5), epochs=2)
+        assert_same_params(a, b)
+        np.testing.assert_allclose(hb.as_dict()["loss"], ha.as_dict()["loss"], rtol=RTOL)
+    # the chunks ran on both workers
+    assert len(client.scheduler_info(n_workers=-1)["workers"]) == 2
+
+
+def test_cluster_predict_is_lazy(cluster_client):
+    X, _ = blobs()
+    a, b = pair("softmax")
+    lazy = b.predict(da.from_array(X, chunks=(70, 6)))
+    np.testing.assert_array_equal(lazy.compute(), a.predict(X))
+
+
+def test_a_worker_killed_during_fit_changes_nothing(cluster_client):
+    """Kill one worker's process while fit runs: Dask recomputes the lost chunks and retries the step;
+    the result equals an undisturbed run's."""
+    cluster, _ = cluster_client
+    X, y = blobs(m=2000)
+    Xd = da.from_array(X, chunks=(250, 6))
+    kw = dict(epochs=12, batch_size=None, shuffle=False, verbose=0)
+    quiet = bpx.MLP([6, 8, 3], backend="dask", dtype="float64", seed=2)
+    with dask.config.set(scheduler="synchronous"):  # the same graph, so the same sums, on the local scheduler
+        quiet.fit(Xd, y, optimizer=bpx.SGD(lr=0.3), **kw)
+    net = bpx.MLP([6, 8, 3], backend="dask", dtype="float64", seed=2)
+    opt = bpx.SGD(lr=0.3)
+    failure = []
+
+    def train():
+        try:
+            net.fit(Xd, y, optimizer=opt, **kw)
+        except BaseException as exc:  # noqa: BLE001  (reported by the main thread)
+            failure.append(exc)
+
+    thread = threading.Thread(target=train)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while getattr(opt, "t", 0) < 2 and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert thread.is_alive() and opt.t < kw["epochs"], "fit ended before a worker could be killed"
+    victim = next(iter(cluster.workers.values()))
+    os.kill(victim.process.process.pid, signal.SIGKILL)
+    killed_at = opt.t
+    thread.join(180)
+    assert not thread.is_alive() and not failure, failure
+    assert killed_at < opt.t == kw["epochs"]
+    for p, q in zip(quiet.params, net.params):
+        np.testing.assert_allclose(q, p, rtol=1e-12, atol=0)
+
+
+# -- lazy data sets and the command line ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory):
+    """The same 500 x 4 data set as a zarr store, HDF5, .npy and .npz shards and a CSV file."""
+    zarr = pytest.importorskip("zarr", reason="needs zarr")
+    h5py = pytest.importorskip("h5py", reason="needs h5py")
+    d = tmp_path_factory.mktemp("stores")
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(500, 4)), rng.integers(0, 3, 500)
+    g = zarr.open_group(str(d / "big.zarr"), mode="w")
+    g.create_array("X", data=X, chunks=(100, 2))
+    g.create_array("y", data=y, chunks=(100,))
+    with h5py.File(d / "big.h5", "w") as f:
+        f["X"], f["y"] = X, y
+    (d / "npy").mkdir()
+    (d / "npz").mkdir()
+    for i in range(3):
+        np.save(d / "npy" / f"part{i}.npy", X[i * 200:(i + 1) * 200])
+        np.savez(d / "npz" / f"part{i}.npz", X=X[i * 200:(i + 1) * 200], y=y[i * 200:(i + 1) * 200])
+    with open(d / "big.csv", "w") as f:
+        f.write("a,b,c,d,label\n")
+        for row, label in zip(X, y):
+            f.write(",".join(repr(float(v)) for v in row) + f",{int(label)}\n")
+    return d, X, y
+
+
+@pytest.mark.parametrize("name,kw,chunks", [("big.zarr", {}, (500,)), ("big.zarr", dict(chunks=150), (150, 150, 150, 50)),
+                                            ("big.h5", dict(chunks=128), (128, 128, 128, 116)),
+                                            ("npy", {}, (200, 200, 100)), ("npz/*.npz", {}, (200, 200, 100)),
+                                            ("big.csv", dict(chunks=100), None)])
+def test_open_dask_reads_lazily_what_load_reads(stores, name, kw, chunks):
+    from bpx import datasets
+
+    d, X, y = stores
+    ds = datasets.open_dask(str(d / name), **kw)
+    assert isinstance(ds.X, da.Array) and ds.X.numblocks[1] == 1
+    if chunks is not None:
+        assert ds.X.chunks[0] == chunks
+    np.testing.assert_array_equal(ds.X.compute(), X)
+    if name != "npy":
+        assert ds.y.chunks[0] == ds.X.chunks[0]
+        np.testing.assert_array_equal(ds.y.compute(), y)
+
+
+def test_open_dask_refuses_what_it_cannot_open(tmp_path):
+    from bpx import datasets
+
+    with pytest.raises(ValueError, match="no such file"):
+        datasets.open_dask(str(tmp_path / "missing.zarr/X"))
+    (tmp_path / "a.bin").write_bytes(b"xx")
+    with pytest.raises(ValueError, match="not a data set dask can open lazily"):
+        datasets.open_dask(str(tmp_path / "a.bin"))
+
+
+def test_cli_train_on_a_zarr_store_with_a_local_cluster(stores, tmp_path, capsys):
+    from bpx.cli import main
+
+    d, X, y = stores
+    out = tmp_path / "m.npz"
+    rc = main(["train", "--backend", "dask", "--data", str(d / "big.zarr"), "--workers", "1", "--chunks", "100",
+               "--epochs", "2", "--batch-size", "full", "--optimizer", "sgd", "--lr", "0.5", "--hidden", "5",
+               "--out", str(out), "--json"])
+    assert rc == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["backend"] == "dask" and summary["epochs_run"] == 2 and 0 <= summary["test"]["accuracy"] <= 1
+    net = bpx.load(str(out), backend="numpy")
+    assert net.layer_sizes == [4, 5, 3]
+
+
+def test_cli_scheduler_that_does_not_answer(tmp_path, capsys):
+    from bpx.cli import main
+
+    out = tmp_path / "m.npz"
+    rc = main(["train", "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "1",
+               "--out", str(out)])
+    assert rc == 1 and "did not answer within 1 s" in capsys.readouterr().err
+    assert not out.exists()
