@@ -122,6 +122,7 @@ class _ChunkNet:
 
     def __init__(self, net):
         self.layers, self.loss_fn, self._fused, self.output = net.layers, net.loss_fn, net._fused, net.output
+        self._slices = net._slices  # each layer's parameters in the list (W, b or W alone)
         self.is_classifier = net.is_classifier
         self.shapes = net.param_shapes()
         self.n_values = sum(math.prod(s) for s in self.shapes)
@@ -400,7 +401,7 @@ def fit(net, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, vali
         for epoch in range(1, epochs + 1):
             start = [xp.asarray(p, copy=True) for p in net._params]
             rng = net._shuffle_rng if shuffle and batch < m else None
-            costs, correct = [], 0.0
+            costs, correct, summed = [], 0.0, 0.0
             for Xb, Yb in _batches(X, Y, batch, rng):
                 sums = dask.compute(_reduce(_chunk_gradients, Xb, Yb, _share(net), math_, math_.n_values + 2))[0]
                 rows = Xb.shape[0]
@@ -408,7 +409,11 @@ def fit(net, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, vali
                 net._params = optimizer.step(net._params, [net.backend.asarray(g, net.dtype) for g in grads])
                 costs.append(net.backend.asarray(sums[-2] / rows, net.dtype))
                 correct += float(sums[-1])
-            entry = net._end_of_epoch(epoch, costs, net.backend.asarray(correct, net.dtype), start, batch, m, None)
+                summed += float(sums[-2])
+            finite = xp.all(xp.stack([xp.all(xp.isfinite(p)) for p in net._params]))
+            values = [net.backend.asarray(summed, net.dtype), net.backend.asarray(correct, net.dtype),
+                      xp.astype(finite, net._dtype)]
+            entry = net._end_of_epoch(epoch, costs, values, start, batch, m, None)
             if val is not None:
                 measured = _evaluate_prepared(net, val[0], val[1])
                 entry["val_loss"] = measured["loss"]
