@@ -22,8 +22,9 @@ Compiled functions are cached per network architecture (its ``repr``), optimizer
 (its ``repr``) and device; the library compiles once per input shape and dtype, so a second epoch,
 a second ``fit`` or a second network of the same architecture compiles nothing.
 
-This module is math glue: it never imports an array library (the compiled entry provides ``jit``,
-``scan`` and ``block``).
+This module imports no array library for the math (the compiled entry provides ``jit``, ``scan`` and
+``block``); it uses numpy only for host-side data, as the shuffle does: the permutation and the
+per-step coefficients, built on the host and moved to the device once per epoch.
 """
 
 from __future__ import annotations
@@ -121,6 +122,8 @@ def epoch(net, optimizer, X, Y, order, batch, sample_weight=None):
 def _coefs(net, optimizer, t0, n):
     """The optimizer's per-step coefficients of steps t0 .. t0+n-1, as an (n, k) host array in the
     network's dtype (moved to the device by the compiled call)."""
+    if type(optimizer).coefficients is Optimizer.coefficients:  # none (SGD): no per-step loop on the host
+        return np.zeros((n, 0), dtype=net.dtype)
     rows = [optimizer.coefficients(t) for t in range(t0, t0 + n)]
     return np.array(rows, dtype=net.dtype).reshape(n, -1)
 
@@ -132,7 +135,9 @@ class Compiled:
 
     @classmethod
     def get(cls, net, optimizer):
-        key = (type(net), repr(net), str(net.backend.device), type(optimizer), repr(optimizer))
+        # the activation and loss objects too: a user activation registered again under its name is new math
+        math = tuple(id(layer.activation) for layer in net.layers) + (id(net.loss_fn),)
+        key = (type(net), repr(net), math, str(net.backend.device), type(optimizer), repr(optimizer))
         compiled = cls._cache.get(key)
         if compiled is None:
             compiled = cls._cache[key] = cls(net, optimizer)
