@@ -114,7 +114,7 @@ def dask_runs(X, y, steps, workers):
     from bpx import distributed as bd
 
     env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                       env=env) as cluster, Client(cluster) as client:
         Xd = da.concatenate([da.from_delayed(dask.delayed(make_chunk)(a, b), shape=(b - a, 784), dtype=np.float32)
                              for a, b in bounds(X.shape[0])])  # the same rows as X, made on the workers

@@ -39,10 +39,14 @@ X_NAMES = ("x",)
 Y_NAMES = ("y", "labels", "label", "target")
 
 
-def _rows(shape, itemsize, chunks):
-    from .distributed import default_rows
+def _rows(shape, itemsize, chunks, split=True):
+    """``chunks``, else :func:`bpx.distributed.default_rows` (``split=False``: shards already divide the
+    data, so only the ~64 MiB bound applies)."""
+    from .distributed import CHUNK_BYTES, default_rows
 
-    return chunks if chunks is not None else default_rows(shape, itemsize)
+    if chunks is not None:
+        return chunks
+    return default_rows(shape, itemsize) if split else max(1, CHUNK_BYTES // max(1, itemsize * math.prod(shape[1:])))
 
 
 def _from_reader(read, shape, dtype, rows, starts=None):
@@ -194,7 +198,8 @@ def _open_npy(where, files, chunks):
         shape = (a.shape[0], math.prod(a.shape[1:])) if a.ndim > 2 else a.shape
         if len(shape) != 2:
             raise ValueError(f"{f}: X must be 2-D (samples, features), got shape {a.shape}")
-        parts.append(_from_reader(functools.partial(_read_npy, f), shape, a.dtype, _rows(shape, a.dtype.itemsize, chunks)))
+        parts.append(_from_reader(functools.partial(_read_npy, f), shape, a.dtype,
+                                   _rows(shape, a.dtype.itemsize, chunks, split=False)))
     widths = {p.shape[1] for p in parts}
     if len(widths) > 1:
         raise ValueError(f"{where}: the shards have different numbers of features: {sorted(widths)}")

@@ -23,6 +23,9 @@ permutes the order of the row chunks, then the rows within each chunk (one ``per
 the new chunk order), and the batches are consecutive runs of that sequence, so a batch reads one or
 two chunks. The same seed gives the same batches, run after run, whatever the cluster.
 
+This module is host-side execution glue (it imports numpy and dask); the math stays in layers.py,
+losses.py, activations.py and network.py, which import neither (DESIGN rule 1).
+
 Input. X must be 2-D with known chunk sizes; several column chunks are rechunked to one (row chunks
 kept). Host X is chunked by :func:`as_dask` (about :data:`CHUNK_BYTES` per chunk). Y may be host data
 or a dask array whose row chunks equal X's (anything else is a ``ValueError`` saying how to rechunk).
@@ -488,7 +491,7 @@ def connect(address=None, workers=2, threads=1, timeout=10):
     timeout = check_float(timeout, "timeout", low=0.0, low_open=True)
     address = address or os.environ.get("DASK_SCHEDULER_ADDRESS")
     if not address:
-        return Client(n_workers=workers, threads_per_worker=threads, processes=True, dashboard_address=None)
+        return Client(n_workers=workers, threads_per_worker=threads, processes=True, dashboard_address=":0")
     try:
         return Client(address, timeout=timeout)
     except Exception as exc:  # OSError/TimeoutError for silence, ValueError/TypeError for a malformed address
