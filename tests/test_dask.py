@@ -416,3 +416,22 @@ def test_cli_scheduler_that_does_not_answer(tmp_path, capsys):
                "--out", str(out)])
     assert rc == 1 and "did not answer within 1 s" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_features_not_offered_on_dask_are_refused_before_any_work():
+    """Sample weights, dropout and L-BFGS are not offered for dask arrays yet: each is a clear error
+    raised before any work, leaving the network as it was."""
+    X, y = blobs()
+    Xd = da.from_array(X, chunks=(80, 6))
+    net = bpx.MLP([6, 8, 3], backend="dask", seed=1)
+    before = [p.copy() for p in net.params]
+    with pytest.raises(ValueError, match="sample_weight is not supported for dask arrays"):
+        net.fit(Xd, y, sample_weight=np.ones(X.shape[0]), verbose=0)
+    with pytest.raises(TypeError, match="LBFGS is not supported for dask arrays"):
+        net.fit(Xd, y, optimizer=bpx.LBFGS(), verbose=0)
+    unchanged(net, before)
+    dropped = bpx.MLP([6, 8, 3], backend="dask", seed=1, dropout=0.5)
+    before = [p.copy() for p in dropped.params]
+    with pytest.raises(ValueError, match="dropout is not supported for dask arrays"):
+        dropped.fit(Xd, y, verbose=0)
+    unchanged(dropped, before)
