@@ -52,9 +52,8 @@ from .backend import is_host_data, namespace, namespace_name, to_numpy
 from .history import History
 from .lbfgs import LBFGS
 from .network import MLP, _check_optimizer
-from .optimizers import Adam
 from .progress import Progress
-from .validation import check_bool, check_float, check_int
+from .validation import check_float, check_int
 
 CHUNK_BYTES = 64 * 2**20  # host data is chunked into about this many bytes per row chunk
 SPLIT_EVERY = 8  # fan-in of the tree reduction of the per-chunk sums
@@ -360,20 +359,8 @@ def fit(net, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, vali
                          "build the network with dropout=0.0 to train on dask")
     if isinstance(optimizer if optimizer is not None else net.optimizer, LBFGS):
         raise TypeError("bpx.LBFGS is not supported for dask arrays yet; use bpx.SGD or bpx.Adam")
-    epochs = check_int(epochs, "epochs")
-    if batch_size is not None:
-        batch_size = check_int(batch_size, "batch_size")
-    optimizer = optimizer if optimizer is not None else (net.optimizer or Adam())
-    _check_optimizer(optimizer)
-    shuffle = check_bool(shuffle, "shuffle")
-    verbose = check_int(verbose, "verbose", minimum=0)
-    validation_split = check_float(validation_split, "validation_split", low=0.0, high=1.0, high_open=True)
-    if early_stopping is not None:
-        early_stopping = check_int(early_stopping, "early_stopping")
-    if validation_data is not None and validation_split:
-        raise ValueError("give validation_data or validation_split, not both")
-    if validation_data is not None and (not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2):
-        raise TypeError("validation_data must be a pair (X_val, Y_val)")
+    epochs, batch_size, optimizer, shuffle, verbose, validation_split, early_stopping = net._fit_options(
+        epochs, batch_size, optimizer, shuffle, verbose, validation_split, early_stopping, validation_data)
     twin = _host_twin(net)
     X = _features(net, twin, X)
     pairs = [(X, _targets(twin, Y, X), ("X", "Y"))]

@@ -409,20 +409,8 @@ class MLP:
             return fit_lbfgs(self, X, Y, epochs=epochs, batch_size=batch_size, optimizer=lbfgs, shuffle=shuffle,
                              validation_data=validation_data, verbose=verbose, validation_split=validation_split,
                              early_stopping=early_stopping, sample_weight=sample_weight)
-        epochs = check_int(epochs, "epochs")
-        if batch_size is not None:
-            batch_size = check_int(batch_size, "batch_size")
-        optimizer = optimizer if optimizer is not None else (self.optimizer or Adam())
-        _check_optimizer(optimizer)
-        shuffle = check_bool(shuffle, "shuffle")
-        verbose = check_int(verbose, "verbose", minimum=0)
-        validation_split = check_float(validation_split, "validation_split", low=0.0, high=1.0, high_open=True)
-        if early_stopping is not None:
-            early_stopping = check_int(early_stopping, "early_stopping")
-        if validation_data is not None and validation_split:
-            raise ValueError("give validation_data or validation_split, not both")
-        if validation_data is not None and (not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2):
-            raise TypeError("validation_data must be a pair (X_val, Y_val)")
+        epochs, batch_size, optimizer, shuffle, verbose, validation_split, early_stopping = self._fit_options(
+            epochs, batch_size, optimizer, shuffle, verbose, validation_split, early_stopping, validation_data)
         X, Y = self._XY(X, Y)
         if sample_weight is not None:
             if validation_split:
@@ -462,6 +450,26 @@ class MLP:
         if early_stopping is not None and best[1] is not None:
             self._params = best[1]
         return history
+
+    def _fit_options(self, epochs, batch_size, optimizer, shuffle, verbose, validation_split, early_stopping,
+                     validation_data):
+        """``fit``'s options checked (before any work) and normalised; the optimizer defaults to the one
+        of the previous ``fit``, else ``Adam()``."""
+        epochs = check_int(epochs, "epochs")
+        if batch_size is not None:
+            batch_size = check_int(batch_size, "batch_size")
+        optimizer = optimizer if optimizer is not None else (self.optimizer or Adam())
+        _check_optimizer(optimizer)
+        shuffle = check_bool(shuffle, "shuffle")
+        verbose = check_int(verbose, "verbose", minimum=0)
+        validation_split = check_float(validation_split, "validation_split", low=0.0, high=1.0, high_open=True)
+        if early_stopping is not None:
+            early_stopping = check_int(early_stopping, "early_stopping")
+        if validation_data is not None and validation_split:
+            raise ValueError("give validation_data or validation_split, not both")
+        if validation_data is not None and (not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2):
+            raise TypeError("validation_data must be a pair (X_val, Y_val)")
+        return epochs, batch_size, optimizer, shuffle, verbose, validation_split, early_stopping
 
     @staticmethod
     def _distributed():
