@@ -33,7 +33,7 @@ import os
 
 import numpy as np
 
-from .datasets import Dataset, _default_key, _label_index
+from .dataset_layout import Dataset, default_key, label_index
 
 X_NAMES = ("x",)
 Y_NAMES = ("y", "labels", "label", "target")
@@ -128,7 +128,7 @@ def _key(path, names, wanted, defaults, what, required=True):
         if wanted not in names:
             raise ValueError(f"{path}: no {what} named {wanted!r}; it holds {', '.join(sorted(names)) or 'nothing'}")
         return wanted
-    key = _default_key(names, defaults)
+    key = default_key(names, defaults)
     if key is None and required:
         raise ValueError(f"{path}: no {what} 'X' (or 'x'); it holds {', '.join(sorted(names)) or 'nothing'}")
     return key
@@ -296,7 +296,7 @@ def _open_csv(path, label_column, chunks, delimiter):
     if delimiter is None:
         delimiter = max((",", ";", "\t"), key=first.count) if any(d in first for d in ",;\t") else ","
     header = [h.strip() for h in first.rstrip("\r\n").split(delimiter)]
-    label = _label_index(path, header, label_column, None)
+    label = label_index(path, header, label_column, None)
     blocksize = CHUNK_BYTES if chunks is None else max(1024, chunks * len((second or first).encode()))  # ~chunks rows
     _, blocks = read_bytes(path, delimiter=b"\n", blocksize=blocksize, sample=False)
     blocks = blocks[0]

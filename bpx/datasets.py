@@ -33,33 +33,15 @@ import csv
 import gzip
 import io
 import os
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from .dataset_layout import LABEL_NAMES, Dataset  # noqa: F401  (bpx.datasets.Dataset is public)
+from .dataset_layout import default_key as _default_key
+from .dataset_layout import label_index as _label_index
+
 EXTENSIONS = (".npz", ".npy", ".csv", ".tsv", ".txt", ".h5", ".hdf5", "IDX (.gz or raw, by magic number)")
-LABEL_NAMES = ("label", "labels", "y", "target", "class")
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-
-
-@dataclass
-class Dataset:
-    """``X`` (m, n) float64; ``y`` labels (m,) or targets (m, k) or None; ``classes``: class names
-    when the file declares them (then ``y`` holds indices into them), else None; ``path``."""
-
-    X: np.ndarray
-    y: np.ndarray | None = None
-    classes: list | None = None
-    path: str | None = None
-    feature_names: list | None = field(default=None, repr=False)
-    label_column: str | None = None
-
-    def __len__(self):
-        return self.X.shape[0]
-
-    @property
-    def n_features(self):
-        return self.X.shape[1]
 
 
 def load_digits():
@@ -163,14 +145,6 @@ def _pick(path, names, wanted, what, option):
     return None
 
 
-def _default_key(names, candidates):
-    lower = {n.lower(): n for n in names}
-    for c in candidates:
-        if c in lower:
-            return lower[c]
-    return None
-
-
 # -- npz / npy ------------------------------------------------------------------------------------------
 def _load_npz(path, x_key, y_key):
     try:
@@ -254,28 +228,6 @@ def _load_csv(path, label_column, n_features, default_label_column=None, delimit
                 y = y.astype(np.int64)
     return Dataset(X, y, None, path, feature_names=[header[j] for j in feats],
                    label_column=None if label is None else header[label])
-
-
-def _label_index(path, header, label_column, n_features, default_label_column=None):
-    if label_column is not None:
-        if isinstance(label_column, int) or (isinstance(label_column, str) and label_column.isdigit()
-                                             and label_column not in header):
-            j = int(label_column)
-            if not 1 <= j <= len(header):
-                raise ValueError(f"{path}: label column {j} does not exist; the file has {len(header)} columns")
-            return j - 1
-        if label_column not in header:
-            raise ValueError(f"{path}: no column named {label_column!r}; the columns are {', '.join(header)}")
-        return header.index(label_column)
-    if default_label_column is not None and default_label_column in header:
-        return header.index(default_label_column)
-    lower = [h.lower() for h in header]
-    for name in LABEL_NAMES:
-        if name in lower:
-            return lower.index(name)
-    if n_features is not None and len(header) == n_features:
-        return None  # features only: data to predict on
-    return len(header) - 1
 
 
 def _parse_numbers(path, cells, lines, columns):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import array_api_compat
 
-from . import ArrayLibrary, DeviceError, Unavailable, numpy_float_errors, register
+from . import ArrayLibrary, DeviceError, Unavailable, library_of, numpy_float_errors, register
 
 
 class Dask(ArrayLibrary):
@@ -54,9 +54,11 @@ class Dask(ArrayLibrary):
         return xp.asarray(host, dtype=dtype)
 
     def to_host(self, x):
-        from ..backend import to_numpy
+        import numpy as np
 
-        return to_numpy(x.compute())  # computes the graph; a fresh host array whatever the chunks' library
+        chunks = x.compute()  # computes the graph; then a fresh host array whatever the chunks' library
+        library = library_of(chunks)
+        return library.to_host(chunks) if library is not None else np.array(chunks, copy=True)
 
     def materialize(self, x):
         """A dask array given to an eager path of a dask network (``set_params``, targets, a gradient
