@@ -14,11 +14,13 @@ class names and label column are saved with the model (``net.metadata["preproces
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import time
 
+from . import train_dask
 from .args import (
     backend_spec,
     batch_size,
@@ -32,6 +34,7 @@ from .args import (
     positive_int,
     unit_interval,
 )
+from .train_dask import add_dask_options, dask_options_given
 
 HIDDEN_ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "identity", "gelu", "silu", "softplus", "elu")
 OUTPUTS = ("softmax", "sigmoid", "identity")
@@ -107,8 +110,6 @@ def add_parser(subparsers):
     p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                    help="0 silent, 1 progress bar on a terminal (default), 2 one line per epoch")
-    from .train_dask import add_dask_options
-
     add_dask_options(p)
     p.set_defaults(run=run, parser=p)
 
@@ -124,22 +125,6 @@ def _usage(args, message):
 
 
 def run(args):
-    import numpy as np
-
-    import bpx
-    from bpx import datasets
-    from bpx.metrics import regression_metrics
-    from bpx.preprocessing import (
-        LabelEncoder,
-        Scaler,
-        choose_scaling,
-        infer_task,
-        label_names,
-        random_split,
-        sorted_classes,
-        stratified_split,
-    )
-
     # -- flags that do not go together: usage errors, before any work ------------------------------
     if args.momentum is not None and args.optimizer != "sgd":
         _usage(args, "argument --momentum: applies to --optimizer sgd only")
@@ -160,25 +145,51 @@ def run(args):
             import matplotlib  # noqa: F401
         except ImportError:
             raise ImportError("--plot needs matplotlib: pip install 'bpx[plot]'") from None
-    if _lazy(args.backend):  # --backend dask: the data stays lazy, the steps run on a dask cluster
-        from .train_dask import run as run_dask
+    lazy = _lazy(args.backend)  # --backend dask: the data stay lazy, the steps run on a dask cluster
+    if not lazy:
+        given = dask_options_given(args, args.parser)
+        if given:
+            _usage(args, f"argument {given[0]}: applies to --backend dask only")
+        for option, value in (("--data", args.data), ("--test-data", args.test_data)):
+            if value is not None:  # directories and globs are for --backend dask (lazy stores and shards)
+                try:
+                    existing_file(value)
+                except argparse.ArgumentTypeError as exc:
+                    _usage(args, f"argument {option}: {exc}")
+    say = (lambda *a: None) if args.json else print
+    with train_dask.connect(args, say) if lazy else contextlib.nullcontext():
+        return _train(args, lazy, say)
 
-        return run_dask(args)
-    for option, value in (("--data", args.data), ("--test-data", args.test_data)):
-        if value is not None:  # directories and globs are for --backend dask (lazy stores and shards)
-            try:
-                existing_file(value)
-            except argparse.ArgumentTypeError as exc:
-                _usage(args, f"argument {option}: {exc}")
+
+def _train(args, lazy, say):
+    """The command after its flags were checked: data, model, training, the model file, the report."""
+    import numpy as np
+
+    import bpx
+    from bpx import datasets
+    from bpx.metrics import regression_metrics
+    from bpx.preprocessing import (
+        LabelEncoder,
+        Scaler,
+        choose_scaling,
+        infer_task,
+        label_names,
+        random_split,
+        sorted_classes,
+        stratified_split,
+    )
+
     started = time.perf_counter()
     quiet = args.json
-    say = (lambda *a: None) if quiet else print
 
-    # -- data --------------------------------------------------------------------------------------
+    # -- data (host arrays; on a lazy backend X stays lazy and only the labels come to the host) -----
     opts = dict(label_column=args.label_column, x_key=args.x_key, y_key=args.y_key, labels=args.labels,
                 require_labels=True)
-    train = datasets.load(args.data, **opts) if args.data else datasets.load_digits()
-    test = datasets.load(args.test_data, **opts) if args.test_data else None
+    if lazy:
+        train, test = train_dask.open_data(args)
+    else:
+        train = datasets.load(args.data, **opts) if args.data else datasets.load_digits()
+        test = datasets.load(args.test_data, **opts) if args.test_data else None
     if test is not None and test.n_features != train.n_features:
         raise ValueError(f"{test.path}: {test.n_features} features per sample, but {train.path} has {train.n_features}")
     y = train.y
@@ -235,19 +246,28 @@ def run(args):
                  if classify
                  else random_split(len(train), args.test_split, args.seed))
         (tr, te) = split
+        if lazy:  # rows gathered chunk by chunk, in order
+            tr, te = np.sort(tr), np.sort(te)
         X_train, X_test, targets, test_targets = train.X[tr], train.X[te], targets[tr], targets[te]
-    method, scale_why = args.scale, "--scale"
-    if method == "auto":
-        method, scale_why = choose_scaling(X_train)
-        scale_why = f"auto: {scale_why}"
-    scaler = Scaler(method).fit(X_train)
+    if lazy:
+        scaler, method, scale_why = train_dask.fit_scaler(X_train, args.scale)
+
+        def transform(X):
+            return train_dask.scaled(scaler, X)
+    else:
+        method, scale_why = args.scale, "--scale"
+        if method == "auto":
+            method, scale_why = choose_scaling(X_train)
+            scale_why = f"auto: {scale_why}"
+        scaler = Scaler(method).fit(X_train)
+        transform = scaler.transform
 
     # -- network -----------------------------------------------------------------------------------
     sizes = [train.n_features, *args.hidden, n_out]
     net = bpx.MLP(sizes, activation=args.activation, output=output, loss=loss, backend=args.backend,
                   dtype=args.dtype, seed=args.seed, init=args.init, bias=not args.no_bias, dropout=args.dropout)
     if args.init_from:
-        start = bpx.load(args.init_from, backend=net.backend)
+        start = bpx.load(args.init_from, backend="numpy" if lazy else net.backend)
         if start.layer_sizes != sizes:
             raise ValueError(f"--init-from {args.init_from}: its layer sizes {start.layer_sizes} differ from this "
                              f"network's {sizes}")
@@ -275,11 +295,14 @@ def run(args):
             "init_from": args.init_from,
         },
     }
+    if lazy:
+        net.metadata["training"]["dask_chunks"] = [int(c) for c in X_train.chunks[0]][:1]
     lr = args.lr or DEFAULT_LR[args.optimizer]
     optimizer = bpx.SGD(lr=lr, momentum=args.momentum or 0.0) if args.optimizer == "sgd" else bpx.Adam(lr=lr)
     where = train.path if args.data else "the bundled 8x8 digits"
     what = f"{len(classes)} classes" if classify else f"{n_out} target(s)"
-    say(f"data: {where}: {len(X_train)} training samples"
+    chunked = f" in {X_train.numblocks[0]} chunk(s)" if lazy else ""
+    say(f"data: {where}: {len(X_train)} training samples{chunked}"
         + (f", {len(X_test)} test samples" if X_test is not None else "") + f", {train.n_features} features, {what}; "
         f"task {task} ({why})")
     extras = ("; no biases" if args.no_bias else "") + (f"; dropout {args.dropout}" if any(net.dropout) else "")
@@ -289,13 +312,13 @@ def run(args):
     sys.stdout.flush()
 
     # -- training ----------------------------------------------------------------------------------
-    history = net.fit(scaler.transform(X_train), targets, epochs=args.epochs, batch_size=args.batch_size,
+    history = net.fit(transform(X_train), targets, epochs=args.epochs, batch_size=args.batch_size,
                       optimizer=optimizer, validation_split=args.val_split, early_stopping=args.early_stopping,
                       verbose=min(args.verbose, 1) if quiet else args.verbose)
     def measure(X, Y):
-        metrics = net.evaluate(scaler.transform(X), Y)
+        metrics = net.evaluate(transform(X), Y)
         if not classify and loss == "mse":  # R², RMSE and MAE in the targets' own units
-            metrics.update(regression_metrics(Y, bpx.to_numpy(net.predict(scaler.transform(X)))))
+            metrics.update(regression_metrics(Y, bpx.to_numpy(net.predict(transform(X)))))
         return metrics
 
     result = {"train": measure(X_train, targets)}
