@@ -39,9 +39,21 @@ def dask_options_given(args, parser):
 
 def connect(args, say):
     """The ``dask.distributed.Client`` the command trains through (the caller closes it)."""
+    import signal
+    import threading
+
     from bpx import distributed as bd
 
-    client = bd.connect(args.scheduler, args.workers, args.threads, timeout=args.connect_timeout)
+    # Ctrl-C in a terminal signals the whole process group: a LocalCluster's worker processes would die
+    # mid-step and the run hang. Started with SIGINT ignored, they keep ignoring it (an ignored signal
+    # stays ignored in a child); this process then stops the run cleanly (bpx.training.stop_on_signals).
+    main_thread = threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+    try:
+        client = bd.connect(args.scheduler, args.workers, args.threads, timeout=args.connect_timeout)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, before)
     say(f"dask: {client.scheduler.address if hasattr(client.scheduler, 'address') else client}, "
         f"{len(client.scheduler_info(n_workers=-1)['workers'])} worker(s)")
     return client
