@@ -440,3 +440,50 @@ def test_features_not_offered_on_dask_are_refused_before_any_work():
     with pytest.raises(ValueError, match="dropout is not supported for dask arrays"):
         dropped.fit(Xd, y, verbose=0)
     unchanged(dropped, before)
+
+
+def test_cli_stopped_and_resumed_on_a_cluster_is_the_uninterrupted_run(cluster_client, stores, tmp_path, capsys):
+    """The one `bpx train` on --backend dask (through --scheduler, no cluster of its own): stopped inside
+    the run as Ctrl-C stops it, it exits 130 with a loadable model and a checkpoint, and the resumed run
+    ends with the parameters, History and log of an uninterrupted one."""
+    from bpx.cli import main
+    from bpx.training import STOP
+
+    cluster, _ = cluster_client
+    d, _, _ = stores
+
+    def train(epochs, out, log, *extra):
+        rc = main(["train", "--backend", "dask", "--scheduler", cluster.scheduler_address, "--data",
+                   str(d / "big.zarr"), "--chunks", "100", "--dtype", "float64", "--batch-size", "50",
+                   "--hidden", "5", "--epochs", str(epochs), "--out", str(tmp_path / out), "--log",
+                   str(tmp_path / log), "--verbose", "0", "--json", *extra])
+        return rc, json.loads(capsys.readouterr().out)
+
+    log, done = tmp_path / "run.csv", threading.Event()
+
+    def press_ctrl_c():  # as the SIGINT handler does, once two epochs are logged
+        while not done.is_set():
+            if log.exists() and len(log.read_text().splitlines()) > 2:
+                STOP.request("SIGINT")
+                return
+            time.sleep(0.01)
+
+    presser = threading.Thread(target=press_ctrl_c, daemon=True)
+    presser.start()
+    try:
+        rc, stopped = train(1000, "m.npz", "run.csv", "--checkpoint", str(tmp_path / "run.ckpt"))
+    finally:
+        done.set()
+        presser.join()
+        STOP.signal = None
+    assert rc == 130 and stopped["interrupted"] == "SIGINT" and stopped["epochs_run"] >= 2
+    assert bpx.load(str(tmp_path / "m.npz"), backend="numpy").metadata["training"]["interrupted"] == "SIGINT"
+    epochs = stopped["epochs_run"] + 2
+    rc, resumed = train(epochs, "m.npz", "run.csv", "--checkpoint", str(tmp_path / "run.ckpt"), "--resume")
+    assert rc == 0
+    rc, reference = train(epochs, "ref.npz", "ref.csv")
+    assert rc == 0
+    a, b = bpx.load(str(tmp_path / "m.npz"), backend="numpy"), bpx.load(str(tmp_path / "ref.npz"), backend="numpy")
+    assert all(np.array_equal(p, q) for p, q in zip(a.params, b.params)) and a.metadata == b.metadata
+    assert resumed["history"] == reference["history"]
+    assert log.read_text() == (tmp_path / "ref.csv").read_text()

@@ -44,7 +44,9 @@ def _module(name):
 
 def main(argv=None):
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # the command line as given (bpx train prints the one that resumes an interrupted run)
     if args.command is None:
         parser.print_help()
         return 2

@@ -20,7 +20,7 @@ import os
 import sys
 import time
 
-from . import train_dask
+from . import long_runs, train_dask
 from .args import (
     backend_spec,
     batch_size,
@@ -110,6 +110,7 @@ def add_parser(subparsers):
     p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                    help="0 silent, 1 progress bar on a terminal (default), 2 one line per epoch")
+    long_runs.add_long_run_options(p)
     add_dask_options(p)
     p.set_defaults(run=run, parser=p)
 
@@ -140,6 +141,7 @@ def run(args):
         _usage(args, "argument --task: classification does not go with --loss mse")
     if isinstance(args.dropout, list) and len(args.dropout) != len(args.hidden):
         _usage(args, f"argument --dropout: {len(args.dropout)} values for {len(args.hidden)} hidden layer(s)")
+    long_runs.check_flags(args)
     if args.plot:
         try:
             import matplotlib  # noqa: F401
@@ -311,10 +313,23 @@ def _train(args, lazy, say):
         f"{args.epochs} epochs; scaling {method} ({scale_why})")
     sys.stdout.flush()
 
-    # -- training ----------------------------------------------------------------------------------
-    history = net.fit(transform(X_train), targets, epochs=args.epochs, batch_size=args.batch_size,
-                      optimizer=optimizer, validation_split=args.val_split, early_stopping=args.early_stopping,
-                      verbose=min(args.verbose, 1) if quiet else args.verbose)
+    # -- training: Ctrl-C/SIGTERM stop it after the current step, with a checkpoint (long_runs) -------
+    from bpx.training import stop_on_signals
+
+    settings = long_runs.settings(args, net)
+    resumed = long_runs.check_resume(args, settings)
+    if resumed is not None:
+        say(f"resume: {args.checkpoint} holds {resumed} complete epoch(s); on to {args.epochs}")
+        sys.stdout.flush()
+    with stop_on_signals():
+        history = net.fit(transform(X_train), targets, epochs=args.epochs, batch_size=args.batch_size,
+                          optimizer=optimizer, validation_split=args.val_split, early_stopping=args.early_stopping,
+                          verbose=min(args.verbose, 1) if quiet else args.verbose,
+                          **long_runs.fit_options(args, settings))
+        if history.interrupted:  # the model so far, and how to go on (still inside: a 2nd Ctrl-C waits)
+            return long_runs.interrupted(args, net, history, started)
+    long_runs.finished(args)
+
     def measure(X, Y):
         metrics = net.evaluate(transform(X), Y)
         if not classify and loss == "mse":  # R², RMSE and MAE in the targets' own units
