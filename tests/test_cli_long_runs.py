@@ -112,6 +112,23 @@ def test_bad_flag_combinations_exit_2_with_one_line(data, tmp_path, capsys):
     assert sorted(os.listdir(tmp_path)) == ["blobs.csv"]  # nothing written
 
 
+def test_a_resume_with_other_settings_or_fewer_epochs_is_refused_before_any_work(data, tmp_path, capsys):
+    ckpt = tmp_path / "run.ckpt"
+    rc, _ = run_here(command(data, tmp_path, 3, "--checkpoint", str(ckpt)))
+    assert rc == 0
+    files = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    for extra, message in ((["--epochs", "2"], "already holds 3 complete epochs"),
+                           (["--scale", "max"], "written by a bpx train with other settings (preprocessing:"),
+                           (["--hidden", "8"], "the checkpoint is of another run (architecture:"),
+                           (["--batch-size", "4"], "batch size: checkpoint 8, this fit 4")):
+        with contextlib.redirect_stdout(io.StringIO()):
+            rc = main(command(data, tmp_path, 3, "--checkpoint", str(ckpt), "--resume") + extra)
+        assert rc == 1
+        err = capsys.readouterr().err
+        assert message in err and err.startswith("bpx train: error: ") and len(err.strip().splitlines()) == 1, err
+        assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == files  # model, log, checkpoint untouched
+
+
 def test_log_writes_one_line_per_epoch_as_history_says(data, tmp_path):
     rc, summary = run_here(command(data, tmp_path, 4))
     assert rc == 0 and summary["epochs_run"] == 4

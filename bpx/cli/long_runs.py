@@ -117,6 +117,9 @@ def check_resume(args, settings):
                          + "; ".join(f"{k}: checkpoint {_short(saved.get(k))}, now {_short(settings.get(k))}"
                                      for k in differ)
                          + "); resume with the command that wrote it, or use another --checkpoint")
+    if state["epoch"] > args.epochs:
+        raise ValueError(f"--epochs {args.epochs}: the checkpoint {path} already holds {state['epoch']} complete "
+                         f"epochs; --resume goes on to --epochs in total, so give --epochs {state['epoch']} or more")
     return state["epoch"]
 
 
