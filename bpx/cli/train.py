@@ -9,6 +9,10 @@ softmax + cross-entropy for classes, sigmoid + binary cross-entropy for two clas
 ``--scale auto`` picks the feature scaling with :func:`bpx.preprocessing.choose_scaling`. The scaling,
 class names and label column are saved with the model (``net.metadata["preprocessing"]``) so that
 ``bpx predict`` and ``bpx evaluate`` apply them.
+
+One command for every engine: with ``--backend dask`` the data stay lazy and the steps run on a
+dask.distributed cluster (:mod:`bpx.cli.train_dask`); checkpoints, ``--resume``, ``--log`` and
+Ctrl-C/SIGTERM are :mod:`bpx.cli.long_runs` (docs/guide/long-runs.md).
 """
 
 from __future__ import annotations
@@ -314,6 +318,8 @@ def _train(args, lazy, say):
     sys.stdout.flush()
 
     # -- training: Ctrl-C/SIGTERM stop it after the current step, with a checkpoint (long_runs) -------
+    import threading
+
     from bpx.training import stop_on_signals
 
     settings = long_runs.settings(args, net)
@@ -321,7 +327,8 @@ def _train(args, lazy, say):
     if resumed is not None:
         say(f"resume: {args.checkpoint} holds {resumed} complete epoch(s); on to {args.epochs}")
         sys.stdout.flush()
-    with stop_on_signals():
+    # signal handlers can only be installed by the main thread (main() called from another: no handlers)
+    with stop_on_signals() if threading.current_thread() is threading.main_thread() else contextlib.nullcontext():
         history = net.fit(transform(X_train), targets, epochs=args.epochs, batch_size=args.batch_size,
                           optimizer=optimizer, validation_split=args.val_split, early_stopping=args.early_stopping,
                           verbose=min(args.verbose, 1) if quiet else args.verbose,
