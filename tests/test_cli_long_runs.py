@@ -30,17 +30,11 @@ import bpx
 from bpx.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FLAGS = []
 
 
 @pytest.fixture
-def data(tmp_path, backend, monkeypatch):
-    """240 samples of 4 features in 3 classes, as a CSV file; the session's backend for `bpx train`."""
-    if backend.library.lazy:
-        pytest.skip(f"{backend.spec}: each `bpx train` on a lazy backend starts its own LocalCluster; the dask "
-                    "CLI long run is tested in tests/test_dask.py")
-    monkeypatch.setattr(sys.modules[__name__], "FLAGS", ["--backend", backend.spec, "--dtype",
-                                                         "float64" if backend.has_dtype("float64") else "float32"])
+def data(tmp_path):
+    """240 samples of 4 features in 3 classes, as a CSV file."""
     rng = np.random.default_rng(7)
     centers = rng.normal(0, 2, size=(3, 4))
     y = rng.integers(0, 3, size=240)
@@ -51,8 +45,17 @@ def data(tmp_path, backend, monkeypatch):
     return path
 
 
-def command(data, tmp, epochs, *extra, out="m.npz", log="run.csv"):
-    return ["train", "--data", str(data), *FLAGS, "--hidden", "16", "--batch-size", "8",
+@pytest.fixture
+def flags(backend):
+    """`bpx train`'s flags for the session's backend (float64 where it has it)."""
+    if backend.library.lazy:
+        pytest.skip(f"{backend.spec}: each `bpx train` on a lazy backend starts its own LocalCluster; the dask "
+                    "CLI long run is tested in tests/test_dask.py")
+    return ["--backend", backend.spec, "--dtype", "float64" if backend.has_dtype("float64") else "float32"]
+
+
+def command(data, flags, tmp, epochs, *extra, out="m.npz", log="run.csv"):
+    return ["train", "--data", str(data), *flags, "--hidden", "16", "--batch-size", "8",
             "--epochs", str(epochs), "--seed", "3", "--out", str(tmp / out), "--log", str(tmp / log),
             "--verbose", "0", "--json", *extra]
 
@@ -112,9 +115,9 @@ def test_bad_flag_combinations_exit_2_with_one_line(data, tmp_path, capsys):
     assert sorted(os.listdir(tmp_path)) == ["blobs.csv"]  # nothing written
 
 
-def test_a_resume_with_other_settings_or_fewer_epochs_is_refused_before_any_work(data, tmp_path, capsys):
+def test_a_resume_with_other_settings_or_fewer_epochs_is_refused_before_any_work(data, flags, tmp_path, capsys):
     ckpt = tmp_path / "run.ckpt"
-    rc, _ = run_here(command(data, tmp_path, 3, "--checkpoint", str(ckpt)))
+    rc, _ = run_here(command(data, flags, tmp_path, 3, "--checkpoint", str(ckpt)))
     assert rc == 0
     files = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     for extra, message in ((["--epochs", "2"], "already holds 3 complete epochs"),
@@ -122,15 +125,15 @@ def test_a_resume_with_other_settings_or_fewer_epochs_is_refused_before_any_work
                            (["--hidden", "8"], "the checkpoint is of another run (architecture:"),
                            (["--batch-size", "4"], "batch size: checkpoint 8, this fit 4")):
         with contextlib.redirect_stdout(io.StringIO()):
-            rc = main(command(data, tmp_path, 3, "--checkpoint", str(ckpt), "--resume") + extra)
+            rc = main(command(data, flags, tmp_path, 3, "--checkpoint", str(ckpt), "--resume") + extra)
         assert rc == 1
         err = capsys.readouterr().err
         assert message in err and err.startswith("bpx train: error: ") and len(err.strip().splitlines()) == 1, err
         assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == files  # model, log, checkpoint untouched
 
 
-def test_log_writes_one_line_per_epoch_as_history_says(data, tmp_path):
-    rc, summary = run_here(command(data, tmp_path, 4))
+def test_log_writes_one_line_per_epoch_as_history_says(data, flags, tmp_path):
+    rc, summary = run_here(command(data, flags, tmp_path, 4))
     assert rc == 0 and summary["epochs_run"] == 4
     lines = (tmp_path / "run.csv").read_text().splitlines()
     header = lines[0].split(",")
@@ -140,11 +143,11 @@ def test_log_writes_one_line_per_epoch_as_history_says(data, tmp_path):
     assert not (tmp_path / "m.npz.ckpt").exists()  # no --checkpoint: the default one is removed after the run
 
 
-def test_sigkill_at_random_moments_then_resume_is_the_uninterrupted_run(data, tmp_path):
+def test_sigkill_at_random_moments_then_resume_is_the_uninterrupted_run(data, flags, tmp_path):
     epochs = 60
-    rc, reference = run_here(command(data, tmp_path, epochs, out="ref.npz", log="ref.csv"))
+    rc, reference = run_here(command(data, flags, tmp_path, epochs, out="ref.npz", log="ref.csv"))
     assert rc == 0
-    argv = command(data, tmp_path, epochs, "--checkpoint", str(tmp_path / "run.ckpt"), "--resume")
+    argv = command(data, flags, tmp_path, epochs, "--checkpoint", str(tmp_path / "run.ckpt"), "--resume")
     seed = random.randrange(2**32)
     moments = random.Random(seed).sample(range(1000), 2)
     for moment in moments:  # "run the same command again" after each kill
@@ -159,15 +162,16 @@ def test_sigkill_at_random_moments_then_resume_is_the_uninterrupted_run(data, tm
     assert proc.returncode == 0, f"random seed {seed}: {err}"
     resumed = json.loads(out)
     same_model(tmp_path / "m.npz", tmp_path / "ref.npz")
+    assert resumed["checkpoint"] == str(tmp_path / "run.ckpt") and reference["checkpoint"] is None
     assert resumed["history"] == reference["history"], f"random seed {seed}"
     assert (tmp_path / "run.csv").read_text() == (tmp_path / "ref.csv").read_text(), f"random seed {seed}"
 
 
 @pytest.mark.parametrize("sig, status, checkpoint", [(signal.SIGINT, 130, True), (signal.SIGTERM, 143, False)],
                          ids=["SIGINT-checkpoint", "SIGTERM-default-checkpoint"])
-def test_a_signal_stops_saves_and_prints_the_command_that_resumes(data, tmp_path, sig, status, checkpoint):
+def test_a_signal_stops_saves_and_prints_the_command_that_resumes(data, flags, tmp_path, sig, status, checkpoint):
     extra = ["--checkpoint", str(tmp_path / "run.ckpt")] if checkpoint else []
-    proc = start(command(data, tmp_path, 100_000, *extra))
+    proc = start(command(data, flags, tmp_path, 100_000, *extra))
     wait_for_epochs(proc, tmp_path / "run.csv", 2)
     proc.send_signal(sig)
     out, err = proc.communicate()
@@ -189,8 +193,20 @@ def test_a_signal_stops_saves_and_prints_the_command_that_resumes(data, tmp_path
     out, err = proc.communicate()
     assert proc.returncode == 0, err
     resumed = json.loads(out)
-    rc, reference = run_here(command(data, tmp_path, epochs, out="ref.npz", log="ref.csv"))
+    assert resumed["resumed_from"] == stopped["epochs_run"]
+    rc, reference = run_here(command(data, flags, tmp_path, epochs, out="ref.npz", log="ref.csv"))
     assert rc == 0
     same_model(tmp_path / "m.npz", tmp_path / "ref.npz")
     assert resumed["history"] == reference["history"]
     assert (tmp_path / "run.csv").read_text() == (tmp_path / "ref.csv").read_text()
+
+
+def test_the_dask_options_need_the_dask_backend(data, tmp_path, capsys):
+    """One `bpx train`: the dask options are its own, valid with --backend dask only."""
+    for option, value in (("--workers", "3"), ("--scheduler", "tcp://127.0.0.1:9"), ("--chunks", "100")):
+        with pytest.raises(SystemExit) as exit_:
+            main(["train", "--data", str(data), "--backend", "numpy", option, value, "--out", str(tmp_path / "m.npz")])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert err.strip() == f"bpx train: error: argument {option}: applies to --backend dask only"
+    assert not (tmp_path / "m.npz").exists()

@@ -359,7 +359,8 @@ def _train(args, lazy, say):
             "classes": classes, "task": task, "task_reason": why, "scaling": method, "scaling_reason": scale_why,
             "bias": net.bias, "dropout": net.dropout, "epochs_run": len(history), "best_epoch": history.best_epoch,
             "stopped_early": history.stopped_early, "history": history.as_dict(), "plot": args.plot,
-            "seconds": round(seconds, 3), **result,
+            "seconds": round(seconds, 3), "checkpoint": args.checkpoint and os.path.abspath(args.checkpoint),
+            "resumed_from": history.resumed_from, "log": args.log, **result,
         }, indent=2))
         return 0
     if args.plot:
