@@ -128,9 +128,11 @@ def fit(net, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, vali
     with net.backend.quiet_float_errors(), contextlib.closing(Progress(epochs, verbose, done)) as progress:
         for cb in cbs:
             cb.on_train_begin(logs)
-        if saved is not None:
-            for cb, cb_state in zip(cbs, saved[1]["callbacks"]):
-                cb.load_state_dict(cb_state)
+        if saved is not None:  # matched by class name and order; a callback new to the run starts fresh
+            states = {entry["type"]: entry["state"] for entry in saved[1]["callbacks"]}
+            for key, cb in _keyed(cbs):
+                if key in states:
+                    cb.load_state_dict(states[key])
         try:
             method.begin(saved is not None)
             epoch = done
@@ -194,8 +196,16 @@ def _identity(net, optimizer, batch_size, m, cbs):
         "optimizer": repr(optimizer),
         "batch_size": batch_size,
         "rows": m,
-        "callbacks": [type(cb).__name__ for cb in cbs],
     }
+
+
+def _keyed(cbs):
+    """``(key, callback)``: the key is the class name, with ``#k`` for the k-th repeat of a class."""
+    seen = {}
+    for cb in cbs:
+        name = type(cb).__name__
+        seen[name] = seen.get(name, 0) + 1
+        yield (name if seen[name] == 1 else f"{name}#{seen[name]}"), cb
 
 
 def _write(path, identity, net, engine, optimizer, method, history, cbs, epoch, finished, fit_start, position=None):
@@ -208,7 +218,7 @@ def _write(path, identity, net, engine, optimizer, method, history, cbs, epoch, 
         "rng": {"shuffle": net._shuffle_rng.bit_generator.state, "dropout": net._dropout_rng.bit_generator.state,
                 "fit_start": fit_start},
         "history": history.state_dict(),
-        "callbacks": [cb.state_dict() for cb in cbs],
+        "callbacks": [{"type": key, "state": cb.state_dict()} for key, cb in _keyed(cbs)],
         "position": position,
     }
     if position is not None:
