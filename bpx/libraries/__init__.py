@@ -32,94 +32,18 @@ host-side glue, not math: they may import their library (DESIGN rule 1).
 
 from __future__ import annotations
 
-import contextlib
+from .base import (
+    LIBRARIES,
+    ArrayLibrary,
+    DeviceError,
+    Unavailable,
+    library_of,
+    not_installed,
+    numpy_float_errors,
+    register,
+)
 
-import numpy as np
-
-
-class Unavailable(Exception):
-    """A library cannot be used here; ``str(exc)`` says why."""
-
-
-class DeviceError(ValueError):
-    """A backend spec names a device the library does not have; ``str(exc)`` says why."""
-
-
-class ArrayLibrary:
-    """One array library as bpx sees it. Subclasses override what differs from these defaults."""
-
-    name = ""
-    install = ""  # how to install it, e.g. "pip install 'bpx[torch]'"
-    distributions = ()  # PyPI distributions whose versions ``bpx info`` reports
-    inplace = False
-    ndarray = False
-    compiled = False
-    lazy = False
-    accelerator = False
-
-    def load(self):
-        raise NotImplementedError
-
-    def device(self, xp, text):
-        raise NotImplementedError
-
-    def devices(self, xp):
-        return []
-
-    def owns(self, x):
-        raise NotImplementedError
-
-    def from_host(self, xp, host, dtype, device):
-        return xp.asarray(host, dtype=dtype, device=device)
-
-    def to_host(self, x):
-        return np.array(np.from_dlpack(x), copy=True)
-
-    def synchronize(self, device):
-        """Wait until the work queued on ``device`` is done (CPU libraries compute eagerly: nothing)."""
-
-    def float_errors(self):
-        return contextlib.nullcontext()
-
-    def settings(self):
-        return {}
-
-    def dtypes(self, xp, device):
-        """``{name: dtype}`` of the dtypes ``device`` supports (the array API's inspection call)."""
-        return xp.__array_namespace_info__().dtypes(device=device)
-
-    def missing_dtype(self, name):
-        """The advice in the error for a dtype ``name`` the device does not have."""
-        return "use dtype='float32'"
-
-    def materialize(self, x):
-        return x
-
-    def __repr__(self):
-        return f"<array library {self.name!r}>"
-
-
-def numpy_float_errors():
-    """NumPy's error state, which NumPy, CuPy and array-api-strict all warn through."""
-    return np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore")
-
-
-def not_installed(library):
-    return Unavailable(f"not installed ({library.install})")
-
-
-LIBRARIES = {}
-
-
-def register(library):
-    """Add ``library`` (an :class:`ArrayLibrary` instance) to the registry; returns it."""
-    LIBRARIES[library.name] = library
-    return library
-
-
-def library_of(x):
-    """The registered library owning array ``x``, or None."""
-    return next((lib for lib in LIBRARIES.values() if lib.owns(x)), None)
-
+__all__ = ["LIBRARIES", "ArrayLibrary", "DeviceError", "Unavailable", "library_of", "not_installed",
+           "numpy_float_errors", "register"]
 
 from . import numpy_library, cupy_library, torch_library, strict_library, jax_library, dask_library  # noqa: E402,F401,I001  (registration order = report order)

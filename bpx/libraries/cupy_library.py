@@ -6,7 +6,7 @@ import os
 
 import array_api_compat
 
-from . import ArrayLibrary, DeviceError, Unavailable, not_installed, numpy_float_errors, register
+from .base import ArrayLibrary, DeviceError, Unavailable, not_installed, numpy_float_errors, register
 
 
 class CuPy(ArrayLibrary):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import array_api_compat
 
-from . import ArrayLibrary, DeviceError, Unavailable, library_of, numpy_float_errors, register
+from .base import ArrayLibrary, DeviceError, Unavailable, library_of, numpy_float_errors, register
 
 
 class Dask(ArrayLibrary):

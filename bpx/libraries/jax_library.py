@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from . import ArrayLibrary, DeviceError, Unavailable, not_installed, register
+from .base import ArrayLibrary, DeviceError, Unavailable, not_installed, register
 
 X64_HINT = "JAX has float64 only in x64 mode: set JAX_ENABLE_X64=1 or call jax.config.update('jax_enable_x64', True) " \
            "before creating arrays"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import array_api_compat
 import numpy as np
 
-from . import ArrayLibrary, DeviceError, numpy_float_errors, register
+from .base import ArrayLibrary, DeviceError, numpy_float_errors, register
 
 
 class NumPy(ArrayLibrary):

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from . import ArrayLibrary, DeviceError, not_installed, numpy_float_errors, register
+from .base import ArrayLibrary, DeviceError, not_installed, numpy_float_errors, register
 
 
 def device_name(device):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import array_api_compat
 
-from . import ArrayLibrary, DeviceError, not_installed, register
+from .base import ArrayLibrary, DeviceError, not_installed, register
 
 
 class Torch(ArrayLibrary):
