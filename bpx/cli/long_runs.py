@@ -105,8 +105,8 @@ def check_resume(args, settings):
     from bpx.training import checkpoint
 
     _, state = checkpoint.read(path)
-    saved = next((s["settings"] for s in state.get("callbacks", []) if isinstance(s, dict) and "settings" in s),
-                 None)
+    saved = next((entry["state"]["settings"] for entry in state.get("callbacks", [])
+                  if entry.get("type") == RunSettings.__name__ and "settings" in entry.get("state", {})), None)
     if saved is None:
         raise ValueError(f"{path}: this checkpoint was not written by bpx train (it has no record of the "
                          f"command's data and preprocessing); resume it with fit(resume=True), or use another "
