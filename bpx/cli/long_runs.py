@@ -41,7 +41,8 @@ def add_long_run_options(parser):
                         "file at the path yet: start fresh, so the same command works the first time and after "
                         "a kill)")
     g.add_argument("--log", type=output_path, metavar="CSV",
-                   help="append each epoch's metrics to this CSV file as they come")
+                   help="write each epoch's metrics to this CSV file as they come (a fresh run starts it anew; "
+                        "--resume keeps the rows of the epochs the checkpoint holds)")
 
 
 def check_flags(args):
