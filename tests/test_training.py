@@ -2,9 +2,9 @@
 checkpoints that resume bit for bit (also after a SIGKILL), and stopping on a signal."""
 
 import ast
-import json
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -445,3 +445,16 @@ def test_a_run_killed_at_a_random_moment_resumes_bit_for_bit(backend, to_input, 
         for k, p in enumerate(host(ref)):
             np.testing.assert_array_equal(result[f"arr_{k}"], p)
         np.testing.assert_array_equal(result["loss"], h_ref.loss)
+
+
+# -- the guide's examples ----------------------------------------------------------------------------------
+GUIDE = ROOT.parent / "docs" / "guide" / "training.md"
+GUIDE_BLOCKS = re.findall(r"```python\n(.*?)```", GUIDE.read_text(encoding="utf-8"), flags=re.S) if GUIDE.exists() else []
+
+
+@pytest.mark.parametrize("code", GUIDE_BLOCKS, ids=[f"example{k + 1}" for k in range(len(GUIDE_BLOCKS))])
+def test_the_training_guide_examples_print_what_they_claim(code, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, str(GUIDE), "exec"), {})
+    claimed = code.rstrip().splitlines()[-1].lstrip("# ").strip()
+    assert capsys.readouterr().out.strip() == claimed

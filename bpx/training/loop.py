@@ -94,7 +94,7 @@ def fit(net, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, vali
         data = engine.data(X, Y, sample_weight, validation_data, validation_split)
         m = data.m
         batch = m if full_batch else min(batch_size or m, m)
-        identity = _identity(net, optimizer, batch_size, m, cbs) if path is not None else None
+        identity = _identity(net, engine, optimizer, batch_size, m) if path is not None else None
         if saved is not None:
             ckpt.check_identity(path, saved[0], identity)
     except BaseException:
@@ -187,9 +187,10 @@ def _checkpoint_path(path):
     return path
 
 
-def _identity(net, optimizer, batch_size, m, cbs):
+def _identity(net, engine, optimizer, batch_size, m):
     """What a resumed run must share with the checkpoint's (JSON values)."""
     return {
+        "engine": engine.name,
         "architecture": {"layer_sizes": list(net.layer_sizes), "activation": net.activation, "output": net.output,
                          "loss": net.loss_name, "bias": net.bias, "dropout": list(net.dropout)},
         "dtype": net.dtype,
