@@ -16,7 +16,9 @@ import contextlib
 import io
 import json
 import os
+import pathlib
 import random
+import re
 import shlex
 import signal
 import subprocess
@@ -30,6 +32,9 @@ import bpx
 from bpx.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GUIDE = os.path.join(ROOT, "docs", "guide", "long-runs.md")
+GUIDE_BLOCKS = (re.findall(r"```python\n(.*?)```", pathlib.Path(GUIDE).read_text(encoding="utf-8"), flags=re.S)
+                if os.path.exists(GUIDE) else [])
 
 
 @pytest.fixture
@@ -210,3 +215,13 @@ def test_the_dask_options_need_the_dask_backend(data, tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.strip() == f"bpx train: error: argument {option}: applies to --backend dask only"
     assert not (tmp_path / "m.npz").exists()
+
+
+@pytest.mark.parametrize("code", GUIDE_BLOCKS, ids=[f"example{k + 1}" for k in range(len(GUIDE_BLOCKS))])
+def test_the_long_runs_guide_examples_print_what_they_claim(code, tmp_path, monkeypatch, capsys):
+    """docs/guide/long-runs.md: each example's last print prints what its comment says."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BPX_BACKEND", "numpy")
+    exec(compile(code, GUIDE, "exec"), {})
+    claimed = code.rstrip().splitlines()[-1].split("#", 1)[1].strip()
+    assert capsys.readouterr().out.strip() == claimed
