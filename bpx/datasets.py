@@ -3,18 +3,18 @@
 :func:`load` reads a file into a :class:`Dataset` (X as a float64 (m, n) host array, y as labels or
 targets) and dispatches on the extension:
 
-==========================  ===================================================================
-``.npz``                    arrays ``X`` and ``y`` (also ``x``/``Y``; any case)
-``.npy``                    X only (data to predict on)
-``.csv`` (``.txt``, ``.tsv``) a header row, one sample per row; the label column is ``label_column``,
-                            else one named label/y/target/class, else the last column.
-                            Non-numeric labels become class names.
-``.h5``/``.hdf5``           seed 003's layout (``train_set_x``/``train_set_y``/``list_classes``, or
-                            ``test_set_*``; images are flattened to (m, 64·64·3)) or any named
-                            datasets (``x_key``/``y_key``). Needs h5py (``pip install 'bpx[data]'``).
-MNIST IDX (``.gz`` or raw)  detected by the magic number; the labels file is ``labels`` or the
-                            sibling whose name has ``labels-idx1`` for ``images-idx3``
-==========================  ===================================================================
+=============================  ===================================================================
+``.npz``                       arrays ``X`` and ``y`` (also ``x``/``Y``; any case)
+``.npy``                       X only (data to predict on)
+``.csv`` (``.txt``, ``.tsv``)  a header row, one sample per row; the label column is ``label_column``,
+                               else one named label/y/target/class, else the last column.
+                               Non-numeric labels become class names.
+``.h5``/``.hdf5``              seed 003's layout (``train_set_x``/``train_set_y``/``list_classes``, or
+                               ``test_set_*``; images are flattened to (m, 64·64·3)) or any named
+                               datasets (``x_key``/``y_key``). Needs h5py (``pip install 'bpx[data]'``).
+MNIST IDX (``.gz`` or raw)     detected by the magic number; the labels file is ``labels`` or the
+                               sibling whose name has ``labels-idx1`` for ``images-idx3``
+=============================  ===================================================================
 
 Every refusal is a ``ValueError`` naming the file (and for CSV the row, 1-based as a text editor
 counts lines with the header as row 1, and the column's name and 1-based number): an empty file, no

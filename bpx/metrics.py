@@ -2,12 +2,12 @@
 
 For targets ``y`` and predictions ``p`` of shape (m,) or (m, k), in the targets' own units:
 
-=======  ==========================================================================================
-``r2``   coefficient of determination 1 − Σ(y − p)² / Σ(y − ȳ)², per target column, averaged over
-         the columns (scikit-learn's ``r2_score`` default); 1 is perfect, 0 is predicting the mean
-``rmse`` root mean squared error over all entries, √(mean (y − p)²)
-``mae``  mean absolute error over all entries, mean |y − p|
-=======  ==========================================================================================
+========  ==========================================================================================
+``r2``    coefficient of determination 1 − Σ(y − p)² / Σ(y − ȳ)², per target column, averaged over
+          the columns (scikit-learn's ``r2_score`` default); 1 is perfect, 0 is predicting the mean
+``rmse``  root mean squared error over all entries, √(mean (y − p)²)
+``mae``   mean absolute error over all entries, mean |y − p|
+========  ==========================================================================================
 
 A constant target column has no variance: its R² is 1.0 when predicted exactly, else 0.0
 (scikit-learn's convention).

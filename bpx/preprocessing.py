@@ -6,13 +6,13 @@ involved); the parameters are plain JSON so that :func:`bpx.save` keeps them in 
 
 Scaling methods:
 
-=============  ==============================================================================
-``none``       X as it is
-``255``        X / 255 (8-bit images)
-``max``        X / max(X_train) (one number; the bundled digits, 0..16, become X / 16)
-``standardize`` (X - mean) / std per feature, from the training data; a constant feature (std 0)
-               is divided by 1
-=============  ==============================================================================
+===============  ==============================================================================
+``none``         X as it is
+``255``          X / 255 (8-bit images)
+``max``          X / max(X_train) (one number; the bundled digits, 0..16, become X / 16)
+``standardize``  (X - mean) / std per feature, from the training data; a constant feature (std 0)
+                 is divided by 1
+===============  ==============================================================================
 """
 
 from __future__ import annotations
