@@ -208,6 +208,33 @@ def activation(name, forward, derivative, *, replace=False, check=True):
     wherever bpx takes an activation (``bpx.MLP(activation=name)``), and is what a saved model stores:
     register it again, with the same functions, before loading such a model. A built-in name cannot
     be replaced; a name you registered can, with ``replace=True``.
+
+    Parameters
+    ----------
+    name : str
+        The activation's name.
+    forward : callable
+        ``forward(z) -> a``, element-wise, written with the array API.
+    derivative : callable
+        ``derivative(z, a) -> g'(z)``; ``a = forward(z)`` is passed so that derivatives such as
+        ``a * (1 - a)`` cost nothing.
+    replace : bool, default False
+        Allow replacing an activation registered earlier under ``name`` (never a built-in one).
+    check : bool, default True
+        Compare ``derivative`` with central differences of ``forward`` before registering.
+
+    Returns
+    -------
+    Activation
+        The registered activation.
+
+    Raises
+    ------
+    TypeError
+        If ``name`` is not a string or ``forward``/``derivative`` are not callable.
+    ValueError
+        If ``name`` is taken (a built-in, or registered and ``replace`` is false), or the derivative
+        disagrees with central differences (naming the worst error and where).
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise TypeError(f"name must be a string such as 'swish' (letters, digits, _), got {name!r}")

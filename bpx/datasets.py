@@ -45,7 +45,22 @@ _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 
 @dataclass
 class Dataset:
     """``X`` (m, n) float64; ``y`` labels (m,) or targets (m, k) or None; ``classes``: class names
-    when the file declares them (then ``y`` holds indices into them), else None; ``path``."""
+    when the file declares them (then ``y`` holds indices into them), else None; ``path``.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        (m, n) float64 features.
+    y : numpy.ndarray, optional
+        Labels (m,) or targets (m, k); None for data to predict on.
+    classes : list of str, optional
+        Class names, when the file declares them.
+    path : str, optional
+        The file it was read from.
+    feature_names : list of str, optional
+        Column names (CSV header, or the bundled digits' pixel names).
+    label_column : str, optional
+        The name of the label column."""
 
     X: np.ndarray
     y: np.ndarray | None = None
@@ -63,7 +78,13 @@ class Dataset:
 
 
 def load_digits():
-    """The bundled 8×8 digits: X (1797, 64) float64 pixels 0..16, y (1797,) int64 labels 0..9."""
+    """The bundled 8×8 digits: X (1797, 64) float64 pixels 0..16, y (1797,) int64 labels 0..9.
+
+    Returns
+    -------
+    Dataset
+        ``X`` (1797, 64) float64, ``y`` (1797,) int64, ``feature_names`` and ``label_column``
+        ``"digit"``; a fresh copy on every call."""
     path = os.path.join(os.path.dirname(__file__), "digits.npz")
     with np.load(path, allow_pickle=False) as f:
         X, y = f["X"].astype(np.float64), f["y"].astype(np.int64)
@@ -79,6 +100,39 @@ def load(path, label_column=None, x_key=None, y_key=None, labels=None, require_l
     without labels. ``n_features``: for CSV without a named label column, a file with exactly this
     many columns is read as unlabeled features (data to predict on). ``default_label_column``: a CSV
     column name taken as the label column when the file has it (a model's stored label column).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An ``.npz``, ``.npy``, ``.csv``/``.tsv``/``.txt``, ``.h5``/``.hdf5`` or MNIST IDX file.
+    label_column : str or int, optional
+        The CSV label column, by name or 1-based number.
+    x_key, y_key : str, optional
+        The arrays (.npz) or datasets (.h5) holding X and y.
+    labels : str or os.PathLike, optional
+        The labels file of an IDX images file.
+    require_labels : bool, default False
+        Refuse a file without labels.
+    n_features : int, optional
+        A CSV without a named label column and with exactly this many columns is read as features only.
+    default_label_column : str, optional
+        A CSV column taken as the label column when present.
+
+    Returns
+    -------
+    Dataset
+        ``X`` as a float64 (m, n) host array, ``y`` (or None), the class names where the file has them.
+
+    Raises
+    ------
+    TypeError
+        If ``path`` is not a path.
+    ValueError
+        Naming the file (for CSV also the row and column): no such file, an empty file, no rows, a
+        value that is not a finite number, X/y length mismatch, an unknown extension, missing keys or
+        labels when ``require_labels``.
+    ImportError
+        For an HDF5 file without h5py (``pip install 'bpx[data]'``).
     """
     if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
@@ -407,7 +461,32 @@ def _load_idx(path, labels):
 def open_dask(path, x_key=None, y_key=None, label_column=None, chunks=None):
     """Open big data lazily: a :class:`Dataset` whose X and y are dask arrays chunked by rows (a zarr
     store, an HDF5 dataset, a directory or glob of .npy/.npz shards, a CSV file); see :mod:`bpx.dask_data`.
-    Needs ``pip install 'bpx[dask]'``."""
+    Needs ``pip install 'bpx[dask]'``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The store, file, directory or glob.
+    x_key, y_key : str, optional
+        The arrays (zarr) or datasets (HDF5) holding X and y.
+    label_column : str or int, optional
+        The CSV label column.
+    chunks : int, optional
+        Rows per chunk (default about 64 MiB per chunk; one chunk per shard for .npz shards).
+
+    Returns
+    -------
+    Dataset
+        Whose ``X`` and ``y`` are lazy dask arrays with the same row chunks; nothing is read yet.
+
+    Raises
+    ------
+    TypeError
+        If ``path`` is not a path.
+    ValueError
+        If nothing is there, the shards mix kinds, or the format is not one dask can open lazily.
+    ImportError
+        Without dask (``pip install 'bpx[dask]'``)."""
     from .dask_data import open_dask as opener
 
     return opener(path, x_key=x_key, y_key=y_key, label_column=label_column, chunks=chunks)

@@ -13,6 +13,15 @@ class History:
     ``accuracy`` is filled for sigmoid/softmax outputs only, the ``val_*`` lists only when validation
     data was given. ``loss`` is the mean of the batch costs seen during the epoch (before each
     batch's update, as the seeds print it). Indexing works like a dict: ``history["loss"]``.
+
+    Attributes
+    ----------
+    loss : list of float
+        The training loss of each epoch.
+    accuracy : list of float
+        The training accuracy of each epoch (classifiers only).
+    val_loss, val_accuracy : list of float
+        The same on the validation data, when ``fit`` was given some.
     """
 
     def __init__(self):

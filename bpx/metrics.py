@@ -19,7 +19,24 @@ import numpy as np
 
 
 def regression_metrics(y, p):
-    """``{"r2", "rmse", "mae"}`` as Python floats (see the module docstring)."""
+    """``{"r2", "rmse", "mae"}`` as Python floats (see the module docstring).
+
+    Parameters
+    ----------
+    y : array_like
+        Targets, (m,) or (m, k), on the host.
+    p : array_like
+        Predictions of the same shape.
+
+    Returns
+    -------
+    dict
+        ``{"r2": float, "rmse": float, "mae": float}``.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ or there are no samples."""
     y = np.asarray(y, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
     if y.ndim == 1:

@@ -149,8 +149,9 @@ def main(argv=None):
             shot = shots / (page.replace("/", "_").removesuffix(".html") + ".png")
             chromium(browser, f"--screenshot={shot}", "--window-size=1280,1600", url)
             ok_shot = shot.exists() and shot.stat().st_size > 10_000
+            kind = "" if found.pre else " (signatures)"
             print(f"{page}: title {found.title.strip()!r} ({'ok' if ok_title else 'MISSING ' + repr(title)}), "
-                  f"{blocks} code blocks{'' if found.pre else ' (signatures)'} ({'ok' if ok_pre else f'expected at least {least_pre}'}), "
+                  f"{blocks} code blocks{kind} ({'ok' if ok_pre else f'expected at least {least_pre}'}), "
                   f"screenshot {shot} ({'ok' if ok_shot else 'missing or blank'})")
             if not (ok_title and ok_pre and ok_shot):
                 failures.append(page)

@@ -23,7 +23,8 @@ APPROX = rf"≈\s*({NUMBER})\s*±\s*({NUMBER})"
 def python_blocks(path):
     """The ```python blocks of one Markdown file, with the line each starts on."""
     text = path.read_text(encoding="utf-8")
-    return [(text.count("\n", 0, m.start()) + 2, m.group(1)) for m in re.finditer(r"^```python\n(.*?)^```", text, flags=re.S | re.M)]
+    blocks = re.finditer(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+    return [(text.count("\n", 0, m.start()) + 2, m.group(1)) for m in blocks]
 
 
 BLOCKS = [(path, line, code) for path in PAGES if path.exists() for line, code in python_blocks(path)]
