@@ -319,7 +319,26 @@ OUTPUT_ONLY = {"exp": Exp()}  # activations offered for the output layer only
 
 
 def get_activation(name, argument="activation"):
-    """The activation called ``name``; a ``ValueError`` listing the valid names otherwise."""
+    """The activation called ``name``; a ``ValueError`` listing the valid names otherwise.
+
+    Parameters
+    ----------
+    name : str or Activation
+        A key of :data:`bpx.ACTIVATIONS` (or an output-only activation such as ``"exp"`` when
+        ``argument="output"``); an :class:`Activation` is returned as it is.
+    argument : str, default "activation"
+        The argument's name, for the error message.
+
+    Returns
+    -------
+    Activation
+
+    Raises
+    ------
+    TypeError
+        If ``name`` is neither a string nor an :class:`Activation`.
+    ValueError
+        If no activation has that name (the message lists them)."""
     if isinstance(name, Activation):
         return name
     if not isinstance(name, str):

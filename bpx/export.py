@@ -75,7 +75,27 @@ def _check_activations(net, ndx, dtype):
 
 def onnx_model(net, *, lean=True):
     """The ONNX model (an ``onnx.ModelProto``) of ``net``, recorded from bpx's forward code on ndonnx
-    arrays (see the module docstring for its inputs and outputs); checked with ``onnx.checker``."""
+    arrays (see the module docstring for its inputs and outputs); checked with ``onnx.checker``.
+
+    Parameters
+    ----------
+    net : bpx.MLP
+        The network, on any backend.
+    lean : bool, default True
+        Drop ndonnx's zero-size guards and fold its reductions (same numbers, fewer nodes).
+
+    Returns
+    -------
+    onnx.ModelProto
+
+    Raises
+    ------
+    ImportError
+        If ndonnx or onnx is not installed.
+    TypeError
+        If ``net`` is not a :class:`bpx.MLP`.
+    ValueError
+        If an activation does not run on ndonnx arrays, or the stored scaling does not fit the model."""
     _check_net(net)
     ndx, onnx = _require()
     dtype = getattr(ndx, net.dtype)
@@ -391,7 +411,15 @@ def _fold_reductions(model):
 
 
 def node_count(model):
-    """The number of nodes of an ONNX model, those inside sub-graphs (If branches) included."""
+    """The number of nodes of an ONNX model, those inside sub-graphs (If branches) included.
+
+    Parameters
+    ----------
+    model : onnx.ModelProto
+
+    Returns
+    -------
+    int"""
 
     def count(graph):
         total = 0

@@ -27,7 +27,17 @@ SCALINGS = ("none", "255", "max", "standardize")
 
 class Scaler:
     """A feature scaling fitted on training data: ``fit(X)``, ``transform(X)``, ``to_dict()``,
-    ``Scaler.from_dict(d)``."""
+    ``Scaler.from_dict(d)``.
+
+    Parameters
+    ----------
+    method : {"none", "255", "max", "standardize"}, default "none"
+        See the module docstring.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``method``."""
 
     def __init__(self, method="none"):
         if not isinstance(method, str) or method not in SCALINGS:
@@ -154,7 +164,12 @@ def sorted_classes(names):
 
 
 class LabelEncoder:
-    """Class names <-> indices 0..k-1. ``classes`` is the list of names (str)."""
+    """Class names <-> indices 0..k-1. ``classes`` is the list of names (str).
+
+    Parameters
+    ----------
+    classes : list, optional
+        The class names (converted to str); None until fitted."""
 
     def __init__(self, classes=None):
         self.classes = None if classes is None else [str(c) for c in classes]
