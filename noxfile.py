@@ -1,11 +1,12 @@
 """nox sessions: the test suite once per array backend, lint, and the benchmarks.
 
-A plain ``nox`` runs every test session this machine can run plus lint; the cupy session skips
+A plain ``nox`` runs every test session this machine can run plus lint and docs; the cupy session skips
 itself, with the reason, where no CUDA device is usable. ``nox -s bench`` runs the benchmarks.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["tests", "lint"]
+nox.options.sessions = ["tests", "lint", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 
 ROOT = Path(__file__).parent
@@ -84,3 +85,15 @@ def bench(session):
     session.install(".[bench]")
     session.run("bpx", "bench", "--output", "benchmarks/results.md", "--json", "benchmarks/results.json",
                 "--plot", "benchmarks/results.png", *session.posargs)
+
+
+@nox.session
+def docs(session):
+    """Build the docs site with warnings as errors (the gallery scripts run during the build), then check
+    it in headless Chromium (docs/browser_check.py: titles, code blocks, screenshots, internal links).
+    Chromium is Debian's ``chromium``; where it is missing and the session runs as root (CI), the check
+    installs it with apt-get and says so."""
+    session.install("-r", "backends/torch.txt")  # the gallery's digits-on-every-backend figure
+    session.install(".[docs]")
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html", *session.posargs)
+    session.run("python", "docs/browser_check.py", *(["--install"] if os.geteuid() == 0 else []))

@@ -208,6 +208,33 @@ def activation(name, forward, derivative, *, replace=False, check=True):
     wherever bpx takes an activation (``bpx.MLP(activation=name)``), and is what a saved model stores:
     register it again, with the same functions, before loading such a model. A built-in name cannot
     be replaced; a name you registered can, with ``replace=True``.
+
+    Parameters
+    ----------
+    name : str
+        The activation's name.
+    forward : callable
+        ``forward(z) -> a``, element-wise, written with the array API.
+    derivative : callable
+        ``derivative(z, a) -> g'(z)``; ``a = forward(z)`` is passed so that derivatives such as
+        ``a * (1 - a)`` cost nothing.
+    replace : bool, default False
+        Allow replacing an activation registered earlier under ``name`` (never a built-in one).
+    check : bool, default True
+        Compare ``derivative`` with central differences of ``forward`` before registering.
+
+    Returns
+    -------
+    Activation
+        The registered activation.
+
+    Raises
+    ------
+    TypeError
+        If ``name`` is not a string or ``forward``/``derivative`` are not callable.
+    ValueError
+        If ``name`` is taken (a built-in, or registered and ``replace`` is false), or the derivative
+        disagrees with central differences (naming the worst error and where).
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise TypeError(f"name must be a string such as 'swish' (letters, digits, _), got {name!r}")
@@ -290,7 +317,26 @@ OUTPUT_ONLY = {"exp": Exp()}  # activations offered for the output layer only
 
 
 def get_activation(name, argument="activation"):
-    """The activation called ``name``; a ``ValueError`` listing the valid names otherwise."""
+    """The activation called ``name``; a ``ValueError`` listing the valid names otherwise.
+
+    Parameters
+    ----------
+    name : str or Activation
+        A key of :data:`bpx.ACTIVATIONS` (or an output-only activation such as ``"exp"`` when
+        ``argument="output"``); an :class:`Activation` is returned as it is.
+    argument : str, default "activation"
+        The argument's name, for the error message.
+
+    Returns
+    -------
+    Activation
+
+    Raises
+    ------
+    TypeError
+        If ``name`` is neither a string nor an :class:`Activation`.
+    ValueError
+        If no activation has that name (the message lists them)."""
     if isinstance(name, Activation):
         return name
     if not isinstance(name, str):
@@ -314,7 +360,26 @@ def check_activation(act, backend=None, tol=ACTIVATION_TOL):
     that none falls on a kink at an integer or at 0) plus ±20, with steps h = 1e-6·max(1, |z|). The error
     at a point is ``|analytic − numeric| / max(1, |numeric|)``; the worst is returned, and a
     ``ValueError`` naming it (and the z where it occurs) is raised when it exceeds ``tol``, or when
-    either function fails or returns something other than finite numbers of z's shape."""
+    either function fails or returns something other than finite numbers of z's shape.
+
+    Parameters
+    ----------
+    act : Activation
+        The activation (its ``forward`` and ``derivative``).
+    backend : str or bpx.Backend, optional
+        Where to evaluate them (default NumPy).
+    tol : float, default 1e-6
+        The largest accepted error.
+
+    Returns
+    -------
+    float
+        The worst error.
+
+    Raises
+    ------
+    ValueError
+        As described above, naming the activation."""
     backend = get_backend("numpy" if backend is None else backend)
     xp = backend.xp
     grid = [-8.0 + 0.05 * k + 0.00731 for k in range(321)] + [-20.0, 20.0]

@@ -17,7 +17,22 @@ LABEL_NAMES = ("label", "labels", "y", "target", "class")
 @dataclass
 class Dataset:
     """``X`` (m, n) float64; ``y`` labels (m,) or targets (m, k) or None; ``classes``: class names
-    when the file declares them (then ``y`` holds indices into them), else None; ``path``."""
+    when the file declares them (then ``y`` holds indices into them), else None; ``path``.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        (m, n) float64 features.
+    y : numpy.ndarray, optional
+        Labels (m,) or targets (m, k); None for data to predict on.
+    classes : list of str, optional
+        Class names, when the file declares them.
+    path : str, optional
+        The file it was read from.
+    feature_names : list of str, optional
+        Column names (CSV header, or the bundled digits' pixel names).
+    label_column : str, optional
+        The name of the label column."""
 
     X: np.ndarray
     y: np.ndarray | None = None

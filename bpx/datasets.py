@@ -3,18 +3,18 @@
 :func:`load` reads a file into a :class:`Dataset` (X as a float64 (m, n) host array, y as labels or
 targets) and dispatches on the extension:
 
-==========================  ===================================================================
-``.npz``                    arrays ``X`` and ``y`` (also ``x``/``Y``; any case)
-``.npy``                    X only (data to predict on)
-``.csv`` (``.txt``, ``.tsv``) a header row, one sample per row; the label column is ``label_column``,
-                            else one named label/y/target/class, else the last column.
-                            Non-numeric labels become class names.
-``.h5``/``.hdf5``           seed 003's layout (``train_set_x``/``train_set_y``/``list_classes``, or
-                            ``test_set_*``; images are flattened to (m, 64·64·3)) or any named
-                            datasets (``x_key``/``y_key``). Needs h5py (``pip install 'bpx[data]'``).
-MNIST IDX (``.gz`` or raw)  detected by the magic number; the labels file is ``labels`` or the
-                            sibling whose name has ``labels-idx1`` for ``images-idx3``
-==========================  ===================================================================
+=============================  ===================================================================
+``.npz``                       arrays ``X`` and ``y`` (also ``x``/``Y``; any case)
+``.npy``                       X only (data to predict on)
+``.csv`` (``.txt``, ``.tsv``)  a header row, one sample per row; the label column is ``label_column``,
+                               else one named label/y/target/class, else the last column.
+                               Non-numeric labels become class names.
+``.h5``/``.hdf5``              seed 003's layout (``train_set_x``/``train_set_y``/``list_classes``, or
+                               ``test_set_*``; images are flattened to (m, 64·64·3)) or any named
+                               datasets (``x_key``/``y_key``). Needs h5py (``pip install 'bpx[data]'``).
+MNIST IDX (``.gz`` or raw)     detected by the magic number; the labels file is ``labels`` or the
+                               sibling whose name has ``labels-idx1`` for ``images-idx3``
+=============================  ===================================================================
 
 Every refusal is a ``ValueError`` naming the file (and for CSV the row, 1-based as a text editor
 counts lines with the header as row 1, and the column's name and 1-based number): an empty file, no
@@ -45,7 +45,13 @@ _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 
 
 
 def load_digits():
-    """The bundled 8×8 digits: X (1797, 64) float64 pixels 0..16, y (1797,) int64 labels 0..9."""
+    """The bundled 8×8 digits: X (1797, 64) float64 pixels 0..16, y (1797,) int64 labels 0..9.
+
+    Returns
+    -------
+    Dataset
+        ``X`` (1797, 64) float64, ``y`` (1797,) int64, ``feature_names`` and ``label_column``
+        ``"digit"``; a fresh copy on every call."""
     path = os.path.join(os.path.dirname(__file__), "digits.npz")
     with np.load(path, allow_pickle=False) as f:
         X, y = f["X"].astype(np.float64), f["y"].astype(np.int64)
@@ -61,6 +67,39 @@ def load(path, label_column=None, x_key=None, y_key=None, labels=None, require_l
     without labels. ``n_features``: for CSV without a named label column, a file with exactly this
     many columns is read as unlabeled features (data to predict on). ``default_label_column``: a CSV
     column name taken as the label column when the file has it (a model's stored label column).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An ``.npz``, ``.npy``, ``.csv``/``.tsv``/``.txt``, ``.h5``/``.hdf5`` or MNIST IDX file.
+    label_column : str or int, optional
+        The CSV label column, by name or 1-based number.
+    x_key, y_key : str, optional
+        The arrays (.npz) or datasets (.h5) holding X and y.
+    labels : str or os.PathLike, optional
+        The labels file of an IDX images file.
+    require_labels : bool, default False
+        Refuse a file without labels.
+    n_features : int, optional
+        A CSV without a named label column and with exactly this many columns is read as features only.
+    default_label_column : str, optional
+        A CSV column taken as the label column when present.
+
+    Returns
+    -------
+    Dataset
+        ``X`` as a float64 (m, n) host array, ``y`` (or None), the class names where the file has them.
+
+    Raises
+    ------
+    TypeError
+        If ``path`` is not a path.
+    ValueError
+        Naming the file (for CSV also the row and column): no such file, an empty file, no rows, a
+        value that is not a finite number, X/y length mismatch, an unknown extension, missing keys or
+        labels when ``require_labels``.
+    ImportError
+        For an HDF5 file without h5py (``pip install 'bpx[data]'``).
     """
     if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
@@ -359,7 +398,32 @@ def _load_idx(path, labels):
 def open_dask(path, x_key=None, y_key=None, label_column=None, chunks=None):
     """Open big data lazily: a :class:`Dataset` whose X and y are dask arrays chunked by rows (a zarr
     store, an HDF5 dataset, a directory or glob of .npy/.npz shards, a CSV file); see :mod:`bpx.dask_data`.
-    Needs ``pip install 'bpx[dask]'``."""
+    Needs ``pip install 'bpx[dask]'``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The store, file, directory or glob.
+    x_key, y_key : str, optional
+        The arrays (zarr) or datasets (HDF5) holding X and y.
+    label_column : str or int, optional
+        The CSV label column.
+    chunks : int, optional
+        Rows per chunk (default about 64 MiB per chunk; one chunk per shard for .npz shards).
+
+    Returns
+    -------
+    Dataset
+        Whose ``X`` and ``y`` are lazy dask arrays with the same row chunks; nothing is read yet.
+
+    Raises
+    ------
+    TypeError
+        If ``path`` is not a path.
+    ValueError
+        If nothing is there, the shards mix kinds, or the format is not one dask can open lazily.
+    ImportError
+        Without dask (``pip install 'bpx[dask]'``)."""
     from .dask_data import open_dask as opener
 
     return opener(path, x_key=x_key, y_key=y_key, label_column=label_column, chunks=chunks)

@@ -150,7 +150,19 @@ class Explanation:
 
 def seed004_network(backend=None, dtype=None):
     """Seed 004's 2-2-2 sigmoid network with the ½·Σ(a−y)² error, on ``backend`` in ``dtype``
-    (default float64 where the backend has it, else float32)."""
+    (default float64 where the backend has it, else float32).
+
+    Parameters
+    ----------
+    backend : str or bpx.Backend, optional
+        Where to build it (default ``$BPX_BACKEND``, else ``auto``).
+    dtype : {"float32", "float64"}, optional
+        Default float64 where the backend has it.
+
+    Returns
+    -------
+    bpx.MLP
+        w1..w8 = 0.15..0.55, b1 = 0.35, b2 = 0.60, sigmoid layers, ``mse`` loss."""
     from .network import MLP
 
     backend = get_backend(backend)
@@ -169,6 +181,34 @@ def explain(net=None, X=None, Y=None, lr=SEED004_LR, backend=None, dtype=None):
     float64 where available). The caller's network is never modified: the step runs on a copy.
     Networks wider than ``MAX_UNITS`` units in a layer, or more than ``MAX_SAMPLES`` samples, are
     refused (a teaching view, not a debugger).
+
+    Parameters
+    ----------
+    net : bpx.MLP, optional
+        The network (default: seed 004's 2-2-2 network).
+    X, Y : array_like, optional
+        The samples and their targets (default for seed 004: x = (0.05, 0.10), y = (0.01, 0.99)).
+    lr : float, default 0.5
+        The learning rate of the SGD step.
+    backend : str or bpx.Backend, optional
+        Run the step there (default: the network's own).
+    dtype : {"float32", "float64"}, optional
+        Run the step in this dtype.
+
+    Returns
+    -------
+    Explanation
+        Every intermediate number: per layer ``z``, ``a``, δ, the gradients; the cost before and
+        after; the updated parameters; the weights by name.
+
+    Raises
+    ------
+    TypeError
+        If ``net`` is not a :class:`bpx.MLP`, or ``X`` or ``Y`` is missing (both are needed, except
+        with seed 004's network, which has its own sample).
+    ValueError
+        For a layer wider than ``MAX_UNITS``, more than ``MAX_SAMPLES`` samples, or an ``lr`` that is
+        not a positive finite number.
     """
     from .network import MLP
 
@@ -290,7 +330,17 @@ def _line(label, value, d, indent=4):
 
 def format_text(report):
     """The step laid out like seed 004's tutorial: forward pass, cost, backward pass (BP1..BP4) from
-    the output layer down, updated parameters, and the weights one by one (w1, w2, ...)."""
+    the output layer down, updated parameters, and the weights one by one (w1, w2, ...).
+
+    Parameters
+    ----------
+    report : Explanation
+        What :func:`explain` returns.
+
+    Returns
+    -------
+    str
+        The text ``bpx explain`` prints."""
     r, d = report, _decimals(report.dtype)
     L = len(r.layers)
     out = [

@@ -75,7 +75,27 @@ def _check_activations(net, ndx, dtype):
 
 def onnx_model(net, *, lean=True):
     """The ONNX model (an ``onnx.ModelProto``) of ``net``, recorded from bpx's forward code on ndonnx
-    arrays (see the module docstring for its inputs and outputs); checked with ``onnx.checker``."""
+    arrays (see the module docstring for its inputs and outputs); checked with ``onnx.checker``.
+
+    Parameters
+    ----------
+    net : bpx.MLP
+        The network, on any backend.
+    lean : bool, default True
+        Drop ndonnx's zero-size guards and fold its reductions (same numbers, fewer nodes).
+
+    Returns
+    -------
+    onnx.ModelProto
+
+    Raises
+    ------
+    ImportError
+        If ndonnx or onnx is not installed.
+    TypeError
+        If ``net`` is not a :class:`bpx.MLP`.
+    ValueError
+        If an activation does not run on ndonnx arrays, or the stored scaling does not fit the model."""
     _check_net(net)
     ndx, onnx = _require()
     dtype = getattr(ndx, net.dtype)
@@ -157,7 +177,35 @@ def export_onnx(net, path, *, lean=True):
 
     The graph is recorded from bpx's own forward pass on ndonnx arrays, includes the model's stored
     preprocessing, has a dynamic batch dimension and the model's dtype, and is checked with
-    ``onnx.checker``; see :mod:`bpx.export` for its inputs and outputs."""
+    ``onnx.checker``; see :mod:`bpx.export` for its inputs and outputs.
+
+    Parameters
+    ----------
+    net : bpx.MLP
+        The network, on any backend.
+    path : str or os.PathLike
+        The ``.onnx`` file to write; its folder must exist and be writable.
+    lean : bool, default True
+        Keep only the computing branch of ndonnx's zero-size guards and fold its reductions (the same
+        numbers, a much smaller graph); ``False`` writes the graph as recorded.
+
+    Returns
+    -------
+    str or os.PathLike
+        ``path``.
+
+    Raises
+    ------
+    ImportError
+        If ndonnx or onnx is not installed (``pip install 'bpx[onnx]'``).
+    TypeError
+        If ``net`` is not a :class:`bpx.MLP`.
+    ValueError
+        If an activation does not run on ndonnx arrays (it uses functions outside the array API),
+        naming the layer and the activation, or the stored scaling does not fit the model; nothing
+        is written.
+    PermissionError
+        If the folder is not writable."""
     from .persistence import _check_path, write_atomically
 
     _check_net(net)
@@ -363,7 +411,15 @@ def _fold_reductions(model):
 
 
 def node_count(model):
-    """The number of nodes of an ONNX model, those inside sub-graphs (If branches) included."""
+    """The number of nodes of an ONNX model, those inside sub-graphs (If branches) included.
+
+    Parameters
+    ----------
+    model : onnx.ModelProto
+
+    Returns
+    -------
+    int"""
 
     def count(graph):
         total = 0

@@ -24,6 +24,35 @@ def gradcheck(net, X, Y, eps=1e-5, max_entries=200, seed=0, sample_weight=None):
     and its gradients (``fit(..., sample_weight=w)``). A network with dropout is checked as it
     trains, with one dropout mask drawn from ``seed`` and held fixed for the backprop gradients and
     every finite difference.
+
+    Parameters
+    ----------
+    net : bpx.MLP
+        The network, on any backend (not modified).
+    X : array_like
+        Samples, (m, n_features).
+    Y : array_like
+        Targets: labels or one-hot rows for a classifier, values for a regressor.
+    eps : float, default 1e-5
+        The central-difference step.
+    max_entries : int or None, default 200
+        Entries checked per parameter (drawn at random beyond that); None checks all.
+    seed : int, default 0
+        Seed for the entries drawn and the dropout mask.
+    sample_weight : array_like, optional
+        (m,) sample weights.
+
+    Returns
+    -------
+    dict
+        Parameter name → worst relative error between backprop and central differences.
+
+    Raises
+    ------
+    TypeError
+        If ``net`` is not a :class:`bpx.MLP`.
+    ValueError
+        For data the network refuses (as :meth:`bpx.MLP.fit` would).
     """
     from .network import MLP
 

@@ -18,6 +18,23 @@ class History:
     of the signal (``"SIGINT"``, ``"SIGTERM"``) on which training stopped early at a request
     (:func:`bpx.training.stop_on_signals`); ``resumed_from`` is the epoch a ``fit(resume=True)``
     continued from (None when it started fresh).
+
+    Attributes
+    ----------
+    loss : list of float
+        The training loss of each epoch.
+    accuracy : list of float
+        The training accuracy of each epoch (classifiers only).
+    val_loss, val_accuracy : list of float
+        The same on the validation data, when ``fit`` was given some.
+    best_epoch : int or None
+        The epoch whose parameters early stopping restored.
+    stopped_early : bool
+        Whether early stopping (or a callback) ended training before ``epochs``.
+    interrupted : str or None
+        The signal on which training stopped at a request.
+    resumed_from : int or None
+        The epoch a resumed run continued from.
     """
 
     def __init__(self):

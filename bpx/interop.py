@@ -139,7 +139,25 @@ def _kwargs(kw):
 def to_torch(net):
     """A ``torch.nn.Sequential`` (CPU, the model's dtype, eval mode) with ``net``'s weights: ``Linear``
     layers (weight = Wᵀ) each followed by its activation module (none for identity). Its output on a
-    batch equals ``net.forward``."""
+    batch equals ``net.forward``.
+
+    Parameters
+    ----------
+    net : bpx.MLP
+        The network, on any backend.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        A copy: changing it does not change ``net``. An activation with no PyTorch twin becomes a small
+        module running bpx's own activation code.
+
+    Raises
+    ------
+    ImportError
+        If PyTorch is not installed.
+    TypeError
+        If ``net`` is not a :class:`bpx.MLP`."""
     from .network import MLP
 
     if not isinstance(net, MLP):
@@ -165,7 +183,35 @@ def from_torch(module, *, loss=None, backend=None, dtype=None):
     each optionally followed by one activation that bpx has (one activation for all hidden layers, as
     bpx MLPs have); ``Identity`` and ``Dropout`` are skipped. ``loss`` defaults to cross-entropy for a
     softmax output, binary cross-entropy for sigmoid, else mse; ``dtype`` to the weights' dtype.
-    Everything is checked before the network is built."""
+    Everything is checked before the network is built.
+
+    Parameters
+    ----------
+    module : torch.nn.Sequential
+        ``Linear`` layers (with or without bias), each optionally followed by one activation module.
+    loss : str, optional
+        The network's loss (default from the output activation, as above).
+    backend : str or bpx.Backend, optional
+        Where to build the network (default ``$BPX_BACKEND``, else ``auto``).
+    dtype : {"float32", "float64"}, optional
+        Default: the weights' dtype.
+
+    Returns
+    -------
+    bpx.MLP
+        A network whose ``forward`` equals the module's output.
+
+    Raises
+    ------
+    ImportError
+        If PyTorch is not installed.
+    TypeError
+        If ``module`` is not a ``Sequential``, or its weights are neither float32 nor float64 and no
+        ``dtype`` is given.
+    ValueError
+        Naming the module's index, for a layer bpx does not have, an activation that does not match a
+        bpx activation on a probe (e.g. ``LeakyReLU(0.2)``), two activations in a row, mismatched
+        widths, different hidden activations, or no ``Linear`` layer."""
     torch = _torch()
     if not isinstance(module, torch.nn.Sequential):
         raise TypeError(f"module must be a torch.nn.Sequential of Linear layers and activations, got {type(module).__name__}")
@@ -218,7 +264,28 @@ def from_sklearn(estimator, *, backend=None, dtype=None):
     ``sklearn.neural_network`` or :mod:`bpx.sklearn`): the same hidden and output activations, the loss
     scikit-learn trains them with, the class names of a binary or multiclass classifier. Its
     ``predict_proba`` (regressors: ``forward``) equals the estimator's (for a binary classifier, the
-    estimator's second column). ``dtype`` defaults to the weights' dtype."""
+    estimator's second column). ``dtype`` defaults to the weights' dtype.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+        A fitted estimator of ``sklearn.neural_network`` or :mod:`bpx.sklearn`.
+    backend : str or bpx.Backend, optional
+        Where to build the network (default ``$BPX_BACKEND``, else ``auto``).
+    dtype : {"float32", "float64"}, optional
+        Default: the weights' dtype.
+
+    Returns
+    -------
+    bpx.MLP
+        The network, with the estimator's class names.
+
+    Raises
+    ------
+    TypeError
+        If ``estimator`` is not such an estimator.
+    ValueError
+        If it is not fitted, or its activations have no bpx equivalent."""
     kind = type(estimator).__name__
     if kind not in ("MLPClassifier", "MLPRegressor") or not hasattr(type(estimator), "fit"):
         raise TypeError(f"estimator must be a scikit-learn (or bpx.sklearn) MLPClassifier or MLPRegressor, got {kind}")
@@ -250,7 +317,25 @@ def to_sklearn(net):
     several) output, an ``MLPRegressor`` for an identity output. Its ``predict_proba``/``predict`` give
     ``net``'s outputs (a binary classifier adds the first column ``1 - p``); class labels are
     ``net.classes`` where the model has them, else 0..k-1. Hidden activations must be scikit-learn's
-    (identity, logistic (sigmoid), tanh, relu), so that ``clone`` and refitting mean the same network."""
+    (identity, logistic (sigmoid), tanh, relu), so that ``clone`` and refitting mean the same network.
+
+    Parameters
+    ----------
+    net : bpx.MLP
+        The network (it is copied, not shared).
+
+    Returns
+    -------
+    bpx.sklearn.MLPClassifier or bpx.sklearn.MLPRegressor
+        A fitted estimator.
+
+    Raises
+    ------
+    TypeError
+        If ``net`` is not a :class:`bpx.MLP`.
+    ValueError
+        If its hidden activation or output has no scikit-learn equivalent, or its class names do not
+        match its output units."""
     from .network import MLP
 
     if not isinstance(net, MLP):

@@ -13,7 +13,24 @@ from .backend import inplace_ok, namespace, ndarray_ok
 
 
 class Dense:
-    """A fully connected layer of ``n_out`` units with activation ``g`` (and a bias unless ``bias=False``)."""
+    """A fully connected layer of ``n_out`` units with activation ``g`` (and a bias unless ``bias=False``).
+
+    The layer holds no arrays: the network passes its parameters to :meth:`forward`,
+    :meth:`gradients` and :meth:`delta_below`.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Input and output widths.
+    activation : str or Activation
+        g, by name or object.
+    bias : bool, default True
+        Whether the layer has a bias b.
+
+    Raises
+    ------
+    ValueError
+        If ``activation`` names no activation."""
 
     def __init__(self, n_in, n_out, activation, bias=True):
         self.n_in = n_in
@@ -65,7 +82,19 @@ class Dense:
 
 def param_layout(layer_sizes, bias=True):
     """``[(name, shape), ...]`` of a network's parameters in :attr:`bpx.MLP.params` order:
-    ``W1, b1, W2, b2, ...``, or ``W1, W2, ...`` with ``bias=False``."""
+    ``W1, b1, W2, b2, ...``, or ``W1, W2, ...`` with ``bias=False``.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        Input width, hidden widths, output width.
+    bias : bool, default True
+        Whether the layers have biases.
+
+    Returns
+    -------
+    list of (str, tuple)
+        E.g. ``[("W1", (2, 3)), ("b1", (3,)), ...]``."""
     layout = []
     for l, (n_in, n_out) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:]), 1):
         layout.append((f"W{l}", (n_in, n_out)))

@@ -154,7 +154,25 @@ LOSSES = {cls.name: cls() for cls in (MeanSquaredError, BinaryCrossEntropy, Cros
 
 
 def get_loss(name):
-    """The loss called ``name``; a ``ValueError`` listing the valid names otherwise."""
+    """The loss called ``name``; a ``ValueError`` listing the valid names otherwise.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`bpx.LOSSES` (``"mse"``, ``"binary_cross_entropy"``, ``"cross_entropy"``,
+        ``"poisson"``).
+
+    Returns
+    -------
+    Loss
+        The loss object.
+
+    Raises
+    ------
+    TypeError
+        If ``name`` is not a string.
+    ValueError
+        If no loss has that name (the message lists them)."""
     if isinstance(name, Loss):
         return name
     if not isinstance(name, str):

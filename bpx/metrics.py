@@ -2,12 +2,12 @@
 
 For targets ``y`` and predictions ``p`` of shape (m,) or (m, k), in the targets' own units:
 
-=======  ==========================================================================================
-``r2``   coefficient of determination 1 − Σ(y − p)² / Σ(y − ȳ)², per target column, averaged over
-         the columns (scikit-learn's ``r2_score`` default); 1 is perfect, 0 is predicting the mean
-``rmse`` root mean squared error over all entries, √(mean (y − p)²)
-``mae``  mean absolute error over all entries, mean |y − p|
-=======  ==========================================================================================
+========  ==========================================================================================
+``r2``    coefficient of determination 1 − Σ(y − p)² / Σ(y − ȳ)², per target column, averaged over
+          the columns (scikit-learn's ``r2_score`` default); 1 is perfect, 0 is predicting the mean
+``rmse``  root mean squared error over all entries, √(mean (y − p)²)
+``mae``   mean absolute error over all entries, mean |y − p|
+========  ==========================================================================================
 
 A constant target column has no variance: its R² is 1.0 when predicted exactly, else 0.0
 (scikit-learn's convention).
@@ -19,7 +19,24 @@ import numpy as np
 
 
 def regression_metrics(y, p):
-    """``{"r2", "rmse", "mae"}`` as Python floats (see the module docstring)."""
+    """``{"r2", "rmse", "mae"}`` as Python floats (see the module docstring).
+
+    Parameters
+    ----------
+    y : array_like
+        Targets, (m,) or (m, k), on the host.
+    p : array_like
+        Predictions of the same shape.
+
+    Returns
+    -------
+    dict
+        ``{"r2": float, "rmse": float, "mae": float}``.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ or there are no samples."""
     y = np.asarray(y, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
     if y.ndim == 1:

@@ -17,7 +17,12 @@ REFERENCE = ("numpy", "float64")
 def default_specs():
     """Every usable backend, array_api_strict on its second device too. Lazy libraries (dask) are left
     out: their shuffled epochs draw batches by chunks, not by the host permutation the others share
-    (their unshuffled parity is tested in tests/test_dask.py)."""
+    (their unshuffled parity is tested in tests/test_dask.py).
+
+    Returns
+    -------
+    list of str
+        Backend specs, e.g. ``["numpy", "torch", "array_api_strict", "array_api_strict:device1"]``."""
     specs = [s for s in available_backends() if not get_backend(s).library.lazy]
     if "array_api_strict" in specs:
         specs.insert(specs.index("array_api_strict") + 1, "array_api_strict:device1")
@@ -25,7 +30,25 @@ def default_specs():
 
 
 def synthetic_data(m, n_features, n_classes, seed):
-    """Gaussian blobs drawn on the host: (X float64 (m, n_features), integer labels (m,))."""
+    """Gaussian blobs drawn on the host: (X float64 (m, n_features), integer labels (m,)).
+
+    Parameters
+    ----------
+    m : int
+        Samples.
+    n_features : int
+        Features.
+    n_classes : int
+        Classes (one blob each).
+    seed : int
+        Seed of the ``numpy.random.Generator``.
+
+    Returns
+    -------
+    X : numpy.ndarray
+        (m, n_features) float64.
+    y : numpy.ndarray
+        (m,) integer labels 0..n_classes-1."""
     (rng,) = host_rngs(seed, 1)
     centers = rng.standard_normal((n_classes, n_features)) * 0.5  # overlapping: a task still learning
     y = rng.integers(0, n_classes, m)
@@ -47,7 +70,24 @@ def drift_report(specs=None, dtypes=("float32", "float64"), layer_sizes=(32, 64,
                  lr=0.05, momentum=0.9, samples=1024, seed=0):
     """Train one network per (backend, dtype); per epoch, the loss and the max |Δloss|, max |ΔW| and
     max |ΔW| / max |W| against the float64 NumPy run. Returns a JSON-ready dict. Lazy backends (Dask)
-    draw their mini-batches by their own documented scheme, so they and their reference run unshuffled."""
+    draw their mini-batches by their own documented scheme, so they and their reference run unshuffled.
+
+    Parameters
+    ----------
+    specs : list of str, optional
+        Backend specs (default :func:`default_specs`).
+    dtypes : tuple of str, default ("float32", "float64")
+        The dtypes to run on each backend that has them.
+    layer_sizes : tuple of int, default (32, 64, 10)
+        The network.
+    epochs, batch_size, lr, momentum, samples, seed
+        The training run (SGD with momentum on :func:`synthetic_data`).
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``reference``, ``settings``, ``rows`` (one per backend, dtype and epoch: ``loss``,
+        ``max_abs_dloss``, ``max_abs_dW``, ``max_rel_dW``) and ``skipped`` (with the reasons)."""
     specs = default_specs() if specs is None else list(specs)
     for spec in specs:
         get_backend(spec)  # an unknown or unusable backend fails here, before any training
@@ -78,7 +118,17 @@ def drift_report(specs=None, dtypes=("float32", "float64"), layer_sizes=(32, 64,
 
 
 def format_table(report):
-    """A markdown table of the report, one row per backend, dtype and epoch."""
+    """A markdown table of the report, one row per backend, dtype and epoch.
+
+    Parameters
+    ----------
+    report : dict
+        What :func:`drift_report` returns.
+
+    Returns
+    -------
+    str
+        The table, one line per row."""
     lines = [f"Drift against {report['reference']} ({report['settings']['optimizer']}, "
              f"layers {report['settings']['layer_sizes']}, batch {report['settings']['batch_size']}):", "",
              "| backend | dtype | epoch | loss | max abs Δloss | max abs ΔW | max rel ΔW |",

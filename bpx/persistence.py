@@ -35,7 +35,17 @@ CONVENTIONS = {
 
 
 class ModelFileError(ValueError):
-    """A model file that bpx cannot trust: missing, truncated, corrupted, foreign or too new."""
+    """A model file that bpx cannot trust: missing, truncated, corrupted, foreign or too new.
+
+    A subclass of ``ValueError``; its message names the file and what is wrong with it. Raised by
+    :func:`bpx.load` before any network is built.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    reason : str
+        What is wrong with it."""
 
     def __init__(self, path, reason):
         super().__init__(f"{os.fspath(path)}: {reason}")
@@ -58,7 +68,31 @@ def _check_path(path, for_writing):
 
 def save(net, path):
     """Write ``net`` to exactly ``path`` (atomically; an existing file is replaced only once the new
-    one is complete and on disk). Returns the path."""
+    one is complete and on disk). Returns the path.
+
+    The file is an uncompressed ``.npz``: the parameters plus a JSON header (format name and version,
+    bpx version, architecture, dtype, class names, ``net.metadata``) and a SHA-256 of the weights;
+    never a pickle.
+
+    Parameters
+    ----------
+    net : bpx.MLP
+        The network to save, on any backend.
+    path : str or os.PathLike
+        The file to write, exactly as given (no suffix is added); its folder must exist.
+
+    Returns
+    -------
+    str or os.PathLike
+        ``path``.
+
+    Raises
+    ------
+    TypeError
+        If ``net`` is not a :class:`bpx.MLP`, ``path`` is not a path, or ``net.metadata`` is not a
+        dict of JSON-serializable, finite values.
+    ValueError
+        If ``path`` is a directory or its folder does not exist."""
     from .network import MLP
 
     if not isinstance(net, MLP):
@@ -175,7 +209,29 @@ def _check_arrays(path, header, arrays):
 
 
 def load(path, backend=None):
-    """Read a model written by :func:`save` onto ``backend`` (any backend, whatever it was saved on)."""
+    """Read a model written by :func:`save` onto ``backend`` (any backend, whatever it was saved on).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by :func:`bpx.save`.
+    backend : str or bpx.Backend, optional
+        Where to put the network (any spec of :func:`bpx.get_backend`); default ``$BPX_BACKEND``,
+        else ``auto``.
+
+    Returns
+    -------
+    bpx.MLP
+        The network, with its class names and ``metadata``.
+
+    Raises
+    ------
+    bpx.ModelFileError
+        (a ``ValueError``) naming ``path``, for a missing, empty, truncated, corrupted (checksum),
+        foreign, pickled, newer-format, wrongly shaped or NaN-holding file, or one naming an
+        activation that is not registered in this session.
+    TypeError
+        If ``path`` is not a path."""
     from .backend import get_backend
     from .network import MLP
 

@@ -6,13 +6,13 @@ involved); the parameters are plain JSON so that :func:`bpx.save` keeps them in 
 
 Scaling methods:
 
-=============  ==============================================================================
-``none``       X as it is
-``255``        X / 255 (8-bit images)
-``max``        X / max(X_train) (one number; the bundled digits, 0..16, become X / 16)
-``standardize`` (X - mean) / std per feature, from the training data; a constant feature (std 0)
-               is divided by 1
-=============  ==============================================================================
+===============  ==============================================================================
+``none``         X as it is
+``255``          X / 255 (8-bit images)
+``max``          X / max(X_train) (one number; the bundled digits, 0..16, become X / 16)
+``standardize``  (X - mean) / std per feature, from the training data; a constant feature (std 0)
+                 is divided by 1
+===============  ==============================================================================
 """
 
 from __future__ import annotations
@@ -27,7 +27,17 @@ SCALINGS = ("none", "255", "max", "standardize")
 
 class Scaler:
     """A feature scaling fitted on training data: ``fit(X)``, ``transform(X)``, ``to_dict()``,
-    ``Scaler.from_dict(d)``."""
+    ``Scaler.from_dict(d)``.
+
+    Parameters
+    ----------
+    method : {"none", "255", "max", "standardize"}, default "none"
+        See the module docstring.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``method``."""
 
     def __init__(self, method="none"):
         if not isinstance(method, str) or method not in SCALINGS:
@@ -154,7 +164,12 @@ def sorted_classes(names):
 
 
 class LabelEncoder:
-    """Class names <-> indices 0..k-1. ``classes`` is the list of names (str)."""
+    """Class names <-> indices 0..k-1. ``classes`` is the list of names (str).
+
+    Parameters
+    ----------
+    classes : list, optional
+        The class names (converted to str); None until fitted."""
 
     def __init__(self, classes=None):
         self.classes = None if classes is None else [str(c) for c in classes]
@@ -181,7 +196,24 @@ class LabelEncoder:
 
 
 def one_hot(indices, n_classes):
-    """Integer labels 0..k-1 as an (m, k) float64 matrix of one-hot rows."""
+    """Integer labels 0..k-1 as an (m, k) float64 matrix of one-hot rows.
+
+    Parameters
+    ----------
+    indices : array_like of int
+        Labels (m,), each in 0..n_classes-1.
+    n_classes : int
+        k.
+
+    Returns
+    -------
+    numpy.ndarray
+        (m, k) float64.
+
+    Raises
+    ------
+    ValueError
+        If a label is outside 0..n_classes-1."""
     if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or n_classes < 1:
         raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
     idx = _integral(np.asarray(indices), "indices")
@@ -196,7 +228,26 @@ def one_hot(indices, n_classes):
 
 def stratified_split(y_index, fraction, seed):
     """Indices ``(train, test)``: a seeded random ``fraction`` of each class held out (at least one row
-    of every class with two or more rows); ``y_index=None`` splits without strata."""
+    of every class with two or more rows). For targets without classes use :func:`random_split`.
+
+    Parameters
+    ----------
+    y_index : array_like of int
+        Class indices (m,).
+    fraction : float
+        The share of rows held out, in (0, 1).
+    seed : int
+        Seed of the ``numpy.random.Generator``.
+
+    Returns
+    -------
+    train, test : numpy.ndarray
+        Sorted row indices.
+
+    Raises
+    ------
+    ValueError
+        If ``y_index`` is None."""
     rng = np.random.default_rng(seed)
     if y_index is None:
         raise ValueError("stratified_split needs labels")
@@ -214,7 +265,21 @@ def stratified_split(y_index, fraction, seed):
 
 
 def random_split(m, fraction, seed):
-    """Indices ``(train, test)``: a seeded random ``fraction`` of ``m`` rows held out."""
+    """Indices ``(train, test)``: a seeded random ``fraction`` of ``m`` rows held out.
+
+    Parameters
+    ----------
+    m : int
+        Rows.
+    fraction : float
+        The share held out, in (0, 1).
+    seed : int
+        Seed of the ``numpy.random.Generator``.
+
+    Returns
+    -------
+    train, test : numpy.ndarray
+        Sorted row indices."""
     order = np.random.default_rng(seed).permutation(m)
     k = min(max(int(round(m * fraction)), 1), m - 1)
     return np.sort(order[k:]), np.sort(order[:k])
@@ -261,7 +326,21 @@ def infer_task(y, classes=None):
     several target columns or fractional numbers → regression; integers with at most
     ``MAX_AUTO_CLASSES`` distinct values → classes; more distinct integers are classes only when they
     are class indices (every value of 0..k−1 or 1..k present), else a regression (e.g. a count or a
-    score that happens to be whole)."""
+    score that happens to be whole).
+
+    Parameters
+    ----------
+    y : array_like
+        The targets, (m,) or (m, k).
+    classes : list of str, optional
+        Class names the data file declares.
+
+    Returns
+    -------
+    task : str
+        ``"classification"`` or ``"regression"``.
+    reason : str
+        Why, in the words ``bpx train`` prints."""
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] > 1:
         return "regression", f"{y.shape[1]} target columns"
@@ -291,7 +370,19 @@ def choose_scaling(X):
     Pixel-like data (non-negative, at least ``MIN_PIXEL_COLUMNS`` columns, and the columns share one
     range: the median column maximum is at least half the largest) → ``max``: X divided by that shared
     maximum, which keeps the pixels' relative intensities. Anything else is tabular → ``standardize``:
-    each feature to mean 0 and standard deviation 1, whatever its units."""
+    each feature to mean 0 and standard deviation 1, whatever its units.
+
+    Parameters
+    ----------
+    X : array_like
+        The training features, (m, n), on the host.
+
+    Returns
+    -------
+    method : str
+        ``"max"`` or ``"standardize"``.
+    reason : str
+        Why, in the words ``bpx train`` prints."""
     X = _host_matrix(X, "X")
     n = X.shape[1]
     if X.size == 0:

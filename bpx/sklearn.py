@@ -668,6 +668,46 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     backend spec, default ``$BPX_BACKEND`` else auto) and ``dtype`` (None follows X). Multiclass uses a
     softmax output and cross-entropy; binary and multilabel targets a sigmoid output per label and
     binary cross-entropy. ``classes_`` may hold any labels (ints, strings, ...).
+
+    Parameters
+    ----------
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, learning_rate_init, \
+power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, momentum, nesterovs_momentum, \
+early_stopping, validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, max_fun
+        scikit-learn's parameters of the same names, with the same defaults and meanings (see
+        ``sklearn.neural_network.MLPClassifier``); ``alpha`` is applied as weight decay ``alpha /
+        batch_size`` per batch, and ``solver='lbfgs'`` runs :class:`bpx.LBFGS` on the backend.
+    backend : str, optional
+        A bpx backend spec (``"numpy"``, ``"torch:cuda"``, ...); default ``$BPX_BACKEND``, else ``auto``.
+    dtype : {"float32", "float64"} or None, default None
+        The network's dtype; None follows X, as scikit-learn does.
+
+    Attributes
+    ----------
+    classes_ : numpy.ndarray
+        The class labels.
+    coefs_, intercepts_ : list of numpy.ndarray
+        Host copies of the weights, (n_in, n_out), and biases; assignable (the next ``fit``,
+        ``partial_fit`` or ``predict`` uses them).
+    loss_ : float
+        The current loss.
+    loss_curve_ : list of float
+        The loss of each epoch (sgd, adam).
+    n_iter_ : int
+        Epochs (or L-BFGS iterations) of the last ``fit``.
+    t_ : int
+        Training samples seen.
+    best_validation_score_, validation_scores_
+        With ``early_stopping``.
+    n_features_in_, n_layers_, n_outputs_, out_activation_
+        As in scikit-learn.
+
+    Raises
+    ------
+    ValueError
+        From ``fit``, naming the parameter, for an invalid parameter value (``hidden_layer_sizes=(2.5,)``
+        included), and for non-finite training (scikit-learn's message).
+
     """
 
     _classifier = True
@@ -769,6 +809,46 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     scikit-learn's ``MLPRegressor`` parameters (``solver`` 'adam', 'sgd' or 'lbfgs'), plus ``backend`` and
     ``dtype``. Identity output and squared error (``loss='squared_error'``), or exp output and half the
     Poisson deviance (``loss='poisson'``); a 1-D y (or a single output) gives 1-D predictions.
+
+    Parameters
+    ----------
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, learning_rate_init, \
+power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, momentum, nesterovs_momentum, \
+early_stopping, validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, max_fun
+        scikit-learn's parameters of the same names, with the same defaults and meanings (see
+        ``sklearn.neural_network.MLPRegressor``); ``alpha`` is applied as weight decay ``alpha /
+        batch_size`` per batch, and ``solver='lbfgs'`` runs :class:`bpx.LBFGS` on the backend.
+    loss : {'squared_error', 'poisson'}, default 'squared_error'
+        The loss (``poisson`` has an exp output and refuses negative y).
+    backend : str, optional
+        A bpx backend spec (``"numpy"``, ``"torch:cuda"``, ...); default ``$BPX_BACKEND``, else ``auto``.
+    dtype : {"float32", "float64"} or None, default None
+        The network's dtype; None follows X, as scikit-learn does.
+
+    Attributes
+    ----------
+    coefs_, intercepts_ : list of numpy.ndarray
+        Host copies of the weights, (n_in, n_out), and biases; assignable (the next ``fit``,
+        ``partial_fit`` or ``predict`` uses them).
+    loss_ : float
+        The current loss.
+    loss_curve_ : list of float
+        The loss of each epoch (sgd, adam).
+    n_iter_ : int
+        Epochs (or L-BFGS iterations) of the last ``fit``.
+    t_ : int
+        Training samples seen.
+    best_validation_score_, validation_scores_
+        With ``early_stopping``.
+    n_features_in_, n_layers_, n_outputs_, out_activation_
+        As in scikit-learn.
+
+    Raises
+    ------
+    ValueError
+        From ``fit``, naming the parameter, for an invalid parameter value (``hidden_layer_sizes=(2.5,)``
+        included), and for non-finite training (scikit-learn's message).
+
     """
 
     score = _BaseMLP.score  # not RegressorMixin's: predictions on a device go to the host first
