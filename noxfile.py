@@ -1,11 +1,15 @@
-"""nox sessions: the test suite once per array backend, lint, and the benchmarks.
+"""nox sessions: the test suite once per array backend, the oldest and newest supported versions, a
+fresh-machine smoke test of the wheel, lint, and the benchmarks.
 
-A plain ``nox`` runs every test session this machine can run plus lint and docs; the cupy session skips
-itself, with the reason, where no CUDA device is usable. ``nox -s bench`` runs the benchmarks.
+A plain ``nox`` runs every test session this machine can run, plus oldest, newest, smoke, lint and docs; the
+cupy session skips itself, with the reason, where no CUDA device is usable, and oldest/newest skip
+themselves, with the reason, where their Python is not installed. ``nox -s bench`` runs the benchmarks.
+docs/development/testing.md describes them.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import shutil
@@ -14,7 +18,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "docs"]
+nox.options.sessions = ["tests", "oldest", "newest", "smoke", "lint", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 
 ROOT = Path(__file__).parent
@@ -26,6 +30,14 @@ DEVICES = {
 }
 # environment a session's tests need: JAX has float64 only in x64 mode (bpx never switches it on itself)
 ENV = {"jax": {"JAX_ENABLE_X64": "1"}}
+# Tests that touch no array of the session's backend run once, in the numpy session (tests/conftest.py
+# skips them elsewhere, saying so, when BPX_ONCE_IN is set to the session that runs them).
+ONCE_IN = "numpy"
+# Supported Python versions: the oldest runs every dependency at its floor (tests/constraints-oldest.txt),
+# the newest the newest releases.
+OLDEST_PYTHON, NEWEST_PYTHON = "3.10", "3.13"
+# ... without the tests marked slow (scikit-learn's own MLP test module, minutes): tests(numpy) runs them
+VERSIONS_PYTEST = ("-m", "not slow")
 TARGETS = [
     (requirements.stem, spec)
     for requirements in sorted((ROOT / "backends").glob("*.txt"))
@@ -67,7 +79,108 @@ def tests(session, requirements, spec):
             session.skip(f"cupy: {reason}")
     session.install("-r", f"backends/{requirements}.txt")
     session.install(".[test]")
-    session.run("python", "-m", "pytest", "-q", *session.posargs, env={"BPX_BACKEND": spec, **ENV.get(requirements, {})})
+    env = {"BPX_BACKEND": spec, "BPX_ONCE_IN": ONCE_IN, **ENV.get(requirements, {})}
+    if requirements == "jax":
+        env.update(jax_compilation_cache(session))
+    session.run("python", "-m", "pytest", "-q", *session.posargs, env=env)
+
+
+def jax_compilation_cache(session):
+    """JAX's persistent compilation cache in the session's folder, every compiled program kept (minimum
+    compile time 0): a program compiled once is read back by every later test and every later run that
+    lowers to the same XLA program, instead of being compiled again."""
+    return {"JAX_COMPILATION_CACHE_DIR": str(Path(session.virtualenv.location) / "jax-cache"),
+            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1"}
+
+
+def find_python(version):
+    """The path of a working ``python<version>``: on PATH, or installed by pyenv but not selected (its shim
+    then answers "command not found"), else None."""
+    roots = [os.environ.get("PYENV_ROOT", ""), str(Path.home() / ".pyenv")]
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        roots.insert(0, subprocess.run([pyenv, "root"], capture_output=True, text=True).stdout.strip())
+    candidates = [shutil.which(f"python{version}")]
+    for root in filter(None, roots):
+        installed = glob.glob(f"{root}/versions/{version}.*/bin/python{version}")
+        candidates += sorted(installed, key=lambda p: [int(n) for n in re.findall(r"\d+", Path(p).parents[1].name)],
+                             reverse=True)
+    for candidate in filter(None, candidates):
+        try:
+            answer = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2])"],
+                                    capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if answer.returncode == 0 and answer.stdout.strip() == str(tuple(int(n) for n in version.split("."))):
+            return candidate
+    return None
+
+
+def versions_session(version, describe):
+    """A session on Python <version> where it is installed; elsewhere one that skips, giving the reason
+    (not nox's missing-interpreter failure, which is the default where CI is set)."""
+    found = find_python(version)
+
+    def decorate(func):
+        if found:
+            return nox.session(python=found, name=func.__name__, tags=["versions"])(func)
+
+        def missing(session):
+            session.skip(f"Python {version} is not installed here (looked on PATH and in pyenv's versions/)")
+
+        missing.__doc__ = f"{describe} (skips here: no Python {version})"
+        return nox.session(python=False, name=func.__name__, tags=["versions"])(missing)
+
+    return decorate
+
+
+@versions_session(OLDEST_PYTHON, "the suite on the oldest supported Python, every dependency at its floor")
+def oldest(session):
+    """The suite on the oldest supported Python with every dependency at its declared floor
+    (tests/constraints-oldest.txt), on numpy (array-api-strict takes part as the parity peer; as a backend
+    it needs NumPy >= 2, see backends/array_api_strict.txt)."""
+    session.install("-c", "tests/constraints-oldest.txt", ".[test]")
+    session.run("python", "-m", "pip", "list")
+    session.run("python", "-m", "pytest", "-q", *VERSIONS_PYTEST, *session.posargs, env={"BPX_BACKEND": "numpy"})
+
+
+@versions_session(NEWEST_PYTHON, "the suite on the newest supported Python with the newest releases")
+def newest(session):
+    """The suite on the newest Python the dependencies support, with their newest releases, on numpy."""
+    session.install("--upgrade", "--upgrade-strategy", "eager", ".[test]")
+    session.run("python", "-m", "pip", "list")
+    session.run("python", "-m", "pytest", "-q", *VERSIONS_PYTEST, *session.posargs, env={"BPX_BACKEND": "numpy"})
+
+
+@nox.session(reuse_venv=False)
+def smoke(session):
+    """A fresh machine: build the wheel, install it (not the source tree) into a new venv, run ``bpx train``
+    on the bundled digits in an empty folder, check the printed test accuracy and that the model loads."""
+    dist = Path(session.create_tmp()) / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    session.run("python", "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(dist), str(ROOT))
+    (wheel,) = dist.glob("bpx-*.whl")
+    session.install(str(wheel))
+    work = dist.parent / "train"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    session.chdir(work)
+    env = {"PYTHONPATH": "", "BPX_BACKEND": "numpy"}  # the installed wheel only, never the source tree
+    out = session.run("bpx", "train", "--out", "model.npz", env=env, silent=True)
+    print(out)
+    found = re.search(r"^test accuracy (\d\.\d+)", out, flags=re.M)
+    if not found:
+        session.error("bpx train printed no test accuracy")
+    # the default run (64-128-10, Adam, 60 epochs, float32) scores 0.97-0.98 on any BLAS kernel: 0.9 is
+    # far below what any correct build prints and far above chance (0.1)
+    if float(found.group(1)) < 0.9:
+        session.error(f"bpx train: test accuracy {found.group(1)} < 0.9")
+    check = ("import pathlib, sys, bpx; net = bpx.load('model.npz'); "
+             "assert 'site-packages' in bpx.__file__, bpx.__file__; "
+             "from bpx.datasets import load_digits; d = load_digits(); "
+             "acc = net.evaluate(d.X / 16, d.y)['accuracy']; print('loaded', bpx.__file__, 'accuracy', acc); "
+             "assert acc > 0.9, acc")
+    session.run("python", "-c", check, env=env)
 
 
 @nox.session

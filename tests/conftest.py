@@ -119,3 +119,30 @@ def tol():
         return {"float32": dict(rtol=1e-4, atol=1e-6), "float64": dict(rtol=1e-10, atol=1e-12)}[str(dtype)]
 
     return tolerance
+
+
+# Modules that touch no array of the session's backend (the README/docs examples pin BPX_BACKEND=numpy
+# themselves; the data loaders are host-side NumPy): nox sets BPX_ONCE_IN=numpy so they run once, in the
+# numpy session, and skip with this reason in the others. A plain ``BPX_BACKEND=<spec> pytest`` runs them.
+BACKEND_INDEPENDENT = r"tests/test_readme\.py|tests/test_datasets\.py"
+
+
+def pytest_itemcollected(item):
+    once_in = os.environ.get("BPX_ONCE_IN")
+    if once_in and once_in != SPEC and re.search(BACKEND_INDEPENDENT, item.nodeid):
+        item.add_marker(pytest.mark.skip(reason=f"backend-independent: runs once, in the {once_in} session"))
+
+
+def strict_device_move_refused():
+    """None where array-api-strict can move an array to another of its devices, else why not: its
+    ``to_device`` calls ``np.asarray(copy=True)``, which NumPy < 2 does not have (a known limitation of
+    array-api-strict on NumPy 1.26, bpx's floor; tests that move arrays to array_api_strict:device1 skip)."""
+    try:
+        import array_api_strict as xp
+
+        xp.asarray([1.0]).to_device(xp.Device("device1"))
+    except ImportError:
+        return None
+    except TypeError as exc:
+        return f"array-api-strict cannot move arrays between its devices on NumPy {np.__version__} ({exc})"
+    return None

@@ -56,9 +56,16 @@ def _expected_failed_checks(estimator):
     return failed
 
 
+def _listed(decorator):
+    """The same parametrize with its cases in a list: scikit-learn 1.7 (the newest on Python 3.10) hands
+    pytest a generator, which pytest >= 9 refuses."""
+    names, cases = decorator.mark.args
+    return pytest.mark.parametrize(names, list(cases), **decorator.mark.kwargs)
+
+
 @pytest.mark.skipif(_session_backend() is None, reason=f"backend {SPEC!r} cannot run here")
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # max_iter is kept small on purpose
-@parametrize_with_checks(_check_estimators(), expected_failed_checks=_expected_failed_checks)
+@_listed(parametrize_with_checks(_check_estimators(), expected_failed_checks=_expected_failed_checks))
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -215,7 +222,14 @@ def test_poisson_regressor_matches_sklearn(backend, to_input):
     kw = dict(loss="poisson", hidden_layer_sizes=(1,), activation="identity", alpha=0.0, solver="lbfgs", tol=1e-7,
               random_state=1)
     ref = neural_network.MLPRegressor(**kw).fit(X, y)
-    ours = MLPRegressor(backend=backend.spec, **kw).fit(to_input(X), y)
+    ours = MLPRegressor(backend=backend.spec, **kw)
+    if backend.has_dtype("float64"):
+        ours.fit(to_input(X), y)  # float64 converges to tol=1e-7: a ConvergenceWarning here is a failure
+    else:
+        # float32 L-BFGS can stop at the precision limit ("the line search found no lower cost") before
+        # tol=1e-7, and where depends on the BLAS kernel (SkylakeX kernels stop after 10 iterations, Haswell
+        # converges): what is robust is that the fit agrees with scikit-learn's to the tolerance below.
+        _quiet_fit(ours, to_input(X), y)
     assert ours.out_activation_ == "exp" == ref.out_activation_
     rtol = 1e-3 if ours._net.dtype == "float32" else 1e-4
     np.testing.assert_allclose(bpx.to_numpy(ours.predict(to_input(X))), ref.predict(X), rtol=rtol)
