@@ -12,7 +12,8 @@ from .interop import from_sklearn, from_torch, to_sklearn, to_torch
 from .lbfgs import LBFGS
 from .losses import LOSSES
 from .network import MLP, TrainingDiverged
-from .optimizers import SGD, Adam
+from . import clipping, schedules
+from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 from .persistence import ModelFileError, load, save
 
 __all__ = [
@@ -21,6 +22,12 @@ __all__ = [
     "MLP",
     "SGD",
     "Adam",
+    "AdamW",
+    "Adagrad",
+    "Optimizer",
+    "RMSprop",
+    "clipping",
+    "schedules",
     "Backend",
     "activation",
     "History",
