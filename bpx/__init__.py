@@ -3,6 +3,7 @@ array API and run on NumPy, CuPy, PyTorch, JAX or array-api-strict."""
 
 __version__ = "0.1.0"
 
+from . import clipping, schedules
 from .activations import ACTIVATIONS, activation
 from .backend import Backend, available_backends, backend_status, get_backend, to_numpy
 from .export import export_onnx
@@ -12,7 +13,6 @@ from .interop import from_sklearn, from_torch, to_sklearn, to_torch
 from .lbfgs import LBFGS
 from .losses import LOSSES
 from .network import MLP, TrainingDiverged
-from . import clipping, schedules
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 from .persistence import ModelFileError, load, save
 

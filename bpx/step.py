@@ -19,8 +19,9 @@ lives on the host, so every backend gets the very same numbers). Every backend r
   from the same stream, DESIGN rule 3), gathered once per epoch on the device.
 
 Compiled functions are cached per network architecture (its ``repr``), optimizer hyperparameters
-(but the learning rate, a per-step coefficient) and device; the library compiles once per input shape and dtype, so a second epoch,
-a second ``fit`` or a second network of the same architecture compiles nothing.
+(all but the learning rate, a per-step coefficient) and device; the library compiles once per input
+shape and dtype, so a second epoch, a second ``fit`` or a second network of the same architecture
+compiles nothing.
 
 This module imports no array library for the math (the compiled entry provides ``jit``, ``scan`` and
 ``block``); it uses numpy only for host-side data, as the shuffle does: the permutation and the

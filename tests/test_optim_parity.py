@@ -3,7 +3,6 @@ network on the same batches agree to 1e-10 (weight decay on the weight matrices 
 same split with two param groups). The same test on every backend is the eager / compiled (jax) /
 Dask agreement: each follows torch's trajectory."""
 
-import math
 
 import numpy as np
 import pytest
@@ -36,7 +35,7 @@ def torch_trajectory(params0, X, y, make_opt, make_sched=None, clip_norm=None, c
     Xt = torch.tensor(X)
     Yt = torch.nn.functional.one_hot(torch.tensor(y), SIZES[-1]).to(torch.float64)
     bound = 0
-    for epoch in range(EPOCHS):
+    for _ in range(EPOCHS):
         for start in range(0, M, BATCH):
             A, Y = Xt[start:start + BATCH], Yt[start:start + BATCH]
             for layer in range(len(SIZES) - 1):

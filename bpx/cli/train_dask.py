@@ -40,7 +40,8 @@ def run(args):
     from bpx import distributed as bd
     from bpx.preprocessing import LabelEncoder, Scaler, label_names, random_split, sorted_classes, stratified_split
 
-    from .train import DEFAULT_LR, _line
+    from .optimizer_options import build_optimizer
+    from .train import _line
 
     if args.val_split or args.early_stopping:
         args.parser.error("argument --val-split/--early-stopping: not supported with --backend dask "
@@ -127,7 +128,7 @@ def run(args):
                 raise ValueError(f"--init-from {args.init_from}: its layer sizes {start.layer_sizes} differ from "
                                  f"this network's {sizes}")
             net.set_params(start.params)
-        lr = args.lr or DEFAULT_LR[args.optimizer]
+        optimizer, lr = build_optimizer(args, X_train.shape[0])
         net.classes = classes
         net.metadata = {
             "preprocessing": {"scaling": scaler.to_dict(), "label_column": train.label_column,
@@ -138,7 +139,6 @@ def run(args):
                          "epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed,
                          "init_from": args.init_from, "dask_chunks": [int(c) for c in X_train.chunks[0]][:1]},
         }
-        optimizer = bpx.SGD(lr=lr, momentum=args.momentum or 0.0) if args.optimizer == "sgd" else bpx.Adam(lr=lr)
         what = f"{len(classes)} classes" if classify else f"{n_out} target(s)"
         say(f"data: {train.path or 'the bundled 8x8 digits'}: {X_train.shape[0]} training samples in "
             f"{X_train.numblocks[0]} chunk(s)" + (f", {X_test.shape[0]} test samples" if X_test is not None else "")
