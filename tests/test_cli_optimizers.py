@@ -80,3 +80,17 @@ def test_a_warmup_longer_than_the_run_is_refused_before_training(capsys, tmp_pat
                              "--warmup", 100)
     assert status != 0 and "--warmup 100: the run has only 8 steps" in err, err
     assert not out.exists()
+
+
+def test_precision_flag(capsys, tmp_path, backend, small):
+    if backend.library.lazy:
+        pytest.skip("`bpx train --backend dask` starts a LocalCluster per call (tests/test_cli.py's reason)")
+    out = tmp_path / "m.npz"
+    status, _, err = run_cli(capsys, "train", "--backend", backend.spec, "--data", small, "--epochs", 1, "--out", out,
+                             "--verbose", 0, "--precision", "bf16")
+    if backend.library.name in ("torch", "jax"):
+        assert status == 0, err
+        assert bpx.load(out, backend=backend).precision == "bf16"
+    else:
+        assert status != 0 and "precision='bf16' is not offered on backend" in err, err
+        assert not out.exists()

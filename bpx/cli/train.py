@@ -249,7 +249,8 @@ def run(args):
     # -- network -----------------------------------------------------------------------------------
     sizes = [train.n_features, *args.hidden, n_out]
     net = bpx.MLP(sizes, activation=args.activation, output=output, loss=loss, backend=args.backend,
-                  dtype=args.dtype, seed=args.seed, init=args.init, bias=not args.no_bias, dropout=args.dropout)
+                  dtype=args.dtype, seed=args.seed, init=args.init, bias=not args.no_bias, dropout=args.dropout,
+                  precision=args.precision)
     if args.init_from:
         start = bpx.load(args.init_from, backend=net.backend)
         if start.layer_sizes != sizes:
