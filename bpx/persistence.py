@@ -2,8 +2,9 @@
 
 The file is an uncompressed NumPy ``.npz`` (a zip) holding ``W1, b1, W2, b2, ...`` (``W1, W2, ...`` for
 a network without biases) and ``header``, a uint8 array of UTF-8 JSON: format name and version, bpx
-version, architecture (with ``bias`` and ``dropout``; files written before these existed load as
-``bias=True``, no dropout), dtype, the conventions the numbers assume, and a SHA-256 of the parameter
+version, architecture (with ``bias``, ``dropout`` and the mixed-precision setting ``precision``; files
+written before these existed load as ``bias=True``, no dropout, full precision), dtype (of the master
+parameters: a bf16 network saves float32), the conventions the numbers assume, and a SHA-256 of the parameter
 bytes. Activations are saved by name: a user activation (:func:`bpx.activation`) must be registered
 again before its model is loaded. It is written atomically and durably (a
 temporary file in the same folder, fsync, ``os.replace``, a fsync of the folder), so a crash leaves
