@@ -6,6 +6,7 @@ __version__ = "0.1.0"
 from . import clipping, schedules
 from .activations import ACTIVATIONS, activation
 from .backend import Backend, available_backends, backend_status, get_backend, to_numpy
+from .callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 from .export import export_onnx
 from .gradcheck import gradcheck
 from .history import History
@@ -15,6 +16,7 @@ from .losses import LOSSES
 from .network import MLP, TrainingDiverged
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 from .persistence import ModelFileError, load, save
+from .training import CheckpointError, stop_on_signals
 
 __all__ = [
     "ACTIVATIONS",
@@ -29,6 +31,12 @@ __all__ = [
     "clipping",
     "schedules",
     "Backend",
+    "CSVLogger",
+    "Callback",
+    "CheckpointError",
+    "EarlyStopping",
+    "ModelCheckpoint",
+    "ReduceLROnPlateau",
     "activation",
     "History",
     "LBFGS",
@@ -43,6 +51,7 @@ __all__ = [
     "gradcheck",
     "load",
     "save",
+    "stop_on_signals",
     "to_numpy",
     "to_sklearn",
     "to_torch",
