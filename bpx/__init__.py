@@ -3,6 +3,7 @@ array API and run on NumPy, CuPy, PyTorch, JAX or array-api-strict."""
 
 __version__ = "0.1.0"
 
+from . import clipping, schedules
 from .activations import ACTIVATIONS, activation
 from .backend import Backend, available_backends, backend_status, get_backend, to_numpy
 from .callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
@@ -13,7 +14,7 @@ from .interop import from_sklearn, from_torch, to_sklearn, to_torch
 from .lbfgs import LBFGS
 from .losses import LOSSES
 from .network import MLP, TrainingDiverged
-from .optimizers import SGD, Adam
+from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 from .persistence import ModelFileError, load, save
 from .training import CheckpointError, stop_on_signals
 
@@ -23,6 +24,12 @@ __all__ = [
     "MLP",
     "SGD",
     "Adam",
+    "AdamW",
+    "Adagrad",
+    "Optimizer",
+    "RMSprop",
+    "clipping",
+    "schedules",
     "Backend",
     "CSVLogger",
     "Callback",

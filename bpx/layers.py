@@ -37,6 +37,7 @@ class Dense:
         self.n_out = n_out
         self.activation = get_activation(activation)
         self.bias = bool(bias)
+        self.compute_dtype = None  # mixed precision: the dtype of the matrix products (bpx.precision)
 
     def __repr__(self):
         return f"Dense({self.n_in} -> {self.n_out}, {self.activation.name}{'' if self.bias else ', bias=False'})"
@@ -51,7 +52,7 @@ class Dense:
 
     def forward(self, A_prev, W, b=None):
         """Z[l] = A[l-1] @ W[l] + b[l]  (without a bias: Z[l] = A[l-1] @ W[l]),  A[l] = g(Z[l])."""
-        Z = A_prev @ W
+        Z = self._matmul(A_prev, W)
         if b is not None:
             if inplace_ok(Z):  # fast path: add the bias into the fresh product, no second (m, n_out) array
                 Z += b
@@ -61,7 +62,7 @@ class Dense:
 
     def gradients(self, dZ, A_prev):
         """BP3/BP4: [dW[l] = A[l-1]ᵀ @ dZ[l],  db[l] = Σ_samples dZ[l]], aligned with :attr:`slots`."""
-        dW = A_prev.T @ dZ
+        dW = self._matmul(A_prev.T, dZ)
         if not self.bias:
             return [dW]
         db = dZ.sum(axis=0) if ndarray_ok(dZ) else namespace(dZ).sum(dZ, axis=0)
@@ -71,13 +72,23 @@ class Dense:
         """BP2: dZ[l-1] = (dZ[l] @ W[l]ᵀ) ⊙ g'(Z[l-1]), ``below`` being layer l-1 and ``A_prev`` its
         activation g(Z[l-1]). With dropout on layer l-1 its output was A ⊙ mask (the mask already
         scaled by 1/(1−p)), so the gradient flowing back is multiplied by the same mask."""
-        dA = dZ @ W.T  # a fresh temporary: ours to overwrite
+        dA = self._matmul(dZ, W.T)  # a fresh temporary: ours to overwrite
         if mask is not None:
             if inplace_ok(dA):
                 dA *= mask
             else:
                 dA = dA * mask
         return below.activation.backward_owned(Z_prev, A_prev, dA)
+
+
+    def _matmul(self, a, b):
+        """``a @ b``; with mixed precision (:mod:`bpx.precision`) the operands are cast to
+        ``compute_dtype`` and the product back to ``a``'s dtype."""
+        low = self.compute_dtype
+        if low is None:
+            return a @ b
+        xp = namespace(a)
+        return xp.astype(xp.astype(a, low) @ xp.astype(b, low), a.dtype)
 
 
 def param_layout(layer_sizes, bias=True):

@@ -24,6 +24,7 @@ from .history import History  # noqa: F401 (the type fit returns)
 from .initializers import default_init, get_initializer
 from .layers import Dense, param_layout
 from .losses import get_loss
+from .precision import check_precision, compute_dtype, supports
 from .step import check_optimizer
 from .step import train_step as run_step
 from .training import loop as _training
@@ -49,10 +50,15 @@ class MLP:
     kept units are scaled by 1/(1 − p), so nothing changes at prediction time, where dropout is off).
     The masks are drawn on the host from the network's seed (DESIGN rule 3), so one seed gives the same
     masks, and the same training trajectory, on every backend.
+
+    ``precision="bf16"`` is mixed precision (:mod:`bpx.precision`): the matrix products of the forward
+    and backward pass run in bfloat16, while the parameters, the optimizer state, the activations, the
+    loss and the cost stay in ``dtype`` (which must be float32). Offered on torch and JAX; refused,
+    before any work, on backends without a fast bfloat16 (NumPy, array-api-strict, Dask).
     """
 
     def __init__(self, layer_sizes, activation="relu", output="softmax", loss="cross_entropy",
-                 backend=None, dtype="float32", seed=0, init=None, bias=True, dropout=0.0):
+                 backend=None, dtype="float32", seed=0, init=None, bias=True, dropout=0.0, precision=None):
         sizes = check_layer_sizes(layer_sizes)
         bias = check_bool(bias, "bias")
         dropout = _check_dropout(dropout, len(sizes) - 2)
@@ -66,6 +72,8 @@ class MLP:
         self.dtype = dtype_name(dtype)
         self.backend = get_backend(backend)
         self._dtype = self.backend.dtype(self.dtype)
+        self.precision = check_precision(precision, self.dtype)
+        low = compute_dtype(self.backend, self.precision)  # refused here where the backend has no such type
         if self.loss_fn.name == "poisson" and out.name != "exp":
             raise ValueError(f"loss='poisson' needs output='exp' (its canonical link), got output={out.name!r}")
         if self.loss_fn.name not in ("mse", "poisson") and out.name not in CLASSIFIER_OUTPUTS:
@@ -79,6 +87,8 @@ class MLP:
         self.seed, self.init, self.bias, self.dropout = seed, init, bias, dropout
         self.layers = [Dense(n_in, n_out, hidden, bias) for n_in, n_out in zip(sizes[:-2], sizes[1:-1])]
         self.layers.append(Dense(sizes[-2], sizes[-1], out, bias))
+        for layer in self.layers:
+            layer.compute_dtype = low
         self._slices, start = [], 0  # layer l's parameters are self._params[self._slices[l]]
         for layer in self.layers:
             self._slices.append(slice(start, start + len(layer.slots)))
@@ -98,6 +108,7 @@ class MLP:
     # -- description --------------------------------------------------------------------------------
     def __repr__(self):
         extra = ("" if self.bias else ", bias=False") + (f", dropout={self.dropout!r}" if any(self.dropout) else "")
+        extra += f", precision={self.precision!r}" if self.precision else ""
         return (f"MLP({self.layer_sizes}, activation={self.activation!r}, output={self.output!r}, "
                 f"loss={self.loss_name!r}, backend={self.backend.spec!r}, dtype={self.dtype!r}{extra})")
 
@@ -178,11 +189,18 @@ class MLP:
         twin = MLP(self.layer_sizes, self.activation, self.output, self.loss_name,
                    backend=self.backend if backend is None else backend,
                    dtype=self.dtype if dtype is None else dtype, seed=self.seed, init=self.init, bias=self.bias,
-                   dropout=list(self.dropout))
+                   dropout=list(self.dropout), precision=self._precision_on(backend, dtype))
         twin.set_params([to_numpy(p) for p in self._params])
         twin.classes = None if self.classes is None else list(self.classes)
         twin.metadata = json.loads(json.dumps(self.metadata))
         return twin
+
+    def _precision_on(self, backend, dtype=None):
+        """This network's mixed precision where ``backend`` (None: its own) offers it for float32
+        ``dtype`` (None: its own), else None: a copy elsewhere computes in its dtype throughout."""
+        if self.precision is None or (dtype is not None and dtype_name(dtype) != "float32"):
+            return None
+        return self.precision if backend is None or supports(get_backend(backend), self.precision) else None
 
     # -- data -------------------------------------------------------------------------------------------
     def _X(self, X, name="X"):

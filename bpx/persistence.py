@@ -2,8 +2,9 @@
 
 The file is an uncompressed NumPy ``.npz`` (a zip) holding ``W1, b1, W2, b2, ...`` (``W1, W2, ...`` for
 a network without biases) and ``header``, a uint8 array of UTF-8 JSON: format name and version, bpx
-version, architecture (with ``bias`` and ``dropout``; files written before these existed load as
-``bias=True``, no dropout), dtype, the conventions the numbers assume, and a SHA-256 of the parameter
+version, architecture (with ``bias``, ``dropout`` and the mixed-precision setting ``precision``; files
+written before these existed load as ``bias=True``, no dropout, full precision), dtype (of the master
+parameters: a bf16 network saves float32), the conventions the numbers assume, and a SHA-256 of the parameter
 bytes. Activations are saved by name: a user activation (:func:`bpx.activation`) must be registered
 again before its model is loaded. It is written atomically and durably (a
 temporary file in the same folder, fsync, ``os.replace``, a fsync of the folder), so a crash leaves
@@ -109,7 +110,8 @@ def save(net, path):
     header = {
         "format": FORMAT,
         # a bias-free file needs a reader that knows the "bias" field; anything else stays readable by
-        # every bpx that reads format 1 (dropout only matters for training, older readers ignore it)
+        # every bpx that reads format 1 (dropout only matters for training, older readers ignore it; so
+        # does precision, the mixed-precision setting: the parameters are saved in the master dtype)
         "format_version": FORMAT_VERSION if not net.bias else 1,
         "bpx_version": _version(),
         "layer_sizes": net.layer_sizes,
@@ -121,6 +123,7 @@ def save(net, path):
         "seed": net.seed,
         "bias": net.bias,
         "dropout": list(net.dropout),
+        "precision": net.precision,
         "arrays": names,
         "classes": None if net.classes is None else [str(c) for c in net.classes],
         "conventions": CONVENTIONS,
@@ -130,6 +133,16 @@ def save(net, path):
     blob = np.frombuffer(json.dumps(header, sort_keys=True).encode("utf-8"), dtype=np.uint8)
     write_atomically(path, lambda f: np.savez(f, header=blob, **dict(zip(names, arrays))))
     return path
+
+
+def _precision(precision, backend):
+    """A saved mixed-precision setting, kept where ``backend`` offers it (elsewhere the network computes in
+    its master dtype); an unknown one is left for MLP to refuse."""
+    from .precision import PRECISIONS, supports
+
+    if precision in PRECISIONS and not supports(backend, precision):
+        return None
+    return precision
 
 
 def read(path):
@@ -244,7 +257,8 @@ def load(path, backend=None):
     try:
         net = MLP(header["layer_sizes"], header["activation"], header["output"], header["loss"],
                   backend=backend, dtype=header["dtype"], seed=header.get("seed"), init=header.get("init"),
-                  bias=header["bias"], dropout=header.get("dropout", 0.0))
+                  bias=header["bias"], dropout=header.get("dropout", 0.0),
+                  precision=_precision(header.get("precision"), backend))
     except (TypeError, ValueError) as exc:
         raise ModelFileError(path, f"the header describes no valid network ({exc})") from None
     net.set_params(arrays)

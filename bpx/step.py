@@ -19,8 +19,9 @@ lives on the host, so every backend gets the very same numbers). Every backend r
   from the same stream, DESIGN rule 3), gathered once per epoch on the device.
 
 Compiled functions are cached per network architecture (its ``repr``), optimizer hyperparameters
-(its ``repr``) and device; the library compiles once per input shape and dtype, so a second epoch,
-a second ``fit`` or a second network of the same architecture compiles nothing.
+(all but the learning rate, a per-step coefficient) and device; the library compiles once per input
+shape and dtype, so a second epoch, a second ``fit`` or a second network of the same architecture
+compiles nothing.
 
 This module imports no array library for the math (the compiled entry provides ``jit``, ``scan`` and
 ``block``); it uses numpy only for host-side data, as the shuffle does: the permutation and the
@@ -146,8 +147,8 @@ def epoch_masks(net, m, batch):
 def _coefs(net, optimizer, t0, n):
     """The optimizer's per-step coefficients of steps t0 .. t0+n-1, as an (n, k) host array in the
     network's dtype (moved to the device by the compiled call)."""
-    if type(optimizer).coefficients is Optimizer.coefficients:  # none (SGD): no per-step loop on the host
-        return np.zeros((n, 0), dtype=net.dtype)
+    if type(optimizer).coefficients is Optimizer.coefficients and not callable(optimizer.lr):  # a constant rate
+        return np.full((n, 1), optimizer.lr, dtype=net.dtype)
     rows = [optimizer.coefficients(t) for t in range(t0, t0 + n)]
     return np.array(rows, dtype=net.dtype).reshape(n, -1)
 
@@ -161,7 +162,7 @@ class Compiled:
     def get(cls, net, optimizer):
         # the activation and loss objects too: a user activation registered again under its name is new math
         math = tuple(id(layer.activation) for layer in net.layers) + (id(net.loss_fn),)
-        key = (type(net), repr(net), math, str(net.backend.device), type(optimizer), repr(optimizer))
+        key = (type(net), repr(net), math, str(net.backend.device), type(optimizer), optimizer._math_key())
         compiled = cls._cache.get(key)
         if compiled is None:
             compiled = cls._cache[key] = cls(net, optimizer)

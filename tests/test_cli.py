@@ -286,7 +286,7 @@ BAD_TRAIN_FLAGS = [
     ["--hidden", "2.5"], ["--hidden", "0"], ["--hidden", ""], ["--hidden", "a,b"], ["--hidden", "64,-4"],
     ["--val-split", "1"], ["--val-split", "nan"], ["--val-split", "-0.1"], ["--test-split", "1"],
     ["--early-stopping", "0"], ["--early-stopping", "nan"], ["--seed", "-1"], ["--seed", "x"],
-    ["--activation", "swish"], ["--optimizer", "rmsprop"], ["--loss", "hinge"], ["--dtype", "float16"],
+    ["--activation", "swish"], ["--optimizer", "nadam"], ["--loss", "hinge"], ["--dtype", "float16"],
     ["--output", "relu"], ["--scale", "42"], ["--init", "zeros"], ["--verbose", "3"],
     ["--backend", "nope"], ["--backend", "numpy:gpu"], ["--data", "/no/such/file.csv"], ["--data", "/"],
     ["--out", "/no/such/folder/m.npz"], ["--plot", "/no/such/folder/c.png"], ["--nope"], ["extra"],

@@ -298,6 +298,30 @@ def test_full_batch_sgd_matches_sklearn(cls, learning_rate, backend, float64, to
         ref.n_iter_, ref.t_, ref.n_layers_, ref.n_outputs_, ref.out_activation_)
 
 
+
+@pytest.mark.parametrize("learning_rate", ["invscaling", "adaptive"])
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_minibatch_lr_schedules_match_sklearn_step_for_step(learning_rate, nesterov, backend, float64, to_input):
+    """invscaling (lr = init / (t + 1)^power_t after each epoch, t the samples seen) and adaptive (lr / 5 once
+    the loss has not improved by tol for more than n_iter_no_change epochs) with momentum on mini-batches:
+    scikit-learn's weights, loss curve and final learning rate. (alpha=0: with a penalty and several batches an
+    epoch, bpx.sklearn's loss_curve_ adds the L2 term of the epoch's starting weights to every batch where
+    scikit-learn adds each batch's; the weights agree either way, the reported loss differs slightly.)"""
+    X, y = _blobs(n=40)
+    kw = dict(hidden_layer_sizes=(6,), activation="relu", solver="sgd", momentum=0.9, nesterovs_momentum=nesterov,
+              batch_size=10, alpha=0.0, learning_rate=learning_rate, learning_rate_init=0.05, power_t=0.3,
+              tol=0.05, n_iter_no_change=1, max_iter=15, random_state=1, shuffle=False)
+    ours = _quiet_fit(bpx.sklearn.MLPClassifier(backend=backend.spec, dtype=float64, **kw), to_input(X), y)
+    ref = _quiet_fit(neural_network.MLPClassifier(**kw), X, y)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-9)
+    assert ours.n_iter_ == ref.n_iter_ and ours.t_ == ref.t_
+    assert ours._optimizer.lr == pytest.approx(ref._optimizer.learning_rate, rel=1e-12)
+    if learning_rate == "adaptive":
+        assert ref._optimizer.learning_rate < 0.05 / 5  # the rate was divided at least twice
+
+
 def test_convergence_warning_when_max_iter_is_reached(backend):
     X, y = _blobs(n=12)
     with pytest.warns(ConvergenceWarning, match="Maximum iterations \\(2\\)"):

@@ -81,7 +81,13 @@ def test_compiled_epochs_compile_once_per_shape(backend):
     net.fit(X, y, epochs=1, batch_size=8, optimizer=optimizer, shuffle=False, verbose=0)
     net.fit(X[:35], y[:35], epochs=1, batch_size=8, optimizer=optimizer, verbose=0)
     assert compiled.epoch._cache_size() == 3  # one more per new shape (unshuffled; 4 batches + 3 rows)
-    assert bstep.Compiled.get(net, bpx.SGD(0.2, momentum=0.9)) is not compiled  # other hyperparameters
+    assert bstep.Compiled.get(net, bpx.SGD(0.1, momentum=0.8)) is not compiled  # other hyperparameters
+    # the learning rate is a per-step input: another rate, or a schedule, compiles nothing
+    assert bstep.Compiled.get(net, bpx.SGD(0.2, momentum=0.9)) is compiled
+    assert bstep.Compiled.get(net, bpx.SGD(bpx.schedules.Exponential(0.1, 0.9), momentum=0.9)) is compiled
+    optimizer.lr = 0.05
+    net.fit(X, y, epochs=1, batch_size=8, optimizer=optimizer, verbose=0)
+    assert compiled.epoch._cache_size() == 3
 
 
 def test_sample_weights_reach_every_step(backend, dtype, tol):

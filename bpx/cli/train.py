@@ -38,13 +38,13 @@ from .args import (
     positive_int,
     unit_interval,
 )
+from .optimizer_options import DEFAULT_LR, OPTIMIZERS, add_optimizer_options, build_optimizer, check_optimizer_options
 from .train_dask import add_dask_options, dask_options_given
 
 HIDDEN_ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "identity", "gelu", "silu", "softplus", "elu")
 OUTPUTS = ("softmax", "sigmoid", "identity")
 LOSSES = ("cross_entropy", "binary_cross_entropy", "mse")
 SCALINGS = ("auto", "none", "255", "max", "standardize")
-DEFAULT_LR = {"adam": 0.003, "sgd": 0.01}
 
 
 def add_data_options(parser, labels=True):
@@ -95,8 +95,10 @@ def add_parser(subparsers):
     p.add_argument("--init-from", type=existing_file, metavar="MODEL",
                    help="start from the weights of a saved model of the same layer sizes (fine-tuning, or a "
                         "published initialisation) instead of drawing them")
-    p.add_argument("--optimizer", choices=("sgd", "adam"), default="adam")
-    p.add_argument("--lr", type=positive_float, help="learning rate (default 0.003 for adam, 0.01 for sgd)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
+                   help="default adam; lbfgs trains full batch (--batch-size does not apply)")
+    p.add_argument("--lr", type=positive_float,
+                   help="learning rate (default 0.003 for adam/adamw, 0.01 for sgd/adagrad, 0.001 for rmsprop)")
     p.add_argument("--momentum", type=unit_interval, help="SGD momentum in [0, 1) (default 0)")
     p.add_argument("--epochs", type=positive_int, default=60)
     p.add_argument("--batch-size", type=batch_size, default=32, help="samples per step, or 'full' (default 32)")
@@ -114,6 +116,7 @@ def add_parser(subparsers):
     p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                    help="0 silent, 1 progress bar on a terminal (default), 2 one line per epoch")
+    add_optimizer_options(p)
     long_runs.add_long_run_options(p)
     add_dask_options(p)
     p.set_defaults(run=run, parser=p)
@@ -133,6 +136,7 @@ def run(args):
     # -- flags that do not go together: usage errors, before any work ------------------------------
     if args.momentum is not None and args.optimizer != "sgd":
         _usage(args, "argument --momentum: applies to --optimizer sgd only")
+    check_optimizer_options(args, lambda message: _usage(args, message))
     if args.early_stopping is not None and not args.val_split:
         _usage(args, "argument --early-stopping: needs --val-split (the validation loss it watches)")
     if args.init_from and args.init:
@@ -271,7 +275,8 @@ def _train(args, lazy, say):
     # -- network -----------------------------------------------------------------------------------
     sizes = [train.n_features, *args.hidden, n_out]
     net = bpx.MLP(sizes, activation=args.activation, output=output, loss=loss, backend=args.backend,
-                  dtype=args.dtype, seed=args.seed, init=args.init, bias=not args.no_bias, dropout=args.dropout)
+                  dtype=args.dtype, seed=args.seed, init=args.init, bias=not args.no_bias, dropout=args.dropout,
+                  precision=args.precision)
     if args.init_from:
         start = bpx.load(args.init_from, backend="numpy" if lazy else net.backend)
         if start.layer_sizes != sizes:
@@ -293,7 +298,7 @@ def _train(args, lazy, say):
             "data": train.path if args.data else "bundled digits (bpx/digits.npz)",
             "test_data": args.test_data,
             "optimizer": args.optimizer,
-            "lr": args.lr or DEFAULT_LR[args.optimizer],
+            "lr": args.lr or DEFAULT_LR.get(args.optimizer),
             "momentum": args.momentum or 0.0,
             "epochs": args.epochs,
             "batch_size": args.batch_size,
@@ -303,8 +308,10 @@ def _train(args, lazy, say):
     }
     if lazy:
         net.metadata["training"]["dask_chunks"] = [int(c) for c in X_train.chunks[0]][:1]
-    lr = args.lr or DEFAULT_LR[args.optimizer]
-    optimizer = bpx.SGD(lr=lr, momentum=args.momentum or 0.0) if args.optimizer == "sgd" else bpx.Adam(lr=lr)
+    n_rows = X_train.shape[0]
+    n_fit = n_rows - (max(1, int(round(n_rows * args.val_split))) if args.val_split else 0)
+    optimizer, lr = build_optimizer(args, n_fit)
+    net.metadata["training"].update(optimizer_config=repr(optimizer), batch_size=args.batch_size)
     where = train.path if args.data else "the bundled 8x8 digits"
     what = f"{len(classes)} classes" if classify else f"{n_out} target(s)"
     chunked = f" in {X_train.numblocks[0]} chunk(s)" if lazy else ""
