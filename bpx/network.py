@@ -28,7 +28,7 @@ from .lbfgs import LBFGS, fit_lbfgs
 from .losses import get_loss, normalized_weights
 from .optimizers import Adam, Optimizer
 from .progress import Progress
-from .step import compiles, eager_step
+from .step import EagerSteps, compiles
 from .step import epoch as compiled_epoch
 from .step import train_step as run_step
 from .validation import as_matrix, check_bool, check_float, check_int, check_layer_sizes
@@ -502,6 +502,7 @@ class MLP:
         order = None if order is None else self.backend.asarray(order)
         costs, correct = [], xp.zeros((), dtype=self._dtype, device=self.backend.device)
         outputs, rows = [], 0  # (A_L, Yb) of batches whose correct count is still to be taken
+        eager_step = EagerSteps(self, optimizer)  # the step's decisions, taken once per epoch
         for i in range(0, m, batch):
             j = min(i + batch, m)
             if order is None:
@@ -510,8 +511,7 @@ class MLP:
             else:
                 Xb, Yb = xp.take(X, order[i:j], axis=0), xp.take(Y, order[i:j], axis=0)
                 wb = None if sample_weight is None else xp.take(sample_weight, order[i:j], axis=0)
-            cost, A_L = eager_step(self, optimizer, Xb, Yb, None if wb is None else normalized_weights(wb, xp),
-                                   self._dropout_masks(j - i))
+            cost, A_L = eager_step(Xb, Yb, None if wb is None else normalized_weights(wb, xp), self._dropout_masks(j - i))
             costs.append(cost)  # weighted by the batch's size at the end of the epoch
             if self.is_classifier:
                 # counted in chunks (one argmax over many batches is cheaper than one per batch);

@@ -62,16 +62,35 @@ def step(net, optimizer, params, state, coefs, X, Y, inplace=False, weights=None
 
 def eager_step(net, optimizer, X, Y, weights=None, masks=None):
     """:func:`step` on an eager backend with the optimizer's bookkeeping (its state and step count);
-    updates ``net`` and ``optimizer``, returns (cost, A[L])."""
-    if not functional(optimizer):  # an optimizer with its own step(): the stateful interface
-        cost, grads, A_L = net._loss_and_grads(X, Y, weights, masks)
-        net._params = optimizer.step(net._params, grads)
+    updates ``net`` and ``optimizer``, returns (cost, A[L]). A loop over many batches builds one
+    :class:`EagerSteps` instead (the same step, its decisions taken once)."""
+    return EagerSteps(net, optimizer)(X, Y, weights, masks)
+
+
+class EagerSteps:
+    """:func:`eager_step` for one (network, optimizer) pair, with what does not change from batch to batch
+    decided once (per fit, not per step): whether the optimizer's rule is functional, its state (checked
+    against the parameters' shapes and created once: training keeps the shapes) and whether it updates
+    in place. Calling it runs one step on a batch: ``(X, Y, weights, masks) -> (cost, A[L])``."""
+
+    def __init__(self, net, optimizer):
+        self.net, self.optimizer = net, optimizer
+        self.functional = functional(optimizer)
+        if self.functional:
+            optimizer.prepare(net._params)
+            self.inplace = optimizer.use_inplace(net._params)
+
+    def __call__(self, X, Y, weights=None, masks=None):
+        net, optimizer = self.net, self.optimizer
+        if not self.functional:  # an optimizer with its own step(): the stateful interface
+            cost, grads, A_L = net._loss_and_grads(X, Y, weights, masks)
+            net._params = optimizer.step(net._params, grads)
+            return cost, A_L
+        optimizer.t += 1
+        net._params, optimizer._state, cost, A_L = step(net, optimizer, net._params, optimizer._state,
+                                                        optimizer.coefficients(optimizer.t), X, Y, self.inplace,
+                                                        weights, masks)
         return cost, A_L
-    state = optimizer.prepare(net._params)
-    optimizer.t += 1
-    net._params, optimizer._state, cost, A_L = step(net, optimizer, net._params, state, optimizer.coefficients(optimizer.t),
-                                                    X, Y, optimizer.use_inplace(net._params), weights, masks)
-    return cost, A_L
 
 
 def functional(optimizer):
