@@ -291,6 +291,10 @@ def get_backend(name=None):
     lib, _, device_text = spec.partition(":")
     lib = lib.strip().lower().replace("-", "_")
     device_text = device_text.strip() or None
+    if lib == "fastest":  # timed on this machine (bpx.fastest); with no network given, its default network
+        from .fastest import DEFAULT_SIZES, choose, parse
+
+        return choose(DEFAULT_SIZES, parse(spec))
     if lib == "auto":
         if device_text:
             raise _unusable(spec, "names a device, but 'auto' chooses its own")

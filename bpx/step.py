@@ -125,14 +125,13 @@ def epoch(net, optimizer, X, Y, order, batch, sample_weight=None):
     Updates ``net`` and ``optimizer``; returns the per-batch costs (a 1-d device array) and the
     epoch's ``[summed cost, correct count, finite]`` (device values), as ``MLP._end_of_epoch`` reads them."""
     compiled = Compiled.get(net, optimizer)
-    library = net.backend.library
     state = optimizer.prepare(net._params)
     m = X.shape[0]
     n = -(-m // batch)
     coefs = _coefs(net, optimizer, optimizer.t + 1, n)
     optimizer.t += n
-    if order is not None:
-        order = library.from_host(net.backend.xp, order.astype(np.int32), None, net.backend.device)
+    if order is not None:  # a host array: the compiled call moves it with its arguments (cheaper than a put first)
+        order = order.astype(np.int32)
     net._params, optimizer._state, costs, values = compiled.epoch(list(net._params), state, coefs, X, Y, order,
                                                                   sample_weight, batch)
     return costs, values
