@@ -139,28 +139,48 @@ def measure(fn, repeats=3, warmup=1, sync=None):
     return statistics.median(times), times
 
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+_CLOCK = {"name": "wall"}
+
+
+@contextlib.contextmanager
+def clock(name="wall"):
+    """Within this context the timings read ``name``'s clock: ``"wall"`` (perf_counter, the default) or ``"cpu"``
+    (this process's CPU time, all threads: on a machine loaded by other work it leaves out the time spent
+    waiting for a core; only for CPU backends, as a GPU works while the process waits)."""
+    if name not in CLOCKS:
+        raise ValueError(f"clock must be one of {', '.join(CLOCKS)}, got {name!r}")
+    before = _CLOCK["name"]
+    _CLOCK["name"] = name
+    try:
+        yield
+    finally:
+        _CLOCK["name"] = before
+
+
 def measure_interleaved(jobs, repeats=3, warmup=1, first=None):
     """``{name: (median seconds, times)}`` for ``jobs = {name: (fn, sync or None)}``, timed round-robin: every
     job is warmed up (uncounted), then each repeat times every job once, so a change in the machine's load
     (other processes on a shared box) hits all implementations alike instead of skewing their ratios.
     ``first``, a dict, receives each job's first (warm-up) call time: compilation, allocations, caches."""
     noop = lambda: None  # noqa: E731
+    now = CLOCKS[_CLOCK["name"]]
     for name, (fn, sync) in jobs.items():
         for k in range(max(1, warmup)):
-            start = time.perf_counter()
+            start = now()
             fn()
             (sync or noop)()
             if k == 0 and first is not None:
-                first[name] = time.perf_counter() - start
+                first[name] = now() - start
     times = {name: [] for name in jobs}
     for _ in range(max(1, repeats)):
         for name, (fn, sync) in jobs.items():
             sync = sync or noop
             sync()
-            start = time.perf_counter()
+            start = now()
             fn()
             sync()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(now() - start)
     return {name: (statistics.median(t), t) for name, t in times.items()}
 
 
@@ -614,7 +634,7 @@ def _run_network(sizes, batch, dtype, specs, activation, output, loss, steps, re
     results.sort(key=lambda r: -r.get("samples_per_s", 0.0))
     config = {"workloads": ["net"], "sizes": sizes, "activation": activation, "output": output, "loss": loss,
               "batch": batch, "dtype": dtype, "steps": steps, "specs": list(specs), "repeats": repeats, "warmup": warmup,
-              "roof": bool(roof)}
+              "roof": bool(roof), "clock": _CLOCK["name"]}
     return {"machine": machine_info(), "config": config, "results": results}
 
 
@@ -770,7 +790,8 @@ def _run(workloads, specs, peers, repeats, warmup, quick, tiny_steps, samples, s
                                               repeats, warmup, log=log, roof_flops=3e7 if quick else 3e9)
     config = {"workloads": list(workloads), "specs": specs, "sweep_specs": sweep_specs, "peers": peers,
               "repeats": repeats, "warmup": warmup, "quick": quick, "tiny_steps": tiny_steps, "samples": samples,
-              "sweep": {"widths": list(sweep_widths), "batches": list(sweep_batches), "dtypes": list(sweep_dtypes)}}
+              "sweep": {"widths": list(sweep_widths), "batches": list(sweep_batches), "dtypes": list(sweep_dtypes)},
+              "clock": _CLOCK["name"]}
     return {"machine": machine, "config": config, "results": results}
 
 
@@ -842,7 +863,8 @@ def format_header(machine, config):
     if machine.get("gpu"):
         lines.append(f"GPU: {machine['gpu']}")
     lines.append(f"Timing: {config['warmup']} warm-up call(s) uncounted, median of {config['repeats']} repeats"
-                 + (" (--quick: shrunken sizes)" if config.get("quick") else ""))
+                 + (" (--quick: shrunken sizes)" if config.get("quick") else "")
+                 + ("; clock: this process's CPU time (--clock cpu)" if config.get("clock") == "cpu" else ""))
     return lines
 
 

@@ -243,3 +243,14 @@ def test_cli_bench_hidden_and_model_together_is_an_error(tmp_path, capsys):
     bpx.save(bpx.MLP([3, 2], backend="numpy"), path)
     assert main(["bench", "-q", "--hidden", "4", "--model", str(path)]) == 1
     assert "not both" in capsys.readouterr().err
+
+
+def test_cpu_clock_is_recorded_and_restored(backend):
+    with bench.clock("cpu"):
+        report = bench.run_network([3, 2], batch=2, specs=[backend.spec], steps=1, repeats=1, roof=False)
+        assert bench._CLOCK["name"] == "cpu"
+    assert bench._CLOCK["name"] == "wall" and report["config"]["clock"] == "cpu"
+    assert "clock: this process's CPU time" in bench.format_table(report)
+    with pytest.raises(ValueError, match="clock must be one of"):
+        with bench.clock("sundial"):
+            pass

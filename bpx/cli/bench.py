@@ -34,6 +34,9 @@ def add_parser(subparsers):
     parser.add_argument("--dtypes", type=_names, default=["float32", "float64"], help="sweep dtypes (default float32,float64)")
     parser.add_argument("--threads", type=positive_int,
                         help="pin numpy's BLAS and torch to this many threads (default: as the machine is)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall time (default), or this process's CPU time: on a machine loaded by other work it "
+                             "leaves out the waits for a core (CPU backends only)")
     parser.add_argument("--json", metavar="PATH", help="also write the results (with machine and versions) as JSON")
     parser.add_argument("--plot", metavar="PATH", help="also write a PNG of throughput vs width per backend")
     parser.add_argument("--output", metavar="PATH", help="also write the markdown table to PATH")
@@ -95,16 +98,8 @@ def run(args):
     log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     if args.fastest:
         return _fastest(args, network)
-    if network is not None:
-        sizes, activation, output, loss, dtype = network
-        report = bench.run_network(sizes, args.batch, dtype, specs=args.backends, activation=activation, output=output,
-                                   loss=loss, steps=args.steps, repeats=args.repeats, warmup=args.warmup,
-                                   roof=args.peers is None or "roof" in args.peers, log=log, threads=args.threads)
-    else:
-        report = bench.run(workloads=args.workloads, specs=args.backends, peers=args.peers, repeats=args.repeats,
-                           warmup=args.warmup, quick=args.quick, tiny_steps=args.tiny_steps, samples=args.samples,
-                           sweep_widths=args.widths, sweep_batches=args.batches, sweep_dtypes=args.dtypes, log=log,
-                           threads=args.threads)
+    with bench.clock(args.clock):
+        report = _report(args, network, log)
     table = bench.format_table(report)
     print(table)
     if args.output:
@@ -115,6 +110,21 @@ def run(args):
     if args.plot:
         bench.plot(report, args.plot)
     return 0
+
+
+def _report(args, network, log):
+    """The report of --hidden/--model (bench.run_network), else of the workloads (bench.run)."""
+    from bpx import bench
+
+    if network is not None:
+        sizes, activation, output, loss, dtype = network
+        return bench.run_network(sizes, args.batch, dtype, specs=args.backends, activation=activation, output=output,
+                                 loss=loss, steps=args.steps, repeats=args.repeats, warmup=args.warmup,
+                                 roof=args.peers is None or "roof" in args.peers, log=log, threads=args.threads)
+    return bench.run(workloads=args.workloads, specs=args.backends, peers=args.peers, repeats=args.repeats,
+                     warmup=args.warmup, quick=args.quick, tiny_steps=args.tiny_steps, samples=args.samples,
+                     sweep_widths=args.widths, sweep_batches=args.batches, sweep_dtypes=args.dtypes, log=log,
+                     threads=args.threads)
 
 
 def _fastest(args, network):
