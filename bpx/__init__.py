@@ -5,6 +5,7 @@ __version__ = "0.1.0"
 
 from .activations import ACTIVATIONS, activation
 from .backend import Backend, available_backends, backend_status, get_backend, to_numpy
+from .callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 from .export import export_onnx
 from .gradcheck import gradcheck
 from .history import History
@@ -14,6 +15,7 @@ from .losses import LOSSES
 from .network import MLP, TrainingDiverged
 from .optimizers import SGD, Adam
 from .persistence import ModelFileError, load, save
+from .training import CheckpointError, stop_on_signals
 
 __all__ = [
     "ACTIVATIONS",
@@ -22,6 +24,12 @@ __all__ = [
     "SGD",
     "Adam",
     "Backend",
+    "CSVLogger",
+    "Callback",
+    "CheckpointError",
+    "EarlyStopping",
+    "ModelCheckpoint",
+    "ReduceLROnPlateau",
     "activation",
     "History",
     "LBFGS",
@@ -36,6 +44,7 @@ __all__ = [
     "gradcheck",
     "load",
     "save",
+    "stop_on_signals",
     "to_numpy",
     "to_sklearn",
     "to_torch",

@@ -13,7 +13,7 @@ mechanism (and gradchecked by the test suite).
 
 from __future__ import annotations
 
-from .backend import inplace_ok, ndarray_ok
+from .backend import get_backend, inplace_ok, ndarray_ok, to_numpy
 from .backend import namespace as array_namespace
 
 LEAKY_SLOPE = 0.01
@@ -239,7 +239,7 @@ def activation(name, forward, derivative, *, replace=False, check=True):
 
     ``forward(z) -> a`` computes g(z) and ``derivative(z, a) -> g'(z)`` its derivative, both from the
     array API (``xp = array_api_compat.array_namespace(z)``), so the activation runs on every backend.
-    Before registering, :func:`bpx.gradcheck.check_activation` compares ``derivative`` with central
+    Before registering, :func:`check_activation` compares ``derivative`` with central
     differences of ``forward`` in float64 at a few hundred points of [-8, 8] and refuses a pair that
     disagrees (a ``ValueError`` with the worst error and where it occurs). The name is then usable
     wherever bpx takes an activation (``bpx.MLP(activation=name)``), and is what a saved model stores:
@@ -257,8 +257,6 @@ def activation(name, forward, derivative, *, replace=False, check=True):
         raise ValueError(f"an activation named {name!r} is already registered; pass replace=True to replace it")
     act = UserActivation(name, forward, derivative)
     if check:
-        from .gradcheck import check_activation
-
         check_activation(act)
     ACTIVATIONS[name] = act
     return act
@@ -342,3 +340,46 @@ def get_activation(name, argument="activation"):
             f"{argument}={name!r} is not an activation; expected one of {', '.join(table)} "
             f"(or register your own with bpx.activation(name, forward, derivative))"
         ) from None
+
+
+ACTIVATION_TOL = 1e-6
+
+
+def check_activation(act, backend=None, tol=ACTIVATION_TOL):
+    """Check an element-wise activation's ``derivative(z, a)`` against central differences of its
+    ``forward(z)`` in float64 on ``backend`` (default NumPy): at 321 points spread over [-8, 8] (offset so
+    that none falls on a kink at an integer or at 0) plus ±20, with steps h = 1e-6·max(1, |z|). The error
+    at a point is ``|analytic − numeric| / max(1, |numeric|)``; the worst is returned, and a
+    ``ValueError`` naming it (and the z where it occurs) is raised when it exceeds ``tol``, or when
+    either function fails or returns something other than finite numbers of z's shape."""
+    backend = get_backend("numpy" if backend is None else backend)
+    xp = backend.xp
+    grid = [-8.0 + 0.05 * k + 0.00731 for k in range(321)] + [-20.0, 20.0]
+    h = [1e-6 * max(1.0, abs(v)) for v in grid]
+    Z = backend.asarray(grid, "float64")
+    H = backend.asarray(h, "float64")
+    name = act.name
+    try:
+        with backend.quiet_float_errors():  # NaN and infinities are refused below, with a clearer message
+            A = act.forward(Z)
+            analytic = act.derivative(Z, A)
+            numeric = (act.forward(Z + H) - act.forward(Z - H)) / (2.0 * H)
+    except Exception as exc:
+        raise ValueError(f"activation {name!r}: forward/derivative failed on a float64 array of shape "
+                         f"{tuple(Z.shape)} ({type(exc).__name__}: {exc})") from exc
+    for what, arr in (("forward(z)", A), ("derivative(z, a)", analytic)):
+        if not hasattr(arr, "shape") or tuple(arr.shape) != tuple(Z.shape):
+            raise ValueError(f"activation {name!r}: {what} must return an array of z's shape {tuple(Z.shape)}, "
+                             f"got {getattr(arr, 'shape', type(arr).__name__)}")
+        if not bool(xp.all(xp.isfinite(arr))):
+            raise ValueError(f"activation {name!r}: {what} returned NaN or infinite values on finite z")
+    a, n = to_numpy(analytic).tolist(), to_numpy(numeric).tolist()
+    errors = [abs(x - y) / max(1.0, abs(y)) for x, y in zip(a, n)]
+    k = max(range(len(errors)), key=errors.__getitem__)
+    if not errors[k] <= tol:
+        raise ValueError(
+            f"activation {name!r}: derivative(z, a) disagrees with central differences of forward(z): worst "
+            f"error {errors[k]:.3g} at z = {grid[k]:.5g} (derivative {a[k]:.8g}, differences {n[k]:.8g}); "
+            f"at most {tol:g} is accepted"
+        )
+    return errors[k]

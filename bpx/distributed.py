@@ -37,7 +37,6 @@ stored order (sorted indices: no shuffle across chunks).
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 import os
@@ -49,10 +48,6 @@ import dask.array as da
 import numpy as np
 
 from .backend import is_host_data, namespace, namespace_name, to_numpy
-from .history import History
-from .lbfgs import LBFGS
-from .network import MLP, _check_optimizer
-from .progress import Progress
 from .validation import check_float, check_int
 
 CHUNK_BYTES = 64 * 2**20  # host data is chunked into about this many bytes per row chunk
@@ -114,20 +109,31 @@ def default_rows(shape, itemsize):
 # -- the per-chunk math -------------------------------------------------------------------------------
 class _ChunkNet:
     """What the network's math reads from an MLP (layers, loss, output), with the parameters bound per
-    task: ``MLP._forward``, ``MLP._backward``, ``MLP._measure`` and ``MLP._n_correct`` run on it as they
-    are, on one row chunk. Small: it travels with every task."""
+    task: the model class's own ``_forward``, ``_backward``, ``_measure`` and ``_n_correct`` run on it as
+    they are, on one row chunk. Small: it travels with every task. ``weighted``: the chunks get a column
+    of sample weights; ``dropout``: the chunks get one keep-mask per hidden layer with dropout."""
 
-    _forward = MLP._forward
-    _backward = MLP._backward
-    _measure = MLP._measure
-    _n_correct = MLP._n_correct
-
-    def __init__(self, net):
+    def __init__(self, net, weighted=False, dropout=False):
+        self.model = type(net)  # the math's home (pickled by reference)
         self.layers, self.loss_fn, self._fused, self.output = net.layers, net.loss_fn, net._fused, net.output
         self._slices = net._slices  # each layer's parameters in the list (W, b or W alone)
         self.is_classifier = net.is_classifier
         self.shapes = net.param_shapes()
         self.n_values = sum(math.prod(s) for s in self.shapes)
+        self.weighted = weighted
+        self.dropout = list(net.dropout) if dropout else None
+
+    def _forward(self, X, masks=None):
+        return self.model._forward(self, X, masks)
+
+    def _backward(self, A_L, caches, Y, weights=None, masks=None):
+        return self.model._backward(self, A_L, caches, Y, weights, masks)
+
+    def _measure(self, X, Y, masks=None):
+        return self.model._measure(self, X, Y, masks)
+
+    def _n_correct(self, A, Y):
+        return self.model._n_correct(self, A, Y)
 
     def bind(self, flat, X):
         """A copy holding the parameters unpacked from the host vector ``flat``, in X's namespace."""
@@ -150,20 +156,38 @@ def _host_row(xp, values):
     return row if array_api_compat.is_numpy_array(row) else to_numpy(row)
 
 
-def _chunk_gradients(X, Y, flat, math_):
+def _chunk_gradients(X, Y, *rest):
     """One row chunk's share of a step: the row ``[m_c·∂C_c/∂p for every parameter value...,
     m_c·C_c, correct_c]``. ``C_c`` is the chunk's mean loss, so ``m_c·∂C_c/∂p`` is BP3/BP4's sum over the
-    chunk's samples; adding the rows of every chunk gives the batch's sums."""
+    chunk's samples; adding the rows of every chunk gives the batch's sums. ``rest`` is the chunk's
+    sample-weight column (``math_.weighted``: then ``C_c`` is the chunk's weighted mean, the row is
+    scaled by the chunk's weight ``W_c`` instead of ``m_c`` and ends with ``W_c``) and keep-masks
+    (``math_.dropout``), then the parameter vector and ``math_``."""
+    *blocks, flat, math_ = rest
     xp = namespace(X)
     m = X.shape[0]
+    width = math_.n_values + (3 if math_.weighted else 2)
     if m == 0:
-        return np.zeros((1, math_.n_values + 2), dtype=X.dtype)
+        return np.zeros((1, width), dtype=X.dtype)
+    weights = masks = None
+    scale = float(m)
+    if math_.weighted:
+        W = blocks.pop(0)
+        total = xp.sum(W)
+        weights = W / xp.maximum(total, float(xp.finfo(W.dtype).smallest_normal))  # losses.normalized_weights
+        scale = total
+    if math_.dropout is not None:
+        keep = iter(blocks)
+        masks = [xp.astype(next(keep), X.dtype) * (1.0 / (1.0 - p)) if p else None for p in math_.dropout] + [None]
     net = math_.bind(flat, X)
-    A_L, caches = net._forward(X)
-    cost, grads, _ = net._backward(A_L, caches, Y)
+    A_L, caches = net._forward(X, masks)
+    cost, grads, _ = net._backward(A_L, caches, Y, weights, masks)
     correct = net._n_correct(A_L, Y) if math_.is_classifier else xp.zeros((), dtype=X.dtype)
-    sums = [xp.reshape(g, (-1,)) * float(m) for g in grads]
-    return _host_row(xp, sums + [xp.reshape(cost * float(m), (1,)), xp.reshape(xp.astype(correct, X.dtype), (1,))])
+    sums = [xp.reshape(g, (-1,)) * scale for g in grads]
+    tail = [xp.reshape(cost * scale, (1,)), xp.reshape(xp.astype(correct, X.dtype), (1,))]
+    if math_.weighted:
+        tail.append(xp.reshape(total, (1,)))
+    return _host_row(xp, sums + tail)
 
 
 def _chunk_measure(X, Y, flat, math_):
@@ -177,9 +201,10 @@ def _chunk_measure(X, Y, flat, math_):
     return _host_row(xp, [xp.reshape(cost * float(X.shape[0]), (1,)), xp.reshape(xp.astype(correct, X.dtype), (1,))])
 
 
-def _reduce(function, X, Y, shared, math_, width):
-    """The lazy sum over row chunks of ``function``'s (1, width) rows: Dask's tree reduction."""
-    parts = da.map_blocks(function, X, Y, shared, math_, chunks=((1,) * X.numblocks[0], (width,)),
+def _reduce(function, X, Y, shared, math_, width, extra=()):
+    """The lazy sum over row chunks of ``function``'s (1, width) rows: Dask's tree reduction. ``extra``:
+    more arrays with X's row chunks (sample weights, keep-masks), handed to ``function`` after Y."""
+    parts = da.map_blocks(function, X, Y, *extra, shared, math_, chunks=((1,) * X.numblocks[0], (width,)),
                           dtype=X.dtype, meta=np.empty((0, 0), dtype=X.dtype))
     return parts.sum(axis=0, split_every=SPLIT_EVERY)
 
@@ -341,86 +366,9 @@ def loss_and_grads(net, X, Y):
 
 def train_step(net, X, Y, optimizer):
     """``MLP.train_step`` on a dask X: one update on exactly this batch; the cost before it."""
-    _check_optimizer(optimizer)
     cost, grads = loss_and_grads(net, X, Y)
     net._params = optimizer.step(net._params, grads)
     return cost
-
-
-def fit(net, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, validation_data=None, verbose=1,
-        validation_split=0.0, early_stopping=None, sample_weight=None):
-    """``MLP.fit`` on a dask X (see the module docstring for how steps and batches run). Sample weights,
-    dropout and L-BFGS are not offered on dask yet: refused before any work."""
-    if sample_weight is not None:
-        raise ValueError("sample_weight is not supported for dask arrays yet; compute X into memory "
-                         "(X.compute()) to train with sample weights")
-    if any(getattr(net, "dropout", None) or ()):
-        raise ValueError("dropout is not supported for dask arrays yet (its masks are drawn on the host per batch); "
-                         "build the network with dropout=0.0 to train on dask")
-    if isinstance(optimizer if optimizer is not None else net.optimizer, LBFGS):
-        raise TypeError("bpx.LBFGS is not supported for dask arrays yet; use bpx.SGD or bpx.Adam")
-    epochs, batch_size, optimizer, shuffle, verbose, validation_split, early_stopping = net._fit_options(
-        epochs, batch_size, optimizer, shuffle, verbose, validation_split, early_stopping, validation_data)
-    twin = _host_twin(net)
-    X = _features(net, twin, X)
-    pairs = [(X, _targets(twin, Y, X), ("X", "Y"))]
-    if validation_data is not None:
-        X_val = _features(net, twin, validation_data[0])
-        pairs.append((X_val, _targets(twin, validation_data[1], X_val), ("X", "Y")))
-    elif validation_split:
-        m = X.shape[0]
-        n_val = max(1, int(round(m * validation_split)))
-        if n_val >= m:
-            raise ValueError(f"validation_split={validation_split} leaves no training samples out of {m}")
-        # the rows MLP.fit holds out (one host permutation), taken chunk by chunk in their stored order
-        order = net._shuffle_rng.permutation(m)
-        train, held = np.sort(order[n_val:]), np.sort(order[:n_val])
-        (X, Y, names) = pairs[0]
-        pairs = [(X[train], Y[train], names), (X[held], Y[held], names)]
-    pairs = _prepare(pairs)
-    (X, Y, _), val = pairs[0], (pairs[1] if len(pairs) > 1 else None)
-
-    xp = net.backend.xp
-    m = X.shape[0]
-    batch = min(batch_size or m, m)
-    math_ = _ChunkNet(net)
-    net.optimizer = optimizer
-    history = History()
-    best = (float("inf"), None)
-    with net.backend.quiet_float_errors(), contextlib.closing(Progress(epochs, verbose)) as progress:
-        for epoch in range(1, epochs + 1):
-            start = [xp.asarray(p, copy=True) for p in net._params]
-            rng = net._shuffle_rng if shuffle and batch < m else None
-            costs, correct, summed = [], 0.0, 0.0
-            for Xb, Yb in _batches(X, Y, batch, rng):
-                sums = dask.compute(_reduce(_chunk_gradients, Xb, Yb, _share(net), math_, math_.n_values + 2))[0]
-                rows = Xb.shape[0]
-                grads = _unflatten(sums[:-2] / rows, math_.shapes)
-                net._params = optimizer.step(net._params, [net.backend.asarray(g, net.dtype) for g in grads])
-                costs.append(net.backend.asarray(sums[-2] / rows, net.dtype))
-                correct += float(sums[-1])
-                summed += float(sums[-2])
-            finite = xp.all(xp.stack([xp.all(xp.isfinite(p)) for p in net._params]))
-            values = [net.backend.asarray(summed, net.dtype), net.backend.asarray(correct, net.dtype),
-                      xp.astype(finite, net._dtype)]
-            entry = net._end_of_epoch(epoch, costs, values, start, batch, m, None)
-            if val is not None:
-                measured = _evaluate_prepared(net, val[0], val[1])
-                entry["val_loss"] = measured["loss"]
-                entry["val_accuracy"] = measured.get("accuracy")
-            history.append(**entry)
-            progress.update(epoch, entry)
-            if early_stopping is not None:
-                monitored = entry["val_loss"] if val is not None else entry["loss"]
-                if monitored < best[0]:
-                    best = (monitored, [xp.asarray(p, copy=True) for p in net._params])
-                    history.best_epoch = epoch
-                elif epoch - history.best_epoch >= early_stopping:
-                    history.stopped_early = True
-                    break
-    if early_stopping is not None and best[1] is not None:
-        net._params = best[1]
-    return history
 
 
 def _unflatten(flat, shapes):
@@ -432,18 +380,19 @@ def _unflatten(flat, shapes):
     return out
 
 
-def _batches(X, Y, batch, rng):
-    """The epoch's (Xb, Yb) batches: X itself (full batch), consecutive slices, or with ``rng`` the
-    chunk-order + within-chunk permutation scheme of the module docstring."""
-    m = X.shape[0]
+def _batches(arrays, batch, rng):
+    """The epoch's batches of ``arrays`` (X, Y and any other arrays with X's row chunks): the arrays
+    themselves (full batch), consecutive slices, or with ``rng`` the chunk-order + within-chunk
+    permutation scheme of the module docstring."""
+    m = arrays[0].shape[0]
     if batch >= m:
-        yield X, Y
+        yield list(arrays)
         return
     if rng is None:
         for i in range(0, m, batch):
-            yield X[i:i + batch], Y[i:i + batch]
+            yield [a[i:i + batch] for a in arrays]
         return
-    sizes = X.chunks[0]
+    sizes = arrays[0].chunks[0]
     pieces, need = [], batch
     for c in rng.permutation(len(sizes)):
         perm = rng.permutation(sizes[c])
@@ -454,17 +403,18 @@ def _batches(X, Y, batch, rng):
             pos += len(take)
             need -= len(take)
             if need == 0:
-                yield _gather(X, Y, pieces)
+                yield _gather(arrays, pieces)
                 pieces, need = [], batch
     if pieces:
-        yield _gather(X, Y, pieces)
+        yield _gather(arrays, pieces)
 
 
-def _gather(X, Y, pieces):
+def _gather(arrays, pieces):
     """Rows ``idx`` of chunk ``c`` for every (c, idx): one task per piece, on the worker holding the chunk."""
-    Xs = [X.blocks[c][idx] for c, idx in pieces]
-    Ys = [Y.blocks[c][idx] for c, idx in pieces]
-    return (Xs[0], Ys[0]) if len(pieces) == 1 else (da.concatenate(Xs, axis=0), da.concatenate(Ys, axis=0))
+    if len(pieces) == 1:
+        c, idx = pieces[0]
+        return [a.blocks[c][idx] for a in arrays]
+    return [da.concatenate([a.blocks[c][idx] for c, idx in pieces], axis=0) for a in arrays]
 
 
 def connect(address=None, workers=2, threads=1, timeout=10):

@@ -9,6 +9,7 @@ gives O(1), a right one ~1e-9 or less.
 
 from __future__ import annotations
 
+from .activations import ACTIVATION_TOL, check_activation  # noqa: F401 (bpx.gradcheck.check_activation)
 from .backend import host_rngs, to_numpy
 from .validation import check_float, check_int
 
@@ -71,48 +72,3 @@ def gradcheck(net, X, Y, eps=1e-5, max_entries=200, seed=0, sample_weight=None):
         twin._params[k] = p
         errors[name] = worst_diff / scale if scale else worst_diff
     return errors
-
-
-ACTIVATION_TOL = 1e-6
-
-
-def check_activation(act, backend=None, tol=ACTIVATION_TOL):
-    """Check an element-wise activation's ``derivative(z, a)`` against central differences of its
-    ``forward(z)`` in float64 on ``backend`` (default NumPy): at 321 points spread over [-8, 8] (offset so
-    that none falls on a kink at an integer or at 0) plus ±20, with steps h = 1e-6·max(1, |z|). The error
-    at a point is ``|analytic − numeric| / max(1, |numeric|)``; the worst is returned, and a
-    ``ValueError`` naming it (and the z where it occurs) is raised when it exceeds ``tol``, or when
-    either function fails or returns something other than finite numbers of z's shape."""
-    from .backend import get_backend
-
-    backend = get_backend("numpy" if backend is None else backend)
-    xp = backend.xp
-    grid = [-8.0 + 0.05 * k + 0.00731 for k in range(321)] + [-20.0, 20.0]
-    h = [1e-6 * max(1.0, abs(v)) for v in grid]
-    Z = backend.asarray(grid, "float64")
-    H = backend.asarray(h, "float64")
-    name = act.name
-    try:
-        with backend.quiet_float_errors():  # NaN and infinities are refused below, with a clearer message
-            A = act.forward(Z)
-            analytic = act.derivative(Z, A)
-            numeric = (act.forward(Z + H) - act.forward(Z - H)) / (2.0 * H)
-    except Exception as exc:
-        raise ValueError(f"activation {name!r}: forward/derivative failed on a float64 array of shape "
-                         f"{tuple(Z.shape)} ({type(exc).__name__}: {exc})") from exc
-    for what, arr in (("forward(z)", A), ("derivative(z, a)", analytic)):
-        if not hasattr(arr, "shape") or tuple(arr.shape) != tuple(Z.shape):
-            raise ValueError(f"activation {name!r}: {what} must return an array of z's shape {tuple(Z.shape)}, "
-                             f"got {getattr(arr, 'shape', type(arr).__name__)}")
-        if not bool(xp.all(xp.isfinite(arr))):
-            raise ValueError(f"activation {name!r}: {what} returned NaN or infinite values on finite z")
-    a, n = to_numpy(analytic).tolist(), to_numpy(numeric).tolist()
-    errors = [abs(x - y) / max(1.0, abs(y)) for x, y in zip(a, n)]
-    k = max(range(len(errors)), key=errors.__getitem__)
-    if not errors[k] <= tol:
-        raise ValueError(
-            f"activation {name!r}: derivative(z, a) disagrees with central differences of forward(z): worst "
-            f"error {errors[k]:.3g} at z = {grid[k]:.5g} (derivative {a[k]:.8g}, differences {n[k]:.8g}); "
-            f"at most {tol:g} is accepted"
-        )
-    return errors[k]

@@ -13,17 +13,34 @@ class History:
     ``accuracy`` is filled for sigmoid/softmax outputs only, the ``val_*`` lists only when validation
     data was given. ``loss`` is the mean of the batch costs seen during the epoch (before each
     batch's update, as the seeds print it). Indexing works like a dict: ``history["loss"]``.
+
+    ``best_epoch`` and ``stopped_early`` are set by early stopping; ``interrupted`` is None, or the name
+    of the signal (``"SIGINT"``, ``"SIGTERM"``) on which training stopped early at a request
+    (:func:`bpx.training.stop_on_signals`); ``resumed_from`` is the epoch a ``fit(resume=True)``
+    continued from (None when it started fresh).
     """
 
     def __init__(self):
         self.loss, self.accuracy, self.val_loss, self.val_accuracy = [], [], [], []
         self.best_epoch = None
         self.stopped_early = False
+        self.interrupted = None
+        self.resumed_from = None
 
     def append(self, **values):
         for key, value in values.items():
             if value is not None:
                 getattr(self, key).append(float(value))
+
+    def state_dict(self):
+        """The metrics and ``best_epoch``/``stopped_early`` as plain JSON values (for checkpoints)."""
+        return {"metrics": {key: list(getattr(self, key)) for key in METRICS}, "best_epoch": self.best_epoch,
+                "stopped_early": self.stopped_early}
+
+    def load_state_dict(self, state):
+        for key in METRICS:
+            setattr(self, key, [float(v) for v in state["metrics"][key]])
+        self.best_epoch, self.stopped_early = state["best_epoch"], state["stopped_early"]
 
     def __getitem__(self, key):
         if key not in METRICS:

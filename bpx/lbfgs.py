@@ -23,19 +23,20 @@ direction, yᵀs of the new pair; and its accuracy / validation cost for the his
 inherent to L-BFGS (the next trial step depends on those numbers); everything else is array-API math,
 so the same code runs on NumPy, CuPy, PyTorch and array-api-strict. ``weight_decay`` λ adds λ/2 ‖W‖² (weight
 matrices only) to the cost the line search minimises; histories report the data cost without it.
+
+The training loop (:mod:`bpx.training`) drives it: :meth:`LBFGS.begin` evaluates the starting point,
+each epoch is one :meth:`LBFGS.iterate`. The cost evaluations come from the engine's objective
+(:class:`Objective` here, eager; a compiled one on JAX; one Dask graph per evaluation on dask arrays),
+so one L-BFGS runs on every engine.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 
-from .backend import namespace
-from .history import History
-from .losses import normalized_weights
+from .backend import namespace, to_numpy
 from .optimizers import Optimizer
-from .progress import Progress
-from .validation import check_bool, check_float, check_int
+from .validation import check_float, check_int
 
 C1, C2 = 1e-4, 0.9  # the strong Wolfe constants (sufficient decrease, curvature), as SciPy and torch
 
@@ -84,6 +85,99 @@ class LBFGS(Optimizer):
         return (f"LBFGS(history_size={self.history_size}, tol={self.tol}, ftol={self.ftol}, max_fun={self.max_fun}, "
                 f"max_ls={self.max_ls}, weight_decay={self.weight_decay})")
 
+    # -- the iteration the training loop drives (one epoch = one iteration) ------------------------------
+    def begin(self, obj, params, epochs):
+        """Start a ``fit``: evaluate the objective ``obj`` at ``params``; returns False when the cost there
+        is not finite (nothing can start). ``epochs`` bounds the iterations (the message if reached)."""
+        shapes = [tuple(p.shape) for p in params]
+        if self._shapes is not None and self._shapes != shapes:
+            raise ValueError(f"this LBFGS was used with parameters of shapes {self._shapes}, now it gets {shapes}; "
+                             f"use a new optimizer (or call reset()) for another network")
+        self._shapes = shapes
+        self.n_iter, self.converged, self.message = 0, False, f"reached epochs={epochs} iterations"
+        self._ftol = max(self.ftol, float(obj.xp.finfo(obj.dtype).eps))  # a relative decrease below eps is noise
+        self._theta = obj.flat(params)
+        f, f_data, _, gmax, g, _ = obj(self._theta)
+        self.fun, self.fun_data, self._g = f, f_data, g
+        if not math.isfinite(f):
+            return False
+        if gmax <= self.tol:
+            self.converged, self.message = True, f"max|gradient| <= tol={self.tol} at the start"
+        return True
+
+    def iterate(self, obj):
+        """One iteration from the current point: returns ``(f_data, extra)`` of the accepted point
+        (``extra``: what the objective returns for the accuracy, e.g. A[L]), or None when no step was
+        taken (``converged``/``message`` say why). After a step, :attr:`done` says whether to stop."""
+        xp = obj.xp
+        theta, f, g = self._theta, self.fun, self._g
+        while True:
+            if obj.count >= self.max_fun:
+                self.message = f"reached max_fun={self.max_fun} cost evaluations"
+                return None
+            d = self._direction(g, xp)
+            gtd = float(xp.sum(g * d))
+            if not gtd < 0.0 and self._pairs:  # not a descent direction: forget the history, go downhill
+                self._pairs = []
+                d = -g
+                gtd = float(xp.sum(g * d))
+            if not gtd < 0.0:
+                self.converged, self.message = True, "no descent direction (zero gradient)"
+                return None
+            t0 = 1.0 if self._pairs else 1.0 / math.sqrt(-gtd)  # a fresh history: d = −g, first step 1/‖d‖₂
+            t, new = _strong_wolfe(obj, theta, t0, d, f, gtd, min(self.max_ls, self.max_fun - obj.count))
+            if new is not None:
+                break
+            if not self._pairs:
+                self.message = "the line search found no lower cost (precision limit)"
+                return None
+            self._pairs = []  # retry once from steepest descent
+        f_new, f_data, _, gmax, g_new, extra = new
+        s = t * d
+        y = g_new - g
+        ys = float(xp.sum(y * s))
+        self._remember(s, y, ys, t * gtd)
+        self._theta = theta + s
+        f_old, self.fun, self.fun_data, self._g = f, f_new, f_data, g_new
+        self.n_iter += 1
+        self.done = False
+        if gmax <= self.tol:
+            self.converged, self.message, self.done = True, f"max|gradient| <= tol={self.tol}", True
+        elif (f_old - f_new) <= self._ftol * max(abs(f_old), abs(f_new), 1.0):
+            self.converged, self.done = True, True
+            self.message = f"relative decrease of the cost <= ftol={self._ftol:.3g}"
+        elif obj.count >= self.max_fun:
+            self.message, self.done = f"reached max_fun={self.max_fun} cost evaluations", True
+        return f_data, extra
+
+    def params(self, obj):
+        """The accepted point as a list of fresh parameter arrays."""
+        return [obj.xp.asarray(p, copy=True) for p in obj.unflat(self._theta)]
+
+    def state_dict(self):
+        """The memory (the pairs s, y, 1/yᵀs), the current point's cost and gradient and the counters, as
+        host values: with the parameters, everything the next iteration depends on."""
+        state = super().state_dict()
+        state.update(pairs=[[to_numpy(s), to_numpy(y), float(rho)] for s, y, rho in self._pairs],
+                     n_iter=self.n_iter, converged=self.converged, message=self.message,
+                     fun=self.fun, fun_data=self.fun_data, g=None if getattr(self, "_g", None) is None else to_numpy(self._g))
+        return state
+
+    def load_state_dict(self, state, asarray):
+        super().load_state_dict(state, asarray)
+        self._pairs = [(asarray(s), asarray(y), rho) for s, y, rho in state["pairs"]]
+        self.n_iter, self.converged, self.message = state["n_iter"], state["converged"], state["message"]
+        self.fun, self.fun_data = state["fun"], state["fun_data"]
+        self._g = None if state["g"] is None else asarray(state["g"])
+
+    def resume(self, obj, params, epochs):
+        """Continue a ``fit`` from a loaded state (:meth:`load_state_dict`) at ``params``, without a new
+        cost evaluation (the loaded point's cost and gradient are the ones of :meth:`begin`)."""
+        self._ftol = max(self.ftol, float(obj.xp.finfo(obj.dtype).eps))
+        self._theta = obj.flat(params)
+        if not self.converged and self.n_iter >= epochs:
+            self.message = f"reached epochs={epochs} iterations"
+
     # -- the direction ------------------------------------------------------------------------------
     def _direction(self, g, xp):
         """d = −H g by the two-loop recursion (all on the device; 0-d arrays for the scalars)."""
@@ -111,12 +205,14 @@ class LBFGS(Optimizer):
 
 
 # -- the cost along a line, with one host transfer per evaluation ------------------------------------
-class _Objective:
-    """C(θ) and ∇C(θ) of ``net`` on the full batch, θ flat; counts evaluations."""
+class Objective:
+    """C(θ) and ∇C(θ) of ``net`` on the full batch, θ flat; counts evaluations (the eager engine's: one
+    backprop per evaluation, ``MLP._loss_and_grads``)."""
 
     def __init__(self, net, X, Y, weights, weight_decay):
         self.net, self.X, self.Y, self.weights = net, X, Y, weights
         self.xp = net.backend.xp
+        self.dtype = net._dtype
         self.shapes = net.param_shapes()
         self.sizes = [math.prod(shape) for shape in self.shapes]
         self.wd = weight_decay
@@ -140,8 +236,14 @@ class _Objective:
 
     def __call__(self, theta, d=None):
         """``(C, data C, gᵀd, max|g|)`` as host floats, and g and A[L] on the device."""
-        xp, net = self.xp, self.net
-        net._params = self.unflat(theta)
+        self.net._params = self.unflat(theta)  # the trial point (the loop puts the accepted one back)
+        values, g, A_L = self.evaluate(self.net, theta, d)
+        return self.result(self.net.backend.to_numpy(values), g, A_L)
+
+    def evaluate(self, net, theta, d):
+        """The evaluation as array math (what a compiled objective compiles): the device vector
+        ``[C, data C, gᵀd, max|g|]``, g and A[L], for ``net`` holding the parameters θ."""
+        xp = self.xp
         cost, grads, A_L = net._loss_and_grads(self.X, self.Y, self.weights)
         g = self.flat(grads)
         total = cost
@@ -150,12 +252,15 @@ class _Objective:
             total = cost + (0.5 * self.wd) * xp.sum(dec * theta)
             g = g + self.wd * dec
         gtd = xp.sum(g * d) if d is not None else xp.zeros((), dtype=g.dtype, device=net.backend.device)
-        host = net.backend.to_numpy(xp.stack([total, cost, gtd, xp.max(xp.abs(g))]))
+        return xp.stack([total, cost, gtd, xp.max(xp.abs(g))]), g, A_L
+
+    def result(self, host, g, extra):
+        """Count one evaluation; its host numbers (a non-finite point reads as an infinite cost)."""
         self.count += 1
         f, f_data, gtd, gmax = (float(v) for v in host)
         if not math.isfinite(f) or not math.isfinite(gtd):
             f, gtd = math.inf, math.inf  # a non-finite trial point: the line search backs off
-        return f, f_data, gtd, gmax, g, A_L
+        return f, f_data, gtd, gmax, g, extra
 
 
 def _cubic_min(x1, f1, g1, x2, f2, g2, lo, hi):
@@ -251,109 +356,3 @@ def _strong_wolfe(obj, theta, t, d, f, gtd, max_evals):
     return best[0], best[3]
 
 
-# -- the training loop ---------------------------------------------------------------------------------
-def fit_lbfgs(net, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, validation_data=None, verbose=1,
-              validation_split=0.0, early_stopping=None, sample_weight=None):
-    """``MLP.fit`` with an :class:`LBFGS` optimizer: ``epochs`` iterations on the full batch; returns a
-    :class:`bpx.History` with one entry per iteration (the data cost at the iteration's end)."""
-    epochs = check_int(epochs, "epochs")
-    if batch_size is not None:
-        raise ValueError(f"bpx.LBFGS trains on the full batch: batch_size must be None, got {batch_size!r}")
-    check_bool(shuffle, "shuffle")  # the full batch needs no shuffling
-    verbose = check_int(verbose, "verbose", minimum=0)
-    if early_stopping is not None or check_float(validation_split, "validation_split", low=0.0, high=1.0,
-                                                 high_open=True):
-        raise ValueError("bpx.LBFGS does not take early_stopping or validation_split; pass validation_data to "
-                         "monitor a held-out set, and epochs (iterations) to bound the work")
-    if validation_data is not None and (not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2):
-        raise TypeError("validation_data must be a pair (X_val, Y_val)")
-    X, Y = net._XY(X, Y)
-    weights = None
-    if sample_weight is not None:
-        weights = normalized_weights(net._sample_weight(sample_weight, X.shape[0]), net.backend.xp)
-    val = net._XY(*validation_data) if validation_data is not None else None
-    shapes = [tuple(p.shape) for p in net._params]
-    if optimizer._shapes is not None and optimizer._shapes != shapes:
-        raise ValueError(f"this LBFGS was used with parameters of shapes {optimizer._shapes}, now it gets {shapes}; "
-                         f"use a new optimizer (or call reset()) for another network")
-    optimizer._shapes = shapes
-    net.optimizer = optimizer
-    xp = net.backend.xp
-    obj = _Objective(net, X, Y, weights, optimizer.weight_decay)
-    theta = obj.flat(net._params)
-    history = History()
-    opt = optimizer
-    opt.n_iter, opt.converged, opt.message = 0, False, f"reached epochs={epochs} iterations"
-    ftol = max(opt.ftol, float(xp.finfo(net._dtype).eps))  # a relative decrease below the dtype's eps is noise
-    try:
-        with net.backend.quiet_float_errors(), contextlib.closing(Progress(epochs, verbose)) as progress:
-            f, f_data, _, gmax, g, A_L = obj(theta)
-            if not math.isfinite(f):
-                from .network import TrainingDiverged
-
-                raise TrainingDiverged("the cost at the starting parameters is NaN or infinite; L-BFGS cannot start "
-                                       "(the parameters were restored)")
-            if gmax <= opt.tol:
-                opt.converged, opt.message = True, f"max|gradient| <= tol={opt.tol} at the start"
-            while not opt.converged and opt.n_iter < epochs:
-                if obj.count >= opt.max_fun:
-                    opt.message = f"reached max_fun={opt.max_fun} cost evaluations"
-                    break
-                d = opt._direction(g, xp)
-                gtd = float(xp.sum(g * d))
-                if not gtd < 0.0 and opt._pairs:  # not a descent direction: forget the history, go downhill
-                    opt._pairs = []
-                    d = -g
-                    gtd = float(xp.sum(g * d))
-                if not gtd < 0.0:
-                    opt.converged, opt.message = True, "no descent direction (zero gradient)"
-                    break
-                t0 = 1.0 if opt._pairs else 1.0 / math.sqrt(-gtd)  # a fresh history: d = −g, first step 1/‖d‖₂
-                t, new = _strong_wolfe(obj, theta, t0, d, f, gtd, min(opt.max_ls, opt.max_fun - obj.count))
-                if new is None:
-                    if opt._pairs:  # retry once from steepest descent
-                        opt._pairs = []
-                        continue
-                    opt.message = "the line search found no lower cost (precision limit)"
-                    break
-                f_new, f_data, _, gmax, g_new, A_L = new
-                s = t * d
-                y = g_new - g
-                ys = float(xp.sum(y * s))
-                opt._remember(s, y, ys, t * gtd)
-                theta = theta + s
-                f_old, f, g = f, f_new, g_new
-                opt.n_iter += 1
-                entry = _entry(net, f_data, A_L, Y, val)
-                history.append(**entry)
-                progress.update(opt.n_iter, entry)
-                if gmax <= opt.tol:
-                    opt.converged, opt.message = True, f"max|gradient| <= tol={opt.tol}"
-                elif (f_old - f) <= ftol * max(abs(f_old), abs(f), 1.0):
-                    opt.converged, opt.message = True, f"relative decrease of the cost <= ftol={ftol:.3g}"
-                elif obj.count >= opt.max_fun:
-                    opt.message = f"reached max_fun={opt.max_fun} cost evaluations"
-                    break
-    finally:  # the accepted point, also when interrupted (the objective leaves trial points in the network)
-        net._params = [xp.asarray(p, copy=True) for p in obj.unflat(theta)]
-    opt.n_fun = obj.count
-    opt.fun, opt.fun_data = f, f_data  # the final cost (with the weight-decay term) and its data part
-    return history
-
-
-def _entry(net, f_data, A_L, Y, val):
-    """A history entry for an accepted point (its accuracy, and the validation cost, cost a host sync)."""
-    entry = {"loss": f_data, "accuracy": None}
-    values = []
-    if net.is_classifier:
-        values.append(net._n_correct(A_L, Y))
-    if val is not None:
-        values += net._measure(*val)
-    if values:
-        host = [float(v) for v in net.backend.to_numpy(net.backend.xp.stack(values))]
-        if net.is_classifier:
-            entry["accuracy"] = host.pop(0) / Y.shape[0]
-        if val is not None:
-            entry["val_loss"] = host[0]
-            entry["val_accuracy"] = host[1] / val[0].shape[0] if net.is_classifier else None
-    return entry

@@ -14,7 +14,6 @@ Nothing here imports an array library: the namespace comes from the network's :c
 
 from __future__ import annotations
 
-import contextlib
 import json
 
 from array_api_compat import is_dask_array
@@ -22,24 +21,17 @@ from array_api_compat import is_dask_array
 from .activations import get_activation
 from .backend import dtype_name, host_rngs, ndarray_ok
 from .fastest import backend_for
-from .history import History
+from .history import History  # noqa: F401 (the type fit returns)
 from .initializers import default_init, get_initializer
 from .layers import Dense, param_layout
-from .lbfgs import LBFGS, fit_lbfgs
-from .losses import get_loss, normalized_weights
-from .optimizers import Adam, Optimizer
-from .progress import Progress
-from .step import EagerSteps, compiles
-from .step import epoch as compiled_epoch
+from .losses import get_loss
+from .step import check_optimizer
 from .step import train_step as run_step
+from .training import loop as _training
+from .training.loop import TrainingDiverged  # noqa: F401 (bpx.TrainingDiverged)
 from .validation import as_matrix, check_bool, check_float, check_int, check_layer_sizes
 
 CLASSIFIER_OUTPUTS = ("sigmoid", "softmax")
-ACCURACY_CHUNK = 1 << 20  # fit counts correct predictions once per this many output values (bounded memory)
-
-
-class TrainingDiverged(FloatingPointError):
-    """Training produced a non-finite loss or parameter; the network keeps its last finite state."""
 
 
 class MLP:
@@ -351,9 +343,9 @@ class MLP:
 
     def train_step(self, X, Y, optimizer):
         """One forward/backward/update on exactly this batch; returns the cost before the update."""
+        check_optimizer(optimizer)
         if is_dask_array(X):
             return self._distributed().train_step(self, X, Y, optimizer)
-        _check_optimizer(optimizer)
         X, Y = self._XY(X, Y)
         return float(run_step(self, optimizer, X, Y))  # compiled where the backend compiles (bpx.step)
 
@@ -385,93 +377,52 @@ class MLP:
             return self._distributed().evaluate(self, X, Y)
         return self._evaluate_arrays(*self._XY(X, Y))
 
-    # -- training -----------------------------------------------------------------------------------
+    # -- training ---------------------------------------------------------------------------------------
     def fit(self, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, validation_data=None,
-            verbose=1, validation_split=0.0, early_stopping=None, sample_weight=None):
-        """Train by mini-batch backpropagation; returns a :class:`History`.
+            verbose=1, validation_split=0.0, early_stopping=None, sample_weight=None, callbacks=None,
+            checkpoint=None, checkpoint_every=1, resume=False):
+        """Train by backpropagation; returns a :class:`History`. The loop is :func:`bpx.training.fit`
+        (one loop for every array library and optimizer; see ``docs/guide/training.md``).
 
         ``batch_size=None`` is full batch (the seeds' gradient descent). ``optimizer`` defaults to the
-        one of the previous ``fit``, else ``Adam()``. Validation data is ``(X_val, Y_val)``, or a
+        one of the previous ``fit``, else ``Adam()``; ``optimizer=bpx.LBFGS()`` runs ``epochs`` L-BFGS
+        iterations on the full batch (see :mod:`bpx.lbfgs`). Validation data is ``(X_val, Y_val)``, or a
         ``validation_split`` fraction held out at random. ``early_stopping=patience`` stops after that
         many epochs without a better validation loss (training loss without validation data) and
-        restores the best parameters. The host is synchronised once per epoch; a non-finite loss or
-        parameter raises :class:`TrainingDiverged` naming the epoch and batch, with the parameters of
-        the last finite epoch restored. ``sample_weight`` (m,) weighs each sample's loss: every batch's
-        cost is its weighted mean (scikit-learn's normalisation). ``optimizer=bpx.LBFGS()`` runs
-        ``epochs`` L-BFGS iterations on the full batch instead (see :mod:`bpx.lbfgs`). A dask X, or a lazy
-        backend (``dask``), trains through :mod:`bpx.distributed`: data-parallel over X's row chunks.
-        """
-        if self.backend.library.lazy or is_dask_array(X):
-            return self._distributed().fit(self, X, Y, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
-                                           shuffle=shuffle, validation_data=validation_data, verbose=verbose,
-                                           validation_split=validation_split, early_stopping=early_stopping,
-                                           sample_weight=sample_weight)
-        lbfgs = optimizer if optimizer is not None else self.optimizer
-        if isinstance(lbfgs, LBFGS):  # full-batch quasi-Newton: its own loop
-            return fit_lbfgs(self, X, Y, epochs=epochs, batch_size=batch_size, optimizer=lbfgs, shuffle=shuffle,
-                             validation_data=validation_data, verbose=verbose, validation_split=validation_split,
-                             early_stopping=early_stopping, sample_weight=sample_weight)
-        epochs, batch_size, optimizer, shuffle, verbose, validation_split, early_stopping = self._fit_options(
-            epochs, batch_size, optimizer, shuffle, verbose, validation_split, early_stopping, validation_data)
-        X, Y = self._XY(X, Y)
-        if sample_weight is not None:
-            if validation_split:
-                raise ValueError("sample_weight with validation_split is not supported; split the data and the "
-                                 "weights yourself and pass validation_data")
-            sample_weight = self._sample_weight(sample_weight, X.shape[0])
-        val = self._XY(*validation_data) if validation_data is not None else None
-        xp = self.backend.xp
-        if validation_split:
-            X, Y, val = self._split(X, Y, validation_split)
-        m = X.shape[0]
-        batch = min(batch_size or m, m)
-        self.optimizer = optimizer
-        history = History()
-        best = (float("inf"), None)
-        compiled = compiles(self, optimizer)
-        with self.backend.quiet_float_errors(), contextlib.closing(Progress(epochs, verbose)) as progress:
-            for epoch in range(1, epochs + 1):
-                # the epoch's starting point, restored if it diverges (compiled epochs never overwrite their inputs)
-                start = list(self._params) if compiled else [xp.asarray(p, copy=True) for p in self._params]
-                order = self._shuffle_rng.permutation(m) if shuffle and batch < m else None  # on the host
-                if compiled:  # the whole epoch in one compiled call (bpx.step)
-                    costs, values = compiled_epoch(self, optimizer, X, Y, order, batch, sample_weight)
-                else:
-                    costs, values = self._eager_epoch(X, Y, order, batch, optimizer, sample_weight)
-                entry = self._end_of_epoch(epoch, costs, values, start, batch, m, val)
-                history.append(**entry)
-                progress.update(epoch, entry)
-                if early_stopping is not None:
-                    monitored = entry["val_loss"] if val is not None else entry["loss"]
-                    if monitored < best[0]:
-                        best = (monitored, [xp.asarray(p, copy=True) for p in self._params])
-                        history.best_epoch = epoch
-                    elif epoch - history.best_epoch >= early_stopping:
-                        history.stopped_early = True
-                        break
-        if early_stopping is not None and best[1] is not None:
-            self._params = best[1]
-        return history
+        restores the best parameters (:class:`bpx.EarlyStopping`). The host is synchronised once per
+        epoch; a non-finite loss or parameter raises :class:`TrainingDiverged` naming the epoch and
+        batch, with the parameters of the last finite epoch restored. ``sample_weight`` (m,) weighs
+        each sample's loss: every batch's cost is its weighted mean (scikit-learn's normalisation).
+        ``callbacks`` is a list of :class:`bpx.Callback` objects or functions ``f(epoch, logs)``.
+        ``checkpoint=PATH`` writes a checkpoint every ``checkpoint_every`` epochs (and at the end);
+        ``resume=True`` continues from the checkpoint at PATH (starts fresh when there is none) to
+        ``epochs`` in total, ending bit for bit where an uninterrupted run ends. A dask X, or a lazy
+        backend (``dask``), trains data-parallel over X's row chunks; JAX runs whole compiled epochs.
 
-    def _fit_options(self, epochs, batch_size, optimizer, shuffle, verbose, validation_split, early_stopping,
-                     validation_data):
-        """``fit``'s options checked (before any work) and normalised; the optimizer defaults to the one
-        of the previous ``fit``, else ``Adam()``."""
-        epochs = check_int(epochs, "epochs")
-        if batch_size is not None:
-            batch_size = check_int(batch_size, "batch_size")
-        optimizer = optimizer if optimizer is not None else (self.optimizer or Adam())
-        _check_optimizer(optimizer)
-        shuffle = check_bool(shuffle, "shuffle")
-        verbose = check_int(verbose, "verbose", minimum=0)
-        validation_split = check_float(validation_split, "validation_split", low=0.0, high=1.0, high_open=True)
-        if early_stopping is not None:
-            early_stopping = check_int(early_stopping, "early_stopping")
-        if validation_data is not None and validation_split:
-            raise ValueError("give validation_data or validation_split, not both")
-        if validation_data is not None and (not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2):
-            raise TypeError("validation_data must be a pair (X_val, Y_val)")
-        return epochs, batch_size, optimizer, shuffle, verbose, validation_split, early_stopping
+        Parameters
+        ----------
+        X, Y : arrays
+            Samples (m, n_in) and targets (labels (m,) or (m, n_out)).
+        epochs : int
+            Epochs in total (with ``resume=True``, including those the checkpoint holds).
+
+        Returns
+        -------
+        History
+
+        Raises
+        ------
+        TypeError, ValueError
+            Bad arguments, before any work.
+        bpx.training.CheckpointError
+            A checkpoint that cannot be resumed (of another run: what differs is named).
+        TrainingDiverged
+            The loss or a parameter became NaN or infinite.
+        """
+        return _training.fit(self, X, Y, epochs=epochs, batch_size=batch_size, optimizer=optimizer, shuffle=shuffle,
+                             validation_data=validation_data, verbose=verbose, validation_split=validation_split,
+                             early_stopping=early_stopping, sample_weight=sample_weight, callbacks=callbacks,
+                             checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume)
 
     @staticmethod
     def _distributed():
@@ -495,63 +446,6 @@ class MLP:
             raise ValueError("sample_weight must be finite and >= 0 with at least one weight > 0")
         return w
 
-    def _eager_epoch(self, X, Y, order, batch, optimizer, sample_weight=None):
-        """One epoch, one step (:func:`bpx.step.eager_step`) per batch (``sample_weight`` as in ``fit``,
-        fresh dropout masks per batch); returns the per-batch costs and the device values ``[summed cost,
-        correct count, finite]`` of :meth:`_end_of_epoch`."""
-        xp = self.backend.xp
-        m = X.shape[0]
-        order = None if order is None else self.backend.asarray(order)
-        costs, correct = [], xp.zeros((), dtype=self._dtype, device=self.backend.device)
-        outputs, rows = [], 0  # (A_L, Yb) of batches whose correct count is still to be taken
-        eager_step = EagerSteps(self, optimizer)  # the step's decisions, taken once per epoch
-        for i in range(0, m, batch):
-            j = min(i + batch, m)
-            if order is None:
-                Xb, Yb = X[i:j, :], Y[i:j, :]
-                wb = None if sample_weight is None else sample_weight[i:j]
-            else:
-                Xb, Yb = xp.take(X, order[i:j], axis=0), xp.take(Y, order[i:j], axis=0)
-                wb = None if sample_weight is None else xp.take(sample_weight, order[i:j], axis=0)
-            cost, A_L = eager_step(Xb, Yb, None if wb is None else normalized_weights(wb, xp), self._dropout_masks(j - i))
-            costs.append(cost)  # weighted by the batch's size at the end of the epoch
-            if self.is_classifier:
-                # counted in chunks (one argmax over many batches is cheaper than one per batch);
-                # A_L and Yb are never written to, so keeping them is safe
-                outputs.append((A_L, Yb))
-                rows += j - i
-                if rows * self.n_outputs >= ACCURACY_CHUNK or j == m:
-                    correct = correct + self._n_correct_batches(outputs)
-                    outputs, rows = [], 0
-        finite = xp.all(xp.stack([xp.all(xp.isfinite(p)) for p in self._params]))
-        sizes = [batch] * (len(costs) - 1) + [m - batch * (len(costs) - 1)]  # rows per batch: cost × rows = Σ loss
-        summed = xp.sum(xp.stack(costs) * self.backend.asarray(sizes, self.dtype))
-        return costs, [summed, correct, xp.astype(finite, self._dtype)]
-
-    def _end_of_epoch(self, epoch, costs, values, start, batch, m, val):
-        """The epoch's one host sync: ``values`` (the summed cost, the correct count, a finiteness check
-        of every parameter) and, with validation data, its cost and correct count. Returns the history
-        entry; ``costs`` (per batch) name the batch where training diverged."""
-        xp = self.backend.xp
-        values = list(values)
-        if val is not None:
-            values += self._measure(*val)
-        host = [float(v) for v in self.backend.to_numpy(xp.stack(values))]
-        loss, acc, ok = host[:3]
-        if not (ok and loss == loss and abs(loss) != float("inf")):
-            bad = next((k for k, c in enumerate(costs) if not bool(xp.isfinite(c))), len(costs) - 1)
-            self._params = start
-            raise TrainingDiverged(
-                f"training diverged in epoch {epoch}, batch {bad + 1} of {len(costs)} (batch_size {batch}): "
-                f"the loss or a parameter became NaN or infinite. The parameters from the end of epoch "
-                f"{epoch - 1} were restored; try a smaller learning rate."
-            )
-        entry = {"loss": loss / m, "accuracy": acc / m if self.is_classifier else None}
-        if val is not None:
-            entry["val_loss"] = host[3]
-            entry["val_accuracy"] = host[4] / val[0].shape[0] if self.is_classifier else None
-        return entry
-
     def _evaluate_arrays(self, X, Y):
         """``{"loss", "accuracy"}`` on device arrays, with one host sync."""
         xp = self.backend.xp
@@ -560,17 +454,6 @@ class MLP:
         if self.is_classifier:
             result["accuracy"] = correct / X.shape[0]
         return result
-
-    def _split(self, X, Y, fraction):
-        """Hold out a random ``fraction`` of the rows (at least one) for validation."""
-        m = X.shape[0]
-        n_val = max(1, int(round(m * fraction)))
-        if n_val >= m:
-            raise ValueError(f"validation_split={fraction} leaves no training samples out of {m}")
-        order = self.backend.asarray(self._shuffle_rng.permutation(m))
-        xp = self.backend.xp
-        train, held = order[n_val:], order[:n_val]
-        return xp.take(X, train, axis=0), xp.take(Y, train, axis=0), (xp.take(X, held, axis=0), xp.take(Y, held, axis=0))
 
 
 def _check_dropout(dropout, n_hidden):
@@ -586,8 +469,3 @@ def _check_dropout(dropout, n_hidden):
     if p and not n_hidden:
         raise ValueError(f"dropout={p} needs a hidden layer; this network has none")
     return [p] * n_hidden
-
-
-def _check_optimizer(optimizer):
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"optimizer must be a bpx optimizer such as bpx.SGD(lr=0.1) or bpx.Adam(), got {optimizer!r}")

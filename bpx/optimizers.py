@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import array_api_compat
 
-from .backend import inplace_ok, namespace
+from .backend import inplace_ok, namespace, to_numpy
 from .validation import check_bool, check_float
 
 
@@ -102,6 +102,35 @@ class Optimizer:
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_") and k != "t")
         return f"{type(self).__name__}({args})"
+
+    # -- checkpoints (bpx.training): everything the next step depends on, as host values --------------
+    def state_dict(self):
+        """The hyperparameters (numbers, flags and strings: a callback may have changed ``lr``), the step
+        count ``t`` and the state arrays as fresh host (NumPy) copies, ``{"type", "hyper", "t", "shapes",
+        "state"}``; :meth:`load_state_dict` puts them back."""
+        hyper = {k: v for k, v in vars(self).items()
+                 if not k.startswith("_") and k != "t" and (v is None or isinstance(v, (bool, int, float, str)))}
+        state = getattr(self, "_state", None) if self._shapes is not None else None
+        return {"type": type(self).__name__, "hyper": hyper, "t": getattr(self, "t", 0),
+                "shapes": None if self._shapes is None else [list(s) for s in self._shapes],
+                "state": None if state is None else {k: [to_numpy(a) for a in arrays] for k, arrays in state.items()}}
+
+    def load_state_dict(self, state, asarray):
+        """Restore :meth:`state_dict`'s ``state``; ``asarray`` moves a host array to the parameters' device.
+
+        Raises
+        ------
+        ValueError
+            When ``state`` belongs to another optimizer class.
+        """
+        if state.get("type") != type(self).__name__:
+            raise ValueError(f"the optimizer state is a {state.get('type')}'s, not a {type(self).__name__}'s")
+        for key, value in state["hyper"].items():
+            setattr(self, key, value)
+        self.t = state["t"]
+        self._shapes = None if state["shapes"] is None else [tuple(s) for s in state["shapes"]]
+        self._state = None if state["state"] is None else {k: [asarray(a) for a in arrays]
+                                                           for k, arrays in state["state"].items()}
 
 
 class SGD(Optimizer):

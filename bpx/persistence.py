@@ -13,15 +13,14 @@ either the old file or the new one. Loading checks everything before building a 
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
+from .atomic import digest as _digest
+from .atomic import write_atomically  # noqa: F401 (bpx.export writes through it too)
 from .backend import to_numpy
 from .layers import param_layout
 
@@ -42,13 +41,6 @@ class ModelFileError(ValueError):
         super().__init__(f"{os.fspath(path)}: {reason}")
         self.path = os.fspath(path)
         self.reason = reason
-
-
-def _digest(arrays):
-    h = hashlib.sha256()
-    for a in arrays:
-        h.update(np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes())
-    return h.hexdigest()
 
 
 def _check_path(path, for_writing):
@@ -104,44 +96,6 @@ def save(net, path):
     blob = np.frombuffer(json.dumps(header, sort_keys=True).encode("utf-8"), dtype=np.uint8)
     write_atomically(path, lambda f: np.savez(f, header=blob, **dict(zip(names, arrays))))
     return path
-
-
-def write_atomically(path, write):
-    """Call ``write(f)`` on a temporary file in ``path``'s folder, fsync it, then ``os.replace`` it onto
-    ``path`` and fsync the folder: a crash or an error leaves the old file (or none), never half a file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    try:
-        os.chmod(tmp, _file_mode(path))  # mkstemp makes 0600; give the mode a plain open() would
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(folder)
-
-
-def _file_mode(path):
-    """The replaced file's permissions, else what ``open(path, "w")`` would create (0666 minus umask)."""
-    try:
-        return os.stat(path).st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def _fsync_dir(folder):
-    with contextlib.suppress(OSError):  # not every OS or filesystem lets a folder be fsynced
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def read(path):

@@ -11,12 +11,12 @@ class Progress:
     """``verbose=0``: silent. ``verbose=1``: a tqdm progress bar per epoch when stderr is a terminal,
     else silent. ``verbose=2``: one line per epoch on stdout."""
 
-    def __init__(self, epochs, verbose):
+    def __init__(self, epochs, verbose, done=0):
         self.epochs = epochs
         self.verbose = verbose
         self.bar = None
-        if verbose == 1 and sys.stderr.isatty():
-            self.bar = tqdm(total=epochs, unit="epoch", dynamic_ncols=True, leave=True)
+        if verbose == 1 and sys.stderr.isatty():  # ``done``: epochs already run (a resumed fit)
+            self.bar = tqdm(total=epochs, initial=done, unit="epoch", dynamic_ncols=True, leave=True)
 
     def update(self, epoch, metrics):
         text = {k: f"{v:.4g}" for k, v in metrics.items() if v is not None}

@@ -86,11 +86,19 @@ class EagerSteps:
             cost, grads, A_L = net._loss_and_grads(X, Y, weights, masks)
             net._params = optimizer.step(net._params, grads)
             return cost, A_L
+        if optimizer._shapes is None:  # reset() between steps (a callback): a fresh state, as eager_step makes
+            optimizer.prepare(net._params)
         optimizer.t += 1
         net._params, optimizer._state, cost, A_L = step(net, optimizer, net._params, optimizer._state,
                                                         optimizer.coefficients(optimizer.t), X, Y, self.inplace,
                                                         weights, masks)
         return cost, A_L
+
+
+def check_optimizer(optimizer):
+    """Refuse anything but a bpx optimizer (TypeError), before any work."""
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be a bpx optimizer such as bpx.SGD(lr=0.1) or bpx.Adam(), got {optimizer!r}")
 
 
 def functional(optimizer):
@@ -100,16 +108,15 @@ def functional(optimizer):
 
 
 def compiles(net, optimizer):
-    """Whether ``fit`` and ``train_step`` run compiled: the network's library compiles, the optimizer's
-    rule is functional, and the step depends on nothing drawn per batch on the host (dropout masks are:
-    those run eagerly)."""
-    return net.backend.library.compiled and functional(optimizer) and not any(getattr(net, "dropout", None) or ())
+    """Whether ``fit`` runs compiled epochs: the network's library compiles and the optimizer's rule is
+    functional. Dropout masks, drawn on the host, go into the compiled epoch as inputs."""
+    return net.backend.library.compiled and functional(optimizer)
 
 
 def train_step(net, optimizer, X, Y):
     """One step of ``net.train_step``: compiled where the library compiles, else :func:`eager_step`.
     Returns the cost (a 0-d array)."""
-    if not compiles(net, optimizer):
+    if not compiles(net, optimizer) or any(getattr(net, "dropout", None) or ()):  # one step's masks: eager
         return eager_step(net, optimizer, X, Y, masks=net._dropout_masks(X.shape[0]))[0]
     compiled = Compiled.get(net, optimizer)
     state = optimizer.prepare(net._params)
@@ -119,11 +126,12 @@ def train_step(net, optimizer, X, Y):
     return cost
 
 
-def epoch(net, optimizer, X, Y, order, batch, sample_weight=None):
+def epoch(net, optimizer, X, Y, order, batch, sample_weight=None, masks=None):
     """One compiled epoch over (X, Y) in batches of ``batch`` rows taken in ``order`` (a host
-    permutation, or None for the rows as they are), weighted by ``sample_weight`` (m,) if given.
-    Updates ``net`` and ``optimizer``; returns the per-batch costs (a 1-d device array) and the
-    epoch's ``[summed cost, correct count, finite]`` (device values), as ``MLP._end_of_epoch`` reads them."""
+    permutation, or None for the rows as they are), weighted by ``sample_weight`` (m,) if given, with
+    the epoch's dropout ``masks`` (:func:`epoch_masks`) if the network has dropout. Updates ``net`` and
+    ``optimizer``; returns the per-batch costs (a 1-d device array) and the epoch's ``[summed cost,
+    correct count, finite]`` (device values), as the training loop reads them."""
     compiled = Compiled.get(net, optimizer)
     state = optimizer.prepare(net._params)
     m = X.shape[0]
@@ -133,8 +141,26 @@ def epoch(net, optimizer, X, Y, order, batch, sample_weight=None):
     if order is not None:  # a host array: the compiled call moves it with its arguments (cheaper than a put first)
         order = order.astype(np.int32)
     net._params, optimizer._state, costs, values = compiled.epoch(list(net._params), state, coefs, X, Y, order,
-                                                                  sample_weight, batch)
+                                                                  sample_weight, masks, batch)
     return costs, values
+
+
+def epoch_masks(net, m, batch):
+    """The dropout keep-masks of an epoch of ``m`` rows in batches of ``batch``, drawn on the host from
+    the network's dropout stream in the order the eager step draws them (batch by batch, layer by
+    layer), as ``(full, last)``: per hidden layer a (full batches, batch, n) and a (rows left, n) boolean
+    device array (None where that layer has no dropout, or no such batch). None without dropout."""
+    if not any(net.dropout):
+        return None
+    sizes = [batch] * (m // batch) + ([m % batch] if m % batch else [])
+    drawn = [[net._dropout_rng.random((rows, layer.n_out)) >= p if p else None
+              for layer, p in zip(net.layers, net.dropout)] for rows in sizes]
+    full = m // batch
+    move = net.backend.asarray
+    stack = [None if p == 0.0 or not full else move(np.stack([b[k] for b in drawn[:full]]))
+             for k, p in enumerate(net.dropout)]
+    last = [None if p == 0.0 or full == len(sizes) else move(drawn[-1][k]) for k, p in enumerate(net.dropout)]
+    return tuple(stack), tuple(last)
 
 
 def _coefs(net, optimizer, t0, n):
@@ -174,7 +200,7 @@ class Compiled:
         self.library = library
         self.step = library.jit(self._step, donate_argnums=(0, 1))
         # the epoch keeps its input parameters (fit restores them if the epoch diverges) and donates the state
-        self.epoch = library.jit(self._epoch, donate_argnums=(1,), static_argnums=(7,))
+        self.epoch = library.jit(self._epoch, donate_argnums=(1,), static_argnums=(8,))
 
     def _step(self, params, state, coefs, X, Y):
         params, state, cost, _ = step(self.net, self.optimizer, params, state, tuple(coefs), X, Y)
@@ -182,9 +208,15 @@ class Compiled:
 
     def _batch(self, carry, batch):
         params, state = carry
-        coefs, X, Y, w = batch
-        weights = None if w is None else normalized_weights(w, self.net.backend.xp)
-        params, state, cost, A_L = step(self.net, self.optimizer, params, state, tuple(coefs), X, Y, weights=weights)
+        coefs, X, Y, w, keep = batch
+        xp = self.net.backend.xp
+        weights = None if w is None else normalized_weights(w, xp)
+        masks = None
+        if keep is not None:  # MLP._dropout_masks' arithmetic on the host-drawn keep-masks
+            masks = [None if k is None else xp.astype(k, self.net._dtype) * (1.0 / (1.0 - p))
+                     for k, p in zip(keep, self.net.dropout)] + [None]
+        params, state, cost, A_L = step(self.net, self.optimizer, params, state, tuple(coefs), X, Y, weights=weights,
+                                        masks=masks)
         return (params, state), (cost, self._correct(A_L, Y))
 
     def _correct(self, A_L, Y):
@@ -193,7 +225,7 @@ class Compiled:
             return net._n_correct(A_L, Y)
         return net.backend.xp.zeros((), dtype=net._dtype, device=net.backend.device)
 
-    def _epoch(self, params, state, coefs, X, Y, order, w, batch):
+    def _epoch(self, params, state, coefs, X, Y, order, w, masks, batch):
         xp = self.net.backend.xp
         m = X.shape[0]
         if order is not None:  # the epoch's rows, gathered once
@@ -206,11 +238,14 @@ class Compiled:
             Xs = xp.reshape(X[:rows, :], (full, batch, X.shape[1]))
             Ys = xp.reshape(Y[:rows, :], (full, batch, Y.shape[1]))
             ws = None if w is None else xp.reshape(w[:rows], (full, batch))
-            (params, state), (c, k) = self.library.scan(self._batch, (params, state), (coefs[:full, :], Xs, Ys, ws))
+            keep = None if masks is None else masks[0]
+            (params, state), (c, k) = self.library.scan(self._batch, (params, state),
+                                                        (coefs[:full, :], Xs, Ys, ws, keep))
             costs.append(c)
             correct.append(k)
         if m - full * batch:  # the last, shorter batch: one more step
-            last = (coefs[full, :], X[full * batch:, :], Y[full * batch:, :], None if w is None else w[full * batch:])
+            last = (coefs[full, :], X[full * batch:, :], Y[full * batch:, :], None if w is None else w[full * batch:],
+                    None if masks is None else masks[1])
             (params, state), (c, k) = self._batch((params, state), last)
             costs.append(xp.reshape(c, (1,)))
             correct.append(xp.reshape(k, (1,)))

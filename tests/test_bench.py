@@ -62,12 +62,12 @@ def test_fast_paths_are_off_inside_the_context_and_back_on_after(backend):
 
 
 def test_accuracy_counted_in_chunks_equals_per_batch_count(backend, to_input, monkeypatch):
-    import bpx.network
+    from bpx.training.engines import eager
 
     X, Y = _data(n=50)
     histories = []
     for chunk in (1, 1 << 20):  # one count per batch, one count per epoch
-        monkeypatch.setattr(bpx.network, "ACCURACY_CHUNK", chunk)
+        monkeypatch.setattr(eager, "ACCURACY_CHUNK", chunk)
         net = bpx.MLP([6, 7, 3], backend=backend, seed=1)
         histories.append(net.fit(to_input(X), to_input(Y), epochs=2, batch_size=7, optimizer=bpx.SGD(lr=0.2), verbose=0))
     assert histories[0].accuracy == histories[1].accuracy

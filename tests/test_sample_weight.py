@@ -44,7 +44,5 @@ def test_bad_sample_weight_is_refused_before_any_work(backend, to_input, w, matc
     before = [bpx.to_numpy(p).copy() for p in net.params]
     with pytest.raises(ValueError, match=match):
         net.fit(to_input(X), y, epochs=1, verbose=0, sample_weight=w)
-    with pytest.raises(ValueError, match="validation_split"):
-        net.fit(to_input(X), y, epochs=1, verbose=0, sample_weight=np.ones(24), validation_split=0.2)
     for a, b in zip(before, net.params):
         np.testing.assert_array_equal(a, bpx.to_numpy(b))
