@@ -133,7 +133,11 @@ class Backend:
 
 
 def _dtypes(backend):
-    return backend.library.dtypes(backend.xp, backend.device)
+    """The device's ``{name: dtype}``, asked of the library once per backend (every fit and conversion asks)."""
+    table = backend.__dict__.get("_dtype_table")
+    if table is None:
+        table = backend._dtype_table = backend.library.dtypes(backend.xp, backend.device)
+    return table
 
 
 def is_host_data(x):

@@ -55,7 +55,7 @@ def step(net, optimizer, params, state, coefs, X, Y, inplace=False, weights=None
     parameters and optimizer state, the batch's cost before the update (a 0-d array) and A[L].
     ``weights``: None, or the batch's normalised sample weights (an (m, 1) column); ``masks``: the
     batch's dropout masks (``MLP._dropout_masks``), or None."""
-    cost, grads, A_L = _on(net, params)._loss_and_grads(X, Y, weights, masks)
+    cost, grads, A_L = (net if params is net._params else _on(net, params))._loss_and_grads(X, Y, weights, masks)
     params, state = optimizer.update(params, grads, state, coefs, inplace)
     return params, state, cost, A_L
 
@@ -131,7 +131,7 @@ def epoch(net, optimizer, X, Y, order, batch, sample_weight=None, masks=None):
     permutation, or None for the rows as they are), weighted by ``sample_weight`` (m,) if given, with
     the epoch's dropout ``masks`` (:func:`epoch_masks`) if the network has dropout. Updates ``net`` and
     ``optimizer``; returns the per-batch costs (a 1-d device array) and the epoch's ``[summed cost,
-    correct count, finite]`` (device values), as the training loop reads them."""
+    correct count, finite]`` stacked in one device array (one read-back), as the training loop reads them."""
     compiled = Compiled.get(net, optimizer)
     state = optimizer.prepare(net._params)
     m = X.shape[0]
@@ -256,5 +256,5 @@ class Compiled:
         if m - full * batch:
             sizes = xp.concat([sizes[:-1], xp.full((1,), float(m - full * batch), dtype=costs.dtype, device=device)])
         finite = xp.all(xp.stack([xp.all(xp.isfinite(p)) for p in params]))
-        values = [xp.sum(costs * sizes), correct, xp.astype(finite, costs.dtype)]
+        values = xp.stack([xp.sum(costs * sizes), correct, xp.astype(finite, costs.dtype)])  # one read-back
         return params, state, costs, values

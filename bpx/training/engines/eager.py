@@ -125,10 +125,14 @@ class EagerEngine:
     def host_values(self, values, val):
         """The epoch's one host sync: ``values`` and, with validation data, its cost and correct count."""
         net = self.net
-        values = list(values)
+        xp = net.backend.xp
+        if not isinstance(values, list):  # already one device array (a compiled epoch stacks its values)
+            if val is not None:
+                values = xp.concat([values, xp.stack(net._measure(*val))])
+            return [float(v) for v in net.backend.to_numpy(values)]
         if val is not None:
-            values += net._measure(*val)
-        return [float(v) for v in net.backend.to_numpy(net.backend.xp.stack(values))]
+            values = values + net._measure(*val)
+        return [float(v) for v in net.backend.to_numpy(xp.stack(values))]
 
     def finite(self, cost):
         return bool(self.net.backend.xp.isfinite(cost))
