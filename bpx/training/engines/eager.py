@@ -131,7 +131,7 @@ class EagerEngine:
                 values = xp.concat([values, xp.stack(net._measure(*val))])
             return [float(v) for v in net.backend.to_numpy(values)]
         if val is not None:
-            values = values + net._measure(*val)
+            values = [*values, *net._measure(*val)]
         return [float(v) for v in net.backend.to_numpy(xp.stack(values))]
 
     def finite(self, cost):
