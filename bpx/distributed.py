@@ -353,20 +353,26 @@ def _evaluate_prepared(net, X, Y, flat=None):
     return result
 
 
-def loss_and_grads(net, X, Y):
-    """``(cost, grads)`` on a dask X: one step's sums (no update), the gradients on the network's backend."""
+def loss_and_grads(net, X, Y, dropout=False):
+    """``(cost, grads)`` on a dask X: one step's sums (no update), the gradients on the network's backend.
+    ``dropout``: with the network's dropout masks (drawn on the host, as ``MLP._dropout_masks`` draws a
+    batch's), as a training step sees it."""
     twin = _host_twin(net)
     X = _features(net, twin, X)
     ((X, Y, _),) = _prepare([(X, _targets(twin, Y, X), ("X", "Y"))])
-    math_ = _ChunkNet(net)
-    sums = dask.compute(_reduce(_chunk_gradients, X, Y, _share(net), math_, math_.n_values + 2))[0]
+    dropout = dropout and any(net.dropout)
+    math_ = _ChunkNet(net, dropout=dropout)
+    extra = [da.from_array(net._dropout_rng.random((X.shape[0], layer.n_out)) >= p, chunks=(X.chunks[0], -1))
+             for layer, p in zip(net.layers, net.dropout) if p] if dropout else []
+    sums = dask.compute(_reduce(_chunk_gradients, X, Y, _share(net), math_, math_.n_values + 2, extra))[0]
     grads = [net.backend.asarray(g, net.dtype) for g in _unflatten(sums[:-2] / X.shape[0], math_.shapes)]
     return float(sums[-2]) / X.shape[0], grads
 
 
 def train_step(net, X, Y, optimizer):
-    """``MLP.train_step`` on a dask X: one update on exactly this batch; the cost before it."""
-    cost, grads = loss_and_grads(net, X, Y)
+    """``MLP.train_step`` on a dask X: one update on exactly this batch (with fresh dropout masks); the
+    cost before it."""
+    cost, grads = loss_and_grads(net, X, Y, dropout=True)
     net._params = optimizer.step(net._params, grads)
     return cost
 

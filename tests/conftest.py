@@ -29,13 +29,7 @@ def pytest_report_header(config):
 
 # What does not apply on a lazy (dask) backend, and why; everything else runs there with dask inputs.
 # Keys are regular expressions searched in the test's node id.
-NOT_ON_DASK = ("is not offered for dask arrays yet: refused with a clear error before any work "
-               "(tests/test_dask.py::test_features_not_offered_on_dask_are_refused_before_any_work)")
 LAZY_SKIPS = {
-    r"tests/test_lbfgs\.py": f"bpx.LBFGS {NOT_ON_DASK}",
-    r"tests/test_sample_weight\.py|tests/test_step\.py::test_sample_weights|"
-    r"tests/test_sklearn\.py::.*(sample_weight|lbfgs|poisson)": f"sample weights and L-BFGS: each {NOT_ON_DASK}",
-    r"tests/test_dropout\.py|tests/test_snapshots\.py::.*dropout": f"dropout {NOT_ON_DASK}",
     r"tests/test_cli_tables\.py|tests/test_export\.py::test_the_exported_cli_model": "runs `bpx train`, which on the "
         "dask backend starts its own LocalCluster per call (see tests/test_cli.py's reason)",
     "tests/test_cli.py": "each `bpx train` on the dask backend starts its own LocalCluster, and the CLI's default "
@@ -45,6 +39,10 @@ LAZY_SKIPS = {
                                 "optimizers dask arrays, which no dask path does (the numpy session covers them)",
     "tests/test_explain.py::test_report_is_what_the_network_computes": "compares bpx explain (eager, on the host) "
         "bit for bit with loss_and_grads, which on a dask X sums per-chunk shares (equal to ~1e-15: tests/test_dask.py)",
+    r"tests/test_dropout\.py::test_the_same_seed_gives_the_same_trajectory_on_every_backend|"
+    r"tests/test_step\.py::test_sample_weights_reach_every_step": "shuffled epochs: the "
+        "dask backend draws batches by its chunk scheme, so its masks and weights meet other rows (unshuffled "
+        "dropout and sample weights on dask equal NumPy: tests/test_dask.py::test_every_feature_on_dask_equals_numpy)",
     "tests/test_parity.py::test_200_sgd_momentum_steps_agree": "shuffled epochs: the dask backend draws batches by "
         "its documented chunk scheme, not NumPy's global permutation (unshuffled parity: tests/test_dask.py)",
     "tests/test_parity.py::test_drift_report_has_a_row_per_backend_dtype_and_epoch": "shuffled epochs: the dask "

@@ -62,7 +62,7 @@ def test_fast_paths_are_off_inside_the_context_and_back_on_after(backend):
 
 
 def test_accuracy_counted_in_chunks_equals_per_batch_count(backend, to_input, monkeypatch):
-    from bpx.training.engines import eager
+    import bpx.training.engines.eager as eager
 
     X, Y = _data(n=50)
     histories = []

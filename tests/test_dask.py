@@ -423,20 +423,26 @@ def test_cli_scheduler_that_does_not_answer(tmp_path, capsys):
     assert not out.exists()
 
 
-def test_features_not_offered_on_dask_are_refused_before_any_work():
-    """Sample weights, dropout and L-BFGS are not offered for dask arrays yet: each is a clear error
-    raised before any work, leaving the network as it was."""
+@pytest.mark.parametrize("feature", ["sample_weight", "dropout", "lbfgs", "lbfgs_weighted"])
+def test_every_feature_on_dask_equals_numpy(feature):
+    """Sample weights, dropout (host-drawn masks: the same batches get the same masks) and L-BFGS (one
+    graph per cost evaluation) on dask arrays give NumPy's numbers (float64, unshuffled batches)."""
     X, y = blobs()
-    Xd = da.from_array(X, chunks=(80, 6))
-    net = bpx.MLP([6, 8, 3], backend="dask", seed=1)
-    before = [p.copy() for p in net.params]
-    with pytest.raises(ValueError, match="sample_weight is not supported for dask arrays"):
-        net.fit(Xd, y, sample_weight=np.ones(X.shape[0]), verbose=0)
-    with pytest.raises(TypeError, match="LBFGS is not supported for dask arrays"):
-        net.fit(Xd, y, optimizer=bpx.LBFGS(), verbose=0)
-    unchanged(net, before)
-    dropped = bpx.MLP([6, 8, 3], backend="dask", seed=1, dropout=0.5)
-    before = [p.copy() for p in dropped.params]
-    with pytest.raises(ValueError, match="dropout is not supported for dask arrays"):
-        dropped.fit(Xd, y, verbose=0)
-    unchanged(dropped, before)
+    w = np.random.default_rng(7).uniform(0.0, 2.0, X.shape[0])
+    spec = dict(NETS["softmax"], dropout=0.3) if feature == "dropout" else NETS["softmax"]
+    nets = [bpx.MLP(**spec, backend=b, dtype="float64", seed=3) for b in ("numpy", "dask")]
+    kw = dict(epochs=3, verbose=0, shuffle=False)
+    if feature.startswith("lbfgs"):
+        kw.update(optimizer=bpx.LBFGS(), validation_split=0.25, early_stopping=2)
+    else:
+        kw.update(batch_size=50, optimizer=bpx.SGD(lr=0.2, momentum=0.5))
+    if feature in ("sample_weight", "lbfgs_weighted"):
+        kw["sample_weight"] = w
+        kw.pop("validation_split", None)
+    kw_b = dict(kw, optimizer=type(kw["optimizer"])(**({"lr": 0.2, "momentum": 0.5}
+                                                      if not feature.startswith("lbfgs") else {})))
+    ha = nets[0].fit(X, y, **kw)
+    hb = nets[1].fit(da.from_array(X, chunks=(70, 6)), y, **kw_b)
+    np.testing.assert_allclose(hb.loss, ha.loss, rtol=1e-10)
+    assert_same_params(nets[0], nets[1], rtol=1e-9)
+

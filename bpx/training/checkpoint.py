@@ -2,7 +2,7 @@
 
 A checkpoint is an uncompressed ``.npz`` (never pickle) holding the arrays and ``header``, a uint8 array
 of UTF-8 JSON: the format name and version, the bpx version, the run's identity (architecture, dtype,
-optimizer, batch size, training rows, callbacks: what a resume must match), the state (parameters,
+optimizer, batch size, training rows, engine: what a resume must match), the state (parameters,
 optimizer state and step count, every host random stream's ``bit_generator.state``, History, epoch,
 each callback's ``state_dict()``, and the position inside an epoch when a stop request ended it there),
 where every array is a reference ``{"__array__": k}`` to member ``a<k>``, and a SHA-256 over the header's
@@ -110,8 +110,9 @@ def read(path):
 
 def check_identity(path, saved, current):
     """Refuse a checkpoint of another run, naming every difference."""
-    names = {"architecture": "architecture", "dtype": "dtype", "optimizer": "optimizer", "batch_size": "batch size",
-             "rows": "training rows", "callbacks": "callbacks"}
+    names = {"engine": "engine (its batches and positions are its own)",
+             "architecture": "architecture", "dtype": "dtype", "optimizer": "optimizer", "batch_size": "batch size",
+             "rows": "training rows"}
     diffs = [f"{names.get(k, k)}: checkpoint {saved.get(k)!r}, this fit {v!r}" for k, v in current.items()
              if saved.get(k) != v]
     if diffs:

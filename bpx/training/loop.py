@@ -94,7 +94,7 @@ def fit(net, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, vali
         data = engine.data(X, Y, sample_weight, validation_data, validation_split)
         m = data.m
         batch = m if full_batch else min(batch_size or m, m)
-        identity = _identity(net, optimizer, batch_size, m, cbs) if path is not None else None
+        identity = _identity(net, engine, optimizer, batch_size, m) if path is not None else None
         if saved is not None:
             ckpt.check_identity(path, saved[0], identity)
     except BaseException:
@@ -128,9 +128,11 @@ def fit(net, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, vali
     with net.backend.quiet_float_errors(), contextlib.closing(Progress(epochs, verbose, done)) as progress:
         for cb in cbs:
             cb.on_train_begin(logs)
-        if saved is not None:
-            for cb, cb_state in zip(cbs, saved[1]["callbacks"]):
-                cb.load_state_dict(cb_state)
+        if saved is not None:  # matched by class name and order; a callback new to the run starts fresh
+            states = {entry["type"]: entry["state"] for entry in saved[1]["callbacks"]}
+            for key, cb in _keyed(cbs):
+                if key in states:
+                    cb.load_state_dict(states[key])
         try:
             method.begin(saved is not None)
             epoch = done
@@ -185,17 +187,26 @@ def _checkpoint_path(path):
     return path
 
 
-def _identity(net, optimizer, batch_size, m, cbs):
+def _identity(net, engine, optimizer, batch_size, m):
     """What a resumed run must share with the checkpoint's (JSON values)."""
     return {
+        "engine": engine.name,
         "architecture": {"layer_sizes": list(net.layer_sizes), "activation": net.activation, "output": net.output,
                          "loss": net.loss_name, "bias": net.bias, "dropout": list(net.dropout)},
         "dtype": net.dtype,
         "optimizer": repr(optimizer),
         "batch_size": batch_size,
         "rows": m,
-        "callbacks": [type(cb).__name__ for cb in cbs],
     }
+
+
+def _keyed(cbs):
+    """``(key, callback)``: the key is the class name, with ``#k`` for the k-th repeat of a class."""
+    seen = {}
+    for cb in cbs:
+        name = type(cb).__name__
+        seen[name] = seen.get(name, 0) + 1
+        yield (name if seen[name] == 1 else f"{name}#{seen[name]}"), cb
 
 
 def _write(path, identity, net, engine, optimizer, method, history, cbs, epoch, finished, fit_start, position=None):
@@ -208,7 +219,7 @@ def _write(path, identity, net, engine, optimizer, method, history, cbs, epoch, 
         "rng": {"shuffle": net._shuffle_rng.bit_generator.state, "dropout": net._dropout_rng.bit_generator.state,
                 "fit_start": fit_start},
         "history": history.state_dict(),
-        "callbacks": [cb.state_dict() for cb in cbs],
+        "callbacks": [{"type": key, "state": cb.state_dict()} for key, cb in _keyed(cbs)],
         "position": position,
     }
     if position is not None:
