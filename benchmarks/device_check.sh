@@ -68,4 +68,20 @@ say "bench: rc=$? (table in bench.md)"
 timeout -k 10 "$BENCH_LIMIT" "$PY" benchmarks/mixed_precision.py --specs "$backends" --output "$LOG/mixed_precision.md" \
     >"$LOG/mixed_precision.log" 2>&1
 say "mixed precision: rc=$? (table in mixed_precision.md)"
+
+# -- speed (issue 20): workloads (a) 2-2-2, (b) 784-512-512-10 and (d) 64-128-10 on every GPU backend, each
+# against the GPU's own matmul roof at the step's GEMM shapes (bpx[<spec>] GEMM roof, and torch[cuda]'s when
+# torch is there), timed in the same interleaved rounds; then backend="fastest" for (b) and (d) on this machine.
+PERF_LIMIT=${BPX_PERF_LIMIT:-150}
+peers=hand,roof
+"$PY" -c "import torch; assert torch.cuda.is_available()" 2>/dev/null && peers=hand,roof,torch:cuda
+timeout -k 10 "$PERF_LIMIT" "$PY" -m bpx bench --quiet --backends "$backends,numpy" --workloads a,b,d --peers "$peers" \
+    --tiny-steps 2000 --samples 30000 --repeats 3 --output "$LOG/perf-gpu.md" --json "$LOG/perf-gpu.json" \
+    >"$LOG/perf-gpu.log" 2>&1
+say "perf (a, b, d vs each GPU's own matmul roof): rc=$? (table in perf-gpu.md)"
+for net in "--hidden 512,512 --features 784 --classes 10 --batch 256" "--hidden 128 --features 64 --classes 10 --batch 32"; do
+    BPX_CACHE_DIR="$LOG/cache" timeout -k 10 60 "$PY" -m bpx bench --quiet --fastest --refresh $net \
+        >>"$LOG/perf-fastest.md" 2>&1
+    say "fastest $net: rc=$? ($(grep -o "picked [^ ]*" "$LOG/perf-fastest.md" | tail -1))"
+done
 exit $status

@@ -13,7 +13,7 @@ mechanism (and gradchecked by the test suite).
 
 from __future__ import annotations
 
-from .backend import get_backend, inplace_ok, to_numpy
+from .backend import get_backend, inplace_ok, ndarray_ok, to_numpy
 from .backend import namespace as array_namespace
 
 LEAKY_SLOPE = 0.01
@@ -128,14 +128,51 @@ class Identity(Activation):
         return dA
 
 
+SOFTMAX_MEMO = 1 << 16  # outputs of up to this many values keep their shift and row sums for the loss
+
+
+def _row_max(Z, xp):
+    """max over each row, as a column (the ndarray method where it exists: the same exact maximum)."""
+    return Z.max(axis=1, keepdims=True) if ndarray_ok(Z) else xp.max(Z, axis=1, keepdims=True)
+
+
+def _row_sum(E, xp):
+    """Σ over each row, as a column (the ndarray method where it exists: the very same reduction)."""
+    return E.sum(axis=1, keepdims=True) if ndarray_ok(E) else xp.sum(E, axis=1, keepdims=True)
+
+
 class Softmax(Activation):
+    """Softmax; the cross-entropy's cost from the logits (:meth:`log_of`) reuses the shift and row sums
+    of the forward pass on the same Z instead of computing them a second time (on small outputs of
+    the eager, mutable libraries; the same operations, so the same numbers, as :func:`log_softmax`)."""
+
     name = "softmax"
+
+    def __init__(self):
+        self._memo = None  # (Z, Z - max z, Σ e^{z - max z}) of the last call, or None
 
     def __call__(self, Z):
         """a_j = e^{z_j - max z} / Σ_k e^{z_k - max z}, row by row."""
         xp = array_namespace(Z)
-        E = xp.exp(Z - xp.max(Z, axis=1, keepdims=True))
-        return E / xp.sum(E, axis=1, keepdims=True)
+        shifted = Z - _row_max(Z, xp)
+        E = xp.exp(shifted)
+        S = _row_sum(E, xp)
+        if not inplace_ok(E):
+            return E / S
+        if Z.shape[0] * Z.shape[1] <= SOFTMAX_MEMO:  # bounded: what the memo holds stays small
+            self._memo = (Z, shifted, S)
+        E /= S  # fast path: divide the fresh exponentials in place
+        return E
+
+    def log_of(self, Z):
+        """log softmax(Z), the same numbers as :func:`log_softmax`: from the last call's intermediates
+        when that call was on this very Z (used once, then dropped), else computed afresh."""
+        memo = self._memo
+        if memo is not None and memo[0] is Z:
+            self._memo = None
+            _, shifted, S = memo
+            return shifted - array_namespace(Z).log(S)
+        return log_softmax(Z)
 
     def backward(self, Z, A, dA):
         """dZ = J_softmaxᵀ dA = a ⊙ (dA - Σ_k dA_k a_k), row by row."""
@@ -146,8 +183,8 @@ class Softmax(Activation):
 def log_softmax(Z):
     """log softmax(z) = z - max z - log Σ e^{z - max z}: finite for any finite z."""
     xp = array_namespace(Z)
-    shifted = Z - xp.max(Z, axis=1, keepdims=True)
-    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+    shifted = Z - _row_max(Z, xp)
+    return shifted - xp.log(_row_sum(xp.exp(shifted), xp))
 
 
 def softplus(Z):

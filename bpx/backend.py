@@ -133,7 +133,11 @@ class Backend:
 
 
 def _dtypes(backend):
-    return backend.library.dtypes(backend.xp, backend.device)
+    """The device's ``{name: dtype}``, asked of the library once per backend (every fit and conversion asks)."""
+    table = backend.__dict__.get("_dtype_table")
+    if table is None:
+        table = backend._dtype_table = backend.library.dtypes(backend.xp, backend.device)
+    return table
 
 
 def is_host_data(x):
@@ -210,17 +214,26 @@ def _library(x):
     return _LIBRARY[t]
 
 
+_INPLACE, _NDARRAY = {}, {}  # array type -> its library's capability, looked up once per type
+
+
 def inplace_ok(x):
     """Fast path check: ``x``'s library has in-place operators (``a *= b``, ``a += b``) and bool-float
-    arithmetic (numpy, cupy, torch), and fast paths are on. Only ever used on fresh temporaries."""
-    library = _LIBRARY.get(type(x), False)
-    return _FAST["on"] and getattr(library if library is not False else _library(x), "inplace", False)
+    arithmetic (numpy, cupy, torch), and fast paths are on. Only ever used on fresh temporaries.
+    One dict lookup per call: the math calls it several times per training step."""
+    ok = _INPLACE.get(type(x))
+    if ok is None:
+        ok = _INPLACE[type(x)] = bool(getattr(_library(x), "inplace", False))
+    return ok and _FAST["on"]
 
 
 def ndarray_ok(x):
     """Fast path check: ``x``'s arrays have NumPy's methods (numpy, cupy: ``x.sum(axis=0)`` skips
     array-api-compat's wrapper and computes the very same reduction), and fast paths are on."""
-    return _FAST["on"] and getattr(_library(x), "ndarray", False)
+    ok = _NDARRAY.get(type(x))
+    if ok is None:
+        ok = _NDARRAY[type(x)] = bool(getattr(_library(x), "ndarray", False))
+    return ok and _FAST["on"]
 
 
 def host_rngs(seed, n):
@@ -282,6 +295,10 @@ def get_backend(name=None):
     lib, _, device_text = spec.partition(":")
     lib = lib.strip().lower().replace("-", "_")
     device_text = device_text.strip() or None
+    if lib == "fastest":  # timed on this machine (bpx.fastest); with no network given, its default network
+        from .fastest import DEFAULT_SIZES, choose, parse
+
+        return choose(DEFAULT_SIZES, parse(spec))
     if lib == "auto":
         if device_text:
             raise _unusable(spec, "names a device, but 'auto' chooses its own")

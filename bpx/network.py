@@ -19,7 +19,8 @@ import json
 from array_api_compat import is_dask_array
 
 from .activations import get_activation
-from .backend import dtype_name, get_backend, host_rngs, ndarray_ok
+from .backend import dtype_name, host_rngs, ndarray_ok
+from .fastest import backend_for
 from .history import History  # noqa: F401 (the type fit returns)
 from .initializers import default_init, get_initializer
 from .layers import Dense, param_layout
@@ -39,7 +40,8 @@ class MLP:
 
     ``layer_sizes`` includes the input and output widths: ``[784, 128, 10]`` has one hidden layer of
     128 units. Hidden layers use ``activation``, the output layer ``output``; ``loss`` is the cost.
-    ``backend`` is a spec for :func:`bpx.get_backend` (default ``$BPX_BACKEND``, else ``auto``).
+    ``backend`` is a spec for :func:`bpx.get_backend` (default ``$BPX_BACKEND``, else ``auto``); ``"fastest"``
+    times this network on every usable backend and keeps the fastest (:mod:`bpx.fastest`).
     ``init`` picks the initializer (``"lecun"``, the seeds' randn/√fan_in; ``"glorot"``; ``"he"``;
     default He for relu/leaky_relu, LeCun otherwise). One ``seed`` gives the same initial network on
     every backend, bit for bit in float64.
@@ -70,7 +72,7 @@ class MLP:
         if seed is not None:
             seed = check_int(seed, "seed", minimum=0)
         self.dtype = dtype_name(dtype)
-        self.backend = get_backend(backend)
+        self.backend = backend_for(backend, sizes, self.dtype, hidden.name, out.name, self.loss_fn.name)  # "fastest": timed
         self._dtype = self.backend.dtype(self.dtype)
         self.precision = check_precision(precision, self.dtype)
         low = compute_dtype(self.backend, self.precision)  # refused here where the backend has no such type

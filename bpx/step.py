@@ -56,23 +56,44 @@ def step(net, optimizer, params, state, coefs, X, Y, inplace=False, weights=None
     parameters and optimizer state, the batch's cost before the update (a 0-d array) and A[L].
     ``weights``: None, or the batch's normalised sample weights (an (m, 1) column); ``masks``: the
     batch's dropout masks (``MLP._dropout_masks``), or None."""
-    cost, grads, A_L = _on(net, params)._loss_and_grads(X, Y, weights, masks)
+    cost, grads, A_L = (net if params is net._params else _on(net, params))._loss_and_grads(X, Y, weights, masks)
     params, state = optimizer.update(params, grads, state, coefs, inplace)
     return params, state, cost, A_L
 
 
 def eager_step(net, optimizer, X, Y, weights=None, masks=None):
     """:func:`step` on an eager backend with the optimizer's bookkeeping (its state and step count);
-    updates ``net`` and ``optimizer``, returns (cost, A[L])."""
-    if not functional(optimizer):  # an optimizer with its own step(): the stateful interface
-        cost, grads, A_L = net._loss_and_grads(X, Y, weights, masks)
-        net._params = optimizer.step(net._params, grads)
+    updates ``net`` and ``optimizer``, returns (cost, A[L]). A loop over many batches builds one
+    :class:`EagerSteps` instead (the same step, its decisions taken once)."""
+    return EagerSteps(net, optimizer)(X, Y, weights, masks)
+
+
+class EagerSteps:
+    """:func:`eager_step` for one (network, optimizer) pair, with what does not change from batch to batch
+    decided once (per fit, not per step): whether the optimizer's rule is functional, its state (checked
+    against the parameters' shapes and created once: training keeps the shapes) and whether it updates
+    in place. Calling it runs one step on a batch: ``(X, Y, weights, masks) -> (cost, A[L])``."""
+
+    def __init__(self, net, optimizer):
+        self.net, self.optimizer = net, optimizer
+        self.functional = functional(optimizer)
+        if self.functional:
+            optimizer.prepare(net._params)
+            self.inplace = optimizer.use_inplace(net._params)
+
+    def __call__(self, X, Y, weights=None, masks=None):
+        net, optimizer = self.net, self.optimizer
+        if not self.functional:  # an optimizer with its own step(): the stateful interface
+            cost, grads, A_L = net._loss_and_grads(X, Y, weights, masks)
+            net._params = optimizer.step(net._params, grads)
+            return cost, A_L
+        if optimizer._shapes is None:  # reset() between steps (a callback): a fresh state, as eager_step makes
+            optimizer.prepare(net._params)
+        optimizer.t += 1
+        net._params, optimizer._state, cost, A_L = step(net, optimizer, net._params, optimizer._state,
+                                                        optimizer.coefficients(optimizer.t), X, Y, self.inplace,
+                                                        weights, masks)
         return cost, A_L
-    state = optimizer.prepare(net._params)
-    optimizer.t += 1
-    net._params, optimizer._state, cost, A_L = step(net, optimizer, net._params, state, optimizer.coefficients(optimizer.t),
-                                                    X, Y, optimizer.use_inplace(net._params), weights, masks)
-    return cost, A_L
 
 
 def check_optimizer(optimizer):
@@ -111,16 +132,15 @@ def epoch(net, optimizer, X, Y, order, batch, sample_weight=None, masks=None):
     permutation, or None for the rows as they are), weighted by ``sample_weight`` (m,) if given, with
     the epoch's dropout ``masks`` (:func:`epoch_masks`) if the network has dropout. Updates ``net`` and
     ``optimizer``; returns the per-batch costs (a 1-d device array) and the epoch's ``[summed cost,
-    correct count, finite]`` (device values), as the training loop reads them."""
+    correct count, finite]`` stacked in one device array (one read-back), as the training loop reads them."""
     compiled = Compiled.get(net, optimizer)
-    library = net.backend.library
     state = optimizer.prepare(net._params)
     m = X.shape[0]
     n = -(-m // batch)
     coefs = _coefs(net, optimizer, optimizer.t + 1, n)
     optimizer.t += n
-    if order is not None:
-        order = library.from_host(net.backend.xp, order.astype(np.int32), None, net.backend.device)
+    if order is not None:  # a host array: the compiled call moves it with its arguments (cheaper than a put first)
+        order = order.astype(np.int32)
     net._params, optimizer._state, costs, values = compiled.epoch(list(net._params), state, coefs, X, Y, order,
                                                                   sample_weight, masks, batch)
     return costs, values
@@ -237,5 +257,5 @@ class Compiled:
         if m - full * batch:
             sizes = xp.concat([sizes[:-1], xp.full((1,), float(m - full * batch), dtype=costs.dtype, device=device)])
         finite = xp.all(xp.stack([xp.all(xp.isfinite(p)) for p in params]))
-        values = [xp.sum(costs * sizes), correct, xp.astype(finite, costs.dtype)]
+        values = xp.stack([xp.sum(costs * sizes), correct, xp.astype(finite, costs.dtype)])  # one read-back
         return params, state, costs, values

@@ -160,3 +160,97 @@ def test_cli_bench_writes_table_json_and_plot(backend, tmp_path, capsys):
 def test_cli_bench_refuses_bad_arguments_before_any_work(argv, message, capsys):
     assert main(["bench", "--quick", "-q", *argv]) == 1
     assert message in capsys.readouterr().err
+
+
+# -- your own network: bpx bench --hidden / --model (bench.run_network) --------------------------------
+def test_run_network_reports_every_backend_against_the_fastest_and_its_own_roof(backend, tmp_path):
+    specs = list(dict.fromkeys([backend.spec, "numpy"]))
+    report = bench.run_network([5, 6, 3], batch=4, dtype="float32", specs=specs, steps=2, repeats=1, threads=1)
+    rows = {r["impl"]: r for r in report["results"]}
+    assert set(rows) == {f"bpx[{s}]" for s in specs}
+    for r in rows.values():
+        assert r["workload"] == "net" and r["steps"] == 2 and r["samples"] == 8 and r["batch"] == 4
+        assert r["samples_per_s"] > 0 and 0 < r["vs_fastest"] <= 1
+        assert ("roof_fraction" in r) == (not bpx.get_backend(r["spec"]).library.lazy)
+        assert ("compile_s" in r) == bpx.get_backend(r["spec"]).library.compiled
+    assert max(r["vs_fastest"] for r in rows.values()) == 1.0
+    assert [r["samples_per_s"] for r in report["results"]] == sorted((r["samples_per_s"] for r in rows.values()),
+                                                                   reverse=True)
+    assert report["config"]["sizes"] == [5, 6, 3] and report["config"]["workloads"] == ["net"]
+    table = bench.format_table(report)
+    assert "### MLP 5-6-3, relu / softmax + cross_entropy, SGD, batch 4, float32, 2 steps" in table
+    assert sum(line.startswith("| bpx[") for line in table.splitlines()) == len(specs)
+    png = tmp_path / "net.png"
+    bench.plot(report, png)
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_run_network_records_a_backend_that_cannot_run_and_times_the_rest(backend):
+    report = bench.run_network([3, 2], batch=2, dtype="float32", specs=[backend.spec, "nonesuch"], steps=1, repeats=1)
+    failed = [r for r in report["results"] if "error" in r]
+    assert [r["impl"] for r in failed] == ["bpx[nonesuch]"] and "is unknown" in failed[0]["error"]
+    assert any(r["impl"] == f"bpx[{backend.spec}]" and r["vs_fastest"] == 1.0 for r in report["results"])
+    assert "failed: " in bench.format_table(report)
+
+
+@pytest.mark.parametrize("kwargs,message", [({"sizes": [3]}, "at least the input and output"),
+                                            ({"dtype": "float16"}, "dtype must be")])
+def test_run_network_refuses_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        bench.run_network(**{"sizes": [3, 2], "batch": 2, **kwargs})
+
+
+def test_cli_bench_hidden_writes_table_json_and_plot(backend, tmp_path, capsys):
+    out, js, png = tmp_path / "t.md", tmp_path / "r.json", tmp_path / "p.png"
+    code = main(["bench", "--hidden", "6,5", "--features", "4", "--classes", "3", "--batch", "8", "--dtype", "float32",
+                 "--steps", "2", "--backends", backend.spec, "--repeats", "1", "--threads", "1", "-q",
+                 "--output", str(out), "--json", str(js), "--plot", str(png)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "### MLP 4-6-5-3" in printed and out.read_text() in printed
+    report = json.loads(js.read_text())
+    assert report["config"]["sizes"] == [4, 6, 5, 3] and report["config"]["batch"] == 8
+    assert [r["impl"] for r in report["results"]] == [f"bpx[{backend.spec}]"]
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_bench_model_times_the_saved_architecture(backend, tmp_path, capsys):
+    path = tmp_path / "m.npz"
+    bpx.save(bpx.MLP([3, 4, 2], activation="tanh", output="sigmoid", loss="mse", backend="numpy", dtype="float64"), path)
+    js = tmp_path / "r.json"
+    assert main(["bench", "--model", str(path), "--batch", "4", "--steps", "1", "--repeats", "1", "--backends",
+                 backend.spec, "--peers", "hand", "-q", "--json", str(js)]) == 0
+    config = json.loads(js.read_text())["config"]
+    assert (config["sizes"], config["activation"], config["output"], config["loss"]) == ([3, 4, 2], "tanh", "sigmoid", "mse")
+    assert config["dtype"] == ("float64" if backend.has_dtype("float64") else config["dtype"]) and not config["roof"]
+    assert "### MLP 3-4-2" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--hidden", "4", "--model", "x.npz"], "no such file"),
+    (["--hidden", "4,x"], "expected a positive integer"),
+    (["--hidden", "4", "--batch", "0"], "expected a positive integer"),
+    (["--hidden", "4", "--dtype", "float16"], "invalid choice"),
+])
+def test_cli_bench_hidden_refuses_bad_arguments(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "-q", *argv])
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_cli_bench_hidden_and_model_together_is_an_error(tmp_path, capsys):
+    path = tmp_path / "m.npz"
+    bpx.save(bpx.MLP([3, 2], backend="numpy"), path)
+    assert main(["bench", "-q", "--hidden", "4", "--model", str(path)]) == 1
+    assert "not both" in capsys.readouterr().err
+
+
+def test_cpu_clock_is_recorded_and_restored(backend):
+    with bench.clock("cpu"):
+        report = bench.run_network([3, 2], batch=2, specs=[backend.spec], steps=1, repeats=1, roof=False)
+        assert bench._CLOCK["name"] == "cpu"
+    assert bench._CLOCK["name"] == "wall" and report["config"]["clock"] == "cpu"
+    assert "clock: this process's CPU time" in bench.format_table(report)
+    with pytest.raises(ValueError, match="clock must be one of"):
+        with bench.clock("sundial"):
+            pass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from .args import int_list, positive_int
+from .args import existing_file, int_list, positive_int
 
 
 def _names(text):
@@ -34,15 +34,54 @@ def add_parser(subparsers):
     parser.add_argument("--dtypes", type=_names, default=["float32", "float64"], help="sweep dtypes (default float32,float64)")
     parser.add_argument("--threads", type=positive_int,
                         help="pin numpy's BLAS and torch to this many threads (default: as the machine is)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall time (default), or this process's CPU time: on a machine loaded by other work it "
+                             "leaves out the waits for a core (CPU backends only)")
     parser.add_argument("--json", metavar="PATH", help="also write the results (with machine and versions) as JSON")
     parser.add_argument("--plot", metavar="PATH", help="also write a PNG of throughput vs width per backend")
     parser.add_argument("--output", metavar="PATH", help="also write the markdown table to PATH")
+    mine = parser.add_argument_group(
+        "your own network", "time one network on every usable backend instead of the workloads: samples/s, the ratio "
+                            "to the fastest, the fraction of each backend's own GEMM roof and the compile time")
+    mine.add_argument("--hidden", type=int_list, help="hidden widths, e.g. 512,512 (with --features, --classes)")
+    mine.add_argument("--features", type=positive_int, default=784, help="input width (default 784)")
+    mine.add_argument("--classes", type=positive_int, default=10, help="output width (default 10)")
+    mine.add_argument("--model", type=existing_file, help="a saved model (.npz): its architecture and dtype")
+    mine.add_argument("--batch", type=positive_int, default=256, help="rows per step (default 256)")
+    mine.add_argument("--dtype", choices=("float32", "float64"), help="default float32, or the model's")
+    mine.add_argument("--activation", default="relu", help="hidden activation with --hidden (default relu)")
+    mine.add_argument("--steps", type=positive_int, help="steps per timed call (default: about 0.3 GFLOP, 5 to 200)")
+    mine.add_argument("--fastest", action="store_true",
+                      help="pick the fastest backend for this network, batch and dtype (what backend='fastest' "
+                           "uses; cached per machine in $BPX_CACHE_DIR, else ~/.cache/bpx) and print the figures")
+    mine.add_argument("--refresh", action="store_true", help="with --fastest: time again even when a choice is cached")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     parser.set_defaults(run=run)
 
 
+def _network(args):
+    """(sizes, activation, output, loss, dtype) of --model or --hidden; None when neither is given."""
+    if args.model and args.hidden:
+        raise ValueError("give --hidden (with --features, --classes) or --model, not both")
+    if args.model:
+        import bpx
+
+        net = bpx.load(args.model, backend="numpy")
+        return net.layer_sizes, net.activation, net.output, net.loss_name, args.dtype or net.dtype
+    if args.hidden:
+        from bpx.activations import get_activation
+
+        get_activation(args.activation)  # a clear error before any work
+        return [args.features, *args.hidden, args.classes], args.activation, "softmax", "cross_entropy", args.dtype or "float32"
+    return None
+
+
 def run(args):
     from bpx import bench
+
+    network = _network(args)
+    if args.refresh and not args.fastest:
+        raise ValueError("--refresh goes with --fastest")
 
     for dtype in args.dtypes:
         if dtype not in ("float32", "float64"):
@@ -57,10 +96,10 @@ def run(args):
         for spec in args.backends:
             bpx.get_backend(spec)  # a clear error for an unknown or unusable backend, before any work
     log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
-    report = bench.run(workloads=args.workloads, specs=args.backends, peers=args.peers, repeats=args.repeats,
-                       warmup=args.warmup, quick=args.quick, tiny_steps=args.tiny_steps, samples=args.samples,
-                       sweep_widths=args.widths, sweep_batches=args.batches, sweep_dtypes=args.dtypes, log=log,
-                       threads=args.threads)
+    if args.fastest:
+        return _fastest(args, network)
+    with bench.clock(args.clock):
+        report = _report(args, network, log)
     table = bench.format_table(report)
     print(table)
     if args.output:
@@ -70,4 +109,48 @@ def run(args):
         bench.write_json(report, args.json)
     if args.plot:
         bench.plot(report, args.plot)
+    return 0
+
+
+def _report(args, network, log):
+    """The report of --hidden/--model (bench.run_network), else of the workloads (bench.run)."""
+    from bpx import bench
+
+    if network is not None:
+        sizes, activation, output, loss, dtype = network
+        return bench.run_network(sizes, args.batch, dtype, specs=args.backends, activation=activation, output=output,
+                                 loss=loss, steps=args.steps, repeats=args.repeats, warmup=args.warmup,
+                                 roof=args.peers is None or "roof" in args.peers, log=log, threads=args.threads)
+    return bench.run(workloads=args.workloads, specs=args.backends, peers=args.peers, repeats=args.repeats,
+                     warmup=args.warmup, quick=args.quick, tiny_steps=args.tiny_steps, samples=args.samples,
+                     sweep_widths=args.widths, sweep_batches=args.batches, sweep_dtypes=args.dtypes, log=log,
+                     threads=args.threads)
+
+
+def _fastest(args, network):
+    """``--fastest``: the choice of backend='fastest' for this network (default: the standard MLP) and its figures."""
+    import json
+
+    from bpx import fastest
+
+    sizes, activation, output, loss, dtype = network or (list(fastest.DEFAULT_SIZES), "relu", "softmax",
+                                                         "cross_entropy", args.dtype or "float32")
+    backend = fastest.choose(sizes, args.batch, dtype, activation, output, loss, refresh=args.refresh,
+                             specs=args.backends)
+    choice = backend.fastest
+    lines = [fastest.describe(backend), "", "| backend | samples/s | µs/step | compile s |", "|---|---:|---:|---:|"]
+    for spec, f in sorted(choice["figures"].items(), key=lambda kv: -kv[1].get("samples_per_s", 0)):
+        if "samples_per_s" in f:
+            compile_s = "-" if f.get("compile_s") is None else f"{f['compile_s']:.2f}"
+            lines.append(f"| {spec} | {f['samples_per_s']:,.0f} | {f['us_per_step']:.1f} | {compile_s} |")
+        else:
+            lines.append(f"| {spec} | failed: {f.get('error', '')[:120]} | | |")
+    table = "\n".join(lines) + "\n"
+    print(table)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(table)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"fastest": choice}, f, indent=2)
     return 0

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from ...lbfgs import Objective
 from ...losses import normalized_weights
-from ...step import eager_step
+from ...step import EagerSteps
 
 ACCURACY_CHUNK = 1 << 20  # correct predictions are counted once per this many output values (bounded memory)
+GATHER_VALUES = 1 << 22  # a shuffled epoch gathers its rows this many values (X and Y) at a time, not per batch
 
 
 class Data:
@@ -78,23 +79,35 @@ class EagerEngine:
             correct = backend.asarray(position["correct"], net.dtype)
             first = position["next"]
         outputs, rows = [], 0  # (A_L, Yb) of batches whose correct count is still to be taken
+        # decided once per epoch, not per step: the step's own decisions (EagerSteps), what the loop counts
+        step, classifier, dropout = EagerSteps(net, optimizer), net.is_classifier, any(net.dropout)
+        chunk_rows = -(-ACCURACY_CHUNK // net.n_outputs)  # rows × outputs >= ACCURACY_CHUNK
+        # a shuffled epoch gathers its rows in blocks of whole batches (one take per block, not per batch);
+        # the batches are the same rows, so the same numbers
+        block_rows = batch * max(1, GATHER_VALUES // (batch * (X.shape[1] + Y.shape[1])))
+        start = stop_at = first
         for i in range(first, m, batch):
             j = min(i + batch, m)
             if order is None:
                 Xb, Yb = X[i:j, :], Y[i:j, :]
                 wb = None if sample_weight is None else sample_weight[i:j]
             else:
-                Xb, Yb = xp.take(X, order[i:j], axis=0), xp.take(Y, order[i:j], axis=0)
-                wb = None if sample_weight is None else xp.take(sample_weight, order[i:j], axis=0)
-            cost, A_L = eager_step(net, optimizer, Xb, Yb, None if wb is None else normalized_weights(wb, xp),
-                                   net._dropout_masks(j - i))
+                if i >= stop_at:
+                    start, stop_at = i, min(i + block_rows, m)
+                    rows_in = order[start:stop_at]
+                    Xg, Yg = xp.take(X, rows_in, axis=0), xp.take(Y, rows_in, axis=0)
+                    wg = None if sample_weight is None else xp.take(sample_weight, rows_in, axis=0)
+                Xb, Yb = Xg[i - start:j - start, :], Yg[i - start:j - start, :]
+                wb = None if sample_weight is None else wg[i - start:j - start]
+            cost, A_L = step(Xb, Yb, None if wb is None else normalized_weights(wb, xp),
+                             net._dropout_masks(j - i) if dropout else None)
             costs.append(cost)  # weighted by the batch's size at the end of the epoch
-            if net.is_classifier:
+            if classifier:
                 # counted in chunks (one argmax over many batches is cheaper than one per batch);
                 # A_L and Yb are never written to, so keeping them is safe
                 outputs.append((A_L, Yb))
                 rows += j - i
-                if rows * net.n_outputs >= ACCURACY_CHUNK or j == m:
+                if rows >= chunk_rows or j == m:
                     correct = correct + net._n_correct_batches(outputs)
                     outputs, rows = [], 0
             if on_batch is not None:
@@ -112,10 +125,14 @@ class EagerEngine:
     def host_values(self, values, val):
         """The epoch's one host sync: ``values`` and, with validation data, its cost and correct count."""
         net = self.net
-        values = list(values)
+        xp = net.backend.xp
+        if not isinstance(values, list):  # already one device array (a compiled epoch stacks its values)
+            if val is not None:
+                values = xp.concat([values, xp.stack(net._measure(*val))])
+            return [float(v) for v in net.backend.to_numpy(values)]
         if val is not None:
-            values += net._measure(*val)
-        return [float(v) for v in net.backend.to_numpy(net.backend.xp.stack(values))]
+            values = [*values, *net._measure(*val)]
+        return [float(v) for v in net.backend.to_numpy(xp.stack(values))]
 
     def finite(self, cost):
         return bool(self.net.backend.xp.isfinite(cost))
