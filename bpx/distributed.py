@@ -1,5 +1,7 @@
-"""Dask execution: ``fit``, ``forward``, ``predict`` and ``evaluate`` on dask arrays, data-parallel over
-row chunks, on a ``dask.distributed`` cluster when a ``Client`` is active, else on Dask's local scheduler.
+"""Dask execution: ``forward``, ``predict``, ``evaluate``, ``train_step`` and the per-chunk math that
+``fit``'s distributed engine (:mod:`bpx.training.engines.distributed`) runs on dask arrays, data-parallel
+over row chunks, on a ``dask.distributed`` cluster when a ``Client`` is active, else on Dask's local
+scheduler.
 
 The math is the network's own, never a copy: each row chunk runs ``MLP._forward`` and ``MLP._backward``
 (the Dense layers, the loss's BP1, BP2) on its rows inside one task, and returns its share of BP3/BP4's

@@ -458,3 +458,20 @@ def test_the_training_guide_examples_print_what_they_claim(code, tmp_path, monke
     exec(compile(code, str(GUIDE), "exec"), {})
     claimed = code.rstrip().splitlines()[-1].lstrip("# ").strip()
     assert capsys.readouterr().out.strip() == claimed
+
+
+def test_a_resumed_csv_log_matches_the_history(backend, to_input, tmp_path):
+    """Rows logged after the last checkpoint (a kill between the two) are dropped on resume."""
+    X, y = problem()
+    log, path = tmp_path / "run.csv", str(tmp_path / "run.ckpt")
+
+    def run(epochs):
+        return net_on(backend).fit(to_input(X), y, epochs=epochs, batch_size=16, optimizer=bpx.SGD(lr=0.1), verbose=0,
+                                   checkpoint=path, resume=True, callbacks=[bpx.CSVLogger(log)])
+
+    run(3)
+    with open(log, "a") as f:
+        f.write("4,9.0,0.5,,\n")  # logged, then killed before its checkpoint
+    h = run(5)
+    rows = log.read_text().splitlines()[1:]
+    assert [float(r.split(",")[1]) for r in rows] == h.loss and len(rows) == 5

@@ -227,10 +227,15 @@ class CSVLogger(Callback):
         self.rows = 0
 
     def on_train_begin(self, logs=None):
+        if (logs or {}).get("resumed_from") is not None:  # resumed: load_state_dict trims the file to the checkpoint
+            return
         if not self.append or not os.path.exists(self.path):
             with open(self.path, "w", newline="") as f:
                 csv.writer(f).writerow(self.COLUMNS)
             self.rows = 0
+        else:  # appending: the rows already there count (a resume keeps them)
+            with open(self.path, newline="") as f:
+                self.rows = max(0, len(list(csv.reader(f))) - 1)
 
     def on_epoch_end(self, epoch, logs):
         with open(self.path, "a", newline="") as f:

@@ -164,12 +164,14 @@ def fit(net, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, vali
                 if path is not None and (epoch % checkpoint_every == 0 or finished or epoch == epochs
                                          or STOP.signal is not None):
                     _write(path, identity, net, engine, optimizer, method, history, cbs, epoch, finished, fit_start)
-                if STOP.signal is not None:
+                if STOP.signal is not None and not finished and epoch < epochs:
                     break
         finally:
             method.end()
-        if STOP.signal is not None:
-            history.interrupted, STOP.signal = STOP.signal, None
+        if STOP.signal is not None:  # consumed: the run stopped early on it, or had just finished
+            if len(history) < epochs and not finished:
+                history.interrupted = STOP.signal
+            STOP.signal = None
         for cb in cbs:
             cb.on_train_end(logs)
     return history
