@@ -29,7 +29,7 @@ import time
 
 from .backend import available_backends, dtype_name, get_backend
 
-DEFAULT_SIZES = (784, 512, 512, 10)  # the standard MLP of ``bpx bench`` (workload b): get_backend("fastest")
+DEFAULT_SIZES = (784, 512, 512, 10)  # the standard MLP of ``bpx bench`` (workload b): choose() without sizes
 DEFAULT_BATCH = 256
 MOST_STEPS = 40  # SGD steps per timed call: about 0.3 GFLOP (bench.network_steps), 5 to this many
 REPEATS = 3  # timed calls per backend (the median counts), after one uncounted warm-up (and compile) call
@@ -73,8 +73,9 @@ def cache_dir():
 
 
 def candidates():
-    """The backend specs timed: every usable backend but array_api_strict (torch:cuda too where usable)."""
-    specs = [name for name in available_backends() if name != "array_api_strict"]
+    """The backend specs timed: every usable eager or compiled backend but array_api_strict (torch:cuda too
+    where usable); Dask is for data bigger than memory, not for the speed of a step, and is never timed."""
+    specs = [name for name in available_backends() if name not in ("array_api_strict", "dask")]
     if "torch" in specs:
         try:
             get_backend("torch:cuda")
@@ -200,7 +201,7 @@ def _read(path):
 
 def _write(path, entries):
     """Write the cache atomically; a cache that cannot be written is logged, never an error."""
-    from .persistence import write_atomically
+    from .atomic import write_atomically
 
     blob = json.dumps({"format": "bpx-fastest", "version": CACHE_VERSION, "entries": entries}, indent=1).encode()
     try:

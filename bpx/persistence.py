@@ -245,11 +245,12 @@ def load(path, backend=None):
         activation that is not registered in this session.
     TypeError
         If ``path`` is not a path."""
-    from .backend import get_backend
+    from .fastest import backend_for
     from .network import MLP
 
     header, arrays = read(path)
-    backend = get_backend(backend)
+    backend = backend_for(backend, header["layer_sizes"], header["dtype"], header["activation"], header["output"],
+                          header["loss"])
     if header["dtype"] in ("float32", "float64"):
         backend.dtype(header["dtype"])  # a float64 model on a float32-only device: the device's error
     for key in ("activation", "output"):

@@ -145,12 +145,15 @@ def test_mlp_backend_fastest_times_that_network(backend, monkeypatch):
     net.fit(np.zeros((4, 5)), np.zeros((4, 3)), epochs=1, verbose=0)  # and trains there
 
 
-def test_get_backend_fastest_uses_the_default_network(backend, monkeypatch):
+def test_fastest_needs_a_network_and_follows_bpx_backend(backend, monkeypatch):
     specs = _specs(backend)
     timer = FakeTimer({spec: 1.0 for spec in specs})
     monkeypatch.setattr(fastest, "candidates", lambda: specs)
     monkeypatch.setattr(fastest, "time_backends", timer)
-    chosen = bpx.get_backend("fastest")
+    with pytest.raises(ValueError, match=r"bpx.MLP\(backend='fastest'\)"):
+        bpx.get_backend("fastest")  # no network to time: said before any work
+    assert timer.calls == []
+    chosen = fastest.choose()
     assert chosen.spec == specs[0]
     assert timer.calls[0][1:3] == (list(fastest.DEFAULT_SIZES), fastest.DEFAULT_BATCH)
     monkeypatch.setenv("BPX_BACKEND", "fastest:3")

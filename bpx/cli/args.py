@@ -88,9 +88,13 @@ def batch_size(text):
 def backend_spec(text):
     """A backend spec that is usable here (``numpy``, ``torch:cuda``, ``auto``, ...)."""
     from bpx.backend import get_backend
+    from bpx.fastest import is_fastest, parse
 
     try:
-        get_backend(text)
+        if is_fastest(text):
+            parse(text)  # "fastest[:B]": timed when the network is known (bpx.MLP, bpx.load)
+        else:
+            get_backend(text)
     except (TypeError, ValueError) as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text

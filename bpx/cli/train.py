@@ -124,8 +124,9 @@ def add_parser(subparsers):
 
 def _lazy(spec):
     from bpx.backend import get_backend
+    from bpx.fastest import is_fastest
 
-    return get_backend(spec).library.lazy
+    return not is_fastest(spec) and get_backend(spec).library.lazy  # "fastest" never picks a lazy backend
 
 
 def _usage(args, message):
@@ -277,6 +278,10 @@ def _train(args, lazy, say):
     net = bpx.MLP(sizes, activation=args.activation, output=output, loss=loss, backend=args.backend,
                   dtype=args.dtype, seed=args.seed, init=args.init, bias=not args.no_bias, dropout=args.dropout,
                   precision=args.precision)
+    if getattr(net.backend, "fastest", None):  # --backend fastest: which one was picked, and the figures behind it
+        from bpx.fastest import describe
+
+        say(describe(net.backend))
     if args.init_from:
         start = bpx.load(args.init_from, backend="numpy" if lazy else net.backend)
         if start.layer_sizes != sizes:
