@@ -4,8 +4,9 @@ its comments say.
 A block's claim is the comment on each ``print(`` line (or the comment lines right after it), in order.
 Numbers must match to 1e-3, or, written ``≈X±T``, to within T: use that for float32 training results,
 whose last digits differ between machines with different BLAS kernels. A block that needs an optional
-library that is not installed is skipped with that reason. Blocks run one by one, each in a fresh
-namespace and an empty working directory, on the numpy backend.
+library that is not installed is skipped with that reason, with the blocks after it on its page. A
+page is read top to bottom: its blocks run in order in one namespace (a later block may use what an
+earlier one defined), in an empty working directory, on the numpy backend.
 """
 
 import re
@@ -29,6 +30,7 @@ def python_blocks(path):
 
 BLOCKS = [(path, line, code) for path in PAGES if path.exists() for line, code in python_blocks(path)]
 IDS = [f"{path.relative_to(ROOT)}:{line}" for path, line, _ in BLOCKS]
+NAMESPACES = {}  # page -> (index of the next block to run, the page's namespace)
 
 
 def claimed_output(code):
@@ -80,13 +82,23 @@ def test_claims_are_parsed():
 
 @pytest.mark.parametrize("path,line,code", BLOCKS, ids=IDS)
 def test_example_runs_and_prints_what_it_claims(path, line, code, tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BPX_BACKEND", "numpy")
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    for library in OPTIONAL:
-        if re.search(rf"^\s*(import|from)\s+{library}\b", code, flags=re.M) or re.search(rf"backend=\"{library}", code):
-            pytest.importorskip(library, reason=f"{path.name}:{line} needs {library}")
-    exec(compile(code, f"{path}:{line}", "exec"), {"__name__": "__docs__"})
+    page = [(ln, c) for p, ln, c in BLOCKS if p == path]
+    index = [ln for ln, _ in page].index(line)
+    done, namespace = NAMESPACES.get(path, (0, None))
+    if namespace is None or done > index:  # a page starts (again, if run out of order) from its top
+        done, namespace = 0, {"__name__": "__docs__", "__workdir__": tmp_path}
+    monkeypatch.chdir(namespace["__workdir__"])
+    for k in range(done, index + 1):  # the blocks before this one first, when they were not run
+        ln, block = page[k]
+        for library in OPTIONAL:
+            if re.search(rf"^\s*(import|from)\s+{library}\b", block, flags=re.M) or re.search(rf"backend=\"{library}", block):
+                NAMESPACES[path] = (len(page), None)  # the rest of the page needs it too
+                pytest.importorskip(library, reason=f"{path.name}:{ln} needs {library}")
+        capsys.readouterr()
+        exec(compile(block, f"{path}:{ln}", "exec"), namespace)
+        NAMESPACES[path] = (k + 1, namespace)
     printed = capsys.readouterr().out
     if "print(" not in code:
         return
