@@ -185,9 +185,10 @@ def smoke(session):
 
 @nox.session
 def lint(session):
-    """ruff over the package, tests, benchmarks and this file."""
+    """ruff over the package, tests, benchmarks, examples, docs and this file."""
     session.install("ruff")
-    session.run("ruff", "check", *[p for p in ("bpx", "tests", "benchmarks", "noxfile.py") if (ROOT / p).exists()])
+    paths = ("bpx", "tests", "benchmarks", "examples", "docs", "noxfile.py")
+    session.run("ruff", "check", *[p for p in paths if (ROOT / p).exists()])
 
 
 @nox.session(tags=["bench"])

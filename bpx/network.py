@@ -19,7 +19,7 @@ import json
 from array_api_compat import is_dask_array
 
 from .activations import get_activation
-from .backend import dtype_name, host_rngs, ndarray_ok
+from .backend import dtype_name, get_backend, host_rngs, ndarray_ok
 from .fastest import backend_for
 from .history import History  # noqa: F401 (the type fit returns)
 from .initializers import default_init, get_initializer
