@@ -9,7 +9,7 @@
 # Then, for every GPU backend present (cupy, torch:cuda, jax:gpu):
 #   1. the whole test suite with BPX_BACKEND=<spec> (JAX with x64 on, so float64 tests run),
 #   2. a short `bpx bench` of those backends against PyTorch CUDA eager,
-#   3. mixed precision (benchmarks/mixed_precision.py): bpx float32, float32 + TF32 and bf16 against a PyTorch
+#   3. mixed precision (benchmarks/mixed_precision.py): bpx float32, float32 + TF32, bf16 and fp16 against a PyTorch
 #      loop in float32 and under torch.autocast (bf16, fp16 with GradScaler), same network and batch,
 # each under a time limit, all within about 8 minutes. Every log lands in LOG_DIR; summary.txt says
 # what ran, what passed and what was skipped and why. Exit status: 0 when every suite that ran passed.
@@ -64,7 +64,7 @@ backends=$(IFS=,; echo "${usable[*]}")
 timeout -k 10 "$BENCH_LIMIT" "$PY" -m bpx bench --quiet --backends "$backends" --workloads a,b --tiny-steps 2000 \
     --samples 30000 --repeats 3 --output "$LOG/bench.md" --json "$LOG/bench.json" >"$LOG/bench.log" 2>&1
 say "bench: rc=$? (table in bench.md)"
-# mixed precision: bpx float32 / float32+TF32 / bf16 vs a PyTorch loop in float32 and under torch.autocast bf16/fp16
+# mixed precision: bpx float32 / float32+TF32 / bf16 / fp16 vs a PyTorch loop in float32 and under torch.autocast bf16/fp16
 timeout -k 10 "$BENCH_LIMIT" "$PY" benchmarks/mixed_precision.py --specs "$backends" --output "$LOG/mixed_precision.md" \
     >"$LOG/mixed_precision.log" 2>&1
 say "mixed precision: rc=$? (table in mixed_precision.md)"

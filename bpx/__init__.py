@@ -12,6 +12,7 @@ from .gradcheck import gradcheck
 from .history import History
 from .interop import from_sklearn, from_torch, to_sklearn, to_torch
 from .lbfgs import LBFGS
+from .loss_scaling import LossScaler
 from .losses import LOSSES
 from .network import MLP, TrainingDiverged
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
@@ -40,6 +41,7 @@ __all__ = [
     "activation",
     "History",
     "LBFGS",
+    "LossScaler",
     "ModelFileError",
     "TrainingDiverged",
     "available_backends",

@@ -24,6 +24,7 @@ from .fastest import backend_for
 from .history import History  # noqa: F401 (the type fit returns)
 from .initializers import default_init, get_initializer
 from .layers import Dense, param_layout
+from .loss_scaling import LossScaler, check_loss_scaler
 from .losses import get_loss
 from .precision import check_precision, compute_dtype, supports
 from .step import check_optimizer
@@ -57,10 +58,14 @@ class MLP:
     and backward pass run in bfloat16, while the parameters, the optimizer state, the activations, the
     loss and the cost stay in ``dtype`` (which must be float32). Offered on torch and JAX; refused,
     before any work, on backends without a fast bfloat16 (NumPy, array-api-strict, Dask).
+    ``precision="fp16"`` does the same in float16 (torch, JAX, CuPy) and trains with dynamic loss
+    scaling (:mod:`bpx.loss_scaling`), set by ``loss_scaler`` (a :class:`bpx.LossScaler`; None: its
+    defaults, torch.amp.GradScaler's).
     """
 
     def __init__(self, layer_sizes, activation="relu", output="softmax", loss="cross_entropy",
-                 backend=None, dtype="float32", seed=0, init=None, bias=True, dropout=0.0, precision=None):
+                 backend=None, dtype="float32", seed=0, init=None, bias=True, dropout=0.0, precision=None,
+                 loss_scaler=None):
         sizes = check_layer_sizes(layer_sizes)
         bias = check_bool(bias, "bias")
         dropout = _check_dropout(dropout, len(sizes) - 2)
@@ -75,6 +80,7 @@ class MLP:
         self.backend = backend_for(backend, sizes, self.dtype, hidden.name, out.name, self.loss_fn.name)  # "fastest": timed
         self._dtype = self.backend.dtype(self.dtype)
         self.precision = check_precision(precision, self.dtype)
+        self.loss_scaler = check_loss_scaler(loss_scaler, self.precision)  # fp16 only (bpx.loss_scaling)
         low = compute_dtype(self.backend, self.precision)  # refused here where the backend has no such type
         if self.loss_fn.name == "poisson" and out.name != "exp":
             raise ValueError(f"loss='poisson' needs output='exp' (its canonical link), got output={out.name!r}")
@@ -111,6 +117,7 @@ class MLP:
     def __repr__(self):
         extra = ("" if self.bias else ", bias=False") + (f", dropout={self.dropout!r}" if any(self.dropout) else "")
         extra += f", precision={self.precision!r}" if self.precision else ""
+        extra += f", loss_scaler={self.loss_scaler!r}" if self.loss_scaler not in (None, LossScaler()) else ""
         return (f"MLP({self.layer_sizes}, activation={self.activation!r}, output={self.output!r}, "
                 f"loss={self.loss_name!r}, backend={self.backend.spec!r}, dtype={self.dtype!r}{extra})")
 
@@ -188,10 +195,12 @@ class MLP:
         another ``backend`` or in another ``dtype``; the parameters travel through the host."""
         from .backend import to_numpy
 
+        precision = self._precision_on(backend, dtype)
         twin = MLP(self.layer_sizes, self.activation, self.output, self.loss_name,
                    backend=self.backend if backend is None else backend,
                    dtype=self.dtype if dtype is None else dtype, seed=self.seed, init=self.init, bias=self.bias,
-                   dropout=list(self.dropout), precision=self._precision_on(backend, dtype))
+                   dropout=list(self.dropout), precision=precision,
+                   loss_scaler=self.loss_scaler if precision == "fp16" else None)
         twin.set_params([to_numpy(p) for p in self._params])
         twin.classes = None if self.classes is None else list(self.classes)
         twin.metadata = json.loads(json.dumps(self.metadata))
@@ -267,20 +276,23 @@ class MLP:
             A = A_next if masks is None or masks[l] is None else A_next * masks[l]
         return A, caches
 
-    def _loss_and_grads(self, X, Y, weights=None, masks=None):
+    def _loss_and_grads(self, X, Y, weights=None, masks=None, scale=None):
         """Cost (a 0-d device array), gradients aligned with params, and A[L]; ``weights`` is None (the
         mean over samples) or the (m, 1) column of normalised sample weights (``losses.normalized_weights``);
-        ``masks`` the batch's dropout masks (:meth:`_dropout_masks`) or None."""
+        ``masks`` the batch's dropout masks (:meth:`_dropout_masks`) or None; ``scale`` None, or the loss
+        scale S (a 0-d array, :mod:`bpx.loss_scaling`): the gradients are then those of S times the cost."""
         A_L, caches = self._forward(X, masks)
-        cost, grads, _ = self._backward(A_L, caches, Y, weights, masks)
+        cost, grads, _ = self._backward(A_L, caches, Y, weights, masks, scale)
         return cost, grads, A_L
 
-    def _backward(self, A_L, caches, Y, weights=None, masks=None):
+    def _backward(self, A_L, caches, Y, weights=None, masks=None, scale=None):
         """The backward pass from a forward pass's caches: the cost, the gradients aligned with params,
         and the deltas dZ[l] of every layer (kept for ``bpx explain``)."""
         _, Z_L, _ = caches[-1]
         cost = self.loss_fn.cost(Z_L, A_L, Y, self._fused, weights)
         dZ = self.loss_fn.delta(Z_L, A_L, Y, self.layers[-1].activation, weights)  # BP1
+        if scale is not None:  # loss scaling: the gradient of S · C
+            dZ = dZ * scale
         grads, deltas = [None] * len(self._params), [None] * len(self.layers)
         for l in range(len(self.layers) - 1, -1, -1):
             deltas[l] = dZ
@@ -361,7 +373,7 @@ class MLP:
 
     def train_step(self, X, Y, optimizer):
         """One forward/backward/update on exactly this batch; returns the cost before the update."""
-        check_optimizer(optimizer)
+        check_optimizer(optimizer, self)
         if is_dask_array(X):
             return self._distributed().train_step(self, X, Y, optimizer)
         X, Y = self._XY(X, Y)

@@ -1,28 +1,31 @@
 """Mixed precision: the matrix products of the forward and backward pass in a low-precision type,
 everything else in the network's dtype.
 
-With ``bpx.MLP(..., precision="bf16")`` the parameters and the optimizer state stay in the network's
-dtype (float32: the master copies); the three products of every layer (Z = A @ W, BP2's dZ @ Wᵀ and
-BP3's Aᵀ @ dZ) cast their operands to bfloat16, multiply, and cast the product back; bias additions,
-activations, softmax / log-softmax, the loss and the cost run in float32, as ``torch.autocast`` does
-for a Linear layer's matmul. bfloat16 has float32's exponent range, so gradients neither under- nor
-overflow and no loss scaling is needed.
+With ``bpx.MLP(..., precision="bf16")`` or ``"fp16"`` the parameters and the optimizer state stay in
+the network's dtype (float32: the master copies); the three products of every layer (Z = A @ W, BP2's
+dZ @ Wᵀ and BP3's Aᵀ @ dZ) cast their operands to bfloat16 / float16, multiply, and cast the product
+back; bias additions, activations, softmax / log-softmax, the loss and the cost run in float32, as
+``torch.autocast`` does for a Linear layer's matmul. bfloat16 has float32's exponent range, so
+gradients neither under- nor overflow and no loss scaling is needed. float16 has 3 more mantissa bits
+but a range of only 6e-5 .. 65504: ``"fp16"`` training uses dynamic loss scaling
+(:mod:`bpx.loss_scaling`, torch.amp's GradScaler scheme: the cost's gradient is multiplied by a scale
+S, a step with a non-finite gradient is skipped and S halves, S doubles after ``growth_interval`` good
+steps), with the scaler's state in the optimizer's state.
 
 Only libraries with a low-precision type and fast kernels for it offer it: torch and JAX have bfloat16
-(CPU and GPU). NumPy (no bfloat16; its float16 products are emulated, slower than float32),
-array-api-strict and Dask are refused before any work. ``"fp16"`` needs dynamic loss scaling (the
-GradScaler scheme: skip the step and halve the scale on a non-finite gradient), which bpx does not
-have yet: it is refused with that reason.
+and float16 (CPU and GPU), CuPy float16 (cuBLAS; there is no bfloat16 in CuPy). NumPy (no bfloat16;
+its float16 products are emulated, slower than float32), array-api-strict and Dask are refused before
+any work.
 """
 
 from __future__ import annotations
 
-PRECISIONS = {"bf16": "bfloat16"}  # the name a user passes -> the library's dtype attribute
-LIBRARIES = {"torch": ("bf16",), "jax": ("bf16",)}  # what each library offers
+PRECISIONS = {"bf16": "bfloat16", "fp16": "float16"}  # the name a user passes -> the library's dtype attribute
+LIBRARIES = {"torch": ("bf16", "fp16"), "jax": ("bf16", "fp16"), "cupy": ("fp16",)}  # what each library offers
 
 
 def check_precision(precision, dtype):
-    """``precision`` as given to :class:`bpx.MLP`: None, or "bf16" with float32 master parameters.
+    """``precision`` as given to :class:`bpx.MLP`: None, or "bf16" / "fp16" with float32 master parameters.
 
     Raises
     ------
@@ -32,12 +35,9 @@ def check_precision(precision, dtype):
     if precision is None:
         return None
     if not isinstance(precision, str):
-        raise TypeError(f"precision must be None or 'bf16', got {precision!r} ({type(precision).__name__})")
-    if precision == "fp16":
-        raise ValueError("precision='fp16' needs dynamic loss scaling, which bpx does not have yet; "
-                         "use precision='bf16' (float32's range, no scaling needed)")
+        raise TypeError(f"precision must be None, 'bf16' or 'fp16', got {precision!r} ({type(precision).__name__})")
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be None or 'bf16', got {precision!r}")
+        raise ValueError(f"precision must be None, 'bf16' or 'fp16', got {precision!r}")
     if dtype != "float32":
         raise ValueError(f"precision={precision!r} keeps float32 master parameters: use dtype='float32', "
                          f"got dtype={dtype!r}")

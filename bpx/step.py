@@ -26,6 +26,9 @@ compiles nothing.
 This module imports no array library for the math (the compiled entry provides ``jit``, ``scan`` and
 ``block``); it uses numpy only for host-side data, as the shuffle does: the permutation and the
 per-step coefficients, built on the host and moved to the device once per epoch.
+
+A network with ``precision="fp16"`` steps with dynamic loss scaling (:func:`bpx.loss_scaling.scaled_step`,
+the same pure function with the scale S and its good-step counter in the optimizer's state).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import copy
 
 import numpy as np
 
+from .loss_scaling import scaled_step, with_scaler_state
 from .losses import normalized_weights
 from .optimizers import Optimizer
 
@@ -56,6 +60,8 @@ def step(net, optimizer, params, state, coefs, X, Y, inplace=False, weights=None
     parameters and optimizer state, the batch's cost before the update (a 0-d array) and A[L].
     ``weights``: None, or the batch's normalised sample weights (an (m, 1) column); ``masks``: the
     batch's dropout masks (``MLP._dropout_masks``), or None."""
+    if getattr(net, "loss_scaler", None) is not None:  # fp16: dynamic loss scaling, the generic update
+        return scaled_step(_on(net, params), optimizer, params, state, coefs, X, Y, weights, masks)
     cost, grads, A_L = (net if params is net._params else _on(net, params))._loss_and_grads(X, Y, weights, masks)
     params, state = optimizer.update(params, grads, state, coefs, inplace)
     return params, state, cost, A_L
@@ -78,7 +84,7 @@ class EagerSteps:
         self.net, self.optimizer = net, optimizer
         self.functional = functional(optimizer)
         if self.functional:
-            optimizer.prepare(net._params)
+            prepare(net, optimizer)
             self.inplace = optimizer.use_inplace(net._params)
 
     def __call__(self, X, Y, weights=None, masks=None):
@@ -88,7 +94,7 @@ class EagerSteps:
             net._params = optimizer.step(net._params, grads)
             return cost, A_L
         if optimizer._shapes is None:  # reset() between steps (a callback): a fresh state, as eager_step makes
-            optimizer.prepare(net._params)
+            prepare(net, optimizer)
         optimizer.t += 1
         net._params, optimizer._state, cost, A_L = step(net, optimizer, net._params, optimizer._state,
                                                         optimizer.coefficients(optimizer.t), X, Y, self.inplace,
@@ -96,10 +102,24 @@ class EagerSteps:
         return cost, A_L
 
 
-def check_optimizer(optimizer):
-    """Refuse anything but a bpx optimizer (TypeError), before any work."""
+def prepare(net, optimizer):
+    """The optimizer's state for ``net``'s parameters (:meth:`Optimizer.prepare`), with the loss scaler's
+    entries added for an fp16 network (:mod:`bpx.loss_scaling`)."""
+    state = optimizer.prepare(net._params)
+    if getattr(net, "loss_scaler", None) is not None:
+        state = optimizer._state = with_scaler_state(net.loss_scaler, state, net._params)
+    return state
+
+
+def check_optimizer(optimizer, net=None):
+    """Refuse anything but a bpx optimizer (TypeError), and for an fp16 ``net`` an optimizer with its own
+    stateful step (ValueError: loss scaling lives in the functional step), before any work."""
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be a bpx optimizer such as bpx.SGD(lr=0.1) or bpx.Adam(), got {optimizer!r}")
+    if getattr(net, "loss_scaler", None) is not None and not functional(optimizer):
+        raise ValueError(f"precision='fp16' trains with dynamic loss scaling inside bpx's functional step; "
+                         f"{type(optimizer).__name__} has its own step: use bpx.SGD, bpx.Adam, bpx.AdamW, "
+                         f"bpx.RMSprop or bpx.Adagrad, or precision='bf16'")
 
 
 def functional(optimizer):
@@ -120,7 +140,7 @@ def train_step(net, optimizer, X, Y):
     if not compiles(net, optimizer) or any(getattr(net, "dropout", None) or ()):  # one step's masks: eager
         return eager_step(net, optimizer, X, Y, masks=net._dropout_masks(X.shape[0]))[0]
     compiled = Compiled.get(net, optimizer)
-    state = optimizer.prepare(net._params)
+    state = prepare(net, optimizer)
     optimizer.t += 1
     coefs = _coefs(net, optimizer, optimizer.t, 1)[0]
     net._params, optimizer._state, cost = compiled.step(list(net._params), state, coefs, X, Y)
@@ -134,7 +154,7 @@ def epoch(net, optimizer, X, Y, order, batch, sample_weight=None, masks=None):
     ``optimizer``; returns the per-batch costs (a 1-d device array) and the epoch's ``[summed cost,
     correct count, finite]`` stacked in one device array (one read-back), as the training loop reads them."""
     compiled = Compiled.get(net, optimizer)
-    state = optimizer.prepare(net._params)
+    state = prepare(net, optimizer)
     m = X.shape[0]
     n = -(-m // batch)
     coefs = _coefs(net, optimizer, optimizer.t + 1, n)

@@ -8,6 +8,7 @@ import pytest
 import bpx
 from bpx import datasets
 from bpx.cli import main
+from bpx.precision import supports
 
 
 @pytest.fixture(scope="module")
@@ -82,15 +83,16 @@ def test_a_warmup_longer_than_the_run_is_refused_before_training(capsys, tmp_pat
     assert not out.exists()
 
 
-def test_precision_flag(capsys, tmp_path, backend, small):
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_precision_flag(capsys, tmp_path, backend, small, precision):
     if backend.library.lazy:
         pytest.skip("`bpx train --backend dask` starts a LocalCluster per call (tests/test_cli.py's reason)")
     out = tmp_path / "m.npz"
     status, _, err = run_cli(capsys, "train", "--backend", backend.spec, "--data", small, "--epochs", 1, "--out", out,
-                             "--verbose", 0, "--precision", "bf16")
-    if backend.library.name in ("torch", "jax"):
+                             "--verbose", 0, "--precision", precision)
+    if supports(backend, precision):
         assert status == 0, err
-        assert bpx.load(out, backend=backend).precision == "bf16"
+        assert bpx.load(out, backend=backend).precision == precision
     else:
-        assert status != 0 and "precision='bf16' is not offered on backend" in err, err
+        assert status != 0 and f"precision={precision!r} is not offered on backend" in err, err
         assert not out.exists()

@@ -42,9 +42,10 @@ def add_optimizer_options(p):
                    help="clip the gradients to this global norm (torch's clip_grad_norm_)")
     g.add_argument("--clip-value", type=positive_float, metavar="VALUE",
                    help="clip every gradient entry to [-VALUE, VALUE]")
-    g.add_argument("--precision", choices=("bf16",),
-                   help="mixed precision: bfloat16 matrix products, float32 parameters and loss (torch and jax "
-                        "backends; default: the --dtype throughout)")
+    g.add_argument("--precision", choices=("bf16", "fp16"),
+                   help="mixed precision: bfloat16 / float16 matrix products, float32 parameters and loss; fp16 "
+                        "with dynamic loss scaling (bf16: torch and jax backends, fp16: torch, jax and cupy; "
+                        "default: the --dtype throughout)")
 
 
 def float_at_least_0(text):

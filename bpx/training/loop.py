@@ -59,7 +59,7 @@ def fit(net, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, vali
     # -- every option checked before any work -----------------------------------------------------------
     epochs = check_int(epochs, "epochs")
     optimizer = optimizer if optimizer is not None else (net.optimizer or Adam())
-    check_optimizer(optimizer)
+    check_optimizer(optimizer, net)
     full_batch = isinstance(optimizer, LBFGS)
     if batch_size is not None:
         if full_batch:
