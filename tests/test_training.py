@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import bpx
+from bpx.precision import supports
 from bpx.training import CheckpointError, stop_on_signals
 
 ROOT = pathlib.Path(bpx.__file__).parent
@@ -346,6 +347,9 @@ def test_a_checkpoint_of_another_run_is_refused(backend, to_input, tmp_path):
     if backend.has_dtype("float64"):
         cases.append((bpx.MLP([4, 6, 3], activation="tanh", backend=backend, dtype="float32" if dtype_of(backend)
                               == "float64" else "float64", seed=3), {}, "dtype"))
+    if supports(backend, "bf16"):  # mixed precision computes other numbers: another run
+        cases.append((bpx.MLP([4, 6, 3], activation="tanh", backend=backend, dtype="float32", precision="bf16"), {},
+                      "precision"))
     for net, change, what in cases:
         before = host(net)
         kw = dict(dict(epochs=2, batch_size=16, optimizer=bpx.SGD(lr=0.1), verbose=0), **change)

@@ -196,6 +196,7 @@ def _identity(net, engine, optimizer, batch_size, m):
         "architecture": {"layer_sizes": list(net.layer_sizes), "activation": net.activation, "output": net.output,
                          "loss": net.loss_name, "bias": net.bias, "dropout": list(net.dropout)},
         "dtype": net.dtype,
+        "precision": getattr(net, "precision", None),
         "optimizer": repr(optimizer),
         "batch_size": batch_size,
         "rows": m,
