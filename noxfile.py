@@ -22,6 +22,9 @@ nox.options.sessions = ["tests", "oldest", "newest", "smoke", "lint", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 
 ROOT = Path(__file__).parent
+# pytest in every test session: one worker per core (pytest-xdist; most tests are Python-bound, so two
+# workers on two cores halve the time); `nox -s "tests(numpy)" -- -n 0` runs in one process
+PYTEST = ("-q", "-n", "auto")
 # backends/<file>.txt -> the BPX_BACKEND specs its session runs; array_api_strict runs on three devices
 DEVICES = {
     "array_api_strict": ["array_api_strict", "array_api_strict:device1", "array_api_strict:no_float64"],
@@ -82,7 +85,7 @@ def tests(session, requirements, spec):
     env = {"BPX_BACKEND": spec, "BPX_ONCE_IN": ONCE_IN, **ENV.get(requirements, {})}
     if requirements == "jax":
         env.update(jax_compilation_cache(session))
-    session.run("python", "-m", "pytest", "-q", *session.posargs, env=env)
+    session.run("python", "-m", "pytest", *PYTEST, *session.posargs, env=env)
 
 
 def jax_compilation_cache(session):
@@ -141,7 +144,7 @@ def oldest(session):
     it needs NumPy >= 2, see backends/array_api_strict.txt)."""
     session.install("-c", "tests/constraints-oldest.txt", ".[test]")
     session.run("python", "-m", "pip", "list")
-    session.run("python", "-m", "pytest", "-q", *VERSIONS_PYTEST, *session.posargs, env={"BPX_BACKEND": "numpy"})
+    session.run("python", "-m", "pytest", *PYTEST, *VERSIONS_PYTEST, *session.posargs, env={"BPX_BACKEND": "numpy"})
 
 
 @versions_session(NEWEST_PYTHON, "the suite on the newest supported Python with the newest releases")
@@ -149,7 +152,7 @@ def newest(session):
     """The suite on the newest Python the dependencies support, with their newest releases, on numpy."""
     session.install("--upgrade", "--upgrade-strategy", "eager", ".[test]")
     session.run("python", "-m", "pip", "list")
-    session.run("python", "-m", "pytest", "-q", *VERSIONS_PYTEST, *session.posargs, env={"BPX_BACKEND": "numpy"})
+    session.run("python", "-m", "pytest", *PYTEST, *VERSIONS_PYTEST, *session.posargs, env={"BPX_BACKEND": "numpy"})
 
 
 @nox.session(reuse_venv=False)
