@@ -204,9 +204,12 @@ def process_docstring(app, what, name, obj, options, lines):
 
 def skip_member(app, what, name, obj, skip, options):
     """Leave out what scikit-learn's BaseEstimator adds to bpx.sklearn's estimators (metadata routing
-    setters): they are scikit-learn's, documented there."""
+    setters): they are scikit-learn's, documented there; and, on a submodule's page, the names that
+    ``bpx.__all__`` exports, which have their own pages (one description each, no ambiguous references)."""
     if name.startswith("set_") and name.endswith("_request"):
         return True
+    if what == "module" and name in bpx.__all__ and getattr(bpx, name, None) is obj:
+        return True  # a name of bpx.__all__ has its own page (bpx.Callback): a module page links there, once
     return None
 
 
