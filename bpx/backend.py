@@ -38,7 +38,20 @@ DTYPES = ("float32", "float64")
 
 
 class Backend:
-    """An array library plus a device: ``name``, ``xp`` (array-API namespace), ``device``."""
+    """An array library plus a device: ``name``, ``xp`` (array-API namespace), ``device``.
+
+    Made by :func:`get_backend`, not by hand.
+
+    Parameters
+    ----------
+    library : bpx.libraries.ArrayLibrary
+        The registry entry (transfers, synchronisation, capabilities).
+    xp : module
+        The library's array-API namespace.
+    device : object
+        The device arrays are made on.
+    spec : str
+        The spec it was made from (``"torch:cuda"``)."""
 
     def __init__(self, library, xp, device, spec):
         self.library = library  # the registry entry (bpx.libraries): transfers, sync, capabilities
@@ -166,7 +179,22 @@ def namespace_name(x):
 
 def to_numpy(x):
     """A fresh host ``numpy.ndarray`` holding a copy of ``x`` (any backend's array, a Python scalar or
-    a list). Always a copy, on every backend: what it returns never changes when training goes on."""
+    a list). Always a copy, on every backend: what it returns never changes when training goes on.
+
+    Parameters
+    ----------
+    x : array, scalar or list
+        An array of any backend bpx knows (or anything ``numpy.array`` takes).
+
+    Returns
+    -------
+    numpy.ndarray
+        A copy on the host.
+
+    Raises
+    ------
+    TypeError
+        For an array of a library that exposes neither a registry entry nor DLPack."""
     if not array_api_compat.is_array_api_obj(x):
         return np.array(x)
     library = _library(x)
@@ -253,12 +281,23 @@ def _probe(name):
 
 
 def backend_status():
-    """``{name: None if usable here else the reason why not}`` for every registered library."""
+    """``{name: None if usable here else the reason why not}`` for every registered library.
+
+    Returns
+    -------
+    dict of str to (str or None)
+        Each library's name, and None where it is usable here, else the reason why not (not
+        installed, no CUDA device, ...)."""
     return {name: _probe(name)[1] for name in LIBRARIES}
 
 
 def available_backends():
-    """The backend names usable on this machine, in the registry's order."""
+    """The backend names usable on this machine, in the registry's order.
+
+    Returns
+    -------
+    list of str
+        The names :func:`get_backend` accepts here (see :func:`backend_status` for the others' reasons)."""
     return [name for name, reason in backend_status().items() if reason is None]
 
 
@@ -282,8 +321,24 @@ def get_backend(name=None):
     """Return the :class:`Backend` for ``name`` (a spec such as ``"torch:cuda"``), ``$BPX_BACKEND``
     when ``name`` is None, else ``"auto"``. A :class:`Backend` passed in is returned as it is.
 
-    Raises ``ValueError`` for an unknown or unusable backend, listing what is available here and why
-    each other backend is not.
+    Parameters
+    ----------
+    name : str or Backend, optional
+        ``"numpy"``, ``"torch"``, ``"torch:cuda"``, ``"cupy"``, ``"jax"``, ``"jax:gpu"``, ``"dask"``,
+        ``"array_api_strict"``, ``"array_api_strict:device1"``, ``"auto"``, ... (``"fastest"`` needs a
+        network: pass it to :class:`bpx.MLP`).
+
+    Returns
+    -------
+    Backend
+
+    Raises
+    ------
+    TypeError
+        For a ``name`` that is neither a string nor a Backend.
+    ValueError
+        For an unknown or unusable backend, listing what is available here and why each other backend
+        is not.
     """
     if isinstance(name, Backend):
         return name

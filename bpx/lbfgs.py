@@ -51,6 +51,26 @@ class LBFGS(Optimizer):
     carries over to the next ``fit`` call with the same optimizer (``reset()`` forgets it). After a fit,
     ``n_iter``, ``n_fun``, ``converged``, ``message``, ``fun`` (the final cost, with the weight-decay term)
     and ``fun_data`` (without it) describe that call.
+
+    Parameters
+    ----------
+    history_size : int, default 10
+        The number of (s, y) pairs kept.
+    tol : float, default 1e-5
+        Stop when every gradient entry is at most this in magnitude.
+    ftol : float, default 2.22e-9
+        Stop on a relative decrease of the cost below this.
+    max_fun : int, default 15000
+        The most cost evaluations of one ``fit`` call.
+    max_ls : int, default 20
+        The most cost evaluations of one line search.
+    weight_decay : float, default 0.0
+        λ of the λ/2 ‖W‖² added to the cost (weight matrices only).
+
+    Raises
+    ------
+    TypeError, ValueError
+        For an argument that is not as described, naming it.
     """
 
     def __init__(self, history_size=10, tol=1e-5, ftol=2.220446049250313e-09, max_fun=15000, max_ls=20,

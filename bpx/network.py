@@ -61,6 +61,40 @@ class MLP:
     ``precision="fp16"`` does the same in float16 (torch, JAX, CuPy) and trains with dynamic loss
     scaling (:mod:`bpx.loss_scaling`), set by ``loss_scaler`` (a :class:`bpx.LossScaler`; None: its
     defaults, torch.amp.GradScaler's).
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        The widths, input first and output last (at least two, each positive).
+    activation : str, default "relu"
+        The hidden layers' activation (a name of :data:`bpx.ACTIVATIONS` or one registered with
+        :func:`bpx.activation`).
+    output : str, default "softmax"
+        The output layer's activation.
+    loss : str, default "cross_entropy"
+        The cost (a name of :data:`bpx.LOSSES`); it must suit ``output``.
+    backend : str or Backend, optional
+        Where the network lives (default ``$BPX_BACKEND``, else ``"auto"``).
+    dtype : str, default "float32"
+        "float32" or "float64".
+    seed : int or None, default 0
+        The seed of the host streams (initial weights, shuffles, dropout masks).
+    init : str, optional
+        "lecun", "glorot" or "he" (default: He for relu/leaky_relu, else LeCun).
+    bias : bool, default True
+        Whether the layers have biases.
+    dropout : float or sequence of float, default 0.0
+        The drop probability of the hidden units while training, in [0, 1).
+    precision : {None, "bf16", "fp16"}, default None
+        Mixed precision for the matrix products (float32 ``dtype`` only).
+    loss_scaler : LossScaler, optional
+        fp16's dynamic loss scaling (``precision="fp16"`` only).
+
+    Raises
+    ------
+    TypeError, ValueError
+        For any argument that is not as described, naming it, before anything is built; ValueError
+        also for an unknown or unusable backend, or a dtype or precision the backend does not have.
     """
 
     def __init__(self, layer_sizes, activation="relu", output="softmax", loss="cross_entropy",
