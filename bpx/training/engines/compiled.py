@@ -43,6 +43,15 @@ class CompiledEngine(EagerEngine):
                 on_batch(k, min(batch, m - k * batch), costs[k])
         return costs, values, None
 
+    def host_values(self, values, val):
+        """As the eager engine's, for a compiled epoch's values: already one stacked device array."""
+        if isinstance(values, list):  # the eager steps of an optimizer that does not compile
+            return super().host_values(values, val)
+        net = self.net
+        if val is not None:
+            values = net.backend.xp.concat([values, net.backend.xp.stack(net._measure(*val))])
+        return [float(v) for v in net.backend.to_numpy(values)]
+
     def objective(self, data, weight_decay):
         weights = None if data.w is None else normalized_weights(data.w, self.net.backend.xp)
         return CompiledObjective(self.net, data.X, data.Y, weights, weight_decay)

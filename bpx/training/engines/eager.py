@@ -126,10 +126,6 @@ class EagerEngine:
         """The epoch's one host sync: ``values`` and, with validation data, its cost and correct count."""
         net = self.net
         xp = net.backend.xp
-        if not isinstance(values, list):  # already one device array (a compiled epoch stacks its values)
-            if val is not None:
-                values = xp.concat([values, xp.stack(net._measure(*val))])
-            return [float(v) for v in net.backend.to_numpy(values)]
         if val is not None:
             values = [*values, *net._measure(*val)]
         return [float(v) for v in net.backend.to_numpy(xp.stack(values))]
