@@ -111,7 +111,7 @@ def dask_runs(X, y, steps, workers):
     from distributed import Client, LocalCluster
 
     import bpx
-    from bpx import distributed as bd
+    import bpx.training.engines._dask_math as bd
 
     env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",

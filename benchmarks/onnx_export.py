@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 
 import bpx
-from bpx.export import node_count, onnx_model
+from bpx.io._onnx import node_count, onnx_model
 
 SIZES = [784, 512, 512, 10]
 

@@ -1,5 +1,5 @@
 """A one-epoch ``fit`` of the digits network (64-128-10, batch 32, float32) on JAX against its compiled epoch
-alone (``bpx.step.Compiled``'s epoch on the same data), interleaved, this process's CPU time; prints both
+alone (``bpx.training._step.Compiled``'s epoch on the same data), interleaved, this process's CPU time; prints both
 medians and their ratio: what ``fit`` costs outside the compiled epoch.
 
     XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" python benchmarks/speed_jax_fit.py
@@ -12,8 +12,8 @@ import jax
 import numpy as np
 
 import bpx
-from bpx import bench
-from bpx import step as bstep
+import bpx.tools._bench as bench
+import bpx.training._step as bstep
 
 CLOCK = time.process_time
 X, Y, _ = bench.synthetic_data(1797, 64, 10)

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bpx import bench
+import bpx.tools._bench as bench
 
 WORKLOAD = sys.argv[1] if len(sys.argv) > 1 else "d"
 SIZES, M, STEPS = ([64, 128, 10], 32, 57) if WORKLOAD == "d" else ([784, 512, 512, 10], 256, 47)

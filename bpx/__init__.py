@@ -1,23 +1,17 @@
 """bpx: multi-layer perceptrons trained by hand-derived backpropagation, written once on the Python
 array API and run on NumPy, CuPy, PyTorch, JAX or array-api-strict."""
 
-__version__ = "0.1.0"
-
 from . import clipping, schedules
-from .activations import ACTIVATIONS, activation
-from .backend import Backend, available_backends, backend_status, get_backend, to_numpy
+from ._version import __version__  # noqa: F401 (bpx.__version__)
+from .backends import Backend, available_backends, backend_status, get_backend, to_numpy
 from .callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
-from .export import export_onnx
-from .gradcheck import gradcheck
-from .history import History
-from .interop import from_sklearn, from_torch, to_sklearn, to_torch
-from .lbfgs import LBFGS
-from .loss_scaling import LossScaler
-from .losses import LOSSES
-from .network import MLP, TrainingDiverged
-from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
-from .persistence import ModelFileError, load, save
-from .training import CheckpointError, stop_on_signals
+from .integrations import from_sklearn, from_torch, to_sklearn, to_torch
+from .io import ModelFileError, export_onnx, load, save
+from .models import MLP
+from .nn import ACTIVATIONS, LOSSES, activation
+from .optimizers import LBFGS, SGD, Adagrad, Adam, AdamW, LossScaler, Optimizer, RMSprop
+from .tools import gradcheck
+from .training import CheckpointError, History, TrainingDiverged, stop_on_signals
 
 __all__ = [
     "ACTIVATIONS",

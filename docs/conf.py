@@ -70,15 +70,13 @@ html_copy_source = False
 # ---------------------------------------------------------------------------------------------------
 # The API reference, generated from bpx.__all__ and the public submodules
 # ---------------------------------------------------------------------------------------------------
-# the public submodules: the ones a user imports by name (bpx.sklearn, bpx.datasets, ...) and the ones
-# whose functions the guide cites (bpx.layers, bpx.losses, ...); bpx.cli is the command line (its
-# reference is `bpx --help`), bpx.libraries the backend registry (see development/contributing)
+# the public packages and modules: one per layer (docs/development/architecture.md) and the modules a user
+# imports by name (bpx.sklearn, bpx.datasets, bpx.schedules, ...); bpx.cli is the command line (its
+# reference is `bpx --help`). Implementation modules are private (underscored) and have no page.
 SUBMODULES = [
-    "bpx.activations", "bpx.backend", "bpx.datasets", "bpx.distributed", "bpx.explain", "bpx.export",
-    "bpx.gradcheck", "bpx.history", "bpx.info", "bpx.initializers", "bpx.interop", "bpx.layers",
-    "bpx.lbfgs", "bpx.losses", "bpx.metrics", "bpx.network", "bpx.optimizers", "bpx.parity",
-    "bpx.persistence", "bpx.preprocessing", "bpx.sklearn", "bpx.step", "bpx.validation",
-    "bpx.libraries",
+    "bpx.backends", "bpx.nn", "bpx.optimizers", "bpx.data", "bpx.io", "bpx.callbacks", "bpx.training",
+    "bpx.models", "bpx.integrations", "bpx.tools", "bpx.utils",
+    "bpx.clipping", "bpx.datasets", "bpx.distributed", "bpx.schedules", "bpx.sklearn",
 ]
 
 

@@ -18,8 +18,8 @@ os.environ.setdefault("JAX_ENABLE_X64", "1")  # float64 on JAX (bpx never flips 
 import numpy as np  # noqa: E402
 
 import bpx  # noqa: E402
+from bpx.data._preprocessing import stratified_split  # noqa: E402
 from bpx.datasets import load_digits  # noqa: E402
-from bpx.preprocessing import stratified_split  # noqa: E402
 
 EPOCHS = 25
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import bpx
-from bpx.activations import ACTIVATIONS
-from bpx.gradcheck import check_activation
+from bpx.nn._activations import ACTIVATIONS
+from bpx.tools._gradcheck import check_activation
 
 BUILTIN_USER = ("gelu", "silu", "softplus", "elu")
 EXTREME = np.array([[-1e3, -50.0, -1.0, 0.0, 1.0, 50.0, 1e3]])
@@ -60,7 +60,7 @@ def test_gelu_is_the_tanh_approximation_within_5e4_of_the_erf_form(backend, floa
 
 def test_register_train_save_load(backend, dtype, to_input, tmp_path, registry):
     act = bpx.activation("square_plus", square_plus, square_plus_derivative)
-    assert isinstance(act, bpx.activations.Activation) and act.name == "square_plus"
+    assert isinstance(act, bpx.nn._activations.Activation) and act.name == "square_plus"
     assert ACTIVATIONS["square_plus"] is act
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((40, 3)), rng.integers(0, 2, 40)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import bpx
-from bpx.backend import NAMES
+from bpx.backends._backend import NAMES
 
 
 def test_the_suite_backend_is_a_value(backend):
@@ -142,8 +142,8 @@ def test_every_registered_library_is_one_complete_entry():
     own, move and copy its arrays; bpx.backend has no branch on library names."""
     import inspect
 
-    from bpx import backend as backend_module
-    from bpx.libraries import LIBRARIES, ArrayLibrary
+    import bpx.backends._backend as backend_module
+    from bpx.backends._libraries import LIBRARIES, ArrayLibrary
 
     assert list(LIBRARIES)[:4] == ["numpy", "cupy", "torch", "array_api_strict"]
     for name, library in LIBRARIES.items():
@@ -197,7 +197,7 @@ def test_jax_without_x64_is_a_device_without_float64_that_says_how_to_get_it():
 
 def test_jax_arrays_take_no_in_place_fast_path():
     _jax()
-    from bpx.backend import inplace_ok, ndarray_ok
+    from bpx.backends._backend import inplace_ok, ndarray_ok
 
     x = bpx.get_backend("jax").asarray(np.zeros(3), "float32")
     assert not inplace_ok(x) and not ndarray_ok(x)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import bpx
-from bpx import bench
-from bpx.backend import fast_paths
+import bpx.tools._bench as bench
+from bpx.backends._backend import fast_paths
 from bpx.cli import main
 
 NETWORKS = [  # hidden activation, output, loss: every fast path (relu mask, sigmoid, tanh, fused and unfused deltas)
@@ -53,7 +53,7 @@ def test_fast_paths_give_the_same_numbers_as_the_generic_path(backend, dtype, to
 
 
 def test_fast_paths_are_off_inside_the_context_and_back_on_after(backend):
-    from bpx.backend import inplace_ok
+    from bpx.backends._backend import inplace_ok
 
     x = backend.asarray(np.zeros(3), "float32")
     with fast_paths(False):
@@ -62,7 +62,7 @@ def test_fast_paths_are_off_inside_the_context_and_back_on_after(backend):
 
 
 def test_accuracy_counted_in_chunks_equals_per_batch_count(backend, to_input, monkeypatch):
-    import bpx.training.engines.eager as eager
+    import bpx.training.engines._eager as eager
 
     X, Y = _data(n=50)
     histories = []

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import bpx
-from bpx.explain import explain, format_text
+from bpx.tools._explain import explain, format_text
 
 
 def test_layout_and_forward(backend, dtype, to_input, tol):

@@ -73,7 +73,7 @@ def test_bare_train_reaches_97_percent_and_saves_the_model(capsys, tmp_path, mon
     assert net.metadata["preprocessing"]["scaling"] == {"method": "max", "n_features": 64, "scale": 16.0}
     # the saved model evaluates to the same test accuracy through the library
     d = datasets.load_digits()
-    from bpx.preprocessing import model_features, stratified_split
+    from bpx.data._preprocessing import model_features, stratified_split
 
     _, test = stratified_split(d.y, 0.2, 0)
     acc = net.evaluate(model_features(net, d.X[test]), d.y[test])["accuracy"]
@@ -203,7 +203,7 @@ def test_test_data_and_named_classes_round_trip(capsys, tmp_path, spec, small, b
     status, out, _ = run_cli(capsys, "evaluate", "--model", model, "--data", named, "--json", *spec)
     report = json.loads(out)
     truth = np.array([net.classes.index(n) for n in datasets.load(named).y])
-    from bpx.preprocessing import model_features
+    from bpx.data._preprocessing import model_features
 
     expected = net.evaluate(model_features(net, datasets.load(named).X), truth)
     assert report["accuracy"] == pytest.approx(expected["accuracy"]) and report["loss"] == pytest.approx(expected["loss"])

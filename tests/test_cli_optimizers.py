@@ -8,7 +8,7 @@ import pytest
 import bpx
 from bpx import datasets
 from bpx.cli import main
-from bpx.precision import supports
+from bpx.nn._precision import supports
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import pytest
 import bpx
 from bpx import datasets
 from bpx.cli import main
-from bpx.metrics import regression_metrics
-from bpx.preprocessing import choose_scaling, infer_task
+from bpx.data._metrics import regression_metrics
+from bpx.data._preprocessing import choose_scaling, infer_task
 
 
 def run_cli(capsys, *argv):
@@ -77,7 +77,7 @@ def test_diabetes_defaults_train_a_regression_with_r2_rmse_mae(capsys, tmp_path,
     assert status == 0, err
     report = json.loads(out)
     net = bpx.load(model, backend=backend)
-    from bpx.preprocessing import model_features
+    from bpx.data._preprocessing import model_features
 
     d = datasets.load(str(tables / "diabetes.csv"))
     pred = bpx.to_numpy(net.predict(model_features(net, d.X)))

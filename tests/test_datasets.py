@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bpx import datasets
-from bpx.preprocessing import LabelEncoder, Scaler, label_names, one_hot, random_split, sorted_classes, stratified_split
+from bpx.data._preprocessing import LabelEncoder, Scaler, label_names, one_hot, random_split, sorted_classes, stratified_split
 
 
 # -- the bundled digits ----------------------------------------------------------------------------------

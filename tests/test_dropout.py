@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import bpx
-from bpx.backend import host_rngs
-from bpx.layers import Dense
+from bpx.backends._backend import host_rngs
+from bpx.nn._layers import Dense
 
 
 def data(m=12, n_in=4, k=3, seed=0):

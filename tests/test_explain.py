@@ -8,7 +8,7 @@ import pytest
 
 import bpx
 from bpx.cli import main
-from bpx.explain import MAX_SAMPLES, MAX_UNITS, explain, format_text, seed004_network
+from bpx.tools._explain import MAX_SAMPLES, MAX_UNITS, explain, format_text, seed004_network
 
 # Seed 004 / Mazur's published numbers, as printed (8 or 9 decimals).
 OUTPUTS = ["0.75136507", "0.772928465"]

@@ -12,10 +12,10 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 import bpx  # noqa: E402
-from bpx.activations import ACTIVATIONS, Activation  # noqa: E402
-from bpx.backend import namespace  # noqa: E402
+from bpx.backends._backend import namespace  # noqa: E402
 from bpx.cli import main  # noqa: E402
-from bpx.export import OPSET, node_count, onnx_model  # noqa: E402
+from bpx.io._onnx import OPSET, node_count, onnx_model  # noqa: E402
+from bpx.nn._activations import ACTIVATIONS, Activation  # noqa: E402
 
 CLASSIFIER_LOSS = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}
 TOL = {"float32": dict(rtol=1e-5, atol=1e-5), "float64": dict(rtol=1e-10, atol=1e-12)}

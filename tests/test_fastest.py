@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import bpx
-from bpx import fastest
+import bpx.tools._fastest as fastest
 from bpx.cli import main
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import bpx
-from bpx.activations import ACTIVATIONS
-from bpx.losses import LOSSES
+from bpx.nn._activations import ACTIVATIONS
+from bpx.nn._losses import LOSSES
 
 HIDDEN = [name for name in ACTIVATIONS if name != "softmax"] + ["softmax"]
 OUTPUT_LOSS = list(itertools.product(ACTIVATIONS, LOSSES))
@@ -55,7 +55,7 @@ def test_every_hidden_activation_two_hidden_layers(backend, float64, to_input, h
 
 def test_gradcheck_catches_a_wrong_gradient(backend, float64, monkeypatch):
     """A deliberately broken BP4 (db summed over the wrong quantity) must be reported."""
-    from bpx import layers
+    import bpx.nn._layers as layers
 
     net = bpx.MLP([3, 4, 2], backend=backend, dtype="float64", seed=0)
     X, Y = data(2, "cross_entropy", n_in=3)
@@ -112,7 +112,7 @@ def test_weighted_cost_and_gradients(backend, float64, to_input, output, loss):
     counts = np.array([1, 2, 0, 1, 3, 2, 1])
     rows = np.repeat(np.arange(len(counts)), counts)
     weighted = net._loss_and_grads(*net._XY(to_input(X), to_input(Y)),
-                                   bpx.losses.normalized_weights(net._sample_weight(to_input(counts), 7)))
+                                   bpx.nn._losses.normalized_weights(net._sample_weight(to_input(counts), 7)))
     repeated = net._loss_and_grads(*net._XY(to_input(X[rows]), to_input(Y[rows])))
     np.testing.assert_allclose(float(weighted[0]), float(repeated[0]), rtol=1e-12)
     for a, b in zip(weighted[1], repeated[1]):

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import bpx
-from bpx import interop
-from bpx.activations import ACTIVATIONS
+import bpx.integrations._interop as interop
+from bpx.nn._activations import ACTIVATIONS
 
 CLASSIFIER_LOSS = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}
 
@@ -82,7 +82,7 @@ def test_an_activation_without_a_torch_twin_runs_bpx_code_and_reads_back(backend
 
 
 def test_a_user_activation_outside_the_table_runs_in_torch_as_bpx_code(backend, torch):
-    from bpx.activations import Activation
+    from bpx.nn._activations import Activation
 
     class Cube(Activation):
         name = "cube"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import bpx
-from bpx.lbfgs import Objective, _strong_wolfe
+from bpx.optimizers._lbfgs import Objective, _strong_wolfe
 
 
 def _problem(m=40, n_in=4, n_out=3, seed=0):
@@ -54,7 +54,7 @@ def test_the_line_search_uses_the_loss_and_its_gradient(backend, float64, to_inp
     X, y = _problem(m=12)
     net = _net(backend, "float64")
     Xd, Yd = net._XY(to_input(X), y)
-    w = bpx.losses.normalized_weights(net._sample_weight(to_input(np.linspace(0.0, 2.0, 12)), 12))
+    w = bpx.nn._losses.normalized_weights(net._sample_weight(to_input(np.linspace(0.0, 2.0, 12)), 12))
     obj = Objective(net, Xd, Yd, w, weight_decay=0.3)
     xp = backend.xp
     theta = obj.flat(net.params)

@@ -7,8 +7,8 @@ import pytest
 
 import bpx
 from bpx import datasets
-from bpx.loss_scaling import GOOD, SCALE
-from bpx.step import Compiled
+from bpx.optimizers._loss_scaling import GOOD, SCALE
+from bpx.training._step import Compiled
 
 
 def _digits():

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import bpx
-from bpx.activations import ACTIVATIONS, log_softmax, softplus
-from bpx.losses import LOSSES
+from bpx.nn._activations import ACTIVATIONS, log_softmax, softplus
+from bpx.nn._losses import LOSSES
 
 EXTREME = np.array([[-1e3, -50.0, -1.0, 0.0, 1.0, 50.0, 1e3]])
 

@@ -10,7 +10,7 @@ from conftest import strict_device_move_refused
 
 import bpx
 from bpx.cli import main
-from bpx.parity import default_specs, drift_report, synthetic_data
+from bpx.tools._parity import default_specs, drift_report, synthetic_data
 
 LAYERS = [8, 16, 4]
 

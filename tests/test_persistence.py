@@ -13,7 +13,7 @@ import pytest
 from conftest import strict_device_move_refused
 
 import bpx
-from bpx.persistence import FORMAT_VERSION, ModelFileError
+from bpx.io._persistence import FORMAT_VERSION, ModelFileError
 
 
 @pytest.fixture

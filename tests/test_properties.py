@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bpx
-from bpx.activations import ACTIVATIONS
+from bpx.nn._activations import ACTIVATIONS
 
 # derandomize: the same examples on every run, so CI is reproducible; explore with --hypothesis-seed=random
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,

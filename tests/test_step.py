@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import bpx
-from bpx import step as bstep
+import bpx.training._step as bstep
 
 OPTIMIZERS = [lambda: bpx.SGD(0.1), lambda: bpx.SGD(0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
               lambda: bpx.Adam(0.01, weight_decay=0.01)]
@@ -43,7 +43,7 @@ def test_the_step_is_a_pure_function(backend, dtype, make, tol):
 @pytest.mark.parametrize("make", OPTIMIZERS)
 def test_train_step_and_fit_match_the_eager_step(backend, dtype, make, tol):
     """Compiled where the backend compiles, eager elsewhere: train_step and fit give the numbers of
-    the eager step (bpx.step.eager_step) batch by batch."""
+    the eager step (bpx.training._step.eager_step) batch by batch."""
     X, y = _data(m=23)
     nets = [bpx.MLP([4, 6, 3], backend=backend, dtype=dtype, seed=2) for _ in range(2)]
     optimizers = [make(), make()]

@@ -123,7 +123,7 @@ def test_set_params_type_errors(net):
 def test_finiteness_is_checked_block_by_block(backend, to_input, monkeypatch, row):
     """as_matrix checks FINITE_CHECK_VALUES values at a time (bounded memory): a NaN in any block is found,
     also in a last, partial block."""
-    from bpx import validation
+    import bpx.data._adapter as validation
 
     monkeypatch.setattr(validation, "FINITE_CHECK_VALUES", 8)  # 2 rows of 4 per block; 23 rows
     X = np.arange(92, dtype=np.float64).reshape(23, 4) / 92

@@ -22,7 +22,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
 def build_parser():
     parser = ArgumentParser(prog="bpx", description="Hand-derived backprop on any array backend.")
-    from bpx import __version__
+    from bpx._version import __version__
 
     parser.add_argument("--version", action="version", version=f"bpx {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)

@@ -87,8 +87,8 @@ def batch_size(text):
 
 def backend_spec(text):
     """A backend spec that is usable here (``numpy``, ``torch:cuda``, ``auto``, ...)."""
-    from bpx.backend import get_backend
-    from bpx.fastest import is_fastest, parse
+    from bpx.backends._backend import get_backend
+    from bpx.tools._fastest import is_fastest, parse
 
     try:
         if is_fastest(text):

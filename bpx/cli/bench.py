@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from .args import existing_file, int_list, positive_int
+from bpx.cli.args import existing_file, int_list, positive_int
 
 
 def _names(text):
@@ -69,7 +69,7 @@ def _network(args):
         net = bpx.load(args.model, backend="numpy")
         return net.layer_sizes, net.activation, net.output, net.loss_name, args.dtype or net.dtype
     if args.hidden:
-        from bpx.activations import get_activation
+        from bpx.nn._activations import get_activation
 
         get_activation(args.activation)  # a clear error before any work
         return [args.features, *args.hidden, args.classes], args.activation, "softmax", "cross_entropy", args.dtype or "float32"
@@ -77,7 +77,7 @@ def _network(args):
 
 
 def run(args):
-    from bpx import bench
+    import bpx.tools._bench as bench
 
     network = _network(args)
     if args.refresh and not args.fastest:
@@ -114,7 +114,7 @@ def run(args):
 
 def _report(args, network, log):
     """The report of --hidden/--model (bench.run_network), else of the workloads (bench.run)."""
-    from bpx import bench
+    import bpx.tools._bench as bench
 
     if network is not None:
         sizes, activation, output, loss, dtype = network
@@ -131,7 +131,7 @@ def _fastest(args, network):
     """``--fastest``: the choice of backend='fastest' for this network (default: the standard MLP) and its figures."""
     import json
 
-    from bpx import fastest
+    import bpx.tools._fastest as fastest
 
     sizes, activation, output, loss, dtype = network or (list(fastest.DEFAULT_SIZES), "relu", "softmax",
                                                          "cross_entropy", args.dtype or "float32")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from .args import backend_spec, existing_file
-from .predict import load_for_model
-from .train import add_data_options
+from bpx.cli.args import backend_spec, existing_file
+from bpx.cli.predict import load_for_model
+from bpx.cli.train import add_data_options
 
 
 def add_parser(subparsers):
@@ -26,7 +26,7 @@ def run(args):
     import numpy as np
 
     import bpx
-    from bpx.preprocessing import model_features, model_targets
+    from bpx.data._preprocessing import model_features, model_targets
 
     net = bpx.load(args.model, backend=args.backend)
     ds = load_for_model(net, args, require_labels=True)
@@ -34,7 +34,7 @@ def run(args):
     Y = model_targets(net, ds.y, ds.classes, what=f"{ds.path}: labels")
     report = {"model": args.model, "data": ds.path, "n_samples": len(ds), **net.evaluate(X, Y)}
     if not net.is_classifier:
-        from bpx.metrics import regression_metrics
+        from bpx.data._metrics import regression_metrics
 
         report.update(regression_metrics(Y, bpx.to_numpy(net.predict(X))))
     if net.is_classifier and (Y.ndim == 1 or net.classes is not None):

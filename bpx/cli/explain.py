@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 import os
 
-from .args import positive_float, positive_int
+from bpx.cli.args import positive_float, positive_int
 
 
 def add_parser(subparsers):
-    from bpx.explain import MAX_SAMPLES, MAX_UNITS
+    from bpx.tools._explain import MAX_SAMPLES, MAX_UNITS
 
     parser = subparsers.add_parser(
         "explain", help="one backprop step, equation by equation (seed 004's example by default)",
@@ -32,7 +32,7 @@ def add_parser(subparsers):
 
 
 def _rows(text):
-    from bpx.explain import MAX_SAMPLES
+    from bpx.tools._explain import MAX_SAMPLES
 
     value = positive_int(text)
     if value > MAX_SAMPLES:
@@ -42,7 +42,7 @@ def _rows(text):
 
 def run(args):
     import bpx
-    from bpx.explain import explain
+    from bpx.tools._explain import explain
 
     parser = args.explain_parser
     if (args.model is None) != (args.data is None):

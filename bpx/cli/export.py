@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .args import existing_file, output_path
+from bpx.cli.args import existing_file, output_path
 
 
 def add_parser(subparsers):
@@ -26,7 +26,7 @@ def run(args):
     import onnx
 
     import bpx
-    from bpx.export import OPSET, node_count
+    from bpx.io._onnx import OPSET, node_count
 
     if os.path.splitext(args.out)[1].lower() != ".onnx":
         args.parser.error(f"argument --out: expected a .onnx file name, got {args.out!r}")

@@ -13,7 +13,7 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from bpx.info import collect, format_text
+    from bpx.tools._info import collect, format_text
 
     info = collect()
     print(json.dumps(info, indent=2) if args.json else format_text(info))

@@ -22,9 +22,8 @@ import os
 import shlex
 import signal
 
-from bpx.training.callbacks import Callback
-
-from .args import output_path, positive_int
+from bpx.callbacks._callback import Callback
+from bpx.cli.args import output_path, positive_int
 
 EXIT_CODES = {"SIGINT": 128 + signal.SIGINT, "SIGTERM": 128 + signal.SIGTERM}
 
@@ -103,7 +102,7 @@ def check_resume(args, settings):
     path = args.checkpoint
     if not (args.resume and path and os.path.exists(path)):
         return None
-    from bpx.training import checkpoint
+    import bpx.training._checkpoint as checkpoint
 
     _, state = checkpoint.read(path)
     saved = next((entry["state"]["settings"] for entry in state.get("callbacks", [])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from .args import _float, nonnegative_int, positive_float, positive_int, unit_interval
+from bpx.cli.args import _float, nonnegative_int, positive_float, positive_int, unit_interval
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "lbfgs")
 DEFAULT_LR = {"adam": 0.003, "adamw": 0.003, "sgd": 0.01, "rmsprop": 0.001, "adagrad": 0.01}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from .args import int_list, positive_float, positive_int, unit_interval
+from bpx.cli.args import int_list, positive_float, positive_int, unit_interval
 
 
 def add_parser(subparsers):
@@ -29,7 +29,7 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from bpx.parity import drift_report, format_table
+    from bpx.tools._parity import drift_report, format_table
 
     if len(args.layers) < 2:
         raise ValueError("--layers needs at least the input and output widths, e.g. 32,10")

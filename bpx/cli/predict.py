@@ -10,8 +10,8 @@ import csv
 import os
 import sys
 
-from .args import backend_spec, existing_file, output_path
-from .train import add_data_options
+from bpx.cli.args import backend_spec, existing_file, output_path
+from bpx.cli.train import add_data_options
 
 
 def add_parser(subparsers):
@@ -31,7 +31,7 @@ def add_parser(subparsers):
 def load_for_model(net, args, require_labels):
     """The data file read with the model's stored label column, as the model's features."""
     from bpx import datasets
-    from bpx.preprocessing import describe
+    from bpx.data._preprocessing import describe
 
     stored = describe(net).get("label_column")
     label_column = args.label_column
@@ -45,7 +45,7 @@ def run(args):
     import numpy as np
 
     import bpx
-    from bpx.preprocessing import model_features
+    from bpx.data._preprocessing import model_features
 
     if args.out and os.path.splitext(args.out)[1].lower() not in (".csv", ".npy"):
         args.parser.error(f"argument --out: expected a .csv or .npy file name, got {args.out!r}")

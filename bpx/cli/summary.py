@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from .args import existing_file
+from bpx.cli.args import existing_file
 
 
 def add_parser(subparsers):
@@ -18,7 +18,7 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from bpx.persistence import read
+    from bpx.io._persistence import read
 
     header, _ = read(args.model)
     sizes = header["layer_sizes"]

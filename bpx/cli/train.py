@@ -24,8 +24,7 @@ import os
 import sys
 import time
 
-from . import long_runs, train_dask
-from .args import (
+from bpx.cli.args import (
     backend_spec,
     batch_size,
     dropout,
@@ -38,8 +37,10 @@ from .args import (
     positive_int,
     unit_interval,
 )
-from .optimizer_options import DEFAULT_LR, OPTIMIZERS, add_optimizer_options, build_optimizer, check_optimizer_options
-from .train_dask import add_dask_options, dask_options_given
+from bpx.cli.optimizer_options import DEFAULT_LR, OPTIMIZERS, add_optimizer_options, build_optimizer, check_optimizer_options
+from bpx.cli.train_dask import add_dask_options, dask_options_given
+
+from . import long_runs, train_dask
 
 HIDDEN_ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "identity", "gelu", "silu", "softplus", "elu")
 OUTPUTS = ("softmax", "sigmoid", "identity")
@@ -123,8 +124,8 @@ def add_parser(subparsers):
 
 
 def _lazy(spec):
-    from bpx.backend import get_backend
-    from bpx.fastest import is_fastest
+    from bpx.backends._backend import get_backend
+    from bpx.tools._fastest import is_fastest
 
     return not is_fastest(spec) and get_backend(spec).library.lazy  # "fastest" never picks a lazy backend
 
@@ -178,8 +179,8 @@ def _train(args, lazy, say):
 
     import bpx
     from bpx import datasets
-    from bpx.metrics import regression_metrics
-    from bpx.preprocessing import (
+    from bpx.data._metrics import regression_metrics
+    from bpx.data._preprocessing import (
         LabelEncoder,
         Scaler,
         choose_scaling,
@@ -232,7 +233,7 @@ def _train(args, lazy, say):
         output = args.output or ("sigmoid" if loss == "binary_cross_entropy" else "softmax")
         n_out = 1 if output == "sigmoid" and len(classes) == 2 else len(classes)
         if output == "sigmoid" and n_out > 1:  # one sigmoid unit per class: one-hot targets
-            from bpx.preprocessing import one_hot
+            from bpx.data._preprocessing import one_hot
 
             encode = encoder.transform
             encoder.transform = lambda names, what="labels": one_hot(encode(names, what), n_out)
@@ -279,7 +280,7 @@ def _train(args, lazy, say):
                   dtype=args.dtype, seed=args.seed, init=args.init, bias=not args.no_bias, dropout=args.dropout,
                   precision=args.precision)
     if getattr(net.backend, "fastest", None):  # --backend fastest: which one was picked, and the figures behind it
-        from bpx.fastest import describe
+        from bpx.tools._fastest import describe
 
         say(describe(net.backend))
     if args.init_from:

@@ -12,7 +12,7 @@ the same on every backend: ``bpx predict``/``evaluate`` read the model file on a
 
 from __future__ import annotations
 
-from .args import positive_int
+from bpx.cli.args import positive_int
 
 
 def add_dask_options(parser):
@@ -42,7 +42,7 @@ def connect(args, say):
     import signal
     import threading
 
-    from bpx import distributed as bd
+    import bpx.data._dask_arrays as bd
 
     # Ctrl-C in a terminal signals the whole process group: a LocalCluster's worker processes would die
     # mid-step and the run hang. Started with SIGINT ignored, they keep ignoring it (an ignored signal
@@ -64,8 +64,8 @@ def open_data(args):
     and whose y are host NumPy labels (one number per sample); ``test`` is None without --test-data."""
     import numpy as np
 
+    import bpx.data._dask_arrays as bd
     from bpx import datasets
-    from bpx import distributed as bd
 
     def opened(path):
         ds = datasets.open_dask(path, x_key=args.x_key, y_key=args.y_key, label_column=args.label_column,
@@ -90,8 +90,8 @@ def fit_scaler(X, method):
     import dask
     import numpy as np
 
-    from bpx import distributed as bd
-    from bpx.preprocessing import Scaler
+    import bpx.data._dask_arrays as bd
+    from bpx.data._preprocessing import Scaler
 
     X = bd.as_dask(X)
     lo, top, mean, std = dask.compute(X.min(), abs(X).max(), X.mean(axis=0), X.std(axis=0))
@@ -112,6 +112,6 @@ def scaled(scaler, X):
     """X (any rows of the data) scaled lazily, as float64 dask chunks."""
     import numpy as np
 
-    from bpx import distributed as bd
+    import bpx.data._dask_arrays as bd
 
     return scaler.apply(bd.as_dask(X).astype(np.float64), lambda values: values)

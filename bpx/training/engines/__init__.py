@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from array_api_compat import is_dask_array
 
-from .compiled import CompiledEngine
-from .eager import EagerEngine
+from ._compiled import CompiledEngine
+from ._eager import EagerEngine
 
 ENGINES = ("eager", "compiled", "distributed")
 
@@ -31,7 +31,7 @@ def engine_for(net, X):
     a compiling library (JAX), else eager."""
     library = net.backend.library
     if library.lazy or is_dask_array(X):
-        from .distributed import DistributedEngine  # needs dask
+        from ._distributed import DistributedEngine  # needs dask
 
         return DistributedEngine(net)
     if library.compiled:

@@ -1,0 +1,318 @@
+"""Big data opened lazily as dask arrays, for training on Dask (``bpx.datasets.open_dask``).
+
+Host-side data code (it may import numpy, dask, zarr and h5py). Nothing is read when a data set is
+opened except its metadata (and, for CSV, one pass counting the lines of each block); every chunk is
+read by the task that needs it, from the path alone, so the same graph runs on the workers of a
+cluster that sees the files (a shared file system or object store).
+
+=================================  ==============================================================
+a zarr store (a directory/.zarr)    arrays ``X`` and ``y`` of a group (also ``x``/``Y``/``labels``/
+                                    ``target``; any case; ``x_key``/``y_key`` to choose), or one
+                                    array (X only)
+``.h5`` / ``.hdf5``                 datasets ``X``/``y`` (same names, or ``x_key``/``y_key``), read
+                                    by row range (images are flattened to (m, h·w·c))
+a directory or glob of ``.npy``     X only, memory-mapped, in file-name order
+a directory or glob of ``.npz``     ``X`` and ``y`` of every shard (one chunk per shard)
+``.csv`` (``.tsv``, ``.txt``)       split into ~``chunks``-sized byte blocks at line ends
+                                    (``dask.bytes.read_bytes``), each parsed by NumPy; a header row;
+                                    the label column as for :func:`bpx.datasets.load` (numeric
+                                    labels only: class names need the host loader)
+=================================  ==============================================================
+
+X comes chunked by rows with every column in one chunk (``chunks`` rows per chunk, default about
+:data:`bpx.distributed.CHUNK_BYTES`), y with the same row chunks. Values are checked (finite, labels
+in range) chunk by chunk when training starts, not here.
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+import math
+import os
+
+import numpy as np
+
+from ._layout import Dataset, default_key, label_index
+
+X_NAMES = ("x",)
+Y_NAMES = ("y", "labels", "label", "target")
+
+
+def _rows(shape, itemsize, chunks, split=True):
+    """``chunks``, else :func:`bpx.distributed.default_rows` (``split=False``: shards already divide the
+    data, so only the ~64 MiB bound applies)."""
+    from ._dask_arrays import CHUNK_BYTES, default_rows
+
+    if chunks is not None:
+        return chunks
+    return default_rows(shape, itemsize) if split else max(1, CHUNK_BYTES // max(1, itemsize * math.prod(shape[1:])))
+
+
+def _from_reader(read, shape, dtype, rows, starts=None):
+    """A dask array of ``shape`` whose row blocks are ``read(a, b)`` (rows a..b-1)."""
+    import dask
+    import dask.array as da
+
+    m = shape[0]
+    bounds = starts if starts is not None else list(range(0, m, rows)) + [m]
+    blocks = [da.from_delayed(dask.delayed(read, pure=True)(a, b), shape=(b - a,) + tuple(shape[1:]), dtype=dtype)
+              for a, b in zip(bounds[:-1], bounds[1:])]
+    return blocks[0] if len(blocks) == 1 else da.concatenate(blocks, axis=0)
+
+
+def _flat(a):
+    return a.reshape(a.shape[0], -1) if a.ndim > 2 else a
+
+
+def open_dask(path, x_key=None, y_key=None, label_column=None, chunks=None):
+    """``path`` as a :class:`bpx.datasets.Dataset` whose ``X`` and ``y`` are lazy dask arrays."""
+    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    if chunks is not None:
+        from ..utils._validation import check_int
+
+        chunks = check_int(chunks, "chunks")
+    path = os.fspath(path)
+    ext = os.path.splitext(path.rstrip("/"))[1].lower()
+    if ext == ".zarr" or os.path.exists(os.path.join(path, ".zgroup")) or os.path.exists(
+            os.path.join(path, ".zarray")) or os.path.exists(os.path.join(path, "zarr.json")):
+        return _open_zarr(path, x_key, y_key, chunks)
+    if ext in (".h5", ".hdf5"):
+        return _open_h5(path, x_key, y_key, chunks)
+    if ext in (".csv", ".tsv", ".txt"):
+        return _open_csv(path, label_column, chunks, "\t" if ext == ".tsv" else None)
+    files = sorted(f for f in (glob.glob(os.path.join(path, "*")) if os.path.isdir(path) else glob.glob(path))
+                   if os.path.splitext(f)[1].lower() in (".npy", ".npz"))
+    if files:
+        kinds = {os.path.splitext(f)[1].lower() for f in files}
+        if kinds == {".npy"}:
+            return _open_npy(path, files, chunks)
+        if kinds == {".npz"}:
+            return _open_npz(path, files, x_key, y_key)
+        raise ValueError(f"{path}: mixes .npy and .npz shards; use one kind")
+    if not os.path.exists(path):
+        raise ValueError(f"{path}: no such file, directory or matching shards")
+    raise ValueError(f"{path}: not a data set dask can open lazily; known: a zarr store, .h5/.hdf5, .csv/.tsv/.txt, "
+                     f"a directory or glob of .npy or .npz shards")
+
+
+# -- zarr ------------------------------------------------------------------------------------------------
+def _open_zarr(path, x_key, y_key, chunks):
+    import dask.array as da
+    import zarr
+
+    try:
+        node = zarr.open(path, mode="r")
+    except Exception as exc:
+        raise ValueError(f"{path}: not a readable zarr store ({type(exc).__name__}: {exc})") from None
+    if isinstance(node, zarr.Array):
+        X, yk, xk = node, None, None
+    else:
+        names = [k for k, _ in node.arrays()]
+        xk = _key(path, names, x_key, X_NAMES, "array")
+        yk = _key(path, names, y_key, Y_NAMES, "array", required=False)
+        X = node[xk]
+    rows = _rows(X.shape, X.dtype.itemsize, chunks)
+    Xd = _flat(da.from_zarr(path, component=xk))
+    Xd = Xd.rechunk({0: rows, 1: -1})
+    yd = None
+    if yk is not None:
+        yd = da.from_zarr(path, component=yk)
+        yd = yd.rechunk({0: Xd.chunks[0], **({1: -1} if yd.ndim == 2 else {})})
+    return _dataset(path, Xd, yd, yk)
+
+
+def _key(path, names, wanted, defaults, what, required=True):
+    if wanted is not None:
+        if wanted not in names:
+            raise ValueError(f"{path}: no {what} named {wanted!r}; it holds {', '.join(sorted(names)) or 'nothing'}")
+        return wanted
+    key = default_key(names, defaults)
+    if key is None and required:
+        raise ValueError(f"{path}: no {what} 'X' (or 'x'); it holds {', '.join(sorted(names)) or 'nothing'}")
+    return key
+
+
+def _dataset(path, X, y, label_column=None):
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{path}: X must be 2-D (samples, features) with some of each, got shape {X.shape}")
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"{path}: X must hold numbers, got dtype {X.dtype}")
+    if y is not None:
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(f"{path}: X has {X.shape[0]} samples but y has {y.shape[0]}")
+        if y.ndim == 2 and y.shape[1] == 1 and y.dtype.kind != "f":
+            y = y[:, 0]
+    return Dataset(X, y, None, path, label_column=label_column)
+
+
+# -- HDF5 ------------------------------------------------------------------------------------------------
+def _read_h5(path, key, a, b):
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return _flat(f[key][a:b])
+
+
+def _open_h5(path, x_key, y_key, chunks):
+    try:
+        import h5py
+    except ImportError:
+        raise ImportError(f"{path}: reading HDF5 files needs h5py: pip install 'bpx[data]'") from None
+    import functools
+
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise ValueError(f"{path}: not a readable HDF5 file ({exc})") from None
+    with f:
+        names = [k for k in f.keys() if isinstance(f[k], h5py.Dataset)]
+        xk = _key(path, names, x_key, X_NAMES, "dataset")
+        yk = _key(path, names, y_key, Y_NAMES, "dataset", required=False)
+        xs, xdt = f[xk].shape, f[xk].dtype
+        ys, ydt = (f[yk].shape, f[yk].dtype) if yk else (None, None)
+    shape = (xs[0], math.prod(xs[1:])) if len(xs) > 2 else xs
+    rows = _rows(shape, xdt.itemsize, chunks)
+    X = _from_reader(functools.partial(_read_h5, path, xk), shape, xdt, rows)
+    y = _from_reader(functools.partial(_read_h5, path, yk), ys, ydt, rows) if yk else None
+    return _dataset(path, X, y, yk)
+
+
+# -- .npy / .npz shards ------------------------------------------------------------------------------------
+def _read_npy(path, a, b):
+    return _flat(np.array(np.load(path, mmap_mode="r", allow_pickle=False)[a:b]))
+
+
+def _open_npy(where, files, chunks):
+    import functools
+
+    import dask.array as da
+
+    parts = []
+    for f in files:
+        try:
+            a = np.load(f, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError) as exc:
+            raise ValueError(f"{f}: not a readable .npy array ({exc})") from None
+        shape = (a.shape[0], math.prod(a.shape[1:])) if a.ndim > 2 else a.shape
+        if len(shape) != 2:
+            raise ValueError(f"{f}: X must be 2-D (samples, features), got shape {a.shape}")
+        parts.append(_from_reader(functools.partial(_read_npy, f), shape, a.dtype,
+                                   _rows(shape, a.dtype.itemsize, chunks, split=False)))
+    widths = {p.shape[1] for p in parts}
+    if len(widths) > 1:
+        raise ValueError(f"{where}: the shards have different numbers of features: {sorted(widths)}")
+    return _dataset(where, parts[0] if len(parts) == 1 else da.concatenate(parts, axis=0), None)
+
+
+def _read_npz(path, key, a, b):
+    with np.load(path, allow_pickle=False) as f:
+        return _flat(f[key])
+
+
+def _open_npz(where, files, x_key, y_key):
+    import functools
+
+    import dask.array as da
+
+    xs, ys, yk = [], [], None
+    for f in files:
+        try:
+            with np.load(f, allow_pickle=False) as z:
+                names = list(z.files)
+                xk = _key(f, names, x_key, X_NAMES, "array")
+                yk_here = _key(f, names, y_key, Y_NAMES, "array", required=False)
+                # shapes from the members' headers, without reading the arrays
+                shape_x, dtype_x = _npz_header(z, xk)
+                shape_y, dtype_y = _npz_header(z, yk_here) if yk_here else (None, None)
+        except (ValueError, OSError) as exc:
+            if str(exc).startswith(f):
+                raise
+            raise ValueError(f"{f}: not a readable .npz archive ({exc})") from None
+        if (yk_here is None) != (yk is None) and xs:
+            raise ValueError(f"{f}: some shards hold labels and others do not")
+        yk = yk_here
+        shape_x = (shape_x[0], math.prod(shape_x[1:])) if len(shape_x) > 2 else shape_x
+        m = shape_x[0]
+        xs.append(_from_reader(functools.partial(_read_npz, f, xk), shape_x, dtype_x, m))
+        if yk:
+            if shape_y[0] != m:
+                raise ValueError(f"{f}: X has {m} samples but {yk} has {shape_y[0]}")
+            ys.append(_from_reader(functools.partial(_read_npz, f, yk), shape_y, dtype_y, m))
+    X = xs[0] if len(xs) == 1 else da.concatenate(xs, axis=0)
+    y = None if not ys else (ys[0] if len(ys) == 1 else da.concatenate(ys, axis=0))
+    return _dataset(where, X, y, yk)
+
+
+def _npz_header(z, key):
+    """(shape, dtype) of member ``key`` of an open NpzFile, read from its .npy header only."""
+    from numpy.lib import format as npformat
+
+    with z.zip.open(key + ".npy") as member:
+        major, _ = npformat.read_magic(member)
+        read = npformat.read_array_header_1_0 if major == 1 else npformat.read_array_header_2_0
+        shape, _, dtype = read(member)
+    return shape, dtype
+
+
+# -- CSV -------------------------------------------------------------------------------------------------------
+def _parse_block(block, delimiter, skip_header, n_columns):
+    text = block.decode("utf-8-sig")
+    if skip_header:
+        text = text.split("\n", 1)[1] if "\n" in text else ""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return np.zeros((0, n_columns))
+    try:
+        table = np.loadtxt(io.StringIO("\n".join(lines)), delimiter=delimiter, ndmin=2, dtype=np.float64)
+    except ValueError as exc:
+        raise ValueError(f"CSV block: not all numbers ({exc}); lazy CSV needs numeric columns (class names: "
+                         f"use the host loader bpx.datasets.load)") from None
+    if table.shape[1] != n_columns:
+        raise ValueError(f"CSV block: {table.shape[1]} columns, the header has {n_columns}")
+    return table
+
+
+def _count_rows(block, skip_header):
+    text = block.decode("utf-8-sig")
+    lines = [line for line in text.splitlines() if line.strip()]
+    return len(lines) - (1 if skip_header and lines else 0)
+
+
+def _open_csv(path, label_column, chunks, delimiter):
+    import dask
+    import dask.array as da
+    from dask.bytes import read_bytes
+
+    from ._dask_arrays import CHUNK_BYTES
+
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: no such file")
+    with open(path, encoding="utf-8-sig") as f:
+        first, second = f.readline(), f.readline()
+    if not first.strip():
+        raise ValueError(f"{path}: the file is empty (or its first line is)")
+    if delimiter is None:
+        delimiter = max((",", ";", "\t"), key=first.count) if any(d in first for d in ",;\t") else ","
+    header = [h.strip() for h in first.rstrip("\r\n").split(delimiter)]
+    label = label_index(path, header, label_column, None)
+    blocksize = CHUNK_BYTES if chunks is None else max(1024, chunks * len((second or first).encode()))  # ~chunks rows
+    _, blocks = read_bytes(path, delimiter=b"\n", blocksize=blocksize, sample=False)
+    blocks = blocks[0]
+    counts = dask.compute(*[dask.delayed(_count_rows)(b, i == 0) for i, b in enumerate(blocks)])
+    if not sum(counts):
+        raise ValueError(f"{path}: no rows (only a header)")
+    feats = [j for j in range(len(header)) if j != label]
+    xs, ys = [], []
+    for i, (b, n) in enumerate(zip(blocks, counts)):
+        if not n:
+            continue
+        table = dask.delayed(_parse_block)(b, delimiter, i == 0, len(header))
+        xs.append(da.from_delayed(table[:, feats], shape=(n, len(feats)), dtype=np.float64))
+        ys.append(da.from_delayed(table[:, label], shape=(n,), dtype=np.float64))
+    X = xs[0] if len(xs) == 1 else da.concatenate(xs, axis=0)
+    y = ys[0] if len(ys) == 1 else da.concatenate(ys, axis=0)
+    ds = _dataset(path, X, y, header[label])
+    ds.feature_names = [header[j] for j in feats]
+    return ds

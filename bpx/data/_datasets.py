@@ -1,0 +1,429 @@
+"""Data loaders (host side, NumPy): the bundled digits and files in common formats.
+
+:func:`load` reads a file into a :class:`Dataset` (X as a float64 (m, n) host array, y as labels or
+targets) and dispatches on the extension:
+
+=============================  ===================================================================
+``.npz``                       arrays ``X`` and ``y`` (also ``x``/``Y``; any case)
+``.npy``                       X only (data to predict on)
+``.csv`` (``.txt``, ``.tsv``)  a header row, one sample per row; the label column is ``label_column``,
+                               else one named label/y/target/class, else the last column.
+                               Non-numeric labels become class names.
+``.h5``/``.hdf5``              seed 003's layout (``train_set_x``/``train_set_y``/``list_classes``, or
+                               ``test_set_*``; images are flattened to (m, 64·64·3)) or any named
+                               datasets (``x_key``/``y_key``). Needs h5py (``pip install 'bpx[data]'``).
+MNIST IDX (``.gz`` or raw)     detected by the magic number; the labels file is ``labels`` or the
+                               sibling whose name has ``labels-idx1`` for ``images-idx3``
+=============================  ===================================================================
+
+Every refusal is a ``ValueError`` naming the file (and for CSV the row, 1-based as a text editor
+counts lines with the header as row 1, and the column's name and 1-based number): an empty file, no
+rows, a non-finite value, X/y length mismatch, an unknown extension, missing keys.
+
+The bundled digits (``bpx/digits.npz``) are scikit-learn's copy of the UCI 8×8 handwritten digits
+(1,797 images, 64 pixels of 0..16, labels 0..9), converted once with::
+
+    d = sklearn.datasets.load_digits()
+    np.savez_compressed("bpx/digits.npz", X=d.data.astype(np.uint8), y=d.target.astype(np.int64))
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import os
+
+import numpy as np
+
+from ._layout import LABEL_NAMES, Dataset  # noqa: F401  (bpx.datasets.Dataset is public)
+from ._layout import default_key as _default_key
+from ._layout import label_index as _label_index
+
+EXTENSIONS = (".npz", ".npy", ".csv", ".tsv", ".txt", ".h5", ".hdf5", "IDX (.gz or raw, by magic number)")
+_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def load_digits():
+    """The bundled 8×8 digits: X (1797, 64) float64 pixels 0..16, y (1797,) int64 labels 0..9.
+
+    Returns
+    -------
+    Dataset
+        ``X`` (1797, 64) float64, ``y`` (1797,) int64, ``feature_names`` and ``label_column``
+        ``"digit"``; a fresh copy on every call."""
+    path = os.path.join(os.path.dirname(__file__), "digits.npz")
+    with np.load(path, allow_pickle=False) as f:
+        X, y = f["X"].astype(np.float64), f["y"].astype(np.int64)
+    return Dataset(X, y, None, path, label_column="digit")
+
+
+def load(path, label_column=None, x_key=None, y_key=None, labels=None, require_labels=False, n_features=None,
+         default_label_column=None):
+    """Read the data file ``path`` into a :class:`Dataset` (see the module docstring).
+
+    ``label_column``: the CSV label column (name or 1-based number). ``x_key``/``y_key``: the arrays or
+    datasets to read from .npz/.h5. ``labels``: the IDX labels file. ``require_labels``: refuse a file
+    without labels. ``n_features``: for CSV without a named label column, a file with exactly this
+    many columns is read as unlabeled features (data to predict on). ``default_label_column``: a CSV
+    column name taken as the label column when the file has it (a model's stored label column).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An ``.npz``, ``.npy``, ``.csv``/``.tsv``/``.txt``, ``.h5``/``.hdf5`` or MNIST IDX file.
+    label_column : str or int, optional
+        The CSV label column, by name or 1-based number.
+    x_key, y_key : str, optional
+        The arrays (.npz) or datasets (.h5) holding X and y.
+    labels : str or os.PathLike, optional
+        The labels file of an IDX images file.
+    require_labels : bool, default False
+        Refuse a file without labels.
+    n_features : int, optional
+        A CSV without a named label column and with exactly this many columns is read as features only.
+    default_label_column : str, optional
+        A CSV column taken as the label column when present.
+
+    Returns
+    -------
+    Dataset
+        ``X`` as a float64 (m, n) host array, ``y`` (or None), the class names where the file has them.
+
+    Raises
+    ------
+    TypeError
+        If ``path`` is not a path.
+    ValueError
+        Naming the file (for CSV also the row and column): no such file, an empty file, no rows, a
+        value that is not a finite number, X/y length mismatch, an unknown extension, missing keys or
+        labels when ``require_labels``.
+    ImportError
+        For an HDF5 file without h5py (``pip install 'bpx[data]'``).
+    """
+    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ValueError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise ValueError(f"{path}: is a directory, not a data file")
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"{path}: the file is empty")
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".npz":
+        ds = _load_npz(path, x_key, y_key)
+    elif ext == ".npy":
+        ds = _load_npy(path)
+    elif ext in (".csv", ".tsv", ".txt"):
+        ds = _load_csv(path, label_column, n_features, default_label_column, delimiter="\t" if ext == ".tsv" else None)
+    elif ext in (".h5", ".hdf5"):
+        ds = _load_h5(path, x_key, y_key)
+    elif _idx_header(path) is not None:
+        ds = _load_idx(path, labels)
+    else:
+        raise ValueError(f"{path}: unknown data format {ext or '(no extension)'!r}; known: {', '.join(EXTENSIONS)}")
+    _check(ds, require_labels)
+    return ds
+
+
+def _check(ds, require_labels):
+    path, X, y = ds.path, ds.X, ds.y
+    if X.ndim != 2:
+        raise ValueError(f"{path}: X must be 2-D (samples, features), got shape {X.shape}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{path}: no rows (0 samples)")
+    if X.shape[1] == 0:
+        raise ValueError(f"{path}: no feature columns")
+    if not np.all(np.isfinite(X)):
+        r, c = np.argwhere(~np.isfinite(X))[0]
+        raise ValueError(f"{path}: non-finite value {float(X[r, c])!r} in X at sample {r + 1}, feature {c + 1}")
+    if y is None:
+        if require_labels:
+            raise ValueError(f"{path}: the file holds no labels (y); training and evaluation need them")
+        return
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"{path}: X has {X.shape[0]} samples but y has {y.shape[0]}")
+    if y.ndim not in (1, 2):
+        raise ValueError(f"{path}: y must be labels (m,) or targets (m, k), got shape {y.shape}")
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+        r = int(np.argwhere(~np.isfinite(y))[0][0])
+        raise ValueError(f"{path}: non-finite value in y at sample {r + 1}")
+
+
+def _as_X(path, a, what="X"):
+    a = np.asarray(a)
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"{path}: {what} must hold numbers, got dtype {a.dtype}")
+    if a.ndim == 1:
+        raise ValueError(f"{path}: {what} is 1-D (shape {a.shape}); store it as (samples, features)")
+    if a.ndim > 2:
+        a = a.reshape(a.shape[0], -1)  # images: (m, h, w[, c]) -> (m, h*w*c)
+    return a.astype(np.float64)
+
+
+def _as_y(path, a, what="y"):
+    a = np.asarray(a)
+    if a.dtype.kind in "SO":
+        a = np.asarray([v.decode() if isinstance(v, bytes) else str(v) for v in a.reshape(-1)]).reshape(a.shape)
+    if a.dtype.kind not in "biufU":
+        raise ValueError(f"{path}: {what} must hold numbers or names, got dtype {a.dtype}")
+    if a.ndim == 2 and 1 in a.shape and a.shape[0] == 1:
+        a = a.reshape(-1)  # seed 003 stores labels as a (1, m) row
+    elif a.ndim == 2 and a.shape[1] == 1 and a.dtype.kind != "f":
+        a = a.reshape(-1)
+    return a
+
+
+def _pick(path, names, wanted, what, option):
+    """The member of ``names`` called ``wanted`` (exact), else one of the case-insensitive defaults."""
+    if wanted is not None:
+        if wanted in names:
+            return wanted
+        raise ValueError(f"{path}: no {what} named {wanted!r}; the file holds {', '.join(sorted(names)) or 'nothing'}")
+    return None
+
+
+# -- npz / npy ------------------------------------------------------------------------------------------
+def _load_npz(path, x_key, y_key):
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            names = list(f.files)
+            xk = _pick(path, names, x_key, "array", "x_key") or _default_key(names, ("x",))
+            if xk is None:
+                raise ValueError(f"{path}: no array 'X' (or 'x'); the file holds {', '.join(sorted(names)) or 'nothing'}")
+            yk = _pick(path, names, y_key, "array", "y_key") or _default_key(names, ("y", "labels", "label", "target"))
+            X, y = f[xk], (f[yk] if yk is not None else None)
+    except ValueError as exc:
+        if str(exc).startswith(path):
+            raise
+        raise ValueError(f"{path}: unreadable .npz ({exc})") from None
+    except (OSError, EOFError) as exc:
+        raise ValueError(f"{path}: not a readable .npz archive ({exc})") from None
+    return Dataset(_as_X(path, X), None if y is None else _as_y(path, y), None, path, label_column=yk)
+
+
+def _load_npy(path):
+    try:
+        X = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"{path}: not a readable .npy array ({exc})") from None
+    return Dataset(_as_X(path, X), None, None, path)
+
+
+# -- CSV ------------------------------------------------------------------------------------------------
+def _load_csv(path, label_column, n_features, default_label_column=None, delimiter=None):
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            text = f.read()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not a UTF-8 text file ({exc})") from None
+    if not text.strip():
+        raise ValueError(f"{path}: the file is empty")
+    if delimiter is None:
+        first = text.splitlines()[0]
+        delimiter = max((",", ";", "\t"), key=first.count) if any(d in first for d in ",;\t") else ","
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    header, rows, lines = None, [], []
+    for row in reader:
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if header is None:
+            header = [h.strip() for h in row]
+            continue
+        if len(row) != len(header):
+            raise ValueError(
+                f"{path}: row {reader.line_num} has {len(row)} columns, the header has {len(header)}"
+            )
+        rows.append(row)
+        lines.append(reader.line_num)
+    if not rows:
+        raise ValueError(f"{path}: no rows (only a header)")
+    ncol = len(header)
+    label = _label_index(path, header, label_column, n_features, default_label_column)
+    feats = [j for j in range(ncol) if j != label]
+    if not feats:
+        raise ValueError(f"{path}: no feature columns besides the label column {header[label]!r}")
+    table = np.asarray(rows, dtype=object)
+    X = _parse_numbers(path, table[:, feats], lines, [(header[j], j + 1) for j in feats])
+    y = None
+    if label is not None:
+        raw = [cell.strip() for cell in table[:, label]]
+        for k, cell in enumerate(raw):
+            if not cell:
+                raise ValueError(f"{path}: row {lines[k]}, column {label + 1} ({header[label]!r}): empty label")
+        try:
+            y = np.asarray(raw, dtype=np.float64)
+        except ValueError:
+            y = np.asarray(raw, dtype=str)  # non-numeric: class names
+        else:
+            bad = np.flatnonzero(~np.isfinite(y))
+            if bad.size:
+                k = int(bad[0])
+                raise ValueError(
+                    f"{path}: row {lines[k]}, column {label + 1} ({header[label]!r}): non-finite label {raw[k]!r}"
+                )
+            if np.all(y == np.round(y)):
+                y = y.astype(np.int64)
+    return Dataset(X, y, None, path, feature_names=[header[j] for j in feats],
+                   label_column=None if label is None else header[label])
+
+
+def _parse_numbers(path, cells, lines, columns):
+    """The string cells as float64, or a ValueError naming the first bad cell's row and column."""
+    try:
+        X = np.asarray(cells, dtype=str).astype(np.float64)
+    except ValueError:
+        X = None
+    if X is not None:
+        bad = np.argwhere(~np.isfinite(X))
+        if not bad.size:
+            return X
+        i, j = bad[0]
+        name, number = columns[j]
+        raise ValueError(f"{path}: row {lines[i]}, column {number} ({name!r}): non-finite value {cells[i, j].strip()!r}")
+    for i in range(cells.shape[0]):
+        for j in range(cells.shape[1]):
+            try:
+                float(cells[i, j])
+            except ValueError:
+                name, number = columns[j]
+                text = cells[i, j].strip()
+                what = "empty cell" if not text else f"not a number: {text!r}"
+                raise ValueError(f"{path}: row {lines[i]}, column {number} ({name!r}): {what}") from None
+    raise AssertionError("unreachable")
+
+
+# -- HDF5 -----------------------------------------------------------------------------------------------
+def _load_h5(path, x_key, y_key):
+    try:
+        import h5py
+    except ImportError:
+        raise ImportError(f"{path}: reading HDF5 files needs h5py: pip install 'bpx[data]'") from None
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise ValueError(f"{path}: not a readable HDF5 file ({exc})") from None
+    with f:
+        names = [k for k in f.keys() if isinstance(f[k], h5py.Dataset)]
+        xk = _pick(path, names, x_key, "dataset", "x_key")
+        if xk is None:
+            xk = _default_key(names, ("x",))
+        if xk is None:
+            seeds = sorted(n for n in names if n.endswith("_set_x"))
+            if len(seeds) == 1:
+                xk = seeds[0]
+            elif seeds:
+                raise ValueError(f"{path}: several X datasets ({', '.join(seeds)}); choose one with --x-key")
+        if xk is None:
+            raise ValueError(f"{path}: no dataset 'X' (or '*_set_x'); the file holds {', '.join(sorted(names)) or 'nothing'}")
+        yk = _pick(path, names, y_key, "dataset", "y_key")
+        if yk is None:
+            guess = xk[:-1] + ("y" if xk.endswith("x") else "Y") if xk.lower().endswith("x") else None
+            yk = guess if guess in names else _default_key(names, ("y", "labels", "label", "target"))
+        X = _as_X(path, f[xk][()], f"dataset {xk!r}")
+        y = _as_y(path, f[yk][()], f"dataset {yk!r}") if yk is not None else None
+        classes = None
+        if "list_classes" in names and y is not None and y.ndim == 1 and y.dtype.kind in "iu":
+            classes = [c.decode() if isinstance(c, bytes) else str(c) for c in f["list_classes"][()].reshape(-1)]
+    return Dataset(X, y, classes, path, label_column=yk)
+
+
+# -- MNIST IDX ------------------------------------------------------------------------------------------
+def _open(path):
+    with open(path, "rb") as f:
+        gz = f.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rb") if gz else open(path, "rb")
+
+
+def _idx_header(path):
+    """``(dtype, shape)`` when ``path`` (gzipped or not) starts with an IDX magic number, else None."""
+    try:
+        with _open(path) as f:
+            head = f.read(4)
+            if len(head) < 4 or head[0] or head[1] or head[2] not in _IDX_DTYPES or not 1 <= head[3] <= 4:
+                return None
+            dims = f.read(4 * head[3])
+            if len(dims) < 4 * head[3]:
+                return None
+    except (OSError, EOFError):
+        return None
+    return _IDX_DTYPES[head[2]], tuple(int(d) for d in np.frombuffer(dims, dtype=">u4"))
+
+
+def _read_idx(path):
+    header = _idx_header(path)
+    if header is None:
+        raise ValueError(f"{path}: not an IDX file (bad magic number)")
+    dtype, shape = header
+    try:
+        with _open(path) as f:
+            data = f.read()
+    except (OSError, EOFError) as exc:
+        raise ValueError(f"{path}: unreadable IDX file ({exc})") from None
+    offset = 4 + 4 * len(shape)
+    need = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    if len(data) - offset != need:
+        raise ValueError(f"{path}: IDX header announces shape {shape} ({need} bytes), the file holds {len(data) - offset}")
+    return np.frombuffer(data, dtype=dtype, offset=offset).reshape(shape)
+
+
+def _idx_sibling(path):
+    folder, name = os.path.split(path)
+    for a, b in (("images-idx3", "labels-idx1"), ("images.idx3", "labels.idx1"), ("images", "labels")):
+        if a in name:
+            candidate = os.path.join(folder, name.replace(a, b))
+            if os.path.exists(candidate):
+                return candidate
+            alt = candidate[:-3] if candidate.endswith(".gz") else candidate + ".gz"
+            if os.path.exists(alt):
+                return alt
+    return None
+
+
+def _load_idx(path, labels):
+    images = _read_idx(path)
+    if images.ndim == 1:
+        raise ValueError(f"{path}: an IDX labels file (1-D); pass the images file, with this one as the labels")
+    y = None
+    labels = labels if labels is not None else _idx_sibling(path)
+    if labels is not None:
+        y = _read_idx(os.fspath(labels))
+        if y.ndim != 1:
+            raise ValueError(f"{os.fspath(labels)}: an IDX labels file must be 1-D, got shape {y.shape}")
+        y = y.astype(np.int64)
+    return Dataset(_as_X(path, images), y, None, path, label_column=None if labels is None else os.fspath(labels))
+
+
+def open_dask(path, x_key=None, y_key=None, label_column=None, chunks=None):
+    """Open big data lazily: a :class:`Dataset` whose X and y are dask arrays chunked by rows (a zarr
+    store, an HDF5 dataset, a directory or glob of .npy/.npz shards, a CSV file); see :mod:`bpx.dask_data`.
+    Needs ``pip install 'bpx[dask]'``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The store, file, directory or glob.
+    x_key, y_key : str, optional
+        The arrays (zarr) or datasets (HDF5) holding X and y.
+    label_column : str or int, optional
+        The CSV label column.
+    chunks : int, optional
+        Rows per chunk (default about 64 MiB per chunk; one chunk per shard for .npz shards).
+
+    Returns
+    -------
+    Dataset
+        Whose ``X`` and ``y`` are lazy dask arrays with the same row chunks; nothing is read yet.
+
+    Raises
+    ------
+    TypeError
+        If ``path`` is not a path.
+    ValueError
+        If nothing is there, the shards mix kinds, or the format is not one dask can open lazily.
+    ImportError
+        Without dask (``pip install 'bpx[dask]'``)."""
+    from ._dask_data import open_dask as opener
+
+    return opener(path, x_key=x_key, y_key=y_key, label_column=label_column, chunks=chunks)

@@ -1,0 +1,6 @@
+"""Files out and in: model files (arrays plus a JSON header, never pickle) and ONNX export."""
+
+from ._onnx import export_onnx
+from ._persistence import FORMAT_VERSION, ModelFileError, load, save
+
+__all__ = ["FORMAT_VERSION", "ModelFileError", "export_onnx", "load", "save"]

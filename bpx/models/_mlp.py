@@ -1,0 +1,537 @@
+"""The multi-layer perceptron: forward pass, the four backprop equations, training.
+
+With row-major batches (X is (m, n_in), W[l] is (n_in, n_out), b[l] is (n_out,)), one step is
+
+    forward       Z[l] = A[l-1] @ W[l] + b[l],   A[l] = g(Z[l])               (Dense.forward)
+    dropout       A[l] ← A[l] ⊙ mask[l] / (1 − p)  on hidden layers, training only  (MLP._forward)
+    BP1           dZ[L] = ∂C/∂A[L] ⊙ g'(Z[L])  (= (A[L] − Y)/m for matched pairs)   (Loss.delta)
+    BP2           dZ[l] = (dZ[l+1] @ W[l+1]ᵀ) ⊙ [mask[l]/(1 − p)] ⊙ g'(Z[l])  (Dense.delta_below)
+    BP3, BP4      dW[l] = A[l-1]ᵀ @ dZ[l],   db[l] = Σ_samples dZ[l]          (Dense.gradients)
+    update        W[l] −= lr · dW[l]  (or the optimizer's rule)              (Optimizer.step)
+
+Nothing here imports an array library: the namespace comes from the network's :class:`Backend`.
+"""
+
+from __future__ import annotations
+
+import json
+
+from array_api_compat import is_dask_array
+
+from ..backends._backend import dtype_name, get_backend, host_rngs, ndarray_ok
+from ..data._adapter import as_matrix
+from ..nn._activations import get_activation
+from ..nn._initializers import default_init, get_initializer
+from ..nn._layers import Dense, param_layout
+from ..nn._losses import get_loss
+from ..nn._precision import check_precision, compute_dtype, supports
+from ..optimizers._loss_scaling import LossScaler, check_loss_scaler
+from ..training._history import History  # noqa: F401 (the type fit returns)
+from ..training._loop import TrainingDiverged  # noqa: F401 (bpx.TrainingDiverged)
+from ..training._loop import fit as fit_loop
+from ..training._step import check_optimizer
+from ..training._step import train_step as run_step
+from ..utils._validation import check_bool, check_float, check_int, check_layer_sizes
+
+CLASSIFIER_OUTPUTS = ("sigmoid", "softmax")
+
+
+class MLP:
+    """A multi-layer perceptron trained by hand-derived backpropagation.
+
+    ``layer_sizes`` includes the input and output widths: ``[784, 128, 10]`` has one hidden layer of
+    128 units. Hidden layers use ``activation``, the output layer ``output``; ``loss`` is the cost.
+    ``backend`` is a spec for :func:`bpx.get_backend` (default ``$BPX_BACKEND``, else ``auto``); ``"fastest"``
+    times this network on every usable backend and keeps the fastest (:mod:`bpx.fastest`).
+    ``init`` picks the initializer (``"lecun"``, the seeds' randn/√fan_in; ``"glorot"``; ``"he"``;
+    default He for relu/leaky_relu, LeCun otherwise). One ``seed`` gives the same initial network on
+    every backend, bit for bit in float64.
+
+    ``bias=False`` builds layers without biases (``Z = A @ W``, the networks of seeds 000 and 002):
+    :attr:`params` is then ``[W1, W2, ...]``. ``dropout`` is the probability of dropping a hidden unit
+    while training (one value for every hidden layer, or one per hidden layer; inverted dropout: the
+    kept units are scaled by 1/(1 − p), so nothing changes at prediction time, where dropout is off).
+    The masks are drawn on the host from the network's seed (DESIGN rule 3), so one seed gives the same
+    masks, and the same training trajectory, on every backend.
+
+    ``precision="bf16"`` is mixed precision (:mod:`bpx.precision`): the matrix products of the forward
+    and backward pass run in bfloat16, while the parameters, the optimizer state, the activations, the
+    loss and the cost stay in ``dtype`` (which must be float32). Offered on torch and JAX; refused,
+    before any work, on backends without a fast bfloat16 (NumPy, array-api-strict, Dask).
+    ``precision="fp16"`` does the same in float16 (torch, JAX, CuPy) and trains with dynamic loss
+    scaling (:mod:`bpx.loss_scaling`), set by ``loss_scaler`` (a :class:`bpx.LossScaler`; None: its
+    defaults, torch.amp.GradScaler's).
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        The widths, input first and output last (at least two, each positive).
+    activation : str, default "relu"
+        The hidden layers' activation (a name of :data:`bpx.ACTIVATIONS` or one registered with
+        :func:`bpx.activation`).
+    output : str, default "softmax"
+        The output layer's activation.
+    loss : str, default "cross_entropy"
+        The cost (a name of :data:`bpx.LOSSES`); it must suit ``output``.
+    backend : str or Backend, optional
+        Where the network lives (default ``$BPX_BACKEND``, else ``"auto"``).
+    dtype : str, default "float32"
+        "float32" or "float64".
+    seed : int or None, default 0
+        The seed of the host streams (initial weights, shuffles, dropout masks).
+    init : str, optional
+        "lecun", "glorot" or "he" (default: He for relu/leaky_relu, else LeCun).
+    bias : bool, default True
+        Whether the layers have biases.
+    dropout : float or sequence of float, default 0.0
+        The drop probability of the hidden units while training, in [0, 1).
+    precision : {None, "bf16", "fp16"}, default None
+        Mixed precision for the matrix products (float32 ``dtype`` only).
+    loss_scaler : LossScaler, optional
+        fp16's dynamic loss scaling (``precision="fp16"`` only).
+
+    Raises
+    ------
+    TypeError, ValueError
+        For any argument that is not as described, naming it, before anything is built; ValueError
+        also for an unknown or unusable backend, or a dtype or precision the backend does not have.
+    """
+
+    def __init__(self, layer_sizes, activation="relu", output="softmax", loss="cross_entropy",
+                 backend=None, dtype="float32", seed=0, init=None, bias=True, dropout=0.0, precision=None,
+                 loss_scaler=None):
+        sizes = check_layer_sizes(layer_sizes)
+        bias = check_bool(bias, "bias")
+        dropout = _check_dropout(dropout, len(sizes) - 2)
+        hidden = get_activation(activation, "activation")
+        out = get_activation(output, "output")
+        self.loss_fn = get_loss(loss)
+        init = default_init(hidden.name) if init is None else init
+        initializer = get_initializer(init)
+        if seed is not None:
+            seed = check_int(seed, "seed", minimum=0)
+        self.dtype = dtype_name(dtype)
+        from ..tools._fastest import backend_for  # temporary: fastest moves below models (issue 23 step 2)
+
+        self.backend = backend_for(backend, sizes, self.dtype, hidden.name, out.name, self.loss_fn.name)  # "fastest": timed
+        self._dtype = self.backend.dtype(self.dtype)
+        self.precision = check_precision(precision, self.dtype)
+        self.loss_scaler = check_loss_scaler(loss_scaler, self.precision)  # fp16 only (bpx.loss_scaling)
+        low = compute_dtype(self.backend, self.precision)  # refused here where the backend has no such type
+        if self.loss_fn.name == "poisson" and out.name != "exp":
+            raise ValueError(f"loss='poisson' needs output='exp' (its canonical link), got output={out.name!r}")
+        if self.loss_fn.name not in ("mse", "poisson") and out.name not in CLASSIFIER_OUTPUTS:
+            raise ValueError(
+                f"loss={self.loss_fn.name!r} needs probabilities, so output must be 'sigmoid' or 'softmax', "
+                f"got output={out.name!r}"
+            )
+        if out.name == "softmax" and sizes[-1] < 2:
+            raise ValueError("a softmax output needs at least 2 units; use output='sigmoid' for one")
+        self.layer_sizes, self.activation, self.output, self.loss_name = sizes, hidden.name, out.name, self.loss_fn.name
+        self.seed, self.init, self.bias, self.dropout = seed, init, bias, dropout
+        self.layers = [Dense(n_in, n_out, hidden, bias) for n_in, n_out in zip(sizes[:-2], sizes[1:-1])]
+        self.layers.append(Dense(sizes[-2], sizes[-1], out, bias))
+        for layer in self.layers:
+            layer.compute_dtype = low
+        self._slices, start = [], 0  # layer l's parameters are self._params[self._slices[l]]
+        for layer in self.layers:
+            self._slices.append(slice(start, start + len(layer.slots)))
+            start += len(layer.slots)
+        self._fused = out.name == self.loss_fn.pairs_with
+        init_rng, self._shuffle_rng, self._dropout_rng = host_rngs(seed, 3)
+        xp, dev = self.backend.xp, self.backend.device
+        self._params = []
+        for layer in self.layers:
+            self._params.append(self.backend.asarray(initializer(init_rng, layer.n_in, layer.n_out), self.dtype))
+            if layer.bias:
+                self._params.append(xp.zeros(layer.n_out, dtype=self._dtype, device=dev))
+        self.optimizer = None
+        self.classes = None  # optional class names (a list of str), saved with the model
+        self.metadata = {}  # JSON-serializable facts saved with the model (e.g. the CLI's preprocessing)
+
+    # -- description --------------------------------------------------------------------------------
+    def __repr__(self):
+        extra = ("" if self.bias else ", bias=False") + (f", dropout={self.dropout!r}" if any(self.dropout) else "")
+        extra += f", precision={self.precision!r}" if self.precision else ""
+        extra += f", loss_scaler={self.loss_scaler!r}" if self.loss_scaler not in (None, LossScaler()) else ""
+        return (f"MLP({self.layer_sizes}, activation={self.activation!r}, output={self.output!r}, "
+                f"loss={self.loss_name!r}, backend={self.backend.spec!r}, dtype={self.dtype!r}{extra})")
+
+    @property
+    def is_classifier(self):
+        return self.output in CLASSIFIER_OUTPUTS
+
+    @property
+    def n_features(self):
+        return self.layer_sizes[0]
+
+    @property
+    def n_outputs(self):
+        return self.layer_sizes[-1]
+
+    @property
+    def n_params(self):
+        return sum(n_in * n_out + (n_out if self.bias else 0)
+                   for n_in, n_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
+
+    # -- parameters ---------------------------------------------------------------------------------
+    @property
+    def params(self):
+        """``[W1, b1, W2, b2, ...]`` (``[W1, W2, ...]`` with ``bias=False``, see :meth:`param_names`): the
+        live backend arrays (training updates them in place on numpy/cupy/torch; copy with
+        :func:`bpx.to_numpy` to keep a snapshot)."""
+        return list(self._params)
+
+    def param_names(self):
+        """The names of :attr:`params`, in order: ``["W1", "b1", "W2", ...]`` or ``["W1", "W2", ...]``."""
+        return [name for name, _ in param_layout(self.layer_sizes, self.bias)]
+
+    def param_shapes(self):
+        return [shape for _, shape in param_layout(self.layer_sizes, self.bias)]
+
+    @property
+    def weights(self):
+        """The weight matrices ``[W1, W2, ...]`` (live backend arrays, like :attr:`params`)."""
+        return [self._params[s.start] for s in self._slices]
+
+    @property
+    def biases(self):
+        """The bias vectors ``[b1, b2, ...]`` (live backend arrays); ``[]`` for a network without biases."""
+        return [self._params[s.start + 1] for s in self._slices if s.stop - s.start > 1]
+
+    def set_params(self, params):
+        """Replace the parameters with copies of ``params`` (numpy or backend arrays, W (n_in, n_out),
+        b (n_out,)). All are checked before any is replaced."""
+        layout = param_layout(self.layer_sizes, self.bias)
+        listing = f"[{', '.join(name for name, _ in layout[:3])}, ...]" if len(layout) > 3 else \
+            f"[{', '.join(name for name, _ in layout)}]"
+        if isinstance(params, (str, bytes)) or not hasattr(params, "__len__"):
+            raise TypeError(f"params must be a list {listing}, got {type(params).__name__}")
+        if len(params) != len(layout):
+            raise ValueError(f"params must hold {len(layout)} arrays {listing}, got {len(params)}")
+        xp = self.backend.xp
+        new = []
+        for i, (p, (kind, shape)) in enumerate(zip(params, layout)):
+            name = f"params[{i}] ({kind})"
+            arr = self.backend.asarray(p, name=name)
+            if not xp.isdtype(arr.dtype, ("real floating", "integral")):
+                raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+            arr = xp.astype(arr, self._dtype, copy=False)
+            if tuple(arr.shape) != shape:
+                raise ValueError(f"{name} must have shape {shape}, got {tuple(arr.shape)}")
+            # always a copy: training updates parameters in place, and host arrays may share memory
+            # with the backend's (torch on the CPU does), so the caller's arrays must never be aliased
+            new.append(xp.asarray(arr, copy=True))
+        if not bool(xp.all(xp.stack([xp.all(xp.isfinite(p)) for p in new]))):
+            raise ValueError("params contain NaN or infinite values")
+        self._params = new
+
+    def copy(self, backend=None, dtype=None):
+        """An independent copy of this network (same architecture, seed and parameters), optionally on
+        another ``backend`` or in another ``dtype``; the parameters travel through the host."""
+        from ..backends._backend import to_numpy
+
+        precision = self._precision_on(backend, dtype)
+        twin = MLP(self.layer_sizes, self.activation, self.output, self.loss_name,
+                   backend=self.backend if backend is None else backend,
+                   dtype=self.dtype if dtype is None else dtype, seed=self.seed, init=self.init, bias=self.bias,
+                   dropout=list(self.dropout), precision=precision,
+                   loss_scaler=self.loss_scaler if precision == "fp16" else None)
+        twin.set_params([to_numpy(p) for p in self._params])
+        twin.classes = None if self.classes is None else list(self.classes)
+        twin.metadata = json.loads(json.dumps(self.metadata))
+        return twin
+
+    def _precision_on(self, backend, dtype=None):
+        """This network's mixed precision where ``backend`` (None: its own) offers it for float32
+        ``dtype`` (None: its own), else None: a copy elsewhere computes in its dtype throughout."""
+        if self.precision is None or (dtype is not None and dtype_name(dtype) != "float32"):
+            return None
+        return self.precision if backend is None or supports(get_backend(backend), self.precision) else None
+
+    # -- data -------------------------------------------------------------------------------------------
+    def _X(self, X, name="X"):
+        return as_matrix(self.backend, X, name, self.dtype, n_columns=self.n_features)
+
+    def _Y(self, Y, m, name="Y"):
+        """Targets as an (m, n_out) array: 2-D targets as they are; a vector of integer labels is
+        one-hot encoded for softmax, a vector for a single output unit becomes one column."""
+        xp, n_out = self.backend.xp, self.n_outputs
+        if Y is None:
+            raise TypeError(f"{name} must be an array of targets, got None")
+        raw = self.backend.asarray(Y, name=name)
+        if raw.ndim == 1 and self.output == "softmax":
+            Y = self._one_hot(raw, name)
+        elif raw.ndim == 1 and n_out == 1:
+            Y = as_matrix(self.backend, xp.reshape(raw, (-1, 1)), name, self.dtype, n_columns=1, columns="outputs")
+        else:
+            if raw.ndim == 1:
+                raise ValueError(
+                    f"{name} is a vector of shape {tuple(raw.shape)}, but the output layer has {n_out} units; "
+                    f"pass {name} of shape (m, {n_out})"
+                )
+            Y = as_matrix(self.backend, raw, name, self.dtype, n_columns=n_out, columns="outputs")
+        if Y.shape[0] != m:
+            raise ValueError(f"{name} has {Y.shape[0]} samples but X has {m}")
+        return Y
+
+    def _one_hot(self, labels, name):
+        """A vector of integer class labels 0..n_out-1 as one-hot rows."""
+        xp, n_out = self.backend.xp, self.n_outputs
+        if not xp.isdtype(labels.dtype, ("integral", "real floating")):
+            raise TypeError(f"{name} is a vector, so it must hold integer class labels; got dtype {labels.dtype}")
+        if labels.shape[0] == 0:
+            raise ValueError(f"{name} is empty: it has 0 labels")
+        if xp.isdtype(labels.dtype, "real floating"):
+            if not bool(xp.all(xp.isfinite(labels))):
+                raise ValueError(f"{name} contains NaN or infinite values")
+            if not bool(xp.all(labels == xp.round(labels))):
+                raise ValueError(f"{name} is a vector, so it must hold integer class labels; it holds fractions")
+        lo, hi = int(xp.min(labels)), int(xp.max(labels))
+        if lo < 0 or hi >= n_out:
+            raise ValueError(
+                f"{name} holds class label {lo if lo < 0 else hi}, but the output layer has {n_out} units "
+                f"(labels 0..{n_out - 1})"
+            )
+        classes = xp.arange(n_out, dtype=labels.dtype, device=self.backend.device)
+        return xp.astype(xp.reshape(labels, (-1, 1)) == classes, self._dtype)
+
+    def _XY(self, X, Y):
+        X = self._X(X)
+        return X, self._Y(Y, X.shape[0])
+
+    # -- the math -----------------------------------------------------------------------------------
+    def _forward(self, X, masks=None):
+        """Forward pass; returns A[L] and the caches (A[l-1], Z[l], A[l]) of every layer. ``masks``
+        (training with dropout: one per hidden layer, already scaled by 1/(1 − p), or None) multiply
+        each hidden layer's output before it feeds the next layer; the cache keeps A[l] = g(Z[l])."""
+        caches, A = [], X
+        for l, (layer, s) in enumerate(zip(self.layers, self._slices)):
+            Z, A_next = layer.forward(A, *self._params[s])
+            caches.append((A, Z, A_next))
+            A = A_next if masks is None or masks[l] is None else A_next * masks[l]
+        return A, caches
+
+    def _loss_and_grads(self, X, Y, weights=None, masks=None, scale=None):
+        """Cost (a 0-d device array), gradients aligned with params, and A[L]; ``weights`` is None (the
+        mean over samples) or the (m, 1) column of normalised sample weights (``losses.normalized_weights``);
+        ``masks`` the batch's dropout masks (:meth:`_dropout_masks`) or None; ``scale`` None, or the loss
+        scale S (a 0-d array, :mod:`bpx.loss_scaling`): the gradients are then those of S times the cost."""
+        A_L, caches = self._forward(X, masks)
+        cost, grads, _ = self._backward(A_L, caches, Y, weights, masks, scale)
+        return cost, grads, A_L
+
+    def _backward(self, A_L, caches, Y, weights=None, masks=None, scale=None):
+        """The backward pass from a forward pass's caches: the cost, the gradients aligned with params,
+        and the deltas dZ[l] of every layer (kept for ``bpx explain``)."""
+        _, Z_L, _ = caches[-1]
+        cost = self.loss_fn.cost(Z_L, A_L, Y, self._fused, weights)
+        dZ = self.loss_fn.delta(Z_L, A_L, Y, self.layers[-1].activation, weights)  # BP1
+        if scale is not None:  # loss scaling: the gradient of S · C
+            dZ = dZ * scale
+        grads, deltas = [None] * len(self._params), [None] * len(self.layers)
+        for l in range(len(self.layers) - 1, -1, -1):
+            deltas[l] = dZ
+            A_prev, _, _ = caches[l]
+            grads[self._slices[l]] = self.layers[l].gradients(dZ, A_prev)  # BP3, BP4
+            if l:
+                _, Z_prev, A_below = caches[l - 1]
+                W = self._params[self._slices[l].start]
+                mask = None if masks is None else masks[l - 1]
+                dZ = self.layers[l].delta_below(dZ, W, self.layers[l - 1], Z_prev, A_below, mask)  # BP2
+        return cost, grads, deltas
+
+    def _dropout_masks(self, m):
+        """Fresh dropout masks for a batch of ``m`` rows: per hidden layer an (m, n) array of 0 and
+        1/(1 − p), drawn on the host from the network's dropout stream and moved to the device (so every
+        backend draws the same masks); None when this network has no dropout."""
+        if not any(self.dropout):
+            return None
+        masks, xp = [], self.backend.xp
+        for layer, p in zip(self.layers, self.dropout):
+            if p:
+                keep = self.backend.asarray(self._dropout_rng.random((m, layer.n_out)) >= p)  # 1 byte per unit travels
+                masks.append(xp.astype(keep, self._dtype) * (1.0 / (1.0 - p)))
+            else:
+                masks.append(None)
+        return masks + [None]  # never on the output layer
+
+    def _measure(self, X, Y, masks=None):
+        """Cost and number of correctly classified rows (0 for regressors) on device arrays, as 0-d
+        device arrays: a forward pass, no host sync."""
+        A_L, caches = self._forward(X, masks)
+        cost = self.loss_fn.cost(caches[-1][1], A_L, Y, self._fused)
+        if self.is_classifier:
+            return cost, self._n_correct(A_L, Y)
+        return cost, self.backend.xp.zeros((), dtype=self._dtype, device=self.backend.device)
+
+    def _n_correct_batches(self, outputs):
+        """The correct count over a list of (A, Y) batches: one concatenation, one count."""
+        if len(outputs) == 1:
+            return self._n_correct(*outputs[0])
+        xp = self.backend.xp
+        return self._n_correct(xp.concat([A for A, _ in outputs], axis=0), xp.concat([Y for _, Y in outputs], axis=0))
+
+    def _n_correct(self, A, Y):
+        """How many rows of A predict the class(es) of Y (a 0-d device array)."""
+        xp = self.backend.xp
+        if ndarray_ok(A):  # fast path: ndarray methods, no wrappers (the same reductions)
+            hits = A.argmax(axis=1) == Y.argmax(axis=1) if self.output == "softmax" else ((A >= 0.5) == (Y >= 0.5)).all(axis=1)
+            return hits.sum(dtype=A.dtype)
+        if self.output == "softmax":
+            hits = xp.argmax(A, axis=1) == xp.argmax(Y, axis=1)
+        else:
+            hits = xp.all((A >= 0.5) == (Y >= 0.5), axis=1)
+        return xp.sum(xp.astype(hits, self._dtype))
+
+    # -- public math --------------------------------------------------------------------------------
+    def forward(self, X):
+        """The output activations A[L], shape (m, n_out) (a lazy dask array for a dask X)."""
+        if is_dask_array(X):
+            return self._distributed().forward(self, X)
+        return self._forward(self._X(X))[0]
+
+    def loss(self, X, Y):
+        """The cost C on (X, Y) as a Python float."""
+        if is_dask_array(X):
+            return self._distributed().evaluate(self, X, Y)["loss"]
+        return self._evaluate_arrays(*self._XY(X, Y))["loss"]
+
+    def loss_and_grads(self, X, Y):
+        """``(cost, grads)``: the cost as a float and ∂C/∂p for every p in :attr:`params` (fresh arrays).
+        Dropout is off here (the network as it predicts); :func:`bpx.gradcheck` checks the gradients
+        with a fixed dropout mask."""
+        if is_dask_array(X):
+            return self._distributed().loss_and_grads(self, X, Y)
+        X, Y = self._XY(X, Y)
+        cost, grads, _ = self._loss_and_grads(X, Y)
+        return float(cost), grads
+
+    def train_step(self, X, Y, optimizer):
+        """One forward/backward/update on exactly this batch; returns the cost before the update."""
+        check_optimizer(optimizer, self)
+        if is_dask_array(X):
+            return self._distributed().train_step(self, X, Y, optimizer)
+        X, Y = self._XY(X, Y)
+        return float(run_step(self, optimizer, X, Y))  # compiled where the backend compiles (bpx.step)
+
+    def predict_proba(self, X):
+        """Class probabilities (m, n_out) for sigmoid/softmax outputs."""
+        if not self.is_classifier:
+            raise ValueError(f"predict_proba needs a sigmoid or softmax output; this network's output is {self.output!r}")
+        if is_dask_array(X):
+            return self._distributed().forward(self, X, "predict_proba")
+        return self.forward(X)
+
+    def predict(self, X):
+        """Class labels (m,) for softmax; 0/1 labels for sigmoid ((m,) for one unit, else (m, n_out));
+        the output values (m, n_out) for an identity output. A dask X gives a lazy dask array."""
+        if is_dask_array(X):
+            return self._distributed().forward(self, X, "predict")
+        xp = self.backend.xp
+        A = self.forward(X)
+        if self.output == "softmax":
+            return xp.argmax(A, axis=1)
+        if self.output == "sigmoid":
+            labels = xp.astype(A >= 0.5, xp.int64)
+            return labels[:, 0] if self.n_outputs == 1 else labels
+        return A
+
+    def evaluate(self, X, Y):
+        """``{"loss": C, "accuracy": fraction correct}`` (accuracy for classifiers only)."""
+        if is_dask_array(X):
+            return self._distributed().evaluate(self, X, Y)
+        return self._evaluate_arrays(*self._XY(X, Y))
+
+    # -- training ---------------------------------------------------------------------------------------
+    def fit(self, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, validation_data=None,
+            verbose=1, validation_split=0.0, early_stopping=None, sample_weight=None, callbacks=None,
+            checkpoint=None, checkpoint_every=1, resume=False):
+        """Train by backpropagation; returns a :class:`History`. The loop is :func:`bpx.training.fit`
+        (one loop for every array library and optimizer; see ``docs/guide/training.md``).
+
+        ``batch_size=None`` is full batch (the seeds' gradient descent). ``optimizer`` defaults to the
+        one of the previous ``fit``, else ``Adam()``; ``optimizer=bpx.LBFGS()`` runs ``epochs`` L-BFGS
+        iterations on the full batch (see :mod:`bpx.lbfgs`). Validation data is ``(X_val, Y_val)``, or a
+        ``validation_split`` fraction held out at random. ``early_stopping=patience`` stops after that
+        many epochs without a better validation loss (training loss without validation data) and
+        restores the best parameters (:class:`bpx.EarlyStopping`). The host is synchronised once per
+        epoch; a non-finite loss or parameter raises :class:`TrainingDiverged` naming the epoch and
+        batch, with the parameters of the last finite epoch restored. ``sample_weight`` (m,) weighs
+        each sample's loss: every batch's cost is its weighted mean (scikit-learn's normalisation).
+        ``callbacks`` is a list of :class:`bpx.Callback` objects or functions ``f(epoch, logs)``.
+        ``checkpoint=PATH`` writes a checkpoint every ``checkpoint_every`` epochs (and at the end);
+        ``resume=True`` continues from the checkpoint at PATH (starts fresh when there is none) to
+        ``epochs`` in total, ending bit for bit where an uninterrupted run ends. A dask X, or a lazy
+        backend (``dask``), trains data-parallel over X's row chunks; JAX runs whole compiled epochs.
+
+        Parameters
+        ----------
+        X, Y : arrays
+            Samples (m, n_in) and targets (labels (m,) or (m, n_out)).
+        epochs : int
+            Epochs in total (with ``resume=True``, including those the checkpoint holds).
+
+        Returns
+        -------
+        History
+
+        Raises
+        ------
+        TypeError, ValueError
+            Bad arguments, before any work.
+        bpx.training.CheckpointError
+            A checkpoint that cannot be resumed (of another run: what differs is named).
+        TrainingDiverged
+            The loss or a parameter became NaN or infinite.
+        """
+        return fit_loop(self, X, Y, epochs=epochs, batch_size=batch_size, optimizer=optimizer, shuffle=shuffle,
+                             validation_data=validation_data, verbose=verbose, validation_split=validation_split,
+                             early_stopping=early_stopping, sample_weight=sample_weight, callbacks=callbacks,
+                             checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume)
+
+    @staticmethod
+    def _distributed():
+        """bpx.distributed (imported on first use: it needs dask)."""
+        import bpx.training.engines._dask_math as distributed
+
+        return distributed
+
+    def _sample_weight(self, w, m):
+        """Sample weights as an (m,) device vector of the network's dtype: finite, >= 0, not all zero."""
+        xp = self.backend.xp
+        w = self.backend.asarray(w, name="sample_weight")
+        if w.ndim != 1 or w.shape[0] != m:
+            raise ValueError(f"sample_weight must be a vector of {m} weights (one per sample), got shape {tuple(w.shape)}")
+        if not xp.isdtype(w.dtype, ("real floating", "integral")):
+            raise TypeError(f"sample_weight must hold real numbers, got dtype {w.dtype}")
+        w = xp.astype(w, self._dtype)
+        ok = xp.stack([xp.all(xp.isfinite(w)), xp.all(w >= 0.0), xp.any(w > 0.0)])
+        finite, nonneg, some = (bool(v) for v in self.backend.to_numpy(ok))
+        if not (finite and nonneg and some):
+            raise ValueError("sample_weight must be finite and >= 0 with at least one weight > 0")
+        return w
+
+    def _evaluate_arrays(self, X, Y):
+        """``{"loss", "accuracy"}`` on device arrays, with one host sync."""
+        xp = self.backend.xp
+        cost, correct = (float(v) for v in self.backend.to_numpy(xp.stack(self._measure(X, Y))))
+        result = {"loss": cost}
+        if self.is_classifier:
+            result["accuracy"] = correct / X.shape[0]
+        return result
+
+
+def _check_dropout(dropout, n_hidden):
+    """``dropout`` as one probability in [0, 1) per hidden layer (a list of ``n_hidden`` floats)."""
+    if isinstance(dropout, (list, tuple)):
+        if len(dropout) != n_hidden:
+            raise ValueError(f"dropout must be one probability or one per hidden layer ({n_hidden}), "
+                             f"got {len(dropout)} values")
+        return [check_float(p, f"dropout[{i}]", low=0.0, high=1.0, high_open=True) for i, p in enumerate(dropout)]
+    if isinstance(dropout, (str, bytes)) or hasattr(dropout, "__len__"):
+        raise TypeError(f"dropout must be a probability in [0, 1) or a list of them, got {type(dropout).__name__}")
+    p = check_float(dropout, "dropout", low=0.0, high=1.0, high_open=True)
+    if p and not n_hidden:
+        raise ValueError(f"dropout={p} needs a hidden layer; this network has none")
+    return [p] * n_hidden

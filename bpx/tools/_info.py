@@ -1,0 +1,96 @@
+"""What bpx sees on this machine: versions, backends (usable or why not), devices, BLAS, TF32.
+
+``collect()`` returns a JSON-ready dict; ``format_text`` renders it for ``bpx info``. Host-side
+reporting, not math (DESIGN rule 1): it may import the array libraries to ask their versions.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import sys
+
+from ..backends._backend import _probe, auto_name, backend_status
+from ..backends._libraries import LIBRARIES
+
+# the array libraries' own distributions come from the registry; these are the others worth reporting
+DISTRIBUTIONS = ("numpy", "array-api-compat", *(d for lib in LIBRARIES.values() for d in lib.distributions
+                                                 if d != "numpy"),
+                 "threadpoolctl", "scikit-learn", "tqdm", "matplotlib", "h5py")
+ENVIRONMENT = ("BPX_BACKEND", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+               "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "CUPY_TF32")
+
+
+def version(dist):
+    """The installed version of distribution ``dist``, or None."""
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _devices(status):
+    return {name: lib.devices(_probe(name)[0]) for name, lib in LIBRARIES.items() if status[name] is None}
+
+
+def blas_info():
+    """The BLAS libraries loaded (numpy's included) as threadpoolctl sees them, with their threads;
+    None when threadpoolctl is not installed."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    import array_api_compat.numpy  # noqa: F401  (loads numpy's BLAS so threadpoolctl can see it)
+
+    keys = ("internal_api", "version", "num_threads", "threading_layer", "architecture", "filepath")
+    return [{k: pool.get(k) for k in keys if pool.get(k) is not None} for pool in threadpool_info()
+            if pool.get("user_api") == "blas"]
+
+
+def _settings(status):
+    """Each library's numerics settings worth knowing (TF32 is off unless you opt in)."""
+    settings = {}
+    for lib in LIBRARIES.values():
+        settings.update(lib.settings())
+    return settings
+
+
+def collect():
+    """Everything ``bpx info`` reports, as a dict."""
+    from .._version import __version__
+
+    status = backend_status()
+    blas = blas_info()
+    return {
+        "bpx": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "libraries": {name: version(name) for name in DISTRIBUTIONS if version(name)},
+        "backends": {name: "usable" if status[name] is None else f"unavailable: {status[name]}" for name in LIBRARIES},
+        "auto": auto_name(),
+        "devices": _devices(status),
+        "blas": blas if blas is not None else [{"note": "install threadpoolctl (bpx[info]) to see the BLAS in use"}],
+        "tf32": _settings(status),
+        "environment": {k: os.environ[k] for k in ENVIRONMENT if k in os.environ},
+    }
+
+
+def format_text(info):
+    lines = [f"bpx {info['bpx']} on Python {info['python']} ({info['platform']}, {info['cpu_count']} CPUs)", "", "libraries:"]
+    lines += [f"  {name:18} {version}" for name, version in info["libraries"].items()]
+    lines += ["", f"backends (auto -> {info['auto']}):"]
+    lines += [f"  {name:18} {state}" for name, state in info["backends"].items()]
+    lines += ["", "devices:"]
+    lines += [f"  {name:18} {', '.join(devs) or '-'}" for name, devs in info["devices"].items()]
+    lines += ["", "BLAS (threadpoolctl):"]
+    for pool in info["blas"]:
+        lines.append("  " + ", ".join(f"{k}={v}" for k, v in pool.items()))
+    lines += ["", "TF32 (off unless you opt in):"]
+    lines += [f"  {k}: {v}" for k, v in info["tf32"].items()]
+    if info["environment"]:
+        lines += ["", "environment:"]
+        lines += [f"  {k}={v}" for k, v in info["environment"].items()]
+    return "\n".join(lines)
