@@ -54,7 +54,7 @@ class ModelFileError(ValueError):
         self.reason = reason
 
 
-def _check_path(path, for_writing):
+def check_path(path, for_writing):
     if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     path = os.fspath(path)
@@ -98,7 +98,7 @@ def save(net, path):
 
     if not isinstance(net, MLP):
         raise TypeError(f"net must be a bpx.MLP, got {type(net).__name__}")
-    path = _check_path(path, for_writing=True)
+    path = check_path(path, for_writing=True)
     if not isinstance(net.metadata, dict):
         raise TypeError(f"net.metadata must be a dict, got {type(net.metadata).__name__}")
     try:
@@ -147,7 +147,7 @@ def _precision(precision, backend):
 
 def read(path):
     """The checked ``(header, arrays)`` of a model file, arrays as host numpy arrays."""
-    path = _check_path(path, for_writing=False)
+    path = check_path(path, for_writing=False)
     if not os.path.isfile(path):
         raise ModelFileError(path, "no such file")
     if os.path.getsize(path) == 0:
@@ -256,8 +256,8 @@ def load(path, backend=None):
     for key in ("activation", "output"):
         _check_registered(path, key, header[key])
     try:
-        net = MLP(header["layer_sizes"], header["activation"], header["output"], header["loss"],
-                  backend=backend, dtype=header["dtype"], seed=header.get("seed"), init=header.get("init"),
+        net = MLP(header["layer_sizes"], activation=header["activation"], output=header["output"],
+                  loss=header["loss"], backend=backend, dtype=header["dtype"], seed=header.get("seed"), init=header.get("init"),
                   bias=header["bias"], dropout=header.get("dropout", 0.0),
                   precision=_precision(header.get("precision"), backend))
     except (TypeError, ValueError) as exc:

@@ -25,7 +25,9 @@ from ..callbacks._callback import EarlyStopping, as_callbacks
 from ..optimizers._first_order import Adam
 from ..optimizers._lbfgs import LBFGS
 from ..utils._validation import check_bool, check_float, check_int
-from . import _checkpoint as ckpt
+from ._checkpoint import check_identity
+from ._checkpoint import read as read_checkpoint
+from ._checkpoint import write as write_checkpoint
 from ._history import History
 from ._progress import Progress
 from ._step import check_optimizer
@@ -85,20 +87,20 @@ def fit(net, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, vali
     engine = engine_for(net, X)
     saved = None
     if resume and os.path.exists(path):
-        saved = ckpt.read(path)
-    stream = net._shuffle_rng.bit_generator.state
+        saved = read_checkpoint(path)
+    stream = net.rngs.shuffle.bit_generator.state
     try:
         if saved is not None:  # the split is drawn again from the stream's state at the run's start
-            net._shuffle_rng.bit_generator.state = saved[1]["rng"]["fit_start"]
-        fit_start = net._shuffle_rng.bit_generator.state if path is not None else None
+            net.rngs.shuffle.bit_generator.state = saved[1]["rng"]["fit_start"]
+        fit_start = net.rngs.shuffle.bit_generator.state if path is not None else None
         data = engine.data(X, Y, sample_weight, validation_data, validation_split)
         m = data.m
         batch = m if full_batch else min(batch_size or m, m)
         identity = _identity(net, engine, optimizer, batch_size, m) if path is not None else None
         if saved is not None:
-            ckpt.check_identity(path, saved[0], identity)
+            check_identity(path, saved[0], identity)
     except BaseException:
-        net._shuffle_rng.bit_generator.state = stream  # refused: the network as it was
+        net.rngs.shuffle.bit_generator.state = stream  # refused: the network as it was
         raise
 
     # -- the run ------------------------------------------------------------------------------------------
@@ -110,10 +112,10 @@ def fit(net, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, vali
     done, position, finished = 0, None, False
     if saved is not None:
         state = saved[1]
-        net._params = engine.from_host(state["params"])
+        net.params = engine.from_host(state["params"])
         optimizer.load_state_dict(state["optimizer"], lambda a: engine.from_host([a])[0])
-        net._shuffle_rng.bit_generator.state = state["rng"]["shuffle"]
-        net._dropout_rng.bit_generator.state = state["rng"]["dropout"]
+        net.rngs.shuffle.bit_generator.state = state["rng"]["shuffle"]
+        net.rngs.dropout.bit_generator.state = state["rng"]["dropout"]
         history.load_state_dict(state["history"])
         done, finished, position = state["epoch"], state["finished"], state["position"]
         history.resumed_from = done
@@ -140,9 +142,9 @@ def fit(net, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, vali
                 epoch += 1
                 for cb in cbs:
                     cb.on_epoch_begin(epoch)
-                epoch_start = net._shuffle_rng.bit_generator.state if path is not None else None
+                epoch_start = net.rngs.shuffle.bit_generator.state if path is not None else None
                 if position is not None:  # resuming inside this epoch: the stream as it was at its start
-                    epoch_start = net._shuffle_rng.bit_generator.state = position["rng"]
+                    epoch_start = net.rngs.shuffle.bit_generator.state = position["rng"]
                 entry, partial = method.epoch(epoch, position, on_batch)
                 position = None
                 if partial is not None:  # stopped inside the epoch on request
@@ -217,9 +219,9 @@ def _write(path, identity, net, engine, optimizer, method, history, cbs, epoch, 
     state = {
         "epoch": epoch,
         "finished": finished,
-        "params": engine.to_host(net._params),
+        "params": engine.to_host(net.params),
         "optimizer": optimizer.state_dict(),
-        "rng": {"shuffle": net._shuffle_rng.bit_generator.state, "dropout": net._dropout_rng.bit_generator.state,
+        "rng": {"shuffle": net.rngs.shuffle.bit_generator.state, "dropout": net.rngs.dropout.bit_generator.state,
                 "fit_start": fit_start},
         "history": history.state_dict(),
         "callbacks": [{"type": key, "state": cb.state_dict()} for key, cb in _keyed(cbs)],
@@ -227,7 +229,7 @@ def _write(path, identity, net, engine, optimizer, method, history, cbs, epoch, 
     }
     if position is not None:
         position["start"] = engine.to_host(position["start"])
-    ckpt.write(path, identity, state)
+    write_checkpoint(path, identity, state)
 
 
 class MiniBatch:
@@ -245,7 +247,7 @@ class MiniBatch:
     def epoch(self, epoch, position, on_batch):
         """Run one epoch; returns ``(entry, None)``, or ``(None, partial)`` when stopped inside it."""
         engine, net, data = self.engine, self.engine.net, self.data
-        rng = net._shuffle_rng if self.shuffle else None
+        rng = net.rngs.shuffle if self.shuffle else None
         if position is None:
             start = engine.snapshot()
         else:
@@ -258,7 +260,7 @@ class MiniBatch:
         loss, acc, ok = host[:3]
         if not (ok and loss == loss and abs(loss) != float("inf")):
             bad = next((k for k, c in enumerate(costs) if not engine.finite(c)), len(costs) - 1)
-            net._params = start
+            net.params = start
             raise TrainingDiverged(
                 f"training diverged in epoch {epoch}, batch {bad + 1} of {len(costs)} (batch_size {self.batch}): "
                 f"the loss or a parameter became NaN or infinite. The parameters from the end of epoch "
@@ -288,13 +290,13 @@ class FullBatch:
 
     def begin(self, resumed):
         net, opt = self.engine.net, self.optimizer
-        start = list(net._params)
+        start = list(net.params)
         self.obj = self.engine.objective(self.data, opt.weight_decay)
         if resumed:
             self.obj.count = opt.n_fun
-            opt.resume(self.obj, net._params, self.epochs)
-        elif not opt.begin(self.obj, net._params, self.epochs):
-            net._params = start
+            opt.resume(self.obj, net.params, self.epochs)
+        elif not opt.begin(self.obj, net.params, self.epochs):
+            net.params = start
             self.obj = None
             raise TrainingDiverged("the cost at the starting parameters is NaN or infinite; L-BFGS cannot start "
                                    "(the parameters were restored)")
@@ -307,7 +309,7 @@ class FullBatch:
         try:
             result = opt.iterate(self.obj)
         finally:  # the accepted point (the objective leaves trial points in the network)
-            net._params = opt.params(self.obj)
+            net.params = opt.params(self.obj)
         if result is None:
             return None, None
         f_data, extra = result
