@@ -387,7 +387,7 @@ class MLP:
         return self._evaluate_arrays(*as_data(self, X, Y))
 
     # -- training ---------------------------------------------------------------------------------------
-    def fit(self, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, validation_data=None,
+    def fit(self, X, Y, *, epochs=1, batch_size=None, optimizer=None, shuffle=True, validation_data=None,
             verbose=1, validation_split=0.0, early_stopping=None, sample_weight=None, callbacks=None,
             checkpoint=None, checkpoint_every=1, resume=False):
         """Train by backpropagation; returns a :class:`History`. The loop is :func:`bpx.training.fit`
