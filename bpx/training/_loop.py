@@ -2,7 +2,7 @@
 
 The loop owns what every run shares: the epochs and the host-drawn shuffle stream, validation (by
 data or by split), early stopping (:class:`bpx.EarlyStopping`), catching divergence and restoring the
-last good parameters, History (appended in exactly one place, :func:`fit`), the progress bar,
+last good parameters, History (appended in exactly one place, ``Run._epochs``), the progress bar,
 callbacks, checkpoints and stop requests (:func:`bpx.training.stop_on_signals`). An engine
 (:mod:`bpx.training.engines`) supplies only how an epoch's steps run and how state moves between host
 and device. Two methods use the engines:
