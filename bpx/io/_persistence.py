@@ -20,7 +20,8 @@ import zipfile
 
 import numpy as np
 
-from ..backends._backend import to_numpy
+from ..backends._backend import get_backend, to_numpy
+from ..backends._fastest import is_fastest
 from ..nn._layers import param_layout
 from ..utils._atomic import digest as _digest
 from ..utils._atomic import write_atomically  # noqa: F401 (bpx.export writes through it too)
@@ -140,7 +141,7 @@ def _precision(precision, backend):
     its master dtype); an unknown one is left for MLP to refuse."""
     from ..nn._precision import PRECISIONS, supports
 
-    if precision in PRECISIONS and not supports(backend, precision):
+    if precision in PRECISIONS and not is_fastest(backend) and not supports(backend, precision):
         return None
     return precision
 
@@ -246,13 +247,12 @@ def load(path, backend=None):
     TypeError
         If ``path`` is not a path."""
     from ..models._mlp import MLP
-    from ..tools._fastest import backend_for
 
     header, arrays = read(path)
-    backend = backend_for(backend, header["layer_sizes"], header["dtype"], header["activation"], header["output"],
-                          header["loss"])
-    if header["dtype"] in ("float32", "float64"):
-        backend.dtype(header["dtype"])  # a float64 model on a float32-only device: the device's error
+    if not is_fastest(os.environ.get("BPX_BACKEND") if backend is None else backend):  # "fastest": MLP times it
+        backend = get_backend(backend)
+        if header["dtype"] in ("float32", "float64"):
+            backend.dtype(header["dtype"])  # a float64 model on a float32-only device: the device's error
     for key in ("activation", "output"):
         _check_registered(path, key, header[key])
     try:
