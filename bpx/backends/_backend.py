@@ -365,9 +365,9 @@ def get_backend(name=None):
     lib, _, device_text = spec.partition(":")
     lib = lib.strip().lower().replace("-", "_")
     device_text = device_text.strip() or None
-    if lib == "fastest":  # a choice timed for one network (bpx.fastest, which builds on this module)
+    if lib == "fastest":  # a choice timed for one network (bpx.backends.Fastest, which builds on this module)
         raise ValueError(f"backend {spec!r} is timed for a network: pass it to bpx.MLP(backend={spec!r}) "
-                         "or call bpx.fastest.choose(layer_sizes, batch)")
+                         "or run bpx bench --fastest")
     if lib == "auto":
         if device_text:
             raise _unusable(spec, "names a device, but 'auto' chooses its own")
