@@ -406,3 +406,17 @@ def test_bpx_info_says_where_the_choices_are_and_lists_them(backend, capsys, cac
     assert "for MLP 4-3-2 float32, batch 4, 1,000 planned steps" in out
     assert main(["info", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["fastest"]["cache_file"] == str(cache / "fastest.json")
+
+
+def test_load_with_backend_fastest_times_the_saved_network(backend, monkeypatch, tmp_path):
+    specs = list(_specs(backend))
+    timer = FakeTimer({spec: 10.0 * (i + 1) for i, spec in enumerate(specs)})
+    monkeypatch.setattr(decision, "candidates", lambda: specs)
+    monkeypatch.setattr(timing, "time_backends", lambda build, specs, batch, steps: timer(specs, batch))
+    net = bpx.MLP([4, 6, 2], activation="tanh", backend="numpy", dtype="float32", seed=1)
+    bpx.save(net, tmp_path / "m.npz")
+    loaded = bpx.load(tmp_path / "m.npz", backend="fastest:3")
+    assert loaded.backend.spec == specs[-1] and timer.calls == [(specs, 3)]
+    assert loaded.backend.chosen_by.network["layer_sizes"] == [4, 6, 2]
+    assert loaded.backend.chosen_by.network["activation"] == "tanh"
+    np.testing.assert_array_equal(bpx.to_numpy(loaded.params[0]), bpx.to_numpy(net.params[0]))
