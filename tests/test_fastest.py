@@ -420,3 +420,16 @@ def test_load_with_backend_fastest_times_the_saved_network(backend, monkeypatch,
     assert loaded.backend.chosen_by.network["layer_sizes"] == [4, 6, 2]
     assert loaded.backend.chosen_by.network["activation"] == "tanh"
     np.testing.assert_array_equal(bpx.to_numpy(loaded.params[0]), bpx.to_numpy(net.params[0]))
+
+
+def test_a_cached_answer_probes_no_library_and_x64_is_part_of_the_key(backend, monkeypatch):
+    probes = []
+    specs = list(_specs(backend))
+    monkeypatch.setattr(decision, "candidates", lambda: probes.append(1) or specs)
+    timer = FakeTimer({spec: 50.0 for spec in specs})
+    monkeypatch.delenv("JAX_ENABLE_X64", raising=False)
+    _choose(timer, batch=4)
+    assert _choose(timer, batch=4).chosen_by.cached is True
+    assert len(probes) == 1 and len(timer.calls) == 1  # the cached answer imported no array library
+    monkeypatch.setenv("JAX_ENABLE_X64", "1")  # jax's float64 becomes usable: another question
+    assert _choose(timer, batch=4).chosen_by.cached is False and len(timer.calls) == 2

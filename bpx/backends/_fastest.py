@@ -18,8 +18,10 @@ holds neither the benchmark harness nor anything above it (docs/development/arch
   keyed by everything that changes the answer: the host, CPU and core count; bpx's version **and** a
   fingerprint of its source files (an editable install keeps its version string while its code
   changes); the array libraries' versions; the network; batch; dtype; precision; planned steps; the
-  candidates. Entries older than :data:`MAX_AGE_DAYS`, entries of this host made by other software, and
-  all but the newest :data:`MAX_ENTRIES` are pruned whenever the file is written.
+  candidates (those named, or "every usable one" with the settings that decide usability, so that a
+  cached answer probes no library: importing torch and JAX takes seconds). Entries older than
+  :data:`MAX_AGE_DAYS`, entries of this host made by other software, and all but the newest
+  :data:`MAX_ENTRIES` are pruned whenever the file is written.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ CACHE_FILE = "fastest.json"
 CACHE_VERSION = 2
 MAX_ENTRIES = 64
 MAX_AGE_DAYS = 90
+USABILITY = ("JAX_ENABLE_X64", "JAX_PLATFORMS", "CUDA_VISIBLE_DEVICES")  # settings that change what can run
 log = logging.getLogger("bpx.fastest")
 
 
@@ -254,26 +257,40 @@ def choose_fastest(network, request, timer):
     the ``bpx.fastest`` logger at WARNING level (the pick, every rejection with its reason, the cache file)
     when it was timed, at INFO when the cache answered."""
     request = parse(request)
-    specs = candidates() if request.candidates is None else list(request.candidates)
     refresh = request.refresh or os.environ.get("BPX_FASTEST_REFRESH", "") not in ("", "0")
     machine = machine_key()
+    # every usable backend: keyed by what decides usability (installed versions, in machine; these settings),
+    # so a cached answer needs no probe of the libraries (importing torch and jax takes seconds)
+    wanted = sorted(request.candidates) if request.candidates is not None else \
+        {"every usable": {name: os.environ.get(name) for name in USABILITY}}
     key = json.dumps({"version": CACHE_VERSION, "machine": machine, "network": network, "batch": request.batch,
-                      "planned_steps": request.planned_steps, "candidates": sorted(specs)}, sort_keys=True)
+                      "planned_steps": request.planned_steps, "candidates": wanted}, sort_keys=True)
     path = cache_path()
     entries = _read(path)
     entry = None if refresh else entries.get(key)
-    cached = entry is not None and entry.get("picked") in specs
+    backend = _usable(entry["picked"]) if entry is not None else None
+    cached = backend is not None
     if not cached:
+        specs = candidates() if request.candidates is None else list(request.candidates)
         figures = plan(timer(specs, request.batch), request.planned_steps)
         picked, timed, rejected = decide(figures)
         entry = {"picked": picked, "figures": timed, "rejected": rejected, "machine": machine,
                  "timed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         entries[key] = entry
         _write(path, prune(entries, machine))
+        backend = get_backend(picked)
     choice = FastestChoice(entry["picked"], network, request, entry["figures"], entry.get("rejected", {}), cached,
                            path, entry["timed_at"])
     log.log(logging.INFO if cached else logging.WARNING, "%s", choice.describe())
-    return get_backend(choice.picked).chosen(choice)
+    return backend.chosen(choice)
+
+
+def _usable(spec):
+    """The backend of a cached pick, or None when it is no longer usable here (then it is timed again)."""
+    try:
+        return get_backend(spec)
+    except ValueError:
+        return None
 
 
 def prune(entries, machine, now=None):
