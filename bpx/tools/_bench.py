@@ -702,7 +702,7 @@ def plot_network(report, path):
     import matplotlib.pyplot as plt
 
     rows = [r for r in report["results"] if "samples_per_s" in r][::-1]
-    fig, ax = plt.subplots(figsize=(7, 1.2 + 0.45 * max(1, len(rows))))
+    fig, ax = plt.subplots(figsize=(8.5, 1.2 + 0.45 * max(1, len(rows))))
     _bars(ax, [r["impl"] for r in rows], [r["samples_per_s"] for r in rows], "samples/s")
     for i, r in enumerate(rows):
         note = f" {r['vs_fastest']:.2f}× fastest" + (f", {r['roof_fraction']:.2f} of own GEMM roof"
@@ -721,7 +721,7 @@ def _bars(ax, labels, values, label):
     0.38×), with room on the right for the labels."""
     ax.barh(labels, values)
     ax.set_xscale("linear")
-    ax.set_xlim(0, 1.35 * max(values, default=1.0))
+    ax.set_xlim(0, 1.6 * max(values, default=1.0))
     ax.set_xlabel(f"{label} (linear, from 0)")
 
 
