@@ -433,3 +433,17 @@ def test_a_cached_answer_probes_no_library_and_x64_is_part_of_the_key(backend, m
     assert len(probes) == 1 and len(timer.calls) == 1  # the cached answer imported no array library
     monkeypatch.setenv("JAX_ENABLE_X64", "1")  # jax's float64 becomes usable: another question
     assert _choose(timer, batch=4).chosen_by.cached is False and len(timer.calls) == 2
+
+
+def test_load_follows_bpx_backend_fastest_for_a_mixed_precision_model(backend, monkeypatch, tmp_path):
+    spec = next((s for s in ("torch", "jax") if s in bpx.available_backends()), None)  # the libraries with bf16
+    if spec is None:
+        pytest.skip("neither torch nor jax here: no backend offers bf16")
+    timer = FakeTimer({spec: 10.0})
+    monkeypatch.setattr(decision, "candidates", lambda: [spec])
+    monkeypatch.setattr(timing, "time_backends", lambda build, specs, batch, steps: timer(specs, batch))
+    bpx.save(bpx.MLP([4, 3, 2], backend=spec, precision="bf16"), tmp_path / "m.npz")
+    monkeypatch.setenv("BPX_BACKEND", "fastest:2")
+    loaded = bpx.load(tmp_path / "m.npz")
+    assert loaded.backend.spec == spec and loaded.precision == "bf16" and timer.calls == [([spec], 2)]
+    assert loaded.backend.chosen_by.network["precision"] == "bf16"

@@ -249,7 +249,8 @@ def load(path, backend=None):
     from ..models._mlp import MLP
 
     header, arrays = read(path)
-    if not is_fastest(os.environ.get("BPX_BACKEND") if backend is None else backend):  # "fastest": MLP times it
+    backend = (os.environ.get("BPX_BACKEND") or None) if backend is None else backend
+    if not is_fastest(backend):  # "fastest": bpx.MLP times the saved network itself
         backend = get_backend(backend)
         if header["dtype"] in ("float32", "float64"):
             backend.dtype(header["dtype"])  # a float64 model on a float32-only device: the device's error
