@@ -381,7 +381,8 @@ def test_cli_train_times_the_runs_batch_and_plans_its_steps(backend, monkeypatch
                  "--out", str(out), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert timer.calls == [(specs, 16)]  # the run's own batch size, not 256
-    assert report["backend"] == specs[-1]
+    assert report["backend"] == specs[-1] == report["fastest"]["picked"]
+    assert report["fastest"]["request"]["batch"] == 16 and report["fastest"]["request"]["planned_steps"] % 3 == 0
 
 
 def test_cli_train_plans_epochs_times_steps(backend, monkeypatch, tmp_path, capsys):

@@ -385,6 +385,7 @@ def _train(args, lazy, say):
             "stopped_early": history.stopped_early, "history": history.as_dict(), "plot": args.plot,
             "seconds": round(seconds, 3), "checkpoint": args.checkpoint and os.path.abspath(args.checkpoint),
             "resumed_from": history.resumed_from, "log": args.log, **result,
+            **({"fastest": net.backend.chosen_by.as_dict()} if net.backend.chosen_by is not None else {}),
         }, indent=2))
         return 0
     if args.plot:
