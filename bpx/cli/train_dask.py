@@ -31,7 +31,8 @@ from bpx.cli.args import positive_float, positive_int
 DEFAULT_WORKERS, DEFAULT_THREADS, DEFAULT_CONNECT_TIMEOUT, DEFAULT_NO_WORKERS_TIMEOUT = 2, 1, 10, 60.0
 
 
-def add_dask_options(parser):
+def add_dask_options(parser, training=True):
+    """The cluster options (``training=False``: without --no-workers-timeout, which watches training steps)."""
     g = parser.add_argument_group("dask (with --backend dask)")
     g.add_argument("--scheduler", metavar="ADDRESS",
                    help="a dask.distributed scheduler, e.g. tcp://host:8786 (default $DASK_SCHEDULER_ADDRESS, "
@@ -46,10 +47,11 @@ def add_dask_options(parser):
                         "per shard)")
     g.add_argument("--connect-timeout", type=positive_int, metavar="SECONDS",
                    help=f"how long to wait for --scheduler to answer (default {DEFAULT_CONNECT_TIMEOUT})")
-    g.add_argument("--no-workers-timeout", type=positive_float, metavar="SECONDS",
-                   help=f"warn when the cluster has had no workers for this long while a step waits "
-                        f"(default {DEFAULT_NO_WORKERS_TIMEOUT:g}); Ctrl-C/SIGTERM then stop the run with its "
-                        f"checkpoint, a second Ctrl-C aborts")
+    if training:
+        g.add_argument("--no-workers-timeout", type=positive_float, metavar="SECONDS",
+                       help=f"warn when the cluster has had no workers for this long while a step waits "
+                            f"(default {DEFAULT_NO_WORKERS_TIMEOUT:g}); Ctrl-C/SIGTERM then stop the run with its "
+                            f"checkpoint, a second Ctrl-C aborts")
 
 
 DASK_OPTIONS = ("--scheduler", "--workers", "--threads", "--chunks", "--connect-timeout", "--no-workers-timeout")
@@ -98,7 +100,7 @@ def cluster(args, say, open_data):
     import bpx.data._dask_arrays as bd
     from bpx.training.engines._cluster import NoWorkersWarning, SchedulerLostWarning
 
-    timeout = args.no_workers_timeout or DEFAULT_NO_WORKERS_TIMEOUT
+    timeout = getattr(args, "no_workers_timeout", None) or DEFAULT_NO_WORKERS_TIMEOUT
     with dask.config.set({"bpx.no-workers-timeout": timeout}), warnings.catch_warnings():
         warnings.simplefilter("ignore", SchedulerLostWarning)  # the command's own closing line says it
         show = warnings.showwarning

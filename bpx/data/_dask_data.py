@@ -76,8 +76,11 @@ def absolute(path):
     return path if "://" in path else os.path.abspath(path)
 
 
-def open_dask(path, x_key=None, y_key=None, label_column=None, chunks=None, labels=None):
-    """``path`` as a :class:`bpx.datasets.Dataset` whose ``X`` and ``y`` are lazy dask arrays."""
+def open_dask(path, x_key=None, y_key=None, label_column=None, chunks=None, labels=None, n_features=None,
+              default_label_column=None):
+    """``path`` as a :class:`bpx.datasets.Dataset` whose ``X`` and ``y`` are lazy dask arrays. For a model's
+    data (``bpx predict``/``evaluate``): a CSV file's label column defaults to ``default_label_column``,
+    and a CSV of ``n_features`` columns holds features only."""
     if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     if labels is not None and (isinstance(labels, bytes) or not isinstance(labels, (str, os.PathLike))):
@@ -89,12 +92,12 @@ def open_dask(path, x_key=None, y_key=None, label_column=None, chunks=None, labe
         chunks = check_int(chunks, "chunks")
     path = os.fspath(path)
     shown, path = path, absolute(path)
-    ds = _open(path, x_key, y_key, label_column, chunks, labels)
+    ds = _open(path, x_key, y_key, label_column, chunks, labels, n_features, default_label_column)
     ds.path = shown  # the path as given, in messages and records; the graph reads the absolute one
     return ds
 
 
-def _open(path, x_key, y_key, label_column, chunks, labels):
+def _open(path, x_key, y_key, label_column, chunks, labels, n_features=None, default_label_column=None):
     ext = os.path.splitext(path.rstrip("/"))[1].lower()
     files = _shards(path)
     if labels is not None and not (files and {os.path.splitext(f)[1].lower() for f in files} == {".npy"}):
@@ -106,7 +109,7 @@ def _open(path, x_key, y_key, label_column, chunks, labels):
     if ext in (".h5", ".hdf5"):
         return _open_h5(path, x_key, y_key, chunks)
     if ext in (".csv", ".tsv", ".txt"):
-        return _open_csv(path, label_column, chunks, "\t" if ext == ".tsv" else None)
+        return _open_csv(path, label_column, chunks, "\t" if ext == ".tsv" else None, n_features, default_label_column)
     if files:
         kinds = {os.path.splitext(f)[1].lower() for f in files}
         if kinds == {".npy"}:
@@ -377,7 +380,7 @@ def _count_rows(block, skip_header):
     return len(lines) - (1 if skip_header and lines else 0)
 
 
-def _open_csv(path, label_column, chunks, delimiter):
+def _open_csv(path, label_column, chunks, delimiter, n_features=None, default_label_column=None):
     import dask
     import dask.array as da
     from dask.bytes import read_bytes
@@ -393,7 +396,7 @@ def _open_csv(path, label_column, chunks, delimiter):
     if delimiter is None:
         delimiter = max((",", ";", "\t"), key=first.count) if any(d in first for d in ",;\t") else ","
     header = [h.strip() for h in first.rstrip("\r\n").split(delimiter)]
-    label = label_index(path, header, label_column, None)
+    label = label_index(path, header, label_column, n_features, default_label_column)  # None: features only
     blocksize = CHUNK_BYTES if chunks is None else max(1024, chunks * len((second or first).encode()))  # ~chunks rows
     _, blocks = read_bytes(path, delimiter=b"\n", blocksize=blocksize, sample=False)
     blocks = blocks[0]
@@ -407,9 +410,10 @@ def _open_csv(path, label_column, chunks, delimiter):
             continue
         table = dask.delayed(_parse_block)(b, delimiter, i == 0, len(header))
         xs.append(da.from_delayed(table[:, feats], shape=(n, len(feats)), dtype=np.float64))
-        ys.append(da.from_delayed(table[:, label], shape=(n,), dtype=np.float64))
+        if label is not None:
+            ys.append(da.from_delayed(table[:, label], shape=(n,), dtype=np.float64))
     X = xs[0] if len(xs) == 1 else da.concatenate(xs, axis=0)
-    y = ys[0] if len(ys) == 1 else da.concatenate(ys, axis=0)
-    ds = _dataset(path, X, y, header[label])
+    y = None if not ys else ys[0] if len(ys) == 1 else da.concatenate(ys, axis=0)
+    ds = _dataset(path, X, y, None if label is None else header[label])
     ds.feature_names = [header[j] for j in feats]
     return ds
