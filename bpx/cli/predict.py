@@ -8,12 +8,12 @@ names (``--proba``: one probability column per class); regressors write the outp
 
 from __future__ import annotations
 
-import csv
 import os
 import sys
 
 from bpx.cli import predict_dask
 from bpx.cli.args import backend_spec, existing_data, existing_file, output_path
+from bpx.cli.predictions import table, wants_proba, write_rows
 from bpx.cli.train import add_data_options
 from bpx.cli.train_dask import add_dask_options
 
@@ -71,43 +71,12 @@ def run(args):
     if args.out:
         tmp = args.out + ".tmp"
         with open(tmp, "w", newline="") as f:
-            _write_csv(f, header, values)
+            write_rows(f, header, values)
         os.replace(tmp, args.out)
         print(f"wrote {len(values)} predictions to {args.out}", file=sys.stderr)
         return 0
-    _write_csv(sys.stdout, header, values)
+    write_rows(sys.stdout, header, values)
     return 0
-
-
-def wants_proba(net, proba):
-    """Whether the rows come from ``predict_proba`` (``--proba``, or class names) or from ``predict``."""
-    return proba or (net.is_classifier and net.classes is not None)
-
-
-def table(net, proba, output):
-    """``(header, values)``: the rows written for some samples, from the model's host output on them
-    (``predict_proba``'s where :func:`wants_proba`, else ``predict``'s)."""
-    import numpy as np
-
-    if proba:
-        values = np.asarray(output).astype(np.float64)
-        names = list(net.classes) if net.classes else [f"p{j}" for j in range(values.shape[1])]
-        if values.shape[1] == 1:  # one sigmoid unit: P(class 1); write both columns
-            values = np.concatenate([1.0 - values, values], axis=1)
-            names = names if len(names) == 2 else ["p0", "p1"]
-        return names, values
-    if net.is_classifier and net.classes is not None:
-        index = (output[:, 0] >= 0.5).astype(np.int64) if net.n_outputs == 1 else output.argmax(axis=1)
-        labels = [net.classes[int(i)] for i in index]
-        try:  # integer class names as numbers (decided by all the classes, so every block alike)
-            numbers = [int(c) for c in net.classes]
-            values = np.asarray([numbers[int(i)] for i in index], dtype=np.int64)
-        except ValueError:
-            values = np.asarray(labels, dtype=str)
-        return ["prediction"], values
-    values = np.asarray(output)
-    values = values.reshape(len(values), -1)
-    return (["prediction"] if values.shape[1] == 1 else [f"y{j + 1}" for j in range(values.shape[1])]), values
 
 
 def _save_npy(path, values):
@@ -116,23 +85,3 @@ def _save_npy(path, values):
     tmp = path + ".tmp.npy"
     np.save(tmp, values, allow_pickle=False)
     os.replace(tmp, path)
-
-
-def _write_csv(f, header, values):
-    write_rows(f, header, values)
-
-
-def write_rows(f, header, values):
-    """CSV rows of ``values`` (after the ``header`` row, unless it is None)."""
-    writer = csv.writer(f, lineterminator="\n")
-    if header is not None:
-        writer.writerow(header)
-    rows = values.reshape(len(values), -1)
-    for row in rows:
-        writer.writerow([_cell(v) for v in row])
-
-
-def _cell(v):
-    if isinstance(v, (float,)) or getattr(v, "dtype", None) is not None and v.dtype.kind == "f":
-        return f"{float(v):.8g}"
-    return str(v)

@@ -75,12 +75,12 @@ def _say(*parts):
 
 def predict(args, table):
     """``bpx predict --backend dask``: ``table(net, proba, output)`` turns each block's host output into the
-    rows written (:func:`bpx.cli.predict.table`); returns the exit status."""
+    rows written (:func:`bpx.cli.predictions.table`); returns the exit status."""
     import dask
 
     import bpx
     import bpx.data._dask_arrays as bd
-    from bpx.cli.predict import wants_proba
+    from bpx.cli.predictions import wants_proba
     from bpx.cli.train_dask import check, cluster
 
     check(args, args.parser.error)
@@ -135,7 +135,7 @@ class _Writer:
     def write(self, header, values):
         import numpy as np
 
-        from bpx.cli.predict import write_rows
+        from bpx.cli.predictions import write_rows
 
         if self.npy:
             if self.array is None:

@@ -17,8 +17,8 @@ import dask.array as da
 import numpy as np
 
 from ...optimizers._lbfgs import Objective
-from . import _cluster as cluster
 from . import _dask_math as dd
+from ._cluster import compute
 
 
 class DistributedEngine:
@@ -92,7 +92,7 @@ class DistributedEngine:
             rows = Xb.shape[0]
             masks_from = net._dropout_rng.bit_generator.state if dropout else None
             extra = batch_arrays[2:] + (self._masks(Xb) if dropout else [])
-            sums = cluster.compute(dd._reduce(dd._chunk_gradients, Xb, Yb, dd._share(net), math_, width, extra), stop)
+            sums = compute(dd._reduce(dd._chunk_gradients, Xb, Yb, dd._share(net), math_, width, extra), stop)
             if sums is None:  # given up (a stop request, a lost scheduler): continue later from this batch
                 if dropout:
                     net._dropout_rng.bit_generator.state = masks_from
