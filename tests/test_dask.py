@@ -7,6 +7,7 @@ BPX_BACKEND is, since they compare the dask path against NumPy.
 
 import json
 import os
+import pathlib
 import signal
 import threading
 import time
@@ -684,3 +685,44 @@ def test_predict_and_evaluate_refuse_dask_options_without_the_dask_backend(tmp_p
         with pytest.raises(SystemExit):
             main([command, "--model", str(model), "--data", str(tmp_path), "--backend", "numpy"])
         assert "is a directory, not a file" in capsys.readouterr().err
+
+
+# -- docs/guide/dask.md does what it says (issue 27, item 13) ----------------------------------------------
+DASK_GUIDE = os.path.join(os.path.dirname(__file__), "..", "docs", "guide", "dask.md")
+
+
+def test_datasets_and_distributed_work_after_a_plain_import_bpx():
+    import subprocess
+    import sys
+
+    code = "import bpx; print(bpx.datasets.open_dask.__name__, bpx.distributed.connect.__name__)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    assert done.returncode == 0 and done.stdout.split() == ["open_dask", "connect"], done.stderr
+
+
+@pytest.mark.parametrize("k", range(2))
+def test_the_dask_guide_examples_print_what_they_claim(k, tmp_path):
+    """Each python block of docs/guide/dask.md, run as a script after nothing but its own imports, prints
+    its last comment."""
+    import re
+    import subprocess
+    import sys
+
+    blocks = re.findall(r"```python\n(.*?)```", pathlib.Path(DASK_GUIDE).read_text(encoding="utf-8"), flags=re.S)
+    assert len(blocks) == 2
+    code = blocks[k]
+    expected = code.strip().splitlines()[-1].lstrip("# ")
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env.pop("DASK_SCHEDULER_ADDRESS", None)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, cwd=tmp_path,
+                          env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == expected
+
+
+def test_the_dask_guide_lists_sample_weights_and_dropout_as_offered():
+    text = pathlib.Path(DASK_GUIDE).read_text(encoding="utf-8")
+    assert "sample weights, dropout and L-BFGS on\ndask arrays" not in text
+    offered = "Sample weights, dropout (masks drawn on the host, in the eager engine's order) and\nL-BFGS are offered on Dask"
+    assert offered in text
