@@ -82,6 +82,8 @@ def check(args, usage):
             where = "--scheduler" if args.scheduler else f"$DASK_SCHEDULER_ADDRESS ({address})"
             usage(f"argument {option}: sizes the LocalCluster the command starts; with {where} the cluster "
                   f"there has its own workers (drop {option}, or the scheduler to start a LocalCluster)")
+    if getattr(args, "labels", None) is not None and getattr(args, "data", None) is None:
+        usage("argument --labels: needs --data (the shards the label shards go with)")
     if getattr(args, "precision", None) is not None:
         from bpx.backends._backend import get_backend
         from bpx.nn._precision import check_precision, compute_dtype
