@@ -162,7 +162,7 @@ def smoke(session):
     dist = Path(session.create_tmp()) / "dist"
     shutil.rmtree(dist, ignore_errors=True)
     session.run("python", "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(dist), str(ROOT))
-    (wheel,) = dist.glob("bpx-*.whl")
+    (wheel,) = dist.glob("bpx_backprop-*.whl")
     session.install(str(wheel))
     work = dist.parent / "train"
     shutil.rmtree(work, ignore_errors=True)

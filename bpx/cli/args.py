@@ -122,11 +122,19 @@ def existing_data(text):
 
 def output_path(text):
     """A file path whose folder exists (checked before any work)."""
-    import os
+    from bpx.utils._paths import check_output_file
 
-    if not text or os.path.isdir(text):
-        raise argparse.ArgumentTypeError(f"expected a file name, got {text!r}")
-    folder = os.path.dirname(os.path.abspath(text))
-    if not os.path.isdir(folder):
-        raise argparse.ArgumentTypeError(f"the folder of {text!r} does not exist")
-    return text
+    try:
+        return check_output_file(text, None)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def refuse_overwrite(parser, outputs, inputs):
+    """A usage error (exit 2, before any work) when an output (``{option: path}``) resolves to an input or
+    to another output (real paths, symlinks resolved: :func:`bpx.utils.output_clash`)."""
+    from bpx.utils._paths import output_clash
+
+    problem = output_clash(outputs, inputs)
+    if problem is not None:
+        parser.error(f"argument {problem}")

@@ -23,7 +23,7 @@ import shlex
 import signal
 
 from bpx.callbacks._callback import Callback
-from bpx.cli.args import output_path, positive_int
+from bpx.cli.args import output_path, positive_int, refuse_overwrite
 
 EXIT_CODES = {"SIGINT": 128 + signal.SIGINT, "SIGTERM": 128 + signal.SIGTERM}
 
@@ -50,15 +50,11 @@ def check_flags(args):
         args.parser.error("argument --resume: needs --checkpoint PATH (the checkpoint to continue from)")
     if args.checkpoint_every is not None and not args.checkpoint:
         args.parser.error("argument --checkpoint-every: needs --checkpoint PATH")
-    files = {"--out": args.out, "--checkpoint": args.checkpoint, "--log": args.log, "--plot": args.plot}
-    seen = {}
-    for option, path in files.items():
-        if path is None:
-            continue
-        key = os.path.abspath(path)
-        if key in seen:
-            args.parser.error(f"argument {option}: the same file as {seen[key]} ({path})")
-        seen[key] = option
+    refuse_overwrite(args.parser,
+                     {"--out": args.out, "--checkpoint": args.checkpoint or default_checkpoint(args.out),
+                      "--log": args.log, "--plot": args.plot},
+                     {"--data": args.data, "--test-data": args.test_data, "--labels": args.labels,
+                      "--init-from": args.init_from})
 
 
 def default_checkpoint(out):

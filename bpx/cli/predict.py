@@ -10,7 +10,7 @@ import csv
 import os
 import sys
 
-from bpx.cli.args import backend_spec, existing_file, output_path
+from bpx.cli.args import backend_spec, existing_file, output_path, refuse_overwrite
 from bpx.cli.train import add_data_options
 
 
@@ -49,6 +49,8 @@ def run(args):
 
     if args.out and os.path.splitext(args.out)[1].lower() not in (".csv", ".npy"):
         args.parser.error(f"argument --out: expected a .csv or .npy file name, got {args.out!r}")
+    refuse_overwrite(args.parser, {"--out": args.out},
+                     {"--model": args.model, "--data": args.data, "--labels": args.labels})
     net = bpx.load(args.model, backend=args.backend)
     if args.proba and not net.is_classifier:
         raise ValueError(f"--proba needs a classifier; {args.model} has a {net.output!r} output")

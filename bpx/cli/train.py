@@ -39,6 +39,7 @@ from bpx.cli.args import (
 )
 from bpx.cli.optimizer_options import DEFAULT_LR, OPTIMIZERS, add_optimizer_options, build_optimizer, check_optimizer_options
 from bpx.cli.train_dask import add_dask_options, dask_options_given
+from bpx.utils._extras import install_hint
 
 from . import long_runs, train_dask
 
@@ -156,7 +157,7 @@ def run(args):
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            raise ImportError("--plot needs matplotlib: pip install 'bpx[plot]'") from None
+            raise ImportError(f"--plot needs matplotlib: {install_hint('plot')}") from None
     lazy = _lazy(args.backend)  # --backend dask: the data stay lazy, the steps run on a dask cluster
     if not lazy:
         given = dask_options_given(args, args.parser)

@@ -11,7 +11,7 @@ targets) and dispatches on the extension:
                                Non-numeric labels become class names.
 ``.h5``/``.hdf5``              seed 003's layout (``train_set_x``/``train_set_y``/``list_classes``, or
                                ``test_set_*``; images are flattened to (m, 64·64·3)) or any named
-                               datasets (``x_key``/``y_key``). Needs h5py (``pip install 'bpx[data]'``).
+                               datasets (``x_key``/``y_key``). Needs h5py (``pip install 'bpx-backprop[data]'``).
 MNIST IDX (``.gz`` or raw)     detected by the magic number; the labels file is ``labels`` or the
                                sibling whose name has ``labels-idx1`` for ``images-idx3``
 =============================  ===================================================================
@@ -36,6 +36,7 @@ import os
 
 import numpy as np
 
+from ..utils._extras import install_hint
 from ._layout import LABEL_NAMES, Dataset  # noqa: F401  (bpx.datasets.Dataset is public)
 from ._layout import default_key as _default_key
 from ._layout import label_index as _label_index
@@ -99,7 +100,7 @@ def load(path, label_column=None, x_key=None, y_key=None, labels=None, require_l
         value that is not a finite number, X/y length mismatch, an unknown extension, missing keys or
         labels when ``require_labels``.
     ImportError
-        For an HDF5 file without h5py (``pip install 'bpx[data]'``).
+        For an HDF5 file without h5py (``pip install 'bpx-backprop[data]'``).
     """
     if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
@@ -299,7 +300,7 @@ def _load_h5(path, x_key, y_key):
     try:
         import h5py
     except ImportError:
-        raise ImportError(f"{path}: reading HDF5 files needs h5py: pip install 'bpx[data]'") from None
+        raise ImportError(f"{path}: reading HDF5 files needs h5py: {install_hint('data')}") from None
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
@@ -398,7 +399,7 @@ def _load_idx(path, labels):
 def open_dask(path, x_key=None, y_key=None, label_column=None, chunks=None):
     """Open big data lazily: a :class:`Dataset` whose X and y are dask arrays chunked by rows (a zarr
     store, an HDF5 dataset, a directory or glob of .npy/.npz shards, a CSV file); see :mod:`bpx.dask_data`.
-    Needs ``pip install 'bpx[dask]'``.
+    Needs ``pip install 'bpx-backprop[dask]'``.
 
     Parameters
     ----------
@@ -423,7 +424,7 @@ def open_dask(path, x_key=None, y_key=None, label_column=None, chunks=None):
     ValueError
         If nothing is there, the shards mix kinds, or the format is not one dask can open lazily.
     ImportError
-        Without dask (``pip install 'bpx[dask]'``)."""
+        Without dask (``pip install 'bpx-backprop[dask]'``)."""
     from ._dask_data import open_dask as opener
 
     return opener(path, x_key=x_key, y_key=y_key, label_column=label_column, chunks=chunks)

@@ -24,6 +24,7 @@ from ..backends._backend import to_numpy
 from ..nn._layers import param_layout
 from ..utils._atomic import digest as _digest
 from ..utils._atomic import write_atomically  # noqa: F401 (bpx.export writes through it too)
+from ..utils._paths import as_path, check_output_file, regular_file_problem
 
 FORMAT = "bpx.mlp"
 FORMAT_VERSION = 2  # 2: layers without biases (header "bias": false); every other file is written as 1
@@ -55,15 +56,13 @@ class ModelFileError(ValueError):
 
 
 def _check_path(path, for_writing):
-    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    path = os.fspath(path)
+    """A writable file path in an existing folder, or (reading) a regular file; ModelFileError otherwise."""
     if for_writing:
-        if os.path.isdir(path):
-            raise ValueError(f"path {path!r} is a directory; give a file name such as model.npz")
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise ValueError(f"path {path!r}: the folder {folder!r} does not exist")
+        return check_output_file(path, "path")
+    path = as_path(path)
+    problem = regular_file_problem(path)
+    if problem is not None:
+        raise ModelFileError(path, problem)
     return path
 
 

@@ -13,6 +13,7 @@ import sys
 
 from ..backends._backend import _probe, auto_name, backend_status
 from ..backends._libraries import LIBRARIES
+from ..utils._extras import install_hint
 
 # the array libraries' own distributions come from the registry; these are the others worth reporting
 DISTRIBUTIONS = ("numpy", "array-api-compat", *(d for lib in LIBRARIES.values() for d in lib.distributions
@@ -72,7 +73,7 @@ def collect():
         "backends": {name: "usable" if status[name] is None else f"unavailable: {status[name]}" for name in LIBRARIES},
         "auto": auto_name(),
         "devices": _devices(status),
-        "blas": blas if blas is not None else [{"note": "install threadpoolctl (bpx[info]) to see the BLAS in use"}],
+        "blas": blas if blas is not None else [{"note": f"install threadpoolctl ({install_hint('info')}) for the BLAS"}],
         "tf32": _settings(status),
         "environment": {k: os.environ[k] for k in ENVIRONMENT if k in os.environ},
     }

@@ -24,6 +24,7 @@ import os
 from ..callbacks._callback import EarlyStopping, as_callbacks
 from ..optimizers._first_order import Adam
 from ..optimizers._lbfgs import LBFGS
+from ..utils._paths import check_output_file
 from ..utils._validation import check_bool, check_float, check_int
 from . import _checkpoint as ckpt
 from ._history import History
@@ -180,13 +181,7 @@ def fit(net, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, vali
 def _checkpoint_path(path):
     if path is None:
         return None
-    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"checkpoint must be a file path (str or os.PathLike), got {type(path).__name__}")
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path) or not os.path.isdir(folder):
-        raise ValueError(f"checkpoint={path!r} must be a file in an existing folder")
-    return path
+    return check_output_file(path, "checkpoint")
 
 
 def _identity(net, engine, optimizer, batch_size, m):
