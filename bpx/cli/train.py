@@ -259,6 +259,12 @@ def _train(args, lazy, say):
                  if classify
                  else random_split(len(train), args.test_split, args.seed))
         (tr, te) = split
+        if len(te) == 0 or len(tr) == 0:  # checked now, not after training (an empty test set fails at the end)
+            why_empty = ("every class has a single row" if classify and len(np.unique(targets if targets.ndim == 1
+                                                                                    else targets.argmax(axis=1))) == len(train)
+                         else f"{len(train)} rows")
+            raise ValueError(f"{train.path}: --test-split {args.test_split} leaves {len(tr)} training and {len(te)} "
+                             f"test rows ({why_empty}); give --test-split 0 (no test set), --test-data FILE, or more rows")
         if lazy:  # rows gathered chunk by chunk, in order
             tr, te = np.sort(tr), np.sort(te)
         X_train, X_test, targets, test_targets = train.X[tr], train.X[te], targets[tr], targets[te]
@@ -349,7 +355,6 @@ def _train(args, lazy, say):
                           **long_runs.fit_options(args, settings))
         if history.interrupted:  # the model so far, and how to go on (still inside: a 2nd Ctrl-C waits)
             return long_runs.interrupted(args, net, history, started)
-    long_runs.finished(args)
 
     def measure(X, Y):
         metrics = net.evaluate(transform(X), Y)
@@ -357,14 +362,20 @@ def _train(args, lazy, say):
             metrics.update(regression_metrics(Y, bpx.to_numpy(net.predict(transform(X)))))
         return metrics
 
-    result = {"train": measure(X_train, targets)}
-    if X_test is not None:
-        result["test"] = measure(X_test, test_targets)
+    # a finished run is never thrown away: whatever fails from here on, the model is saved and the
+    # checkpoint kept (long_runs.kept says where), and the default checkpoint goes only once all is done
     net.metadata["training"]["epochs_run"] = len(history)
-    net.metadata["training"]["result"] = result
-    bpx.save(net, args.out)
-    if args.plot:
-        history.plot(args.plot)
+    try:
+        result = {"train": measure(X_train, targets)}
+        if X_test is not None:
+            result["test"] = measure(X_test, test_targets)
+        net.metadata["training"]["result"] = result
+        bpx.save(net, args.out)
+        if args.plot:
+            history.plot(args.plot)
+    except Exception as exc:
+        raise long_runs.kept(args, net, history, exc) from exc
+    long_runs.finished(args)
     seconds = time.perf_counter() - started
     if args.json:
         print(json.dumps({

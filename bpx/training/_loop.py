@@ -98,6 +98,7 @@ def fit(net, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, vali
         identity = _identity(net, engine, optimizer, batch_size, m) if path is not None else None
         if saved is not None:
             ckpt.check_identity(path, saved[0], identity)
+            ckpt.check_state(path, saved[1], epochs, identity, optimizer)  # before anything is restored
     except BaseException:
         net._shuffle_rng.bit_generator.state = stream  # refused: the network as it was
         raise

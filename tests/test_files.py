@@ -1,0 +1,175 @@
+"""Nothing lost: no output of any command overwrites an input (real paths, symlinks resolved), a run that
+finished is never thrown away, and every install hint bpx prints names the right distribution."""
+
+import os
+import re
+
+import numpy as np
+import pytest
+
+import bpx
+from bpx import datasets
+from bpx.cli import main
+from bpx.utils import output_clash, regular_file_problem
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_cli(capsys, *argv):
+    try:
+        status = main([str(a) for a in argv])
+    except SystemExit as exc:
+        status = exc.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture
+def table(tmp_path):
+    """A small labelled CSV (and its bytes, to check it survives)."""
+    d = datasets.load_digits()
+    path = tmp_path / "t.csv"
+    rows = ["a,b,c,d,label"] + [",".join(str(int(v)) for v in x[:4]) + f",{int(t) % 2}" for x, t in zip(d.X[:60], d.y[:60])]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.fixture
+def model(tmp_path, backend):
+    net = bpx.MLP([4, 3, 2], backend=backend.spec, seed=0)
+    net.metadata = {"preprocessing": {"scaling": {"method": "none"}}}
+    bpx.save(net, tmp_path / "m.npz")
+    return tmp_path / "m.npz"
+
+
+def _train_case(tmp_path, table, flag):
+    link = tmp_path / "link.csv"
+    if not link.exists():
+        link.symlink_to(table)
+    return {
+        "out": ["--data", table, "--out", table],
+        "log": ["--data", table, "--log", table],
+        "checkpoint": ["--data", table, "--checkpoint", f"./{os.path.relpath(table)}"],
+        "out-test-data": ["--data", table, "--test-data", table.with_name("t2.csv"), "--out", table.with_name("t2.csv")],
+        "out-symlink": ["--data", table, "--out", link],
+        "plot": ["--data", table, "--plot", link],
+        "out-is-init-from": ["--data", table, "--init-from", table.with_name("m.npz"), "--out", table.with_name("m.npz")],
+    }[flag]
+
+
+@pytest.mark.parametrize("flag", ["out", "log", "checkpoint", "out-test-data", "out-symlink", "plot", "out-is-init-from"])
+def test_train_never_overwrites_an_input(capsys, tmp_path, table, model, monkeypatch, flag):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t2.csv").write_bytes(table.read_bytes())
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file() and not p.is_symlink()}
+    argv = _train_case(tmp_path, table, flag)
+    status, out, err = run_cli(capsys, "train", *argv, "--epochs", 1, "--verbose", 0)
+    assert status == 2, err
+    assert "the same file as" in err and "never overwrites an input" in err
+    assert out == ""  # before any work: no "data:" line
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file() and not p.is_symlink()}
+    assert after == before
+
+
+@pytest.mark.parametrize("command", ["predict", "export", "bench"])
+def test_other_commands_never_overwrite_an_input(capsys, tmp_path, table, model, command):
+    link = tmp_path / "m-link.npz"
+    link.symlink_to(model)
+    argv = {"predict": ["predict", "--model", model, "--data", table, "--out", table.with_suffix(".csv")],
+            "export": ["export", "--model", model, "--out", tmp_path / "m.onnx"],
+            "bench": ["bench", "--model", model, "--output", link]}[command]
+    if command == "export":  # an .onnx name that is the model (through a symlink)
+        (tmp_path / "m.onnx").symlink_to(model)
+    before = model.read_bytes(), table.read_bytes()
+    status, _, err = run_cli(capsys, *argv)
+    assert status == 2 and "the same file as" in err, err
+    assert (model.read_bytes(), table.read_bytes()) == before
+
+
+def test_output_clash_compares_real_paths(tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text("x\n")
+    (tmp_path / "sub").mkdir()
+    os.link(data, tmp_path / "hard.csv")
+    assert output_clash({"--out": tmp_path / "sub" / ".." / "d.csv"}, {"--data": data}).startswith("--out: the same")
+    assert output_clash({"--out": tmp_path / "hard.csv"}, {"--data": data}) is not None
+    assert output_clash({"--out": tmp_path / "o.npz", "--log": tmp_path / "o.npz"}, {}) == \
+        f"--log: the same file as --out ({tmp_path / 'o.npz'})"
+    assert output_clash({"--out": tmp_path / "o.npz", "--log": None}, {"--data": data, "--test-data": None}) is None
+
+
+def test_regular_file_problem(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    (tmp_path / "zero").symlink_to("/dev/zero")
+    (tmp_path / "gone").symlink_to(tmp_path / "nothing")
+    assert regular_file_problem(tmp_path) == "not a regular file (a directory)"
+    assert regular_file_problem(fifo) == "not a regular file (a FIFO (named pipe))"
+    assert regular_file_problem(tmp_path / "zero") == "not a regular file (a character device)"
+    assert regular_file_problem(tmp_path / "missing") == "no such file"
+    assert regular_file_problem(tmp_path / "gone") == "no such file (a broken symbolic link)"
+
+
+# -- the install name ---------------------------------------------------------------------------------------
+def test_no_install_hint_names_the_wrong_distribution():
+    """``bpx`` on the package index is another project: every hint names bpx-backprop (or the checkout)."""
+    wrong = re.compile(r"""pip install ['"]?bpx(\[|['"\s]|$)""")
+    found = []
+    for folder, _, files in os.walk(os.path.join(ROOT, "bpx")):
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                with open(path, encoding="utf-8") as f:
+                    found += [f"{os.path.relpath(path, ROOT)}:{n}" for n, line in enumerate(f, 1) if wrong.search(line)]
+    assert found == []
+
+
+def test_install_hint_and_project_name():
+    from bpx.utils._extras import DISTRIBUTION, install_hint
+
+    assert install_hint("torch") == "pip install 'bpx-backprop[torch]' (from a checkout: pip install '.[torch]')"
+    pyproject = os.path.join(ROOT, "pyproject.toml")
+    if not os.path.exists(pyproject):
+        pytest.skip("not a checkout")
+    with open(pyproject) as f:
+        assert re.search(rf'^name = "{DISTRIBUTION}"$', f.read(), re.M)
+
+
+def test_missing_onnx_gives_the_install_hint(capsys, tmp_path, model, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx -> ImportError
+    status, _, err = run_cli(capsys, "export", "--model", model, "--out", tmp_path / "m.onnx")
+    assert status == 1
+    assert "pip install 'bpx-backprop[onnx]'" in err and "No module named" not in err.split("(")[0]
+
+
+# -- a finished run is never thrown away --------------------------------------------------------------------
+def test_empty_stratified_test_split_is_refused_before_training(capsys, tmp_path):
+    data = tmp_path / "one-each.csv"
+    data.write_text("a,b,label\n" + "".join(f"{i},{i * 2},{c}\n" for i, c in enumerate("pqrs")))
+    status, out, err = run_cli(capsys, "train", "--data", data, "--out", tmp_path / "m.npz", "--epochs", 2,
+                               "--verbose", 0)
+    assert status == 1
+    assert "--test-split 0.2 leaves 4 training and 0 test rows (every class has a single row)" in err
+    assert "model:" not in out  # refused before the network was built and trained
+    assert sorted(os.listdir(tmp_path)) == ["one-each.csv"]
+
+
+def test_failure_after_training_keeps_the_model_and_checkpoint(capsys, tmp_path, table, monkeypatch):
+    calls = []
+
+    def failing_evaluate(self, X, Y):
+        calls.append(len(X))
+        raise ValueError("evaluation broke")
+
+    monkeypatch.setattr(bpx.MLP, "evaluate", failing_evaluate)
+    out = tmp_path / "m.npz"
+    status, _, err = run_cli(capsys, "train", "--data", table, "--out", out, "--epochs", 3, "--verbose", 0,
+                             "--backend", "numpy")
+    assert status == 1 and calls == [48]  # the training rows, after all 3 epochs
+    assert "training finished after 3 epoch(s), then failed: evaluation broke" in err
+    assert f"the trained model is saved to {out}" in err and f"the checkpoint is kept at {out}.ckpt" in err
+    net = bpx.load(out, backend="numpy")
+    assert net.metadata["training"]["epochs_run"] == 3
+    assert os.path.exists(f"{out}.ckpt")
