@@ -22,10 +22,10 @@ MAX_NPY_HEADER = 64 * 1024  # bytes of one member's .npy header (numpy's own def
 _NAME = re.compile(r"[A-Za-z0-9_]{1,64}\.npy")
 
 
-def _npy_header(raw, name, error):
+def _npy_header(raw, name, error, numeric_only=True):
     """``(dtype, shape, offset)`` of a ``.npy`` member's bytes, checked without numpy's pickle path."""
     if raw[:6] != b"\x93NUMPY":
-        raise error(f"member {name!r} is not a .npy array (no NumPy magic bytes)")
+        raise error(f"{name} is not a .npy array (no NumPy magic bytes)")
     major = raw[6]
     if major == 1:
         size, start = int.from_bytes(raw[8:10], "little"), 10
@@ -44,11 +44,14 @@ def _npy_header(raw, name, error):
         shape, fortran = tuple(meta["shape"]), meta["fortran_order"]
     except (ValueError, SyntaxError, TypeError, KeyError, MemoryError, RecursionError) as exc:
         raise error(f"member {name!r}: malformed .npy header ({type(exc).__name__})") from None
-    if dtype.hasobject or dtype.kind not in "biuf" or dtype.fields is not None:
-        raise error(f"member {name!r} holds {dtype} values; bpx stores plain numbers only (never pickled objects)")
-    if fortran is not False or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+    if dtype.hasobject:
+        raise error(f"{name} holds Python objects, which only a pickle can restore; bpx never loads pickles")
+    if numeric_only and (dtype.kind not in "biuf" or dtype.fields is not None):
+        raise error(f"member {name!r} holds {dtype} values; bpx stores plain numbers only")
+    bad_shape = not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+    if (fortran is not False and (numeric_only or fortran is not True)) or bad_shape:
         raise error(f"member {name!r}: malformed .npy header (shape {shape!r}, fortran_order {fortran!r})")
-    return dtype, shape, start + size
+    return (dtype, shape, start + size) if numeric_only else (dtype, shape, start + size, fortran)
 
 
 def read_npz(path, error, limit=None, names=None, kind="file"):
@@ -107,3 +110,30 @@ def read_npz(path, error, limit=None, names=None, kind="file"):
                 raise error(f"member {info.filename!r} is truncated")
             arrays[name] = np.frombuffer(data, dtype=dtype).reshape(shape).copy()
     return arrays
+
+
+def npy_header(raw, name, error):
+    """``(dtype, shape, offset, fortran_order)`` of the bytes that begin a ``.npy`` array, checked
+    without numpy's pickle path; ``error(reason)`` for anything else."""
+    return _npy_header(raw, name, error, numeric_only=False)
+
+
+def memory_budget():
+    """Bytes one loaded array may take: half of this process's address-space limit (``RLIMIT_AS``) or of
+    the machine's memory, whichever is smaller (a file declaring more is refused before it is read)."""
+    import os
+
+    limits = []
+    try:
+        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        pass
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            limits.append(soft)
+    except (ImportError, ValueError, OSError):
+        pass
+    return min(limits) // 2 if limits else 1 << 34
