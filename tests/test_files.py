@@ -4,7 +4,6 @@ finished is never thrown away, and every install hint bpx prints names the right
 import os
 import re
 
-import numpy as np
 import pytest
 
 import bpx

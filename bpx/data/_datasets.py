@@ -293,7 +293,7 @@ def _load_csv(path, label_column, n_features, default_label_column=None, delimit
             rows.append(row)
             lines.append(reader.line_num)
     except csv.Error as exc:  # a field longer than the csv module's limit, a NUL byte, ...
-        raise ValueError(f"{path}: row {reader.line_num + 1}: not readable as CSV ({exc})") from None
+        raise ValueError(f"{path}: row {max(reader.line_num, 1)}: not readable as CSV ({exc})") from None
     if not rows:
         raise ValueError(f"{path}: no rows (only a header)")
     ncol = len(header)
