@@ -1,9 +1,11 @@
 """Nothing lost: no output of any command overwrites an input (real paths, symlinks resolved), a run that
 finished is never thrown away, and every install hint bpx prints names the right distribution."""
 
+import json
 import os
 import re
 
+import numpy as np
 import pytest
 
 import bpx
@@ -172,3 +174,98 @@ def test_failure_after_training_keeps_the_model_and_checkpoint(capsys, tmp_path,
     net = bpx.load(out, backend="numpy")
     assert net.metadata["training"]["epochs_run"] == 3
     assert os.path.exists(f"{out}.ckpt")
+
+
+def test_fit_refuses_a_checkpoint_beyond_its_epochs(tmp_path):
+    """fit(epochs=2, resume=True) on a 6-epoch checkpoint: an error, not the 6-epoch model returned silently."""
+    from bpx.training import CheckpointError
+
+    X = np.random.default_rng(0).normal(size=(24, 4))
+    y = np.arange(24) % 3
+    path = tmp_path / "run.ckpt"
+    bpx.MLP([4, 5, 3], backend="numpy", seed=0).fit(X, y, epochs=6, batch_size=8, verbose=0, checkpoint=path)
+    net = bpx.MLP([4, 5, 3], backend="numpy", seed=0)
+    before = [np.array(p) for p in net.params]
+    with pytest.raises(CheckpointError, match="already holds 6 complete epochs, more than epochs=2; .* give epochs=6"):
+        net.fit(X, y, epochs=2, batch_size=8, verbose=0, checkpoint=path, resume=True)
+    assert all(np.array_equal(a, np.array(b)) for a, b in zip(before, net.params))
+    history = net.fit(X, y, epochs=6, batch_size=8, verbose=0, checkpoint=path, resume=True)
+    assert len(history) == 6 and history.resumed_from == 6
+
+
+# -- messages ---------------------------------------------------------------------------------------------------
+def test_unregistered_activation_is_named_once(tmp_path):
+    from bpx.io._persistence import _checksum
+
+    net = bpx.MLP([3, 4, 2], backend="numpy")
+    bpx.save(net, tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz") as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    header = dict(json.loads(arrays.pop("header").tobytes()), activation="my_act")
+    header["sha256"] = _checksum(header, [arrays[n] for n in header["arrays"]])
+    np.savez(tmp_path / "m.npz", header=np.frombuffer(json.dumps(header).encode(), np.uint8), **arrays)
+    with pytest.raises(bpx.ModelFileError, match="the model's hidden activation 'my_act' is not registered") as info:
+        bpx.load(tmp_path / "m.npz")
+    assert "activation activation" not in str(info.value)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--optimizer", "lbfgs", "--batch-size", "16"], "argument --batch-size: 16 does not apply to --optimizer lbfgs"),
+    (["--hidden", "4,,4"], "argument --hidden: expected comma-separated positive integers such as 64,32, got '4,,4'"),
+    (["--hidden", ",4,"], "argument --hidden: expected comma-separated positive integers such as 64,32, got ',4,'"),
+])
+def test_flags_that_were_silently_misread_are_refused(capsys, tmp_path, argv, message):
+    status, _, err = run_cli(capsys, "train", "--out", tmp_path / "m.npz", "--epochs", 1, *argv)
+    assert status == 2 and message in err
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_lbfgs_with_full_batch_is_accepted(capsys, tmp_path, table):
+    status, _, err = run_cli(capsys, "train", "--data", table, "--out", tmp_path / "m.npz", "--epochs", 2,
+                             "--optimizer", "lbfgs", "--batch-size", "full", "--verbose", 0, "--backend", "numpy")
+    assert status == 0, err
+
+
+def test_explain_on_a_csv_does_not_talk_about_pickles(capsys, tmp_path, table, model):
+    status, _, err = run_cli(capsys, "explain", "--model", model, "--data", table)
+    assert status == 1
+    assert "is not an .npz file (bpx explain reads the arrays X and y of an .npz" in err
+    assert "pickle" not in err
+
+
+def test_label_errors_name_the_file_and_the_csv_row(capsys, tmp_path, model):
+    data = tmp_path / "frac.csv"
+    data.write_text("a,b,c,d,label\n" + "".join(f"1,2,3,{i},{v}\n" for i, v in enumerate([0, 1, 0.5, 1])))
+    status, _, err = run_cli(capsys, "train", "--data", data, "--task", "classification", "--out",
+                             tmp_path / "o.npz", "--epochs", 1)
+    assert status == 1
+    assert f"{data}: labels must be integers (or names); row 4 is 0.5" in err  # the header is row 1
+    regression = tmp_path / "r.npz"
+    bpx.save(bpx.MLP([4, 3, 1], output="identity", loss="mse", backend="numpy"), regression)
+    named = tmp_path / "named.csv"
+    named.write_text("a,b,c,d,label\n1,2,3,4,cat\n1,2,3,5,dog\n")
+    status, _, err = run_cli(capsys, "evaluate", "--model", regression, "--data", named)
+    assert status == 1
+    assert f"{named}: labels must be numbers for this model (it has no class names); row 2 is 'cat'" in err
+    assert "dtype" not in err
+
+
+def test_regression_loss_is_labelled_half_mse(capsys, tmp_path):
+    data = tmp_path / "reg.csv"
+    rng = np.random.default_rng(0)
+    data.write_text("a,b,target\n" + "".join(f"{a:.3f},{b:.3f},{a + 0.5 * b:.3f}\n" for a, b in rng.normal(size=(40, 2))))
+    status, out, err = run_cli(capsys, "train", "--data", data, "--out", tmp_path / "m.npz", "--epochs", 2,
+                               "--task", "regression", "--verbose", 0, "--backend", "numpy")
+    assert status == 0, err
+    assert "(½·MSE, the mse loss: half the mean squared error)" in out
+    status, out, _ = run_cli(capsys, "evaluate", "--model", tmp_path / "m.npz", "--data", data)
+    assert "(mse: ½·MSE, half the mean squared error)" in out
+
+
+def test_resume_mismatch_names_the_first_differing_setting():
+    from bpx.training._checkpoint import first_difference
+
+    saved = {"a": 1, "arch": {"sizes": [4, 8, 3], "act": "relu"}, "z": None}
+    now = {"a": 1, "arch": {"sizes": [4, 8, 3], "act": "tanh"}, "z": 2}
+    assert first_difference(saved, now) == ("arch.act", "relu", "tanh")
+    assert first_difference(now, now) is None

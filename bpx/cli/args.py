@@ -60,9 +60,10 @@ def dropout(text):
 
 
 def int_list(text):
-    """``64,32`` -> [64, 32]: positive integers separated by commas."""
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if not parts:
+    """``64,32`` -> [64, 32]: positive integers separated by commas (no empty entry: ``4,,4`` and ``,4,``
+    are refused, not read as 4,4 and 4)."""
+    parts = [p.strip() for p in text.split(",")]
+    if not text.strip() or not all(parts):
         raise argparse.ArgumentTypeError(f"expected comma-separated positive integers such as 64,32, got {text!r}")
     return [positive_int(p) for p in parts]
 

@@ -4,7 +4,6 @@ of a small network (default: seed 004's 2-2-2 worked example)."""
 from __future__ import annotations
 
 import argparse
-import os
 
 from bpx.cli.args import positive_float, positive_int
 
@@ -73,8 +72,14 @@ def read_npz(path, rows):
 
     import numpy as np
 
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"--data {path!r}: no such file")
+    from bpx.utils._paths import regular_file_problem
+
+    problem = regular_file_problem(path)
+    if problem is not None:
+        raise FileNotFoundError(f"--data {path!r}: {problem}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"--data {path!r} is not an .npz file (bpx explain reads the arrays X and y of an .npz; "
+                         f"save a table with numpy.savez(path, X=X, y=y))")
     try:
         data = np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:

@@ -222,7 +222,7 @@ def _train(args, lazy, say):
     classify = task == "classification"
     classes, encoder = None, None
     if classify:
-        names = label_names(y, train.classes)
+        names = label_names(y, train.classes, f"{train.path}: labels", train.where)
         classes = list(train.classes) if train.classes is not None else sorted_classes(names)
         encoder = LabelEncoder(classes)
         targets = encoder.transform(list(names), f"{train.path}: labels")
@@ -247,7 +247,8 @@ def _train(args, lazy, say):
         output = args.output or {"mse": "identity", "binary_cross_entropy": "sigmoid", "cross_entropy": "softmax"}[loss]
         n_out = 1 if targets.ndim == 1 else targets.shape[1]
     if test is not None:
-        test_targets = (encoder.transform(list(label_names(test.y, test.classes)), f"{test.path}: labels") if classify
+        test_targets = (encoder.transform(list(label_names(test.y, test.classes, f"{test.path}: labels", test.where)),
+                                          f"{test.path}: labels") if classify
                         else test.y.astype(np.float64))
     X_train, X_test = train.X, None
     if test is not None:
@@ -404,5 +405,5 @@ def _line(name, metrics):
         text = f"{name} accuracy {metrics['accuracy']:.4f}, " + text
     elif "r2" in metrics:
         text = (f"{name} R² {metrics['r2']:.4f}, RMSE {metrics['rmse']:.4g}, MAE {metrics['mae']:.4g}, "
-                f"loss {metrics['loss']:.4f}")
+                f"loss {metrics['loss']:.4f} (½·MSE, the mse loss: half the mean squared error)")
     return text

@@ -153,7 +153,7 @@ def _check(ds, require_labels):
         raise ValueError(f"{path}: y must be labels (m,) or targets (m, k), got shape {y.shape}")
     if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
         r = int(np.argwhere(~np.isfinite(y))[0][0])
-        raise ValueError(f"{path}: non-finite value in y at sample {r + 1}")
+        raise ValueError(f"{path}: non-finite value in y at {ds.where(r)}")
 
 
 def _as_X(path, a, what="X"):
@@ -323,7 +323,7 @@ def _load_csv(path, label_column, n_features, default_label_column=None, delimit
             if np.all(y == np.round(y)):
                 y = y.astype(np.int64)
     return Dataset(X, y, None, path, feature_names=[header[j] for j in feats],
-                   label_column=None if label is None else header[label])
+                   label_column=None if label is None else header[label], lines=lines)
 
 
 def _check_header(path, header, line):
