@@ -269,3 +269,25 @@ def test_resume_mismatch_names_the_first_differing_setting():
     now = {"a": 1, "arch": {"sizes": [4, 8, 3], "act": "tanh"}, "z": 2}
     assert first_difference(saved, now) == ("arch.act", "relu", "tanh")
     assert first_difference(now, now) is None
+
+
+# -- a clean tree ---------------------------------------------------------------------------------------------
+def test_docs_examples_leave_the_working_tree_unchanged():
+    """The docs page whose example saves a model (squareplus.npz, once committed by accident) runs in a
+    temporary folder: the checkout's ``git status`` is the same after it. The whole suite is checked the
+    same way at its end (tests/conftest.py)."""
+    import subprocess
+    import sys
+
+    from conftest import git_status
+
+    before = git_status()
+    if before is None:
+        pytest.skip("not a git checkout (or no git): nothing to compare")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "models",
+                           os.path.join(ROOT, "tests", "test_readme.py")], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600, env=dict(os.environ, PYTHONPATH=ROOT, BPX_BACKEND="numpy"))
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert " passed" in done.stdout
+    assert git_status() == before
+    assert not os.path.exists(os.path.join(ROOT, "squareplus.npz"))

@@ -88,7 +88,7 @@ def add_parser(subparsers):
                    help="auto (default): classes for text labels or at most 20 distinct integers (or integer "
                         "labels 0..k-1 / 1..k), regression for fractional numbers, several target columns or "
                         "many distinct integers; the choice and its reason are printed")
-    p.add_argument("--no-bias", action="store_true", help="layers without biases (Z = A @ W, as in seeds 000/002)")
+    p.add_argument("--no-bias", action="store_true", help="layers without biases (Z = A @ W, as in the two-layer NumPy networks)")
     p.add_argument("--dropout", type=dropout, default=0.0, metavar="P[,P...]",
                    help="dropout probability while training, for every hidden layer or one per hidden layer "
                         "(default 0)")

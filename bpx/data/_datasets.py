@@ -9,7 +9,7 @@ targets) and dispatches on the extension:
 ``.csv`` (``.txt``, ``.tsv``)  a header row, one sample per row; the label column is ``label_column``,
                                else one named label/y/target/class, else the last column.
                                Non-numeric labels become class names.
-``.h5``/``.hdf5``              seed 003's layout (``train_set_x``/``train_set_y``/``list_classes``, or
+``.h5``/``.hdf5``              the cat classifier's HDF5 layout (``train_set_x``/``train_set_y``/``list_classes``, or
                                ``test_set_*``; images are flattened to (m, 64·64·3)) or any named
                                datasets (``x_key``/``y_key``). Needs h5py (``pip install 'bpx-backprop[data]'``).
 MNIST IDX (``.gz`` or raw)     detected by the magic number; the labels file is ``labels`` or the
@@ -174,7 +174,7 @@ def _as_y(path, a, what="y"):
     if a.dtype.kind not in "biufU":
         raise ValueError(f"{path}: {what} must hold numbers or names, got dtype {a.dtype}")
     if a.ndim == 2 and 1 in a.shape and a.shape[0] == 1:
-        a = a.reshape(-1)  # seed 003 stores labels as a (1, m) row
+        a = a.reshape(-1)  # the cat classifier's HDF5 layout stores labels as a (1, m) row
     elif a.ndim == 2 and a.shape[1] == 1 and a.dtype.kind != "f":
         a = a.reshape(-1)
     return a
