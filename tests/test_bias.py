@@ -66,7 +66,7 @@ def test_save_and_load(backend, dtype, to_input, tmp_path):
         assert sorted(npz.files) == ["W1", "W2", "header"]
         header = json.loads(npz["header"].tobytes())
     assert header["bias"] is False and header["arrays"] == ["W1", "W2"]
-    assert header["format_version"] == 2  # a bpx that reads format 1 only says "upgrade bpx", not a bad shape
+    assert header["format_version"] == 3  # older readers (formats 1, 2) say "upgrade bpx", not a bad shape
     again = bpx.load(path, backend=backend)
     assert again.bias is False and again.param_names() == ["W1", "W2"]
     X = to_input(np.random.default_rng(0).standard_normal((5, 3)).astype(dtype))

@@ -229,7 +229,7 @@ def test_lbfgs_with_full_batch_is_accepted(capsys, tmp_path, table):
 def test_explain_on_a_csv_does_not_talk_about_pickles(capsys, tmp_path, table, model):
     status, _, err = run_cli(capsys, "explain", "--model", model, "--data", table)
     assert status == 1
-    assert "is not an .npz file (bpx explain reads the arrays X and y of an .npz" in err
+    assert "is not a readable .npz file (bpx explain reads the arrays X and y of an .npz" in err
     assert "pickle" not in err
 
 

@@ -79,7 +79,7 @@ def read_npz(path, rows):
     if problem is not None:
         raise FileNotFoundError(f"--data {path!r}: {problem}")
     if not zipfile.is_zipfile(path):
-        raise ValueError(f"--data {path!r} is not an .npz file (bpx explain reads the arrays X and y of an .npz; "
+        raise ValueError(f"--data {path!r} is not a readable .npz file (bpx explain reads the arrays X and y of an .npz; "
                          f"save a table with numpy.savez(path, X=X, y=y))")
     try:
         data = np.load(path, allow_pickle=False)
