@@ -195,14 +195,14 @@ def test_fit_refuses_a_checkpoint_beyond_its_epochs(tmp_path):
 
 # -- messages ---------------------------------------------------------------------------------------------------
 def test_unregistered_activation_is_named_once(tmp_path):
-    from bpx.io._persistence import _checksum
+    from bpx.io._persistence import checksum
 
     net = bpx.MLP([3, 4, 2], backend="numpy")
     bpx.save(net, tmp_path / "m.npz")
     with np.load(tmp_path / "m.npz") as npz:
         arrays = {k: npz[k] for k in npz.files}
     header = dict(json.loads(arrays.pop("header").tobytes()), activation="my_act")
-    header["sha256"] = _checksum(header, [arrays[n] for n in header["arrays"]])
+    header["sha256"] = checksum(header, [arrays[n] for n in header["arrays"]])
     np.savez(tmp_path / "m.npz", header=np.frombuffer(json.dumps(header).encode(), np.uint8), **arrays)
     with pytest.raises(bpx.ModelFileError, match="the model's hidden activation 'my_act' is not registered") as info:
         bpx.load(tmp_path / "m.npz")

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import bpx
-from bpx.io._persistence import _checksum
+from bpx.io._persistence import checksum
 from bpx.utils import digest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -122,7 +122,7 @@ def model_members(path):
 
 def write_model(path, header, arrays, resign=True):
     if resign:
-        header = dict(header, sha256=_checksum(header, [arrays[n] for n in header["arrays"]]))
+        header = dict(header, sha256=checksum(header, [arrays[n] for n in header["arrays"]]))
     blob = np.frombuffer(json.dumps(header).encode(), np.uint8)
     write_zip(path, [("header.npy", npy_bytes(blob))] + [(f"{k}.npy", npy_bytes(v)) for k, v in arrays.items()])
 

@@ -33,10 +33,10 @@ def test_val_accuracy_is_the_share_of_validation_rows(backend, to_input, optimiz
 
 def test_the_checkpoint_encoder_marks_only_non_finite_floats():
     arrays = []
-    packed = ckpt._pack({"finite": 0.5, "nan": float("nan"), "inf": -math.inf, "a": np.arange(3)}, arrays)
+    packed = ckpt.pack({"finite": 0.5, "nan": float("nan"), "inf": -math.inf, "a": np.arange(3)}, arrays)
     assert packed == {"finite": 0.5, "nan": {"__float__": "nan"}, "inf": {"__float__": "-inf"}, "a": {"__array__": 0}}
     json.dumps(packed, allow_nan=False)  # strict JSON: no bare NaN
-    back = ckpt._unpack(packed, arrays)
+    back = ckpt.unpack(packed, arrays)
     assert back["finite"] == 0.5 and math.isnan(back["nan"]) and back["inf"] == -math.inf
 
 

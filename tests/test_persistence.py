@@ -98,9 +98,9 @@ def rewrite(path, resign=True, **changes):
         else:
             header[key] = value
     if resign:
-        from bpx.io._persistence import _checksum
+        from bpx.io._persistence import checksum
 
-        header["sha256"] = _checksum(header, [arrays[n] for n in header["arrays"] if n in arrays])
+        header["sha256"] = checksum(header, [arrays[n] for n in header["arrays"] if n in arrays])
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     with open(path, "wb") as f:
         np.savez(f, **arrays)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import math
 
+from bpx.utils._paths import check_output_file, output_clash
+
 
 def _int(text, minimum, expected):
     try:
@@ -123,8 +125,6 @@ def existing_data(text):
 
 def output_path(text):
     """A file path whose folder exists (checked before any work)."""
-    from bpx.utils._paths import check_output_file
-
     try:
         return check_output_file(text, None)
     except ValueError as exc:
@@ -134,8 +134,6 @@ def output_path(text):
 def refuse_overwrite(parser, outputs, inputs):
     """A usage error (exit 2, before any work) when an output (``{option: path}``) resolves to an input or
     to another output (real paths, symlinks resolved: :func:`bpx.utils.output_clash`)."""
-    from bpx.utils._paths import output_clash
-
     problem = output_clash(outputs, inputs)
     if problem is not None:
         parser.error(f"argument {problem}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from bpx.cli.args import positive_float, positive_int
+from bpx.utils._paths import regular_file_problem
 
 
 def add_parser(subparsers):
@@ -72,8 +73,6 @@ def read_npz(path, rows):
     import zipfile
 
     import numpy as np
-
-    from bpx.utils._paths import regular_file_problem
 
     problem = regular_file_problem(path)
     if problem is not None:

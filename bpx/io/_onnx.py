@@ -34,6 +34,7 @@ import os
 from ..backends._backend import to_numpy
 from ..data._preprocessing import Scaler, describe
 from ..utils._extras import install_hint
+from ..utils._paths import check_output_file
 
 OPSET = 21  # ai.onnx opset of the graphs ndonnx 0.23 writes; checked against the built model
 
@@ -208,7 +209,6 @@ def export_onnx(net, path, *, lean=True):
         is written.
     PermissionError
         If the folder is not writable."""
-    from ..utils._paths import check_output_file
     from ._persistence import write_atomically
 
     _check_net(net)

@@ -132,7 +132,7 @@ def save(net, path):
         "metadata": metadata,
         "sha256": "",
     }
-    header["sha256"] = _checksum(header, arrays)
+    header["sha256"] = checksum(header, arrays)
     blob = np.frombuffer(json.dumps(header, sort_keys=True).encode("utf-8"), dtype=np.uint8)
     write_atomically(path, lambda f: np.savez(f, header=blob, **dict(zip(names, arrays))))
     return path
@@ -267,7 +267,7 @@ def _check_arrays(path, header, arrays):
         if not np.all(np.isfinite(a)):
             raise ModelFileError(path, f"array {name} contains NaN or infinite weights")
     if header["format_version"] >= 3:
-        if _checksum(header, arrays) != header["sha256"]:
+        if checksum(header, arrays) != header["sha256"]:
             raise ModelFileError(path, "checksum mismatch: the header or the weights were corrupted or altered")
     elif _digest(arrays) != header["sha256"]:
         raise ModelFileError(path, "checksum mismatch: the weights were corrupted or altered")
@@ -276,7 +276,7 @@ def _check_arrays(path, header, arrays):
                       f"covers the weights only, not the header; save it again for the full check", stacklevel=3)
 
 
-def _checksum(header, arrays):
+def checksum(header, arrays):
     """Format 3's SHA-256: the header without its ``sha256`` (canonical JSON), then each array's name,
     dtype and shape, then the weights' bytes."""
     rest = json.dumps({k: v for k, v in header.items() if k != "sha256"}, sort_keys=True, allow_nan=False)

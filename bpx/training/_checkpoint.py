@@ -39,14 +39,14 @@ class CheckpointError(ValueError):
         self.path, self.reason = os.fspath(path), reason
 
 
-def _pack(obj, arrays):
+def pack(obj, arrays):
     if isinstance(obj, np.ndarray):
         arrays.append(obj)
         return {"__array__": len(arrays) - 1}
     if isinstance(obj, dict):
-        return {str(k): _pack(v, arrays) for k, v in obj.items()}
+        return {str(k): pack(v, arrays) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_pack(v, arrays) for v in obj]
+        return [pack(v, arrays) for v in obj]
     if isinstance(obj, float) and not math.isfinite(obj):
         return {"__float__": repr(obj)}
     if isinstance(obj, (np.integer, np.floating, np.bool_)):
@@ -54,7 +54,7 @@ def _pack(obj, arrays):
     return obj
 
 
-def _unpack(obj, arrays):
+def unpack(obj, arrays):
     if isinstance(obj, dict):
         if set(obj) == {"__array__"}:
             k = obj["__array__"]
@@ -65,9 +65,9 @@ def _unpack(obj, arrays):
             if obj["__float__"] not in ("nan", "inf", "-inf"):
                 raise ValueError(f"a non-finite number written as {obj['__float__']!r}")
             return float(obj["__float__"])
-        return {k: _unpack(v, arrays) for k, v in obj.items()}
+        return {k: unpack(v, arrays) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_unpack(v, arrays) for v in obj]
+        return [unpack(v, arrays) for v in obj]
     return obj
 
 
@@ -80,7 +80,7 @@ def _version():
 def write(path, identity, state):
     """Write ``identity`` (JSON values) and ``state`` (JSON values and NumPy arrays) to ``path`` atomically."""
     arrays = []
-    packed = _pack(state, arrays)
+    packed = pack(state, arrays)
     body = json.dumps({"identity": identity, "state": packed}, sort_keys=True)
     blob = np.frombuffer(body.encode("utf-8"), dtype=np.uint8)
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, "bpx_version": _version(), "n_arrays": len(arrays),
@@ -132,7 +132,7 @@ def read(path):
     if digest(arrays + [blob]) != header.get("sha256"):
         raise CheckpointError(path, "checksum mismatch: the checkpoint was corrupted or altered")
     try:
-        state = _unpack(body["state"], arrays)
+        state = unpack(body["state"], arrays)
     except (ValueError, RecursionError) as exc:
         raise CheckpointError(path, f"malformed state ({exc})") from None
     return body["identity"], state
