@@ -178,8 +178,10 @@ def pytest_sessionfinish(session, exitstatus):
     if before is None or hasattr(session.config, "workerinput"):
         return
     after = git_status()
-    if after is not None and after != before:
-        new = sorted(set(after.splitlines()) - set(before.splitlines()))
+    # files the suite created or deleted (edits to tracked files during a run are a developer's, not the suite's)
+    new = sorted(line for line in set((after or "").splitlines()) - set(before.splitlines())
+                 if line.startswith(("??", " D", "D ")))
+    if new:
         session.config.get_terminal_writer().line(
             "the test suite changed the working tree (git status --porcelain): " + "; ".join(new[:20]), red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -291,3 +291,12 @@ def test_docs_examples_leave_the_working_tree_unchanged():
     assert " passed" in done.stdout
     assert git_status() == before
     assert not os.path.exists(os.path.join(ROOT, "squareplus.npz"))
+
+
+def test_train_resume_from_a_fifo_is_refused_without_hanging(capsys, tmp_path, table):
+    fifo = tmp_path / "run.ckpt"
+    os.mkfifo(fifo)
+    status, _, err = run_cli(capsys, "train", "--data", table, "--out", tmp_path / "m.npz", "--epochs", 1,
+                             "--checkpoint", fifo, "--resume", "--verbose", 0, "--backend", "numpy")
+    assert status == 1 and f"{fifo}: not a regular file (a FIFO (named pipe))" in err
+    assert not (tmp_path / "m.npz").exists()
