@@ -99,3 +99,32 @@ def test_lbfgs_reports_each_iteration_as_batch_zero_of_the_whole_data():
                                                        callbacks=[Batches()])
     assert [(b, size) for b, size, _ in seen] == [(0, 30)] * len(h)
     assert [loss for _, _, loss in seen] == pytest.approx(h.loss, rel=1e-12)
+
+
+def test_a_checkpoint_records_the_architecture_under_its_names(tmp_path):
+    """The identity's keys are the file format: a checkpoint written by this bpx names them so."""
+    X, y = problem()
+    path = tmp_path / "run.ckpt"
+    bpx.MLP([4, 5, 3], backend="numpy", seed=0).fit(X, y, epochs=1, batch_size=10, verbose=0, checkpoint=path)
+    identity, _ = ckpt.read(path)
+    assert identity["architecture"] == {"layer_sizes": [4, 5, 3], "activation": "relu", "output": "softmax",
+                                        "loss": "cross_entropy", "bias": True, "dropout": [0.0]}
+    assert (identity["batch_size"], identity["rows"], identity["engine"]) == (10, 30, "eager")
+
+
+def test_another_engine_is_named_in_the_refusal():
+    with pytest.raises(ckpt.CheckpointError, match=r"run: engine \(its batches and positions are its own\) differs "
+                                                   r"\(checkpoint 'eager', this fit 'compiled'\); resume with the"):
+        ckpt.check_identity("c.ckpt", {"engine": "eager", "rows": 3}, {"engine": "compiled", "rows": 3})
+
+
+def test_callback_arguments_and_reprs():
+    with pytest.raises(ValueError, match="min_delta must be a finite number"):
+        bpx.ReduceLROnPlateau(min_delta=-1.0)
+
+    def stop_early(epoch, logs):
+        return False
+
+    from bpx.callbacks._callback import FunctionCallback
+
+    assert repr(FunctionCallback(stop_early)) == "FunctionCallback('stop_early')"
