@@ -128,3 +128,17 @@ def test_callback_arguments_and_reprs():
     from bpx.callbacks._callback import FunctionCallback
 
     assert repr(FunctionCallback(stop_early)) == "FunctionCallback('stop_early')"
+
+
+def test_clipping_one_gradient_keeps_its_dtype_and_values():
+    """One array (grads[0] is the only one: the namespace comes from it), float32 kept (the factor is a
+    float, never an object), and clip_gradients applies exactly the clips it is given."""
+    from bpx.clipping import clip_by_global_norm, clip_by_value
+    from bpx.optimizers._clipping import clip_gradients
+
+    g = [np.array([3.0, 4.0], dtype=np.float32)]
+    for clipped, expected in ((clip_by_global_norm(g, 1.0), [0.6, 0.8]), (clip_by_global_norm(g, 10.0), [3.0, 4.0]),
+                              (clip_by_value(g, 3.5), [3.0, 3.5]), (clip_gradients(g, clip_norm=1.0), [0.6, 0.8]),
+                              (clip_gradients(g, clip_value=3.5), [3.0, 3.5]), (clip_gradients(g), [3.0, 4.0])):
+        assert len(clipped) == 1 and clipped[0].dtype == np.float32
+        np.testing.assert_allclose(clipped[0], expected, rtol=1e-6)
