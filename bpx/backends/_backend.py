@@ -74,10 +74,17 @@ class Backend:
         return hash((self.name, str(self.device)))
 
     # -- dtypes -----------------------------------------------------------------------------------
+    def _dtypes(self):
+        """The device's ``{name: dtype}``, asked of the library once per backend (every fit and conversion asks)."""
+        table = self.__dict__.get("_dtype_table")
+        if table is None:
+            table = self._dtype_table = self.library.dtypes(self.xp, self.device)
+        return table
+
     def dtype(self, name):
         """The namespace's dtype for ``"float32"``/``"float64"``; a clear error for anything else."""
         name = dtype_name(name)
-        supported = _dtypes(self)
+        supported = self._dtypes()
         if name not in supported:
             raise ValueError(
                 f"dtype={name!r} is not supported by backend {self.spec!r} on device {self.device}; "
@@ -87,7 +94,7 @@ class Backend:
 
     def has_dtype(self, name):
         """Whether this backend's device supports dtype ``name`` (``no_float64`` devices lack float64)."""
-        return name in _dtypes(self)
+        return name in self._dtypes()
 
     # -- moving data ------------------------------------------------------------------------------
     def owns(self, x):
@@ -143,14 +150,6 @@ class Backend:
     def synchronize(self):
         """Wait until the work queued on this backend's device is done (for timing GPU work)."""
         self.library.synchronize(self.device)
-
-
-def _dtypes(backend):
-    """The device's ``{name: dtype}``, asked of the library once per backend (every fit and conversion asks)."""
-    table = backend.__dict__.get("_dtype_table")
-    if table is None:
-        table = backend._dtype_table = backend.library.dtypes(backend.xp, backend.device)
-    return table
 
 
 def is_host_data(x):
@@ -272,7 +271,7 @@ def host_rngs(seed, n):
 
 # -- probing ---------------------------------------------------------------------------------------
 @functools.cache
-def _probe(name):
+def probe(name):
     """(namespace module, None) if library ``name`` is usable here, else (None, reason)."""
     try:
         return LIBRARIES[name].load(), None
@@ -288,7 +287,7 @@ def backend_status():
     dict of str to (str or None)
         Each library's name, and None where it is usable here, else the reason why not (not
         installed, no CUDA device, ...)."""
-    return {name: _probe(name)[1] for name in LIBRARIES}
+    return {name: probe(name)[1] for name in LIBRARIES}
 
 
 def available_backends():
@@ -304,7 +303,7 @@ def available_backends():
 def auto_name():
     """What ``auto`` chooses here: the first usable accelerator library (CuPy on a working CUDA
     device), else NumPy."""
-    return next((name for name, lib in LIBRARIES.items() if lib.accelerator and _probe(name)[1] is None), "numpy")
+    return next((name for name, lib in LIBRARIES.items() if lib.accelerator and probe(name)[1] is None), "numpy")
 
 
 def _unusable(spec, why):
@@ -359,7 +358,7 @@ def get_backend(name=None):
         lib = auto_name()
     if lib not in LIBRARIES:
         raise _unusable(spec, f"is unknown; the names are {', '.join(NAMES + ('auto',))}")
-    xp, reason = _probe(lib)
+    xp, reason = probe(lib)
     if reason:
         raise _unusable(spec, f"is not usable: {lib}: {reason}")
     library = LIBRARIES[lib]

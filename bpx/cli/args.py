@@ -26,7 +26,8 @@ def nonnegative_int(text):
     return _int(text, 0, "an integer >= 0")
 
 
-def _float(text):
+def finite_float(text):
+    """A finite number (an argparse type; the other number types build on it)."""
     try:
         value = float(text)
     except ValueError:
@@ -37,7 +38,7 @@ def _float(text):
 
 
 def positive_float(text):
-    value = _float(text)
+    value = finite_float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
     return value
@@ -45,7 +46,7 @@ def positive_float(text):
 
 def unit_interval(text):
     """A fraction in [0, 1)."""
-    value = _float(text)
+    value = finite_float(text)
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
     return value
@@ -72,7 +73,7 @@ def int_list(text):
 
 def fraction(text):
     """A fraction in (0, 1)."""
-    value = _float(text)
+    value = finite_float(text)
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
     return value

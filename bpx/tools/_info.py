@@ -11,7 +11,7 @@ import os
 import platform
 import sys
 
-from ..backends._backend import _probe, auto_name, backend_status
+from ..backends._backend import auto_name, backend_status, probe
 from ..backends._libraries import LIBRARIES
 from ..utils._extras import install_hint
 
@@ -32,7 +32,7 @@ def version(dist):
 
 
 def _devices(status):
-    return {name: lib.devices(_probe(name)[0]) for name, lib in LIBRARIES.items() if status[name] is None}
+    return {name: lib.devices(probe(name)[0]) for name, lib in LIBRARIES.items() if status[name] is None}
 
 
 def blas_info():
