@@ -51,21 +51,36 @@ class Backend:
     device : object
         The device arrays are made on.
     spec : str
-        The spec it was made from (``"torch:cuda"``)."""
+        The spec it was made from (``"torch:cuda"``).
+    chosen_by : bpx.backends.FastestChoice, optional
+        For a backend picked by ``backend="fastest"``: the record of that choice (which backend, the
+        figures, every rejected backend's reason, the cache file); None otherwise."""
 
-    def __init__(self, library, xp, device, spec):
+    def __init__(self, library, xp, device, spec, chosen_by=None):
         self.library = library  # the registry entry (bpx.libraries): transfers, sync, capabilities
         self.name = library.name
         self.xp = xp
         self.device = device
         self.spec = spec
+        self.chosen_by = chosen_by
+
+    def chosen(self, choice):
+        """This backend carrying ``choice`` (a :class:`bpx.backends.FastestChoice`) as ``chosen_by``."""
+        return Backend(self.library, self.xp, self.device, self.spec, chosen_by=choice)
+
+    @property
+    def fastest(self):
+        """``chosen_by`` as a dict (None for a backend not picked by ``backend="fastest"``); kept for the
+        code written before :class:`bpx.backends.FastestChoice`."""
+        return None if self.chosen_by is None else self.chosen_by.as_dict()
 
     def __repr__(self):
         return f"Backend({self.spec!r})"
 
     def __reduce__(self):
-        """Pickle (and deepcopy) as ``get_backend(spec)``: the namespace module itself does not pickle."""
-        return (get_backend, (self.spec,))
+        """Pickle (and deepcopy) as ``get_backend(spec)`` plus ``chosen_by``: the namespace module itself
+        does not pickle."""
+        return (get_backend, (self.spec,), {"chosen_by": self.chosen_by} if self.chosen_by is not None else None)
 
     def __eq__(self, other):
         return isinstance(other, Backend) and (self.name, self.device) == (other.name, other.device)
@@ -349,9 +364,9 @@ def get_backend(name=None):
     lib, _, device_text = spec.partition(":")
     lib = lib.strip().lower().replace("-", "_")
     device_text = device_text.strip() or None
-    if lib == "fastest":  # a choice timed for one network (bpx.fastest, which builds on this module)
+    if lib == "fastest":  # a choice timed for one network (bpx.backends.Fastest, which builds on this module)
         raise ValueError(f"backend {spec!r} is timed for a network: pass it to bpx.MLP(backend={spec!r}) "
-                         "or call bpx.fastest.choose(layer_sizes, batch)")
+                         "or run bpx bench --fastest")
     if lib == "auto":
         if device_text:
             raise _unusable(spec, "names a device, but 'auto' chooses its own")

@@ -92,11 +92,11 @@ def batch_size(text):
 def backend_spec(text):
     """A backend spec that is usable here (``numpy``, ``torch:cuda``, ``auto``, ...)."""
     from bpx.backends._backend import get_backend
-    from bpx.tools._fastest import is_fastest, parse
+    from bpx.backends._fastest import is_fastest, parse
 
     try:
         if is_fastest(text):
-            parse(text)  # "fastest[:B]": timed when the network is known (bpx.MLP, bpx.load)
+            parse(text)  # "fastest[:B]": timed when the network and the run are known (bpx train, bpx.MLP, bpx.load)
         else:
             get_backend(text)
     except (TypeError, ValueError) as exc:

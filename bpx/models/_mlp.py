@@ -31,6 +31,7 @@ from ..nn._layers import Dense, param_layout
 from ..nn._losses import get_loss
 from ..nn._precision import check_precision, compute_dtype, supports
 from ..optimizers._loss_scaling import LossScaler, check_loss_scaler
+from ..training._fastest import backend_for
 from ..training._history import History  # noqa: F401 (the type fit returns)
 from ..training._loop import TrainingDiverged  # noqa: F401 (bpx.TrainingDiverged)
 from ..training._loop import fit as fit_loop
@@ -60,7 +61,7 @@ class MLP:
     ``layer_sizes`` includes the input and output widths: ``[784, 128, 10]`` has one hidden layer of
     128 units. Hidden layers use ``activation``, the output layer ``output``; ``loss`` is the cost.
     ``backend`` is a spec for :func:`bpx.get_backend` (default ``$BPX_BACKEND``, else ``auto``); ``"fastest"``
-    times this network on every usable backend and keeps the fastest (:mod:`bpx.fastest`).
+    times this network on every usable backend and keeps the fastest (:class:`bpx.backends.Fastest`).
     ``init`` picks the initializer (``"lecun"``, the seeds' randn/√fan_in; ``"glorot"``; ``"he"``;
     default He for relu/leaky_relu, LeCun otherwise). One ``seed`` gives the same initial network on
     every backend, bit for bit in float64.
@@ -129,9 +130,10 @@ class MLP:
         if seed is not None:
             seed = check_int(seed, "seed", minimum=0)
         self.dtype = dtype_name(dtype)
-        from ..tools._fastest import backend_for  # temporary: fastest moves below models (issue 23 step 2)
-
-        self.backend = backend_for(backend, sizes, self.dtype, hidden.name, out.name, self.loss_fn.name)  # "fastest": timed
+        network = {"layer_sizes": sizes, "activation": hidden.name, "output": out.name, "loss": self.loss_fn.name,
+                   "dtype": self.dtype, "bias": bias, "dropout": list(dropout),
+                   "precision": check_precision(precision, self.dtype)}
+        self.backend = backend_for(backend, network, lambda spec: MLP(**network, backend=spec))  # "fastest": timed
         self.array_dtype = self.backend.dtype(self.dtype)  # the namespace's dtype object (what the math casts to)
         self.precision = check_precision(precision, self.dtype)
         self.loss_scaler = check_loss_scaler(loss_scaler, self.precision)  # fp16 only (bpx.loss_scaling)

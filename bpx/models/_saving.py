@@ -7,6 +7,10 @@ read live in :mod:`bpx.io` (below the models: it knows no model class); this mod
 
 from __future__ import annotations
 
+import os
+
+from ..backends._backend import get_backend
+from ..backends._fastest import is_fastest
 from ..io._persistence import ModelFileError, read
 from ..nn._activations import ACTIVATIONS, OUTPUT_ONLY
 from ..nn._precision import PRECISIONS, supports
@@ -37,13 +41,12 @@ def load(path, backend=None):
         activation that is not registered in this session.
     TypeError
         If ``path`` is not a path."""
-    from ..tools._fastest import backend_for  # temporary: fastest moves below models (issue 23 step 2)
-
     header, arrays = read(path)
-    backend = backend_for(backend, header["layer_sizes"], header["dtype"], header["activation"], header["output"],
-                          header["loss"])
-    if header["dtype"] in ("float32", "float64"):
-        backend.dtype(header["dtype"])  # a float64 model on a float32-only device: the device's error
+    backend = (os.environ.get("BPX_BACKEND") or None) if backend is None else backend
+    if not is_fastest(backend):  # "fastest": bpx.MLP times the saved network itself
+        backend = get_backend(backend)
+        if header["dtype"] in ("float32", "float64"):
+            backend.dtype(header["dtype"])  # a float64 model on a float32-only device: the device's error
     for key in ("activation", "output"):
         _check_registered(path, key, header[key])
     # files written before bias, dropout, precision existed: every layer had a bias, no dropout, full precision
@@ -69,7 +72,7 @@ def load(path, backend=None):
 def _precision(precision, backend):
     """A saved mixed-precision setting, kept where ``backend`` offers it (elsewhere the network computes in
     its master dtype); an unknown one is left for MLP to refuse."""
-    if precision in PRECISIONS and not supports(backend, precision):
+    if precision in PRECISIONS and not is_fastest(backend) and not supports(backend, precision):
         return None
     return precision
 
