@@ -21,10 +21,11 @@ from ._backend import (
     namespace,
     namespace_name,
     ndarray_ok,
+    on_device,
     to_numpy,
 )
 from ._libraries import LIBRARIES, ArrayLibrary, DeviceError, Unavailable, register
 
 __all__ = ["NAMES", "LIBRARIES", "ArrayLibrary", "Backend", "DeviceError", "Unavailable", "auto_name",
            "available_backends", "backend_status", "dtype_name", "fast_paths", "get_backend", "host_rngs",
-           "inplace_ok", "is_host_data", "namespace", "namespace_name", "ndarray_ok", "register", "to_numpy"]
+           "inplace_ok", "is_host_data", "namespace", "namespace_name", "ndarray_ok", "on_device", "register", "to_numpy"]

@@ -144,6 +144,23 @@ class Backend:
         """Wait until the work queued on this backend's device is done (for timing GPU work)."""
         self.library.synchronize(self.device)
 
+    def device_context(self):
+        """The context computations on this backend run inside (``ArrayLibrary.device_context``): CuPy's
+        current device, JAX's matmul precision; nothing for most libraries."""
+        return self.library.device_context(self.device)
+
+
+def on_device(method):
+    """Run ``method(self, ...)`` of an object with a ``backend`` (a network) inside its backend's
+    :meth:`Backend.device_context`: what fit, the forward pass and prediction are wrapped in."""
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        with self.backend.device_context():
+            return method(self, *args, **kwargs)
+
+    return run
+
 
 def _dtypes(backend):
     """The device's ``{name: dtype}``, asked of the library once per backend (every fit and conversion asks)."""
@@ -261,6 +278,20 @@ def ndarray_ok(x):
     ok = _NDARRAY.get(type(x))
     if ok is None:
         ok = _NDARRAY[type(x)] = bool(getattr(_library(x), "ndarray", False))
+    return ok and _FAST["on"]
+
+
+_CLAMPS = {}
+
+
+def clip_ok(x):
+    """Fast path check: ``x``'s library clamps with ``clip`` and Python-scalar bounds without making an
+    array, where ``maximum``/``minimum`` with a scalar make one per call (torch through array-api-compat:
+    a host-to-device copy on CUDA, every step). Elsewhere ``maximum`` is the faster form (array-api-compat's
+    ``clip`` for NumPy and CuPy casts and broadcasts its bounds)."""
+    ok = _CLAMPS.get(type(x))
+    if ok is None:
+        ok = _CLAMPS[type(x)] = bool(getattr(_library(x), "clamps", False))
     return ok and _FAST["on"]
 
 

@@ -31,6 +31,7 @@ class ArrayLibrary:
     compiled = False
     lazy = False
     accelerator = False
+    clamps = False
 
     def load(self):
         raise NotImplementedError
@@ -54,6 +55,12 @@ class ArrayLibrary:
         """Wait until the work queued on ``device`` is done (CPU libraries compute eagerly: nothing)."""
 
     def float_errors(self):
+        return contextlib.nullcontext()
+
+    def device_context(self, device):
+        """The context bpx's fit, forward pass, prediction and snapshots run inside on ``device``: where
+        the library needs one to make arrays on the right device (CuPy's current device) or to compute
+        at the precision bpx promises (JAX's matmul precision). Default: none."""
         return contextlib.nullcontext()
 
     def settings(self):

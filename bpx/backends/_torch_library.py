@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import array_api_compat
 
 from ._library import ArrayLibrary, DeviceError, not_installed
+from ._matmul_precision import tf32_allowed
 
 
 class Torch(ArrayLibrary):
@@ -12,6 +15,7 @@ class Torch(ArrayLibrary):
     install = "pip install 'bpx[torch]'"
     distributions = ("torch",)
     inplace = True
+    clamps = True  # torch.clamp takes Python-scalar bounds; array-api-compat's maximum makes a tensor of one
 
     def load(self):
         try:
@@ -61,12 +65,31 @@ class Torch(ArrayLibrary):
 
             torch.cuda.synchronize(device)
 
+    def device_context(self, device):
+        """On CUDA, TF32 matmuls exactly as the user chose (``BPX_TF32``, :mod:`bpx.backends._matmul_precision`),
+        whatever ``torch.backends.cuda.matmul.allow_tf32`` says outside bpx; nothing on the CPU."""
+        if getattr(device, "type", None) != "cuda":
+            return contextlib.nullcontext()
+        return _allow_tf32(tf32_allowed())
+
     def settings(self):
         try:
             import torch
         except ImportError:
             return {}
 
-        return {"torch.backends.cuda.matmul.allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32),
-                "torch.get_float32_matmul_precision()": torch.get_float32_matmul_precision()}
+        return {"torch:cuda TF32 inside bpx": "on (BPX_TF32=1)" if tf32_allowed() else "off",
+                "torch.backends.cuda.matmul.allow_tf32 (outside bpx)": bool(torch.backends.cuda.matmul.allow_tf32)}
+
+
+@contextlib.contextmanager
+def _allow_tf32(on):
+    import torch
+
+    before = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = on
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = before
 

@@ -18,7 +18,7 @@ import json
 
 from array_api_compat import is_dask_array
 
-from ..backends._backend import dtype_name, get_backend, host_rngs, ndarray_ok
+from ..backends._backend import dtype_name, get_backend, host_rngs, ndarray_ok, on_device
 from ..data._adapter import as_matrix
 from ..nn._activations import get_activation
 from ..nn._initializers import default_init, get_initializer
@@ -385,18 +385,21 @@ class MLP:
         return xp.sum(xp.astype(hits, self._dtype))
 
     # -- public math --------------------------------------------------------------------------------
+    @on_device
     def forward(self, X):
         """The output activations A[L], shape (m, n_out) (a lazy dask array for a dask X)."""
         if is_dask_array(X):
             return self._distributed().forward(self, X)
         return self._forward(self._X(X))[0]
 
+    @on_device
     def loss(self, X, Y):
         """The cost C on (X, Y) as a Python float."""
         if is_dask_array(X):
             return self._distributed().evaluate(self, X, Y)["loss"]
         return self._evaluate_arrays(*self._XY(X, Y))["loss"]
 
+    @on_device
     def loss_and_grads(self, X, Y):
         """``(cost, grads)``: the cost as a float and ∂C/∂p for every p in :attr:`params` (fresh arrays).
         Dropout is off here (the network as it predicts); :func:`bpx.gradcheck` checks the gradients
@@ -407,6 +410,7 @@ class MLP:
         cost, grads, _ = self._loss_and_grads(X, Y)
         return float(cost), grads
 
+    @on_device
     def train_step(self, X, Y, optimizer):
         """One forward/backward/update on exactly this batch; returns the cost before the update."""
         check_optimizer(optimizer, self)
@@ -423,6 +427,7 @@ class MLP:
             return self._distributed().forward(self, X, "predict_proba")
         return self.forward(X)
 
+    @on_device
     def predict(self, X):
         """Class labels (m,) for softmax; 0/1 labels for sigmoid ((m,) for one unit, else (m, n_out));
         the output values (m, n_out) for an identity output. A dask X gives a lazy dask array."""
@@ -437,6 +442,7 @@ class MLP:
             return labels[:, 0] if self.n_outputs == 1 else labels
         return A
 
+    @on_device
     def evaluate(self, X, Y):
         """``{"loss": C, "accuracy": fraction correct}`` (accuracy for classifiers only)."""
         if is_dask_array(X):
@@ -444,6 +450,7 @@ class MLP:
         return self._evaluate_arrays(*self._XY(X, Y))
 
     # -- training ---------------------------------------------------------------------------------------
+    @on_device
     def fit(self, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, validation_data=None,
             verbose=1, validation_split=0.0, early_stopping=None, sample_weight=None, callbacks=None,
             checkpoint=None, checkpoint_every=1, resume=False):

@@ -13,13 +13,15 @@ import sys
 
 from ..backends._backend import _probe, auto_name, backend_status
 from ..backends._libraries import LIBRARIES
+from ..backends._matmul_precision import describe as matmul_precision
 
 # the array libraries' own distributions come from the registry; these are the others worth reporting
 DISTRIBUTIONS = ("numpy", "array-api-compat", *(d for lib in LIBRARIES.values() for d in lib.distributions
                                                  if d != "numpy"),
                  "threadpoolctl", "scikit-learn", "tqdm", "matplotlib", "h5py")
 ENVIRONMENT = ("BPX_BACKEND", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-               "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "CUPY_TF32")
+               "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "CUPY_TF32", "BPX_TF32",
+               "XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_FLAGS")
 
 
 def version(dist):
@@ -49,8 +51,8 @@ def blas_info():
 
 
 def _settings(status):
-    """Each library's numerics settings worth knowing (TF32 is off unless you opt in)."""
-    settings = {}
+    """The matmul-precision rule (TF32 only with ``BPX_TF32=1``) and each library's numerics settings."""
+    settings = {"bpx matmul precision": matmul_precision()}
     for lib in LIBRARIES.values():
         settings.update(lib.settings())
     return settings
@@ -88,7 +90,7 @@ def format_text(info):
     lines += ["", "BLAS (threadpoolctl):"]
     for pool in info["blas"]:
         lines.append("  " + ", ".join(f"{k}={v}" for k, v in pool.items()))
-    lines += ["", "TF32 (off unless you opt in):"]
+    lines += ["", "matmul precision and TF32 (BPX_TF32=1 opts in on every backend):"]
     lines += [f"  {k}: {v}" for k, v in info["tf32"].items()]
     if info["environment"]:
         lines += ["", "environment:"]
