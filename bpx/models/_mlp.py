@@ -141,10 +141,11 @@ class MLP:
         init_rng, self._shuffle_rng, self._dropout_rng = host_rngs(seed, 3)
         xp, dev = self.backend.xp, self.backend.device
         self._params = []
-        for layer in self.layers:
-            self._params.append(self.backend.asarray(initializer(init_rng, layer.n_in, layer.n_out), self.dtype))
-            if layer.bias:
-                self._params.append(xp.zeros(layer.n_out, dtype=self._dtype, device=dev))
+        with self.backend.device_context():  # CuPy makes the zeros on its current device, whatever device= says
+            for layer in self.layers:
+                self._params.append(self.backend.asarray(initializer(init_rng, layer.n_in, layer.n_out), self.dtype))
+                if layer.bias:
+                    self._params.append(xp.zeros(layer.n_out, dtype=self._dtype, device=dev))
         self.optimizer = None
         self.classes = None  # optional class names (a list of str), saved with the model
         self.metadata = {}  # JSON-serializable facts saved with the model (e.g. the CLI's preprocessing)
