@@ -131,6 +131,11 @@ class Backend:
                 host = host.astype(dtype_name(dtype or "float32"), copy=False)
         return self.library.from_host(xp, host, dt, self.device)
 
+    def transfer(self, host):
+        """Move a small host numpy array made per step (packed dropout masks) onto the device, in its own
+        dtype, without a host sync where the library allows (``ArrayLibrary.transfer``)."""
+        return self.library.transfer(self.xp, host, self.device)
+
     def quiet_float_errors(self):
         """A context in which overflow/invalid-value warnings are silenced (numpy and cupy warn
         through numpy's error state); ``fit`` checks finiteness itself and raises a clear error."""

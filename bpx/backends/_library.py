@@ -51,6 +51,11 @@ class ArrayLibrary:
     def to_host(self, x):
         return np.array(np.from_dlpack(x), copy=True)
 
+    def transfer(self, xp, host, device):
+        """Move a small per-step host array (dropout masks) onto ``device`` without waiting for the copy
+        where the library can (torch:cuda: pinned memory, ``non_blocking``); default: :meth:`from_host`."""
+        return self.from_host(xp, host, None, device)
+
     def synchronize(self, device):
         """Wait until the work queued on ``device`` is done (CPU libraries compute eagerly: nothing)."""
 

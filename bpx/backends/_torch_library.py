@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import array_api_compat
+import numpy as np
 
 from ._library import ArrayLibrary, DeviceError, not_installed
 from ._matmul_precision import tf32_allowed
@@ -54,6 +55,17 @@ class Torch(ArrayLibrary):
         if not host.flags.writeable:
             host = host.copy()  # torch cannot wrap read-only memory (it warns); a copy keeps the caller's array safe
         return xp.asarray(host, dtype=dtype, device=device)
+
+    def transfer(self, xp, host, device):
+        """One code path on every device: a tensor over ``host``, pinned on CUDA (the only memory a copy
+        can leave without waiting: torch's pinned allocator keeps the buffer until the copy is done), then
+        ``.to(device, non_blocking=True)`` (a no-op on the CPU, where the tensor is already there)."""
+        import torch
+
+        tensor = torch.from_numpy(np.ascontiguousarray(host))
+        if getattr(device, "type", None) == "cuda":
+            tensor = tensor.pin_memory()
+        return tensor.to(device, non_blocking=True)
 
     def to_host(self, x):
         x = x.detach()

@@ -21,6 +21,7 @@ from array_api_compat import is_dask_array
 from ..backends._backend import dtype_name, get_backend, host_rngs, ndarray_ok, on_device
 from ..data._adapter import as_matrix
 from ..nn._activations import get_activation
+from ..nn._dropout import batch_masks
 from ..nn._initializers import default_init, get_initializer
 from ..nn._layers import Dense, param_layout
 from ..nn._losses import get_loss
@@ -344,17 +345,12 @@ class MLP:
 
     def _dropout_masks(self, m):
         """Fresh dropout masks for a batch of ``m`` rows: per hidden layer an (m, n) array of 0 and
-        1/(1 − p), drawn on the host from the network's dropout stream and moved to the device (so every
-        backend draws the same masks); None when this network has no dropout."""
+        1/(1 − p), drawn on the host from the network's dropout stream and moved to the device as packed
+        bits (``bpx.nn._dropout``: every backend draws the same masks); None when this network has no dropout."""
         if not any(self.dropout):
             return None
-        masks, xp = [], self.backend.xp
-        for layer, p in zip(self.layers, self.dropout):
-            if p:
-                keep = self.backend.asarray(self._dropout_rng.random((m, layer.n_out)) >= p)  # 1 byte per unit travels
-                masks.append(xp.astype(keep, self._dtype) * (1.0 / (1.0 - p)))
-            else:
-                masks.append(None)
+        widths = [layer.n_out for layer in self.layers[:-1]]
+        masks = batch_masks(self.backend, self._dropout_rng, widths, self.dropout, self._dtype, m)
         return masks + [None]  # never on the output layer
 
     def _measure(self, X, Y, masks=None):
