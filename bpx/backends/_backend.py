@@ -155,6 +155,17 @@ class Backend:
         return self.library.device_context(self.device)
 
 
+def in_device_context(backend, fn):
+    """``fn()`` run inside ``backend``'s :meth:`Backend.device_context` (a timed peer, e.g. a GEMM roof,
+    computing under the precision bpx computes under)."""
+
+    def run():
+        with backend.device_context():
+            return fn()
+
+    return run
+
+
 def on_device(method):
     """Run ``method(self, ...)`` of an object with a ``backend`` (a network) inside its backend's
     :meth:`Backend.device_context`: what fit, the forward pass and prediction are wrapped in."""

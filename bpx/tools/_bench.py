@@ -50,6 +50,7 @@ import warnings
 
 import numpy as np
 
+from ..backends._backend import in_device_context
 from ._info import DISTRIBUTIONS, blas_info
 from ._info import version as _version
 
@@ -482,7 +483,8 @@ def run_throughput(workload, sizes, batch, dtype, samples, specs, peers, repeats
                 backend = bpx.get_backend(spec)
                 name = f"bpx[{spec}] GEMM roof"
                 roofs[name] = (inner, (f"bpx[{spec}]",))
-                jobs[name] = (gemm_roof_fn(backend.xp, sizes, batch, dtype, backend.device, inner), synchronizer(backend))
+                roof = gemm_roof_fn(backend.xp, sizes, batch, dtype, backend.device, inner)
+                jobs[name] = (in_device_context(backend, roof), synchronizer(backend))  # bpx's precision (no TF32)
     first, compiled = {}, {f"bpx[{spec}]" for spec in specs if _compiling(spec)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # sklearn's ConvergenceWarning for one epoch of partial_fit
