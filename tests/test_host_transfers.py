@@ -33,6 +33,7 @@ NETWORKS = [
     ("tanh", "exp", "poisson", {}),
     ("relu", "softmax", "mse", {}),
     ("relu", "softmax", "cross_entropy", {"precision": "bf16", "dtype": "float32"}),
+    ("relu", "softmax", "cross_entropy", {"precision": "fp16", "dtype": "float32"}),
 ]
 
 
