@@ -15,13 +15,16 @@ from .._version import __version__
 from ..backends._backend import auto_name, backend_status, probe
 from ..backends._fastest import cache_path, cached_choices
 from ..backends._libraries import LIBRARIES
+from ..backends._matmul_precision import describe as matmul_precision
+from ..utils._extras import install_hint
 
 # the array libraries' own distributions come from the registry; these are the others worth reporting
 DISTRIBUTIONS = ("numpy", "array-api-compat", *(d for lib in LIBRARIES.values() for d in lib.distributions
                                                  if d != "numpy"),
                  "threadpoolctl", "scikit-learn", "tqdm", "matplotlib", "h5py")
 ENVIRONMENT = ("BPX_BACKEND", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-               "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "CUPY_TF32")
+               "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "CUPY_TF32", "BPX_TF32",
+               "XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_FLAGS")
 
 
 def version(dist):
@@ -51,8 +54,8 @@ def blas_info():
 
 
 def _settings(status):
-    """Each library's numerics settings worth knowing (TF32 is off unless you opt in)."""
-    settings = {}
+    """The matmul-precision rule (TF32 only with ``BPX_TF32=1``) and each library's numerics settings."""
+    settings = {"bpx matmul precision": matmul_precision()}
     for lib in LIBRARIES.values():
         settings.update(lib.settings())
     return settings
@@ -72,7 +75,7 @@ def collect():
         "backends": {name: "usable" if status[name] is None else f"unavailable: {status[name]}" for name in LIBRARIES},
         "auto": auto_name(),
         "devices": _devices(status),
-        "blas": blas if blas is not None else [{"note": "install threadpoolctl (bpx[info]) to see the BLAS in use"}],
+        "blas": blas if blas is not None else [{"note": f"install threadpoolctl ({install_hint('info')}) for the BLAS"}],
         "tf32": _settings(status),
         "environment": {k: os.environ[k] for k in ENVIRONMENT if k in os.environ},
         "fastest": {"cache_file": cache_path(), "choices": cached_choices()},
@@ -89,7 +92,7 @@ def format_text(info):
     lines += ["", "BLAS (threadpoolctl):"]
     for pool in info["blas"]:
         lines.append("  " + ", ".join(f"{k}={v}" for k, v in pool.items()))
-    lines += ["", "TF32 (off unless you opt in):"]
+    lines += ["", "matmul precision and TF32 (BPX_TF32=1 opts in on every backend):"]
     lines += [f"  {k}: {v}" for k, v in info["tf32"].items()]
     if info["environment"]:
         lines += ["", "environment:"]
