@@ -82,6 +82,14 @@ class MLP:
     scaling (:mod:`bpx.loss_scaling`), set by ``loss_scaler`` (a :class:`bpx.LossScaler`; None: its
     defaults, torch.amp.GradScaler's).
 
+    What engines, optimizers and tools read (the model's public protocol, docs/development/architecture.md):
+    :meth:`get_config` (the architecture, written once; :meth:`from_config` builds from it), :attr:`params`
+    (the live parameter list), ``layers``, ``slices``, ``loss_fn``, ``fused``, ``output`` and
+    ``array_dtype`` (what the functional core :mod:`bpx.nn._functional` computes with), ``rngs`` (the
+    host streams ``rngs.shuffle`` and ``rngs.dropout``) and :meth:`dropout_masks`. The data adapter
+    (:mod:`bpx.data._adapter`) turns what a user passes into the network's arrays. Every argument after
+    ``layer_sizes`` is keyword-only.
+
     Parameters
     ----------
     layer_sizes : sequence of int
