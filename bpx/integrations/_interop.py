@@ -318,6 +318,8 @@ def to_sklearn(net):
     ``net``'s outputs (a binary classifier adds the first column ``1 - p``); class labels are
     ``net.classes`` where the model has them, else 0..k-1. Hidden activations must be scikit-learn's
     (identity, logistic (sigmoid), tanh, relu), so that ``clone`` and refitting mean the same network.
+    ``partial_fit`` and ``fit`` with ``warm_start=True`` go on training from ``net``'s weights; the
+    bookkeeping (``loss_curve_``, ``best_loss_``, ``validation_scores_``, ...) starts empty.
 
     Parameters
     ----------
@@ -346,32 +348,6 @@ def to_sklearn(net):
                          f"use {', '.join(names)}")
     if net.output not in ("softmax", "sigmoid", "identity"):
         raise ValueError(f"net's output {net.output!r} has no scikit-learn equivalent (softmax, sigmoid or identity)")
-    from sklearn.preprocessing import LabelBinarizer
+    from ._sklearn import estimator_for_network  # scikit-learn is optional: imported only when used
 
-    from ._sklearn import MLPClassifier, MLPRegressor
-
-    k = net.n_outputs
-    common = dict(hidden_layer_sizes=tuple(net.layer_sizes[1:-1]), activation=names[net.activation],
-                  backend=net.backend, dtype=net.dtype)
-    if net.output == "identity":
-        est = MLPRegressor(**common)
-    else:
-        est = MLPClassifier(**common)
-        multilabel = net.output == "sigmoid" and k > 1
-        if multilabel:
-            classes = np.arange(k)
-            binarizer = LabelBinarizer().fit(np.eye(k, dtype=np.int64))
-        else:
-            classes = np.asarray(net.classes) if net.classes is not None else np.arange(max(k, 2))
-            if len(classes) != max(k, 2):
-                raise ValueError(f"net has {len(classes)} class names for {k} output units")
-            binarizer = LabelBinarizer().fit(classes)
-        est._label_binarizer = binarizer
-        est.classes_ = binarizer.classes_
-    est._net = net.copy()
-    est.n_features_in_ = net.n_features
-    est.n_layers_ = len(net.layer_sizes)
-    est.n_outputs_ = k
-    est.out_activation_ = {"sigmoid": "logistic"}.get(net.output, net.output)
-    est.n_iter_, est.t_, est.loss_curve_ = 0, 0, []
-    return est
+    return estimator_for_network(net.copy(), names[net.activation])

@@ -334,14 +334,29 @@ class _BaseMLP(BaseEstimator):
         net.set_params([q for pair in zip(coefs, intercepts) for q in pair])
         self.__dict__.pop("_coefs_set", None)
         self.__dict__.pop("_intercepts_set", None)
+        self._use(net)
+
+    def _use(self, net, progress=True):
+        """``net`` as this estimator's network, with scikit-learn's attributes of a network that has not
+        trained yet (``progress``: the bookkeeping of ``_initialize`` too)."""
         self._net = net
-        self.n_layers_ = len(sizes)
-        self.n_outputs_ = n_outputs
-        self.out_activation_ = {"sigmoid": "logistic"}.get(out, out)
-        for name, value in (("n_iter_", 0), ("t_", 0), ("loss_curve_", []), ("_no_improvement_count", 0),
-                            ("best_loss_", np.inf), ("validation_scores_", None), ("best_validation_score_", None)):
-            if not hasattr(self, name):
-                setattr(self, name, value)
+        self.n_layers_ = len(net.layer_sizes)
+        self.n_outputs_ = net.n_outputs
+        self.out_activation_ = {"sigmoid": "logistic"}.get(net.output, net.output)
+        if progress:
+            self.n_iter_, self.t_, self.loss_curve_, self._no_improvement_count = 0, 0, [], 0
+            self.validation_scores_, self.best_validation_score_, self.best_loss_ = (
+                ([], -np.inf, None) if self.early_stopping else (None, None, np.inf))
+        return self
+
+    def _adopt_network(self, net, binarizer):
+        """``net`` as the network of this new estimator, fitted from the start (:func:`estimator_for_network`)."""
+        if binarizer is not None:
+            self._label_binarizer, self.classes_ = binarizer, binarizer.classes_
+        self.n_features_in_ = net.n_features
+        self._random_state = check_random_state(self.random_state)
+        self.loss_ = None  # until it trains here
+        return self._use(net)
 
     # -- data ---------------------------------------------------------------------------------------
     def _dtype_for(self, backend, X):
@@ -418,22 +433,7 @@ class _BaseMLP(BaseEstimator):
         net = MLP(sizes, activation=ACTIVATIONS[p["activation"]], output=out_activation, loss=loss, backend=backend,
                   dtype=dtype, seed=int(rs.randint(np.iinfo(np.int32).max)), init="glorot")
         net.set_params(params)
-        self._net = net
-        self.n_layers_ = len(sizes)
-        self.n_outputs_ = n_outputs
-        self.out_activation_ = {"sigmoid": "logistic"}.get(out_activation, out_activation)
-        self.n_iter_ = 0
-        self.t_ = 0
-        self.loss_curve_ = []
-        self._no_improvement_count = 0
-        if self.early_stopping:
-            self.validation_scores_ = []
-            self.best_validation_score_ = -np.inf
-            self.best_loss_ = None
-        else:
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
-            self.best_loss_ = np.inf
+        self._use(net)
 
     def _make_optimizer(self, p):
         if p["solver"] == "sgd":
@@ -703,7 +703,10 @@ early_stopping, validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, 
             elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
                 raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
                                  f"'y' has {classes}.")
-        return self._label_binarizer.transform(y).astype(np.float64)
+        Y = self._label_binarizer.transform(y).astype(np.float64)
+        if not first and Y.shape[1] == 1 and self.n_outputs_ == 2:  # a softmax over two classes (bpx.to_sklearn)
+            Y = np.concatenate([1.0 - Y, Y], axis=1)
+        return Y
 
     def _output_layer(self, Y):
         if self._label_binarizer.y_type_ == "multiclass":
@@ -868,6 +871,30 @@ early_stopping, validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, 
         tags = self._more_tags_common(super().__sklearn_tags__())
         tags.target_tags.multi_output = True
         return tags
+
+
+def estimator_for_network(net, activation):
+    """A fitted estimator around ``net`` (used as it is, not copied) with hidden ``activation`` (scikit-learn's
+    name): what :func:`bpx.to_sklearn` returns (see there). It predicts with ``net`` and goes on training it
+    with ``partial_fit`` or ``fit`` with ``warm_start=True``, its bookkeeping (``loss_curve_``, ``best_loss_``,
+    ...) that of a network that has not trained yet.
+
+    Raises
+    ------
+    ValueError
+        If ``net.classes`` does not name one class per output unit (two for one sigmoid unit)."""
+    k = net.n_outputs
+    common = dict(hidden_layer_sizes=tuple(net.layer_sizes[1:-1]), activation=activation, backend=net.backend,
+                  dtype=net.dtype)
+    binarizer = None
+    if net.output == "sigmoid" and k > 1:  # multilabel
+        binarizer = LabelBinarizer().fit(np.eye(k, dtype=np.int64))
+    elif net.output != "identity":
+        classes = np.asarray(net.classes) if net.classes is not None else np.arange(max(k, 2))
+        if len(classes) != max(k, 2):
+            raise ValueError(f"net has {len(classes)} class names for {k} output units")
+        binarizer = LabelBinarizer().fit(classes)
+    return (MLPRegressor if binarizer is None else MLPClassifier)(**common)._adopt_network(net, binarizer)
 
 
 def _to_target(host, target):
