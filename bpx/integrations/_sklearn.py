@@ -582,7 +582,7 @@ class _BaseMLP(BaseEstimator):
             # best parameters are restored below (scikit-learn's outcome); without, it is its error.
             if not early_stopping:
                 raise ValueError(NONFINITE) from None
-            epochs.record(float("nan"))
+            epochs.record(float("nan"), diverged=True)
         finally:
             opt.lr = opt.learning_rate  # the rate the next fit or partial_fit starts from, as a number
             self._no_improvement_count, self._best_params = epochs.no_improvement_count, epochs.best_params
@@ -993,13 +993,14 @@ class _ScikitLearnEpochs(Callback):
                 print(msg)
         return self.stopped
 
-    def record(self, loss):
-        """One more epoch of ``m`` samples and its ``loss`` (NaN: the epoch diverged, under early stopping)."""
+    def record(self, loss, diverged=False):
+        """One more epoch of ``m`` samples and its ``loss``; one that ``diverged`` (under early stopping)
+        scores NaN, as in scikit-learn."""
         est = self.estimator
         est.n_iter_ += 1
         est.t_ += self.m
         est.loss_curve_.append(loss)
-        if loss != loss:
+        if diverged:
             est.validation_scores_.append(loss)
         elif est.verbose:
             print(f"Iteration {est.n_iter_}, loss = {loss:.8f}")
