@@ -336,17 +336,16 @@ class _BaseMLP(BaseEstimator):
         self.__dict__.pop("_intercepts_set", None)
         self._use(net)
 
-    def _use(self, net, progress=True):
+    def _use(self, net):
         """``net`` as this estimator's network, with scikit-learn's attributes of a network that has not
-        trained yet (``progress``: the bookkeeping of ``_initialize`` too)."""
+        trained yet (the bookkeeping of scikit-learn's ``_initialize``)."""
         self._net = net
         self.n_layers_ = len(net.layer_sizes)
         self.n_outputs_ = net.n_outputs
         self.out_activation_ = {"sigmoid": "logistic"}.get(net.output, net.output)
-        if progress:
-            self.n_iter_, self.t_, self.loss_curve_, self._no_improvement_count = 0, 0, [], 0
-            self.validation_scores_, self.best_validation_score_, self.best_loss_ = (
-                ([], -np.inf, None) if self.early_stopping else (None, None, np.inf))
+        self.n_iter_, self.t_, self.loss_curve_, self._no_improvement_count = 0, 0, [], 0
+        self.validation_scores_, self.best_validation_score_, self.best_loss_ = (
+            ([], -np.inf, None) if self.early_stopping else (None, None, np.inf))
         return self
 
     def _adopt_network(self, net, binarizer):
@@ -947,7 +946,8 @@ class _ScikitLearnEpochs(Callback):
 
     def __init__(self, estimator, p, m, batch, scale, no_improvement_count, best_params, score=None):
         self.estimator, self.p, self.m, self.batch, self.scale, self.score = estimator, p, m, batch, scale, score
-        self.no_improvement_count, self.best_params, self.stopped, self.penalty = no_improvement_count, best_params, False, 0.0
+        self.no_improvement_count, self.best_params = no_improvement_count, best_params
+        self.stopped, self.penalty = False, 0.0
         estimator.n_iter_ = 0
         if score is not None:  # fitted before without early stopping (or made by bpx.to_sklearn): nothing yet
             estimator.validation_scores_ = estimator.validation_scores_ or []
