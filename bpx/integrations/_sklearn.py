@@ -349,15 +349,6 @@ class _BaseMLP(BaseEstimator):
             ([], -np.inf, None) if self.early_stopping else (None, None, np.inf))
         return self
 
-    def _adopt_network(self, net, binarizer):
-        """``net`` as the network of this new estimator, fitted from the start (:func:`estimator_for_network`)."""
-        if binarizer is not None:
-            self._label_binarizer, self.classes_ = binarizer, binarizer.classes_
-        self.n_features_in_ = net.n_features
-        self._random_state = check_random_state(self.random_state)
-        self.loss_ = None  # until it trains here
-        return self._use(net)
-
     # -- data ---------------------------------------------------------------------------------------
     def _dtype_for(self, backend, X):
         if self.dtype is not None:
@@ -608,6 +599,37 @@ class _BaseMLP(BaseEstimator):
         tags.input_tags.sparse = True  # CSR/CSC X is densified on the host
         tags.non_deterministic = False
         return tags
+
+    @classmethod
+    def from_network(cls, net):
+        """A fitted estimator around a copy of ``net`` (:func:`bpx.to_sklearn`, which checks that
+        scikit-learn can express it): the hidden sizes and activation, backend and dtype of ``net``; a
+        classifier's classes are ``net.classes`` (else 0..k-1; a multilabel network's are its k outputs),
+        and ``fit(warm_start=True)``/``partial_fit`` continue from its weights."""
+        names = {bpx_name: name for name, bpx_name in ACTIVATIONS.items()}
+        est = cls(hidden_layer_sizes=tuple(net.layer_sizes[1:-1]), activation=names[net.activation],
+                  backend=net.backend, dtype=net.dtype)
+        cls._wrap(est, net)
+        return est
+
+    def _wrap(self, net):
+        """This (new) estimator made a fitted one around a copy of ``net`` (:meth:`from_network`), with
+        the bookkeeping of a network that has not trained here yet (``loss_`` None)."""
+        k = net.n_outputs
+        if self._classifier:
+            if net.output == "sigmoid" and k > 1:  # multilabel
+                binarizer = LabelBinarizer().fit(np.eye(k, dtype=np.int64))
+            else:
+                classes = np.asarray(net.classes) if net.classes is not None else np.arange(max(k, 2))
+                if len(classes) != max(k, 2):
+                    raise ValueError(f"net has {len(classes)} class names for {k} output units")
+                binarizer = LabelBinarizer().fit(classes)
+            self._label_binarizer = binarizer
+            self.classes_ = binarizer.classes_
+        self.n_features_in_ = net.n_features
+        self._random_state = check_random_state(self.random_state)  # early_stopping's split in a warm fit
+        self.loss_ = None
+        self._use(net.copy())
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
@@ -871,30 +893,6 @@ early_stopping, validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, 
         tags = self._more_tags_common(super().__sklearn_tags__())
         tags.target_tags.multi_output = True
         return tags
-
-
-def estimator_for_network(net, activation):
-    """A fitted estimator around ``net`` (used as it is, not copied) with hidden ``activation`` (scikit-learn's
-    name): what :func:`bpx.to_sklearn` returns (see there). It predicts with ``net`` and goes on training it
-    with ``partial_fit`` or ``fit`` with ``warm_start=True``, its bookkeeping (``loss_curve_``, ``best_loss_``,
-    ...) that of a network that has not trained yet.
-
-    Raises
-    ------
-    ValueError
-        If ``net.classes`` does not name one class per output unit (two for one sigmoid unit)."""
-    k = net.n_outputs
-    common = dict(hidden_layer_sizes=tuple(net.layer_sizes[1:-1]), activation=activation, backend=net.backend,
-                  dtype=net.dtype)
-    binarizer = None
-    if net.output == "sigmoid" and k > 1:  # multilabel
-        binarizer = LabelBinarizer().fit(np.eye(k, dtype=np.int64))
-    elif net.output != "identity":
-        classes = np.asarray(net.classes) if net.classes is not None else np.arange(max(k, 2))
-        if len(classes) != max(k, 2):
-            raise ValueError(f"net has {len(classes)} class names for {k} output units")
-        binarizer = LabelBinarizer().fit(classes)
-    return (MLPRegressor if binarizer is None else MLPClassifier)(**common)._adopt_network(net, binarizer)
 
 
 def _to_target(host, target):
