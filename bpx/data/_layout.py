@@ -40,6 +40,12 @@ class Dataset:
     path: str | None = None
     feature_names: list | None = field(default=None, repr=False)
     label_column: str | None = None
+    lines: list | None = field(default=None, repr=False)
+
+    def where(self, i):
+        """Sample ``i`` as messages name it: ``row N`` of a CSV file (its line, the header being row 1),
+        else ``sample i+1``."""
+        return f"row {self.lines[i]}" if self.lines is not None else f"sample {i + 1}"
 
     def __len__(self):
         return self.X.shape[0]
