@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 import bpx
+from bpx.errors import CheckpointError
 from bpx.nn._precision import supports
-from bpx.training import CheckpointError, stop_on_signals
+from bpx.training import stop_on_signals
 
 ROOT = pathlib.Path(bpx.__file__).parent
 

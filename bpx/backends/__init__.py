@@ -23,8 +23,8 @@ from ._backend import (
     ndarray_ok,
     to_numpy,
 )
-from ._libraries import LIBRARIES, ArrayLibrary, DeviceError, Unavailable, register
+from ._libraries import LIBRARIES, ArrayLibrary, register
 
-__all__ = ["NAMES", "LIBRARIES", "ArrayLibrary", "Backend", "DeviceError", "Unavailable", "auto_name",
+__all__ = ["NAMES", "LIBRARIES", "ArrayLibrary", "Backend", "auto_name",
            "available_backends", "backend_status", "dtype_name", "fast_paths", "get_backend", "host_rngs",
            "inplace_ok", "is_host_data", "namespace", "namespace_name", "ndarray_ok", "register", "to_numpy"]

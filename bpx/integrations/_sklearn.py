@@ -49,7 +49,8 @@ import numpy as np
 
 from ..backends._backend import Backend, dtype_name, get_backend, is_host_data, to_numpy
 from ..data._adapter import as_matrix
-from ..models._mlp import MLP, TrainingDiverged
+from ..errors import TrainingDiverged
+from ..models._mlp import MLP
 from ..optimizers._first_order import SGD, Adam
 from ..optimizers._lbfgs import LBFGS
 

@@ -31,8 +31,11 @@ import contextlib
 import copy
 import os
 
+from .._version import __version__
 from ..backends._backend import to_numpy
 from ..data._preprocessing import Scaler, describe
+from ..utils._atomic import write_atomically
+from ._persistence import _check_path
 
 OPSET = 21  # ai.onnx opset of the graphs ndonnx 0.23 writes; checked against the built model
 
@@ -121,7 +124,7 @@ def onnx_model(net, *, lean=True):
     opsets = {o.domain: o.version for o in model.opset_import}
     if opsets.get("", opsets.get("ai.onnx")) != OPSET:
         raise RuntimeError(f"ndonnx wrote opset {opsets}; bpx.export documents opset {OPSET}: update OPSET and the README")
-    model.producer_name, model.producer_version = "bpx", _version()
+    model.producer_name, model.producer_version = "bpx", __version__
     model.doc_string = f"bpx {net!r}"
     onnx.helper.set_model_props(model, {**{p.key: p.value for p in model.metadata_props}, **_props(net)})
     onnx.checker.check_model(model, full_check=True)
@@ -206,8 +209,6 @@ def export_onnx(net, path, *, lean=True):
         is written.
     PermissionError
         If the folder is not writable."""
-    from ._persistence import _check_path, write_atomically
-
     _check_net(net)
     path = _check_path(path, for_writing=True)
     _check_writable(path)
@@ -431,9 +432,3 @@ def node_count(model):
         return total
 
     return count(model.graph)
-
-
-def _version():
-    from .._version import __version__
-
-    return __version__

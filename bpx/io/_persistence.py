@@ -20,8 +20,12 @@ import zipfile
 
 import numpy as np
 
+from .._version import __version__
 from ..backends._backend import to_numpy
+from ..errors import ModelFileError
+from ..nn._activations import ACTIVATIONS, OUTPUT_ONLY
 from ..nn._layers import param_layout
+from ..nn._precision import PRECISIONS, supports
 from ..utils._atomic import digest as _digest
 from ..utils._atomic import write_atomically  # noqa: F401 (bpx.export writes through it too)
 
@@ -33,25 +37,6 @@ CONVENTIONS = {
     "mse": "per-sample 0.5 * sum((a - y)**2); cost = mean over samples",
     "leaky_relu_slope": 0.01,
 }
-
-
-class ModelFileError(ValueError):
-    """A model file that bpx cannot trust: missing, truncated, corrupted, foreign or too new.
-
-    A subclass of ``ValueError``; its message names the file and what is wrong with it. Raised by
-    :func:`bpx.load` before any network is built.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The file.
-    reason : str
-        What is wrong with it."""
-
-    def __init__(self, path, reason):
-        super().__init__(f"{os.fspath(path)}: {reason}")
-        self.path = os.fspath(path)
-        self.reason = reason
 
 
 def _check_path(path, for_writing):
@@ -113,7 +98,7 @@ def save(net, path):
         # every bpx that reads format 1 (dropout only matters for training, older readers ignore it; so
         # does precision, the mixed-precision setting: the parameters are saved in the master dtype)
         "format_version": FORMAT_VERSION if not net.bias else 1,
-        "bpx_version": _version(),
+        "bpx_version": __version__,
         "layer_sizes": net.layer_sizes,
         "activation": net.activation,
         "output": net.output,
@@ -138,8 +123,6 @@ def save(net, path):
 def _precision(precision, backend):
     """A saved mixed-precision setting, kept where ``backend`` offers it (elsewhere the network computes in
     its master dtype); an unknown one is left for MLP to refuse."""
-    from ..nn._precision import PRECISIONS, supports
-
     if precision in PRECISIONS and not supports(backend, precision):
         return None
     return precision
@@ -193,7 +176,7 @@ def _parse_header(path, blob):
     if version > FORMAT_VERSION:
         raise ModelFileError(
             path, f"written in format version {version} by bpx {header.get('bpx_version')}; this bpx "
-            f"({_version()}) reads format version {FORMAT_VERSION} at most: upgrade bpx"
+            f"({__version__}) reads format version {FORMAT_VERSION} at most: upgrade bpx"
         )
     sizes = header.get("layer_sizes")
     if (not isinstance(sizes, list) or len(sizes) < 2
@@ -276,16 +259,8 @@ def load(path, backend=None):
 
 
 def _check_registered(path, key, name):
-    from ..nn._activations import ACTIVATIONS, OUTPUT_ONLY
-
     if name not in ACTIVATIONS and not (key == "output" and name in OUTPUT_ONLY):
         raise ModelFileError(
             path, f"the model's {key} activation {name!r} is not registered in this session; register it "
             f"first with bpx.activation({name!r}, forward, derivative) (the same functions it was trained with), "
             f"then load. Registered: {', '.join(ACTIVATIONS)}")
-
-
-def _version():
-    from .._version import __version__
-
-    return __version__

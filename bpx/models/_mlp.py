@@ -27,7 +27,6 @@ from ..nn._losses import get_loss
 from ..nn._precision import check_precision, compute_dtype, supports
 from ..optimizers._loss_scaling import LossScaler, check_loss_scaler
 from ..training._history import History  # noqa: F401 (the type fit returns)
-from ..training._loop import TrainingDiverged  # noqa: F401 (bpx.TrainingDiverged)
 from ..training._loop import fit as fit_loop
 from ..training._step import check_optimizer
 from ..training._step import train_step as run_step

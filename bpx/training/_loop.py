@@ -22,6 +22,7 @@ import contextlib
 import os
 
 from ..callbacks._callback import EarlyStopping, as_callbacks
+from ..errors import TrainingDiverged
 from ..optimizers._first_order import Adam
 from ..optimizers._lbfgs import LBFGS
 from ..utils._validation import check_bool, check_float, check_int
@@ -31,10 +32,6 @@ from ._progress import Progress
 from ._step import check_optimizer
 from ._stop import STOP
 from .engines import engine_for
-
-
-class TrainingDiverged(FloatingPointError):
-    """Training produced a non-finite loss or parameter; the network keeps its last finite state."""
 
 
 def fit(net, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, validation_data=None, verbose=1,
