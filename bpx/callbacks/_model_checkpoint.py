@@ -1,10 +1,4 @@
-"""Callbacks for ``fit(..., callbacks=[...])``: the protocol and the built-in ones.
-
-:class:`Callback`, :class:`EarlyStopping`, :class:`CSVLogger` and :class:`ReduceLROnPlateau` live with
-the training loop (:mod:`bpx.training.callbacks`, which documents the protocol and where each hook
-runs); :class:`ModelCheckpoint`, which writes model files (:func:`bpx.save`), lives here, above both
-the loop and :mod:`bpx.persistence`.
-"""
+"""ModelCheckpoint: the model saved (:func:`bpx.save`) every few epochs and/or at its best, keeping the last few."""
 
 from __future__ import annotations
 
@@ -12,18 +6,7 @@ import os
 
 from ..io._persistence import save
 from ..utils._validation import check_int
-from ._callback import (
-    Callback,
-    CSVLogger,
-    EarlyStopping,
-    FunctionCallback,
-    ReduceLROnPlateau,
-    _check_monitor,
-    _monitored,
-    _resolve,
-)
-
-__all__ = ["Callback", "CSVLogger", "EarlyStopping", "FunctionCallback", "ModelCheckpoint", "ReduceLROnPlateau"]
+from ._callback import Callback, check_monitor, monitored_value, resolve_monitor
 
 
 class ModelCheckpoint(Callback):
@@ -63,7 +46,7 @@ class ModelCheckpoint(Callback):
             raise ValueError(f"ModelCheckpoint: the folder of {self.path!r} does not exist")
         self.every = None if every is None else check_int(every, "every")
         self.best = bool(best)
-        _check_monitor(monitor, mode, "ModelCheckpoint")
+        check_monitor(monitor, mode, "ModelCheckpoint")
         self.monitor, self.mode = monitor, mode
         self.keep = None if keep is None else check_int(keep, "keep")
         if self.every is None and not self.best:
@@ -73,8 +56,8 @@ class ModelCheckpoint(Callback):
     def on_epoch_end(self, epoch, logs):
         due = self.every is not None and epoch % self.every == 0
         if self.best:
-            monitor, mode = _resolve(self.monitor, self.mode, logs)
-            value = _monitored(logs, monitor, "ModelCheckpoint")
+            monitor, mode = resolve_monitor(self.monitor, self.mode, logs)
+            value = monitored_value(logs, monitor, "ModelCheckpoint")
             if self.best_value is None or (value < self.best_value if mode == "min" else value > self.best_value):
                 self.best_value, due = value, True
         if due:

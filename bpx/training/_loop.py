@@ -21,7 +21,8 @@ from __future__ import annotations
 import contextlib
 import os
 
-from ..callbacks._callback import EarlyStopping, as_callbacks
+from ..callbacks._callback import as_callbacks
+from ..callbacks._early_stopping import EarlyStopping
 from ..errors import TrainingDiverged
 from ..optimizers._first_order import Adam
 from ..optimizers._lbfgs import LBFGS
