@@ -93,3 +93,24 @@ def test_load_raises_the_model_file_error_every_old_except_clause_catches(tmp_pa
     for caught in (bpx.ModelFileError, bpx.errors.FileFormatError, bpx.BpxError, ValueError):
         with pytest.raises(caught, match="no such file"):
             bpx.load(missing)
+
+
+# -- one table between scikit-learn's activation names and bpx's ------------------------------------
+def test_the_activation_name_table_is_written_once():
+    import ast
+
+    from bpx.integrations._sklearn_names import SKLEARN_ACTIVATIONS, SKLEARN_HIDDEN, sklearn_name
+
+    assert SKLEARN_ACTIVATIONS["logistic"] == "sigmoid" and set(SKLEARN_HIDDEN) < set(SKLEARN_ACTIVATIONS)
+    for theirs, ours in SKLEARN_ACTIVATIONS.items():
+        assert sklearn_name(ours) == theirs
+    assert sklearn_name("gelu") == "gelu"
+    tables = []  # dict literals mapping "logistic" <-> "sigmoid" anywhere in bpx/
+    for path in (ROOT / "bpx").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Dict):
+                pairs = {(ast.literal_eval(k), ast.literal_eval(v)) for k, v in zip(node.keys, node.values)
+                         if isinstance(k, ast.Constant) and isinstance(v, ast.Constant)}
+                if pairs & {("logistic", "sigmoid"), ("sigmoid", "logistic")}:
+                    tables.append(path.relative_to(ROOT).as_posix())
+    assert tables == ["bpx/integrations/_sklearn_names.py"]

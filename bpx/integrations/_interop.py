@@ -24,7 +24,9 @@ import functools
 import numpy as np
 
 from ..backends._backend import to_numpy
+from ..models._mlp import MLP
 from ..nn._activations import ACTIVATIONS, LEAKY_SLOPE, get_activation
+from ._sklearn_names import SKLEARN_ACTIVATIONS, SKLEARN_HIDDEN, sklearn_name
 
 # torch.nn module (class name, keyword arguments) that may stand for a bpx activation; each pairing is
 # confirmed on a probe before use. Names bpx does not have are skipped.
@@ -39,7 +41,6 @@ TORCH_MODULES = {
     "softplus": ("Softplus", {}),
     "elu": ("ELU", {}),
 }
-SKLEARN_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu", "softmax": "softmax"}
 DEFAULT_LOSS = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}  # anything else: mse
 
 
@@ -158,8 +159,6 @@ def to_torch(net):
         If PyTorch is not installed.
     TypeError
         If ``net`` is not a :class:`bpx.MLP`."""
-    from ..models._mlp import MLP
-
     if not isinstance(net, MLP):
         raise TypeError(f"net must be a bpx.MLP, got {type(net).__name__}")
     torch = _torch()
@@ -250,8 +249,6 @@ def from_torch(module, *, loss=None, backend=None, dtype=None):
         W = np.ascontiguousarray(lin.weight.detach().cpu().double().numpy().T)
         b = np.zeros(lin.out_features) if lin.bias is None else lin.bias.detach().cpu().double().numpy()
         params += [W, b]
-    from ..models._mlp import MLP
-
     net = MLP(sizes, activation=hidden.pop() if hidden else "relu", output=output,
               loss=loss or DEFAULT_LOSS.get(output, "mse"), backend=backend, dtype=dtype)
     net.set_params(params)
@@ -301,8 +298,6 @@ def from_sklearn(estimator, *, backend=None, dtype=None):
     if dtype is None:
         dtype = coefs[0].dtype.name if coefs[0].dtype.name in ("float32", "float64") else "float64"
     sizes = [coefs[0].shape[0]] + [W.shape[1] for W in coefs]
-    from ..models._mlp import MLP
-
     net = MLP(sizes, activation=hidden, output=output, loss=DEFAULT_LOSS.get(output, "mse"), backend=backend, dtype=dtype)
     net.set_params([p for pair in zip(coefs, intercepts) for p in pair])
     multilabel = output == "sigmoid" and sizes[-1] > 1
@@ -336,11 +331,9 @@ def to_sklearn(net):
     ValueError
         If its hidden activation or output has no scikit-learn equivalent, or its class names do not
         match its output units."""
-    from ..models._mlp import MLP
-
     if not isinstance(net, MLP):
         raise TypeError(f"net must be a bpx.MLP, got {type(net).__name__}")
-    names = {bpx_name: name for name, bpx_name in SKLEARN_ACTIVATIONS.items() if name != "softmax"}
+    names = {SKLEARN_ACTIVATIONS[name]: name for name in SKLEARN_HIDDEN}
     if net.activation not in names:
         raise ValueError(f"net's hidden activation {net.activation!r} has no scikit-learn equivalent; scikit-learn MLPs "
                          f"use {', '.join(names)}")
@@ -348,7 +341,7 @@ def to_sklearn(net):
         raise ValueError(f"net's output {net.output!r} has no scikit-learn equivalent (softmax, sigmoid or identity)")
     from sklearn.preprocessing import LabelBinarizer
 
-    from ._sklearn import MLPClassifier, MLPRegressor
+    from ._sklearn import MLPClassifier, MLPRegressor  # optional dependency: bpx.sklearn needs scikit-learn
 
     k = net.n_outputs
     common = dict(hidden_layer_sizes=tuple(net.layer_sizes[1:-1]), activation=names[net.activation],
@@ -372,6 +365,6 @@ def to_sklearn(net):
     est.n_features_in_ = net.n_features
     est.n_layers_ = len(net.layer_sizes)
     est.n_outputs_ = k
-    est.out_activation_ = {"sigmoid": "logistic"}.get(net.output, net.output)
+    est.out_activation_ = sklearn_name(net.output)
     est.n_iter_, est.t_, est.loss_curve_ = 0, 0, []
     return est

@@ -53,6 +53,7 @@ from ..errors import TrainingDiverged
 from ..models._mlp import MLP
 from ..optimizers._first_order import SGD, Adam
 from ..optimizers._lbfgs import LBFGS
+from ._sklearn_names import SKLEARN_ACTIVATIONS, SKLEARN_HIDDEN, sklearn_name
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -74,7 +75,6 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
-ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
 SOLVERS = ("lbfgs", "sgd", "adam")
 STOCHASTIC = ("sgd", "adam")
 NONFINITE = ("Solver produced non-finite parameter weights. The input data may contain large values and need to "
@@ -212,7 +212,7 @@ class _BaseMLP(BaseEstimator):
     # -- checks -----------------------------------------------------------------------------------
     def _check_params(self):
         """Every parameter checked before any work; returns the normalised values."""
-        p = {"hidden": _hidden_sizes(self), "activation": _choice(self, "activation", tuple(ACTIVATIONS))}
+        p = {"hidden": _hidden_sizes(self), "activation": _choice(self, "activation", SKLEARN_HIDDEN)}
         p["solver"] = _choice(self, "solver", SOLVERS)
         p["alpha"] = _real(self, "alpha", low=0.0)
         if isinstance(self.batch_size, str):
@@ -327,8 +327,9 @@ class _BaseMLP(BaseEstimator):
         if sizes[0] != n_features or sizes[-1] != n_outputs:
             raise ValueError(f"assigned coefs_ map {sizes[0]} features to {sizes[-1]} outputs, but X has {n_features} "
                              f"features and y encodes to {n_outputs} outputs")
-        out = {"logistic": "sigmoid"}.get(getattr(self, "out_activation_", None), out_activation)
-        net = MLP(sizes, activation=ACTIVATIONS[p["activation"]], output=out, loss=loss, backend=backend,
+        assigned = getattr(self, "out_activation_", None)  # scikit-learn's example may assign "logistic"
+        out = SKLEARN_ACTIVATIONS[assigned] if assigned == "logistic" else out_activation
+        net = MLP(sizes, activation=SKLEARN_ACTIVATIONS[p["activation"]], output=out, loss=loss, backend=backend,
                   dtype=dtype, seed=0, init="glorot")
         net.set_params([q for pair in zip(coefs, intercepts) for q in pair])
         self.__dict__.pop("_coefs_set", None)
@@ -336,7 +337,7 @@ class _BaseMLP(BaseEstimator):
         self._net = net
         self.n_layers_ = len(sizes)
         self.n_outputs_ = n_outputs
-        self.out_activation_ = {"sigmoid": "logistic"}.get(out, out)
+        self.out_activation_ = sklearn_name(out)
         for name, value in (("n_iter_", 0), ("t_", 0), ("loss_curve_", []), ("_no_improvement_count", 0),
                             ("best_loss_", np.inf), ("validation_scores_", None), ("best_validation_score_", None)):
             if not hasattr(self, name):
@@ -414,13 +415,13 @@ class _BaseMLP(BaseEstimator):
             bound = np.sqrt(factor / (fan_in + fan_out))
             params.append(rs.uniform(-bound, bound, (fan_in, fan_out)))
             params.append(rs.uniform(-bound, bound, fan_out))
-        net = MLP(sizes, activation=ACTIVATIONS[p["activation"]], output=out_activation, loss=loss, backend=backend,
+        net = MLP(sizes, activation=SKLEARN_ACTIVATIONS[p["activation"]], output=out_activation, loss=loss, backend=backend,
                   dtype=dtype, seed=int(rs.randint(np.iinfo(np.int32).max)), init="glorot")
         net.set_params(params)
         self._net = net
         self.n_layers_ = len(sizes)
         self.n_outputs_ = n_outputs
-        self.out_activation_ = {"sigmoid": "logistic"}.get(out_activation, out_activation)
+        self.out_activation_ = sklearn_name(out_activation)
         self.n_iter_ = 0
         self.t_ = 0
         self.loss_curve_ = []
