@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import bpx
@@ -114,3 +115,91 @@ def test_the_activation_name_table_is_written_once():
                 if pairs & {("logistic", "sigmoid"), ("sigmoid", "logistic")}:
                     tables.append(path.relative_to(ROOT).as_posix())
     assert tables == ["bpx/integrations/_sklearn_names.py"]
+
+
+# -- one validation module: bpx's wording, scikit-learn's wording (owner=), the CLI's usage errors ---
+class Estimator:  # stands for a scikit-learn estimator: only its class name is read
+    pass
+
+
+@pytest.mark.parametrize("call,error,message", [
+    (lambda c: c.check_int(0, "epochs"), ValueError, "epochs must be an integer >= 1, got 0"),
+    (lambda c: c.check_int(2.0, "epochs"), TypeError, "epochs must be an integer >= 1, got 2.0 (float)"),
+    (lambda c: c.check_int(True, "epochs", 0), TypeError, "epochs must be an integer >= 0, got True (bool)"),
+    (lambda c: c.check_float(1.0, "lr", low=0.0, high=1.0, high_open=True), ValueError,
+     "lr must be a finite number in [0.0, 1.0), got 1.0"),
+    (lambda c: c.check_float(float("nan"), "lr"), ValueError, "lr must be a finite number in [-inf, inf], got nan"),
+    (lambda c: c.check_float("1", "lr"), TypeError, "lr must be a real number, got '1' (str)"),
+    (lambda c: c.check_bool(1, "shuffle"), TypeError, "shuffle must be True or False, got 1"),
+    (lambda c: c.check_choice("z", "scaling", ("none", "max")), ValueError, "scaling must be one of none, max, got 'z'"),
+    (lambda c: c.check_layer_sizes([3, 0], "sizes"), ValueError, "sizes[1] must be a positive integer, got 0"),
+    (lambda c: c.check_float(-1, "alpha", low=0.0, owner=Estimator()), ValueError,
+     "The 'alpha' parameter of Estimator must be a float in the range [0.0, inf]. Got -1 instead."),
+    (lambda c: c.check_float(True, "tol", low=0.0, owner=Estimator()), ValueError,
+     "The 'tol' parameter of Estimator must be a float in the range [0.0, inf]. Got True instead."),
+    (lambda c: c.check_int(0, "max_iter", 1, owner=Estimator()), ValueError,
+     "The 'max_iter' parameter of Estimator must be an int in the range [1, inf). Got 0 instead."),
+    (lambda c: c.check_bool("yes", "shuffle", owner=Estimator()), ValueError,
+     "The 'shuffle' parameter of Estimator must be a bool (True or False). Got 'yes' instead."),
+    (lambda c: c.check_choice("x", "solver", ("sgd", "adam"), owner=Estimator()), ValueError,
+     "The 'solver' parameter of Estimator must be a str among {'sgd', 'adam'}. Got 'x' instead."),
+])
+def test_the_validators_messages(call, error, message):
+    from bpx.utils import _validation
+
+    with pytest.raises(error) as info:
+        call(_validation)
+    assert str(info.value) == message
+
+
+def test_the_validators_return_the_normalized_value():
+    import numpy as np
+
+    from bpx.utils._validation import check_bool, check_choice, check_float, check_int, in_interval, interval
+
+    assert check_int(np.int64(3), "n") == 3 and type(check_int(np.int64(3), "n")) is int
+    assert check_float(np.float32(0.5), "x", low=0.0, high=1.0) == 0.5
+    assert check_bool(np.bool_(True), "b") is True and check_choice("max", "s", ("max",)) == "max"
+    assert interval(0.0, 1.0, low_open=True) == "(0.0, 1.0]" and interval() == "[-inf, inf]"
+    assert in_interval(0.0, 0.0) and not in_interval(0.0, 0.0, low_open=True) and not in_interval(float("inf"))
+
+
+def test_the_scikit_learn_estimators_keep_scikit_learns_messages():
+    pytest.importorskip("sklearn")
+    from bpx.sklearn import MLPClassifier
+
+    X, y = np.zeros((4, 2)), np.array([0, 1, 0, 1])
+    for params, message in [
+        (dict(alpha=-1.0), "The 'alpha' parameter of MLPClassifier must be a float in the range [0.0, inf]. Got -1.0"),
+        (dict(momentum=1.0), "The 'momentum' parameter of MLPClassifier must be a float in the range [0.0, 1.0). Got 1.0"),
+        (dict(max_iter=0), "The 'max_iter' parameter of MLPClassifier must be an int in the range [1, inf). Got 0"),
+        (dict(shuffle=1), "The 'shuffle' parameter of MLPClassifier must be a bool (True or False). Got 1 instead."),
+        (dict(activation="softmax"), "The 'activation' parameter of MLPClassifier must be a str among "
+                                     "{'identity', 'logistic', 'tanh', 'relu'}. Got 'softmax' instead."),
+    ]:
+        with pytest.raises(ValueError) as info:
+            MLPClassifier(**params).fit(X, y)
+        assert str(info.value).startswith(message), str(info.value)
+
+
+@pytest.mark.parametrize("parser,text,message", [
+    ("positive_int", "0", "expected a positive integer, got '0'"),
+    ("positive_int", "x", "expected a positive integer, got 'x'"),
+    ("nonnegative_int", "-1", "expected an integer >= 0, got '-1'"),
+    ("positive_float", "nan", "expected a finite number, got 'nan'"),
+    ("positive_float", "x", "expected a number, got 'x'"),
+    ("positive_float", "0", "expected a number > 0, got '0'"),
+    ("unit_interval", "1", "expected a number in [0, 1), got '1'"),
+    ("fraction", "0", "expected a number in (0, 1), got '0'"),
+    ("fraction_open", "1.5", "expected a number in (0, 1], got '1.5'"),
+    ("float_at_least_0", "-0.1", "expected a number >= 0, got '-0.1'"),
+])
+def test_the_cli_number_parsers_keep_argparse_usage_errors(parser, text, message):
+    import argparse
+
+    from bpx.cli import args
+
+    with pytest.raises(argparse.ArgumentTypeError) as info:
+        getattr(args, parser)(text)
+    assert str(info.value) == message
+    assert args.fraction_open("1") == 1.0 and args.unit_interval("0") == 0.0 and args.positive_int("3") == 3

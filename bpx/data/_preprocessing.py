@@ -22,6 +22,8 @@ import numbers
 
 import numpy as np
 
+from ..utils._validation import check_choice
+
 SCALINGS = ("none", "255", "max", "standardize")
 
 
@@ -40,9 +42,7 @@ class Scaler:
         For an unknown ``method``."""
 
     def __init__(self, method="none"):
-        if not isinstance(method, str) or method not in SCALINGS:
-            raise ValueError(f"scaling must be one of {', '.join(SCALINGS)}, got {method!r}")
-        self.method = method
+        self.method = check_choice(method, "scaling", SCALINGS)
         self.scale = None  # 'max': one number; 'standardize': per-feature std
         self.mean = None  # 'standardize': per-feature mean
         self.n_features = None

@@ -28,6 +28,10 @@ import os
 import time
 
 from ..backends._backend import available_backends, dtype_name, get_backend
+from ..nn._activations import get_activation
+from ..nn._losses import get_loss
+from ..utils._atomic import write_atomically
+from ..utils._validation import check_int, check_layer_sizes
 
 DEFAULT_SIZES = (784, 512, 512, 10)  # the standard MLP of ``bpx bench`` (workload b): choose() without sizes
 DEFAULT_BATCH = 256
@@ -136,13 +140,8 @@ def choose(sizes=DEFAULT_SIZES, batch=DEFAULT_BATCH, dtype="float32", activation
     ({spec: samples/s, µs/step, compile s, or the error}), "cached" (whether the cache answered),
     "cache_file", "timed_at"}``.
     """
-    sizes = _check_sizes(sizes)
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"batch must be a positive integer, got {batch!r}")
+    sizes, batch = check_layer_sizes(sizes, "sizes"), check_int(batch, "batch")
     dtype = dtype_name(dtype)
-    from ..nn._activations import get_activation
-    from ..nn._losses import get_loss
-
     activation = get_activation(activation, "activation").name
     output = get_activation(output, "output").name
     loss = get_loss(loss).name
@@ -177,15 +176,6 @@ def describe(backend):
             f"{c['dtype']} ({'cached' if c['cached'] else 'timed'} {c['timed_at']}; samples/s: {figures})")
 
 
-def _check_sizes(sizes):
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
-        raise TypeError(f"sizes must be a list of layer widths such as [784, 128, 10], got {sizes!r}")
-    sizes = list(sizes)
-    if len(sizes) < 2 or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes):
-        raise ValueError(f"sizes must list at least two positive integer widths, got {sizes!r}")
-    return sizes
-
-
 def _read(path):
     """The cached entries (``{key text: entry}``); an unreadable or foreign file counts as empty."""
     try:
@@ -201,8 +191,6 @@ def _read(path):
 
 def _write(path, entries):
     """Write the cache atomically; a cache that cannot be written is logged, never an error."""
-    from ..utils._atomic import write_atomically
-
     blob = json.dumps({"format": "bpx-fastest", "version": CACHE_VERSION, "entries": entries}, indent=1).encode()
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
