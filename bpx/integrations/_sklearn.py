@@ -51,6 +51,7 @@ from ..backends._backend import Backend, dtype_name, get_backend, is_host_data, 
 from ..data._adapter import as_matrix
 from ..errors import TrainingDiverged
 from ..models._mlp import MLP
+from ..nn._losses import normalized_weights
 from ..optimizers._first_order import SGD, Adam
 from ..optimizers._lbfgs import LBFGS
 from ..utils._validation import check_bool, check_choice, check_float, check_int, is_bool, sklearn_error
@@ -481,8 +482,6 @@ class _BaseMLP(BaseEstimator):
         Xd, Yd = net._XY(_dense(X), np.asarray(Y, dtype=float).reshape(X.shape[0], -1))
         weights, total = None, float(X.shape[0])
         if sample_weight is not None:
-            from ..nn._losses import normalized_weights
-
             sw = np.asarray(sample_weight, dtype=float)
             weights, total = normalized_weights(net._sample_weight(sw, X.shape[0]), xp), float(np.sum(sw))
         cost, grads, _ = net._loss_and_grads(Xd, Yd, weights)

@@ -18,7 +18,7 @@ import json
 
 from array_api_compat import is_dask_array
 
-from ..backends._backend import dtype_name, get_backend, host_rngs, ndarray_ok
+from ..backends._backend import dtype_name, get_backend, host_rngs, ndarray_ok, to_numpy
 from ..data._adapter import as_matrix
 from ..nn._activations import get_activation
 from ..nn._initializers import default_init, get_initializer
@@ -228,8 +228,6 @@ class MLP:
     def copy(self, backend=None, dtype=None):
         """An independent copy of this network (same architecture, seed and parameters), optionally on
         another ``backend`` or in another ``dtype``; the parameters travel through the host."""
-        from ..backends._backend import to_numpy
-
         precision = self._precision_on(backend, dtype)
         twin = MLP(self.layer_sizes, self.activation, self.output, self.loss_name,
                    backend=self.backend if backend is None else backend,
@@ -492,7 +490,7 @@ class MLP:
     @staticmethod
     def _distributed():
         """bpx.distributed (imported on first use: it needs dask)."""
-        import bpx.training.engines._dask_math as distributed
+        import bpx.training.engines._dask_math as distributed  # optional dependency: it imports dask
 
         return distributed
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..backends._backend import get_backend
+from ..models._mlp import MLP
+from ..optimizers._first_order import SGD
 from ..utils._validation import check_float
 
 MAX_UNITS = 16  # widest layer (input and output included) the view will show
@@ -163,8 +165,6 @@ def seed004_network(backend=None, dtype=None):
     -------
     bpx.MLP
         w1..w8 = 0.15..0.55, b1 = 0.35, b2 = 0.60, sigmoid layers, ``mse`` loss."""
-    from ..models._mlp import MLP
-
     backend = get_backend(backend)
     net = MLP(SEED004_LAYERS, activation="sigmoid", output="sigmoid", loss="mse", backend=backend,
               dtype=_default_dtype(backend) if dtype is None else dtype)
@@ -210,8 +210,6 @@ def explain(net=None, X=None, Y=None, lr=SEED004_LR, backend=None, dtype=None):
         For a layer wider than ``MAX_UNITS``, more than ``MAX_SAMPLES`` samples, or an ``lr`` that is
         not a positive finite number.
     """
-    from ..models._mlp import MLP
-
     lr = check_float(lr, "lr", low=0.0, low_open=True)
     is_seed004 = net is None and X is None and Y is None
     if net is None:
@@ -239,8 +237,6 @@ def explain(net=None, X=None, Y=None, lr=SEED004_LR, backend=None, dtype=None):
 
 def _step(work, X, Y, lr):
     """The library's own step, with the intermediates kept (MLP._forward, MLP._backward, SGD.step)."""
-    from ..optimizers._first_order import SGD
-
     xp = work.backend.xp
     with work.backend.quiet_float_errors():
         A_L, caches = work._forward(X)  # Z[l] = A[l-1] @ W[l] + b[l], A[l] = g(Z[l])

@@ -10,7 +10,9 @@ gives O(1), a right one ~1e-9 or less.
 from __future__ import annotations
 
 from ..backends._backend import host_rngs, to_numpy
+from ..models._mlp import MLP
 from ..nn._activations import ACTIVATION_TOL, check_activation  # noqa: F401 (bpx.gradcheck.check_activation)
+from ..nn._losses import normalized_weights
 from ..utils._validation import check_float, check_int
 
 
@@ -54,8 +56,6 @@ def gradcheck(net, X, Y, eps=1e-5, max_entries=200, seed=0, sample_weight=None):
     ValueError
         For data the network refuses (as :meth:`bpx.MLP.fit` would).
     """
-    from ..models._mlp import MLP
-
     if not isinstance(net, MLP):
         raise TypeError(f"net must be a bpx.MLP, got {type(net).__name__}")
     eps = check_float(eps, "eps", low=0.0, low_open=True)
@@ -66,8 +66,6 @@ def gradcheck(net, X, Y, eps=1e-5, max_entries=200, seed=0, sample_weight=None):
     xp = twin.backend.xp
     weights = None
     if sample_weight is not None:
-        from ..nn._losses import normalized_weights
-
         weights = normalized_weights(twin._sample_weight(sample_weight, X.shape[0]), xp)
     (rng, twin._dropout_rng) = host_rngs(seed, 2)
     masks = twin._dropout_masks(X.shape[0])  # fixed: the same mask for every evaluation below

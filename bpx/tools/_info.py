@@ -11,6 +11,7 @@ import os
 import platform
 import sys
 
+from .._version import __version__
 from ..backends._backend import _probe, auto_name, backend_status
 from ..backends._libraries import LIBRARIES
 
@@ -58,8 +59,6 @@ def _settings(status):
 
 def collect():
     """Everything ``bpx info`` reports, as a dict."""
-    from .._version import __version__
-
     status = backend_status()
     blas = blas_info()
     return {

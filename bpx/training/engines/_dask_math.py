@@ -49,6 +49,7 @@ import dask.array as da
 import numpy as np
 
 from ...backends._backend import namespace, to_numpy
+from ...backends._libraries import library_of
 from ...data._dask_arrays import CHUNK_BYTES, as_dask, client, connect, default_rows, is_dask  # noqa: F401
 
 SPLIT_EVERY = 8  # fan-in of the tree reduction of the per-chunk sums
@@ -180,9 +181,7 @@ def _twin_for(twin, X):
     """``twin`` on X's library when the chunks are not NumPy (CuPy under dask-cuda)."""
     if array_api_compat.is_numpy_array(X):
         return twin
-    from ...backends._backend import _library
-
-    return twin.copy(backend=_library(X).name)
+    return twin.copy(backend=library_of(X).name)
 
 
 def _features(net, twin, X, name="X"):
