@@ -25,7 +25,7 @@ ROOT = pathlib.Path(bpx.__file__).parent
 # -- the import graph -------------------------------------------------------------------------------
 def import_graph(root=ROOT):
     """{module: modules it imports} for every module of the package at ``root``, from the AST, counted
-    as /work/shared/tools/architecture.py and docs/development/architecture.md count them: imports
+    as docs/development/architecture.md ("Layers") counts them: imports
     inside functions too, and the package root itself (``import bpx``, ``from . import x`` in
     ``bpx/__init__.py``, ``from .. import __version__``) as a module like any other, so a cycle through
     ``bpx/__init__.py`` is seen. ``from pkg import name`` imports the submodule when ``name`` is one,

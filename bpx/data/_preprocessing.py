@@ -1,8 +1,9 @@
 """Host-side preprocessing the CLI stores with a model: feature scaling, label encoding, one-hot.
 
-Everything here works on NumPy arrays on the host (host-side data code, DESIGN rule 1: loading happens before a backend is
-involved); the parameters are plain JSON so that :func:`bpx.save` keeps them in ``net.metadata`` and
-``bpx predict``/``bpx evaluate`` apply exactly the training-time transformation.
+Everything here works on NumPy arrays on the host (host-side data code, docs/development/architecture.md,
+"The math never imports an array library": loading happens before a backend is involved); the parameters are
+plain JSON so that :func:`bpx.save` keeps them in ``net.metadata`` and ``bpx predict``/``bpx evaluate``
+apply exactly the training-time transformation.
 
 Scaling methods:
 

@@ -50,8 +50,8 @@ class MLP:
     :attr:`params` is then ``[W1, W2, ...]``. ``dropout`` is the probability of dropping a hidden unit
     while training (one value for every hidden layer, or one per hidden layer; inverted dropout: the
     kept units are scaled by 1/(1 − p), so nothing changes at prediction time, where dropout is off).
-    The masks are drawn on the host from the network's seed (DESIGN rule 3), so one seed gives the same
-    masks, and the same training trajectory, on every backend.
+    The masks are drawn on the host from the network's seed (docs/development/architecture.md,
+    "Randomness happens on the host"), so one seed gives the same masks, and the same training trajectory, on every backend.
 
     ``precision="bf16"`` is mixed precision (:mod:`bpx.precision`): the matrix products of the forward
     and backward pass run in bfloat16, while the parameters, the optimizer state, the activations, the

@@ -4,10 +4,11 @@
 (``Dense.forward`` layer by layer), ``MLP._backward`` (the loss's ``cost`` and ``delta`` for BP1,
 ``Dense.gradients`` for BP3/BP4, ``Dense.delta_below`` for BP2) and ``SGD.step`` — keeping every
 intermediate array, so the view shows what bpx really computes on the chosen backend. This module is
-host-side presentation (DESIGN rule 1): it computes nothing itself; numpy only holds the results,
-copied to the host at the end to be shown. :func:`format_text` lays the result out as seed 004's step-by-step tutorial
-does (forward pass, total error, backward pass from the output layer down, updated weights), with
-the seed's names w1..w8 for its 2-2-2 example.
+host-side presentation (docs/development/architecture.md, "The math never imports an array library"): it
+computes nothing itself; numpy only holds the results, copied to the host at the end to be shown.
+:func:`format_text` lays the result out as seed 004's step-by-step tutorial does (forward pass, total error,
+backward pass from the output layer down, updated weights), with the seed's names w1..w8 for its 2-2-2
+example.
 
 With no arguments it explains seed 004 (Mazur's worked example): inputs 0.05, 0.10, targets 0.01,
 0.99, w1..w8 = 0.15..0.55, biases 0.35 and 0.60, sigmoid units, the ½·Σ(a−y)² error, lr 0.5.
