@@ -16,8 +16,8 @@ from .errors import (
     TrainingDivergedError,
 )
 from .integrations import from_sklearn, from_torch, to_sklearn, to_torch
-from .io import export_onnx, load, save
-from .models import MLP
+from .io import export_onnx, save
+from .models import MLP, load
 from .nn import ACTIVATIONS, LOSSES, activation
 from .optimizers import LBFGS, SGD, Adagrad, Adam, AdamW, LossScaler, Optimizer, RMSprop
 from .tools import gradcheck

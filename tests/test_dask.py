@@ -130,7 +130,7 @@ def test_shuffled_batches_are_reproducible_and_documented():
     assert not np.array_equal(unshuffled.params[0], runs[0][0].params[0])
     # the documented scheme: chunk order, then rows within each chunk, from the network's host RNG
     rng = np.random.default_rng(0)
-    batches = list(bd._batches([Xd, da.from_array(np.arange(240)[:, None], chunks=(70, 1))], 32, rng))
+    batches = list(bd.batches([Xd, da.from_array(np.arange(240)[:, None], chunks=(70, 1))], 32, rng))
     rows = np.concatenate([b.compute()[:, 0] for _, b in batches])
     assert sorted(rows.tolist()) == list(range(240)) and [b.shape[0] for b, _ in batches] == [32] * 7 + [16]
     rng = np.random.default_rng(0)

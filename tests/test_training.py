@@ -92,15 +92,10 @@ def cycles(graph):
     return found
 
 
-# The upward imports other steps of issue 23 remove, each closing the cycle through bpx/__init__.py
-# today. The lead deletes this set once they are merged (the same ones are the `ignore_imports` of the
-# import-linter contract in pyproject.toml); the test then demands no cycle at all.
+# The upward import still to remove (the same one is the `ignore_imports` of the import-linter layers
+# contract in pyproject.toml): ONNX export's isinstance check. Delete it here and there together.
 UPWARD_BEING_REMOVED = {
-    ("bpx.models._mlp", "bpx.tools._fastest"),  # `fastest` step: backend_for moves below models
-    ("bpx.io._persistence", "bpx.tools._fastest"),  # `fastest` step: backend_for moves below models
-    ("bpx.tools._bench", "bpx"),  # `fastest` step: the harness imports the modules it times, not the root
-    ("bpx.io._persistence", "bpx.models._mlp"),  # `core` step: load builds the model through its config
-    ("bpx.io._onnx", "bpx.models._mlp"),  # `core` step: export reads the model's public protocol
+    ("bpx.io._onnx", "bpx.models._mlp"),
 }
 
 

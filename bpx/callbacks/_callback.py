@@ -107,7 +107,7 @@ def monitored_value(logs, monitor, who):
 
 
 def check_monitor(monitor, mode, who):
-    """Refuse (ValueError naming ``who``) a ``monitor`` that is not a History metric or ``"auto"``, or a bad ``mode``."""
+    """Refuse a ``monitor`` or ``mode`` a monitoring callback (``who``) does not know, before any work."""
     if not isinstance(monitor, str) or monitor not in ("loss", "accuracy", "val_loss", "val_accuracy", "auto"):
         raise ValueError(f"{who}: monitor must be 'loss', 'accuracy', 'val_loss', 'val_accuracy' or 'auto', "
                          f"got {monitor!r}")
@@ -116,7 +116,7 @@ def check_monitor(monitor, mode, who):
 
 
 def resolve_monitor(monitor, mode, logs):
-    """``(monitor, mode)`` with ``"auto"`` resolved for these logs (val_loss when measured; max for accuracies)."""
+    """``(monitor, mode)`` with "auto" resolved: val_loss when measured, else loss; max for accuracies."""
     if monitor == "auto":
         monitor = "val_loss" if logs.get("val_loss") is not None else "loss"
     if mode == "auto":

@@ -48,7 +48,7 @@ class EarlyStopping(Callback):
         if better:
             xp = self.model.backend.xp
             self.best, self.best_epoch = value, epoch
-            self.best_params = [xp.asarray(p, copy=True) for p in self.model._params]
+            self.best_params = [xp.asarray(p, copy=True) for p in self.model.params]
             self.history.best_epoch = epoch
         elif epoch - self.best_epoch >= self.patience:
             self.history.stopped_early = True
@@ -57,7 +57,7 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, logs=None):
         if self.restore_best and self.best_params is not None:
-            self.model._params = [self.model.backend.xp.asarray(p, copy=True) for p in self.best_params]
+            self.model.params = [self.model.backend.xp.asarray(p, copy=True) for p in self.best_params]
 
     def state_dict(self):
         return {"best": self.best, "best_epoch": self.best_epoch,

@@ -23,16 +23,21 @@ def nonnegative_int(text):
     return _int(text, 0, "an integer >= 0")
 
 
-def _float(text, expected, **bounds):
-    """``text`` as a finite number within ``bounds`` (bpx.utils.check_float), else argparse's usage error."""
+def finite_float(text):
+    """A finite number (an argparse type; the other number types build on it)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not in_interval(value):
         raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _float(text, expected, **bounds):
+    """``text`` as a finite number within ``bounds`` (bpx.utils.check_float), else argparse's usage error."""
     try:
-        return check_float(value, "value", **bounds)
+        return check_float(finite_float(text), "value", **bounds)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
 
@@ -91,11 +96,11 @@ def batch_size(text):
 def backend_spec(text):
     """A backend spec that is usable here (``numpy``, ``torch:cuda``, ``auto``, ...)."""
     from bpx.backends._backend import get_backend
-    from bpx.tools._fastest import is_fastest, parse
+    from bpx.backends._fastest import is_fastest, parse
 
     try:
         if is_fastest(text):
-            parse(text)  # "fastest[:B]": timed when the network is known (bpx.MLP, bpx.load)
+            parse(text)  # "fastest[:B]": timed when the network and the run are known (bpx train, bpx.MLP, bpx.load)
         else:
             get_backend(text)
     except (TypeError, ValueError) as exc:

@@ -125,9 +125,22 @@ def add_parser(subparsers):
 
 def _lazy(spec):
     from bpx.backends._backend import get_backend
-    from bpx.tools._fastest import is_fastest
+    from bpx.backends._fastest import is_fastest
 
     return not is_fastest(spec) and get_backend(spec).library.lazy  # "fastest" never picks a lazy backend
+
+
+def _backend(args, X_train):
+    """``--backend``, with ``fastest`` made a request for this run: its own batch size, and its planned
+    steps (epochs × steps per epoch) to count each backend's compile time against (bpx.backends.Fastest)."""
+    from bpx.backends._fastest import Fastest, is_fastest
+
+    if not is_fastest(args.backend):
+        return args.backend
+    rows = X_train.shape[0]
+    rows = max(1, rows - (max(1, int(round(rows * args.val_split))) if args.val_split else 0))  # the rows fit sees
+    batch = min(args.batch_size or rows, rows)
+    return Fastest(batch=batch, planned_steps=args.epochs * -(-rows // batch))
 
 
 def _usage(args, message):
@@ -276,13 +289,11 @@ def _train(args, lazy, say):
 
     # -- network -----------------------------------------------------------------------------------
     sizes = [train.n_features, *args.hidden, n_out]
-    net = bpx.MLP(sizes, activation=args.activation, output=output, loss=loss, backend=args.backend,
+    net = bpx.MLP(sizes, activation=args.activation, output=output, loss=loss, backend=_backend(args, X_train),
                   dtype=args.dtype, seed=args.seed, init=args.init, bias=not args.no_bias, dropout=args.dropout,
                   precision=args.precision)
-    if getattr(net.backend, "fastest", None):  # --backend fastest: which one was picked, and the figures behind it
-        from bpx.tools._fastest import describe
-
-        say(describe(net.backend))
+    if net.backend.chosen_by is not None:  # --backend fastest: which one was picked, why, and the cache file
+        say(net.backend.chosen_by.describe())
     if args.init_from:
         start = bpx.load(args.init_from, backend="numpy" if lazy else net.backend)
         if start.layer_sizes != sizes:
@@ -374,6 +385,7 @@ def _train(args, lazy, say):
             "stopped_early": history.stopped_early, "history": history.as_dict(), "plot": args.plot,
             "seconds": round(seconds, 3), "checkpoint": args.checkpoint and os.path.abspath(args.checkpoint),
             "resumed_from": history.resumed_from, "log": args.log, **result,
+            **({"fastest": net.backend.chosen_by.as_dict()} if net.backend.chosen_by is not None else {}),
         }, indent=2))
         return 0
     if args.plot:

@@ -48,9 +48,10 @@ import array_api_compat
 import numpy as np
 
 from ..backends._backend import Backend, dtype_name, get_backend, is_host_data, to_numpy
-from ..data._adapter import as_matrix
+from ..data._adapter import as_data, as_matrix, as_sample_weight
 from ..errors import TrainingDiverged
 from ..models._mlp import MLP
+from ..nn._functional import loss_and_grads
 from ..nn._losses import normalized_weights
 from ..optimizers._first_order import SGD, Adam
 from ..optimizers._lbfgs import LBFGS
@@ -479,12 +480,12 @@ class _BaseMLP(BaseEstimator):
             params[k] = packed[start:start + sizes[k]].reshape(shapes[k])
             start += sizes[k]
         net.set_params(params)
-        Xd, Yd = net._XY(_dense(X), np.asarray(Y, dtype=float).reshape(X.shape[0], -1))
+        Xd, Yd = as_data(net, _dense(X), np.asarray(Y, dtype=float).reshape(X.shape[0], -1))
         weights, total = None, float(X.shape[0])
         if sample_weight is not None:
             sw = np.asarray(sample_weight, dtype=float)
-            weights, total = normalized_weights(net._sample_weight(sw, X.shape[0]), xp), float(np.sum(sw))
-        cost, grads, _ = net._loss_and_grads(Xd, Yd, weights)
+            weights, total = normalized_weights(as_sample_weight(net, sw, X.shape[0]), xp), float(np.sum(sw))
+        cost, grads, _ = loss_and_grads(net, net.params, Xd, Yd, weights)
         alpha = float(self.alpha)
         loss = float(cost) + 0.5 * alpha * sum(float(np.sum(q * q)) for q in params[0::2]) / total
         grads = [to_numpy(g) + (alpha / total) * q if q.ndim == 2 else to_numpy(g) for g, q in zip(grads, params)]
