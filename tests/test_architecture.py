@@ -203,3 +203,26 @@ def test_the_cli_number_parsers_keep_argparse_usage_errors(parser, text, message
         getattr(args, parser)(text)
     assert str(info.value) == message
     assert args.fraction_open("1") == 1.0 and args.unit_interval("0") == 0.0 and args.positive_int("3") == 3
+
+
+# -- imports at the top: a function-level import of bpx's own modules says why ----------------------
+def test_every_function_level_import_of_bpx_says_why():
+    """Outside bpx/cli (where start-up time is the reason), a function-level import of one of bpx's own
+    modules is there for an optional dependency (or is the one upward import still to remove), and its
+    line says so (docs/development/architecture.md, "Private modules, public surfaces")."""
+    import ast
+
+    unexplained = []
+    for path in sorted((ROOT / "bpx").rglob("*.py")):
+        if "cli" in path.relative_to(ROOT / "bpx").parts:
+            continue
+        lines = path.read_text().splitlines()
+        tree = ast.parse(path.read_text())
+        for function in [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]:
+            for node in ast.walk(function):
+                own = (isinstance(node, ast.ImportFrom) and (node.level > 0 or (node.module or "").startswith("bpx"))) or (
+                    isinstance(node, ast.Import) and any(a.name.split(".")[0] == "bpx" for a in node.names))
+                line = lines[node.lineno - 1] if own else ""
+                if own and "optional dependency" not in line and "upward" not in line:
+                    unexplained.append(f"{path.relative_to(ROOT)}:{node.lineno}: {line.strip()}")
+    assert not unexplained, "\n".join(unexplained)
