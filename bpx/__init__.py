@@ -68,3 +68,15 @@ __all__ = [
     "to_sklearn",
     "to_torch",
 ]
+
+# Public modules with optional or heavier imports, imported on first use: after a plain ``import bpx``,
+# ``bpx.datasets.open_dask(...)`` and ``bpx.distributed.connect()`` work (docs/guide/dask.md).
+LAZY_MODULES = ("datasets", "distributed")
+
+
+def __getattr__(name):
+    if name in LAZY_MODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

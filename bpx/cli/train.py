@@ -56,8 +56,11 @@ def add_data_options(parser, labels=True):
         parser.add_argument("--label-column",
                             help="CSV label column, a name or 1-based number (default: one named label/y/target/class, "
                                  "else the last)")
-    parser.add_argument("--labels", type=existing_file, metavar="FILE",
-                        help="IDX labels file for an IDX images file (default: the sibling *labels-idx1*)")
+    parser.add_argument("--labels", type=existing_data, metavar="FILE",
+                        help="IDX labels file for an IDX images file (default: the sibling *labels-idx1*); with "
+                             "--backend dask and a directory/glob of .npy shards: a directory or glob of .npy label "
+                             "shards, one per X shard in file-name order (default: y_<name>.npy beside each "
+                             "X_<name>.npy)")
 
 
 def add_parser(subparsers):
@@ -67,7 +70,8 @@ def add_parser(subparsers):
                     "held-out test split, and a model saved to bpx-model.npz.")
     p.add_argument("--data", type=existing_data, metavar="FILE",
                    help="training data: .csv, .npz, .h5/.hdf5 or MNIST IDX (default: the bundled digits); with "
-                        "--backend dask also a zarr store or a directory/glob of .npy/.npz shards, opened lazily")
+                        "--backend dask also a zarr store or a directory/glob of .npy/.npz shards, opened lazily "
+                        "(.npy shards: X_<name>.npy with labels in y_<name>.npy, or --labels GLOB)")
     p.add_argument("--test-data", type=existing_data, metavar="FILE",
                    help="test data (default: hold out --test-split of --data)")
     p.add_argument("--test-split", type=unit_interval, default=0.2, metavar="FRACTION",
@@ -172,21 +176,25 @@ def run(args):
             raise ImportError("--plot needs matplotlib: pip install 'bpx[plot]'") from None
     lazy = _lazy(args.backend)  # --backend dask: the data stay lazy, the steps run on a dask cluster
     if not lazy:
-        given = dask_options_given(args, args.parser)
+        given = dask_options_given(args)
         if given:
             _usage(args, f"argument {given[0]}: applies to --backend dask only")
-        for option, value in (("--data", args.data), ("--test-data", args.test_data)):
+        for option, value in (("--data", args.data), ("--test-data", args.test_data), ("--labels", args.labels)):
             if value is not None:  # directories and globs are for --backend dask (lazy stores and shards)
                 try:
                     existing_file(value)
                 except argparse.ArgumentTypeError as exc:
                     _usage(args, f"argument {option}: {exc}")
+    else:
+        train_dask.check(args, lambda message: _usage(args, message))
     say = (lambda *a: None) if args.json else print
-    with train_dask.connect(args, say) if lazy else contextlib.nullcontext():
+    if not lazy:
         return _train(args, lazy, say)
+    with train_dask.cluster(args, say, lambda: train_dask.open_data(args)) as opened:
+        return _train(args, lazy, say, opened)
 
 
-def _train(args, lazy, say):
+def _train(args, lazy, say, opened=None):
     """The command after its flags were checked: data, model, training, the model file, the report."""
     import numpy as np
 
@@ -211,7 +219,7 @@ def _train(args, lazy, say):
     opts = dict(label_column=args.label_column, x_key=args.x_key, y_key=args.y_key, labels=args.labels,
                 require_labels=True)
     if lazy:
-        train, test = train_dask.open_data(args)
+        train, test = opened
     else:
         train = datasets.load(args.data, **opts) if args.data else datasets.load_digits()
         test = datasets.load(args.test_data, **opts) if args.test_data else None
@@ -335,16 +343,17 @@ def _train(args, lazy, say):
     say(f"data: {where}: {len(X_train)} training samples{chunked}"
         + (f", {len(X_test)} test samples" if X_test is not None else "") + f", {train.n_features} features, {what}; "
         f"task {task} ({why})")
+    precision = f", precision {net.precision}" if net.precision else ""
     extras = ("; no biases" if args.no_bias else "") + (f"; dropout {args.dropout}" if any(net.dropout) else "")
     say(f"model: {' -> '.join(map(str, sizes))}, {args.activation}/{output}, {loss}, {net.n_params:,} parameters"
-        f"{extras}; backend {net.backend.spec}, {net.dtype}; {args.optimizer} lr={lr}, batch {args.batch_size or 'full'}, "
-        f"{args.epochs} epochs; scaling {method} ({scale_why})")
+        f"{extras}; backend {net.backend.spec}, {net.dtype}{precision}; {args.optimizer} lr={lr}, "
+        f"batch {args.batch_size or 'full'}, {args.epochs} epochs; scaling {method} ({scale_why})")
     sys.stdout.flush()
 
     # -- training: Ctrl-C/SIGTERM stop it after the current step, with a checkpoint (long_runs) -------
     import threading
 
-    from bpx.training import stop_on_signals
+    from bpx.training import STOP, stop_on_signals
 
     settings = long_runs.settings(args, net)
     resumed = long_runs.check_resume(args, settings)
@@ -352,7 +361,8 @@ def _train(args, lazy, say):
         say(f"resume: {args.checkpoint} holds {resumed} complete epoch(s); on to {args.epochs}")
         sys.stdout.flush()
     # signal handlers can only be installed by the main thread (main() called from another: no handlers)
-    with stop_on_signals() if threading.current_thread() is threading.main_thread() else contextlib.nullcontext():
+    with stop_on_signals() if threading.current_thread() is threading.main_thread() else contextlib.nullcontext(), \
+            train_dask.second_signal_aborts(STOP) if lazy else contextlib.nullcontext():
         history = net.fit(transform(X_train), targets, epochs=args.epochs, batch_size=args.batch_size,
                           optimizer=optimizer, validation_split=args.val_split, early_stopping=args.early_stopping,
                           verbose=min(args.verbose, 1) if quiet else args.verbose,

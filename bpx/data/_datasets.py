@@ -396,21 +396,27 @@ def _load_idx(path, labels):
     return Dataset(_as_X(path, images), y, None, path, label_column=None if labels is None else os.fspath(labels))
 
 
-def open_dask(path, x_key=None, y_key=None, label_column=None, chunks=None):
+def open_dask(path, x_key=None, y_key=None, label_column=None, chunks=None, labels=None):
     """Open big data lazily: a :class:`Dataset` whose X and y are dask arrays chunked by rows (a zarr
-    store, an HDF5 dataset, a directory or glob of .npy/.npz shards, a CSV file); see :mod:`bpx.dask_data`.
-    Needs ``pip install 'bpx[dask]'``.
+    store, an HDF5 dataset, a directory or glob of .npy/.npz shards, a CSV file); docs/guide/dask.md.
+    Local paths are made absolute before the graph is built (a cluster's workers seldom share the
+    client's working directory). Needs ``pip install 'bpx[dask]'``.
 
     Parameters
     ----------
     path : str or os.PathLike
-        The store, file, directory or glob.
+        The store, file, directory or glob. ``.npy`` shards hold X only, or come in pairs
+        ``X_<name>.npy`` + ``y_<name>.npy`` (matched by ``<name>``; also ``labels_``/``label_``/
+        ``target_``, any case).
     x_key, y_key : str, optional
         The arrays (zarr) or datasets (HDF5) holding X and y.
     label_column : str or int, optional
         The CSV label column.
     chunks : int, optional
         Rows per chunk (default about 64 MiB per chunk; one chunk per shard for .npz shards).
+    labels : str or os.PathLike, optional
+        For .npy shards: a directory or glob of .npy label shards, paired with the X shards in file-name
+        order (one per X shard, the same number of rows).
 
     Returns
     -------
@@ -425,4 +431,4 @@ def open_dask(path, x_key=None, y_key=None, label_column=None, chunks=None):
         If nothing is there, the shards mix kinds, or the format is not one dask can open lazily.
     ImportError
         Without dask (``pip install 'bpx[dask]'``)."""
-    return open_dask_data(path, x_key=x_key, y_key=y_key, label_column=label_column, chunks=chunks)
+    return open_dask_data(path, x_key=x_key, y_key=y_key, label_column=label_column, chunks=chunks, labels=labels)

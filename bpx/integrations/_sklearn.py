@@ -624,6 +624,40 @@ class _BaseMLP(BaseEstimator):
         tags.non_deterministic = False
         return tags
 
+    @classmethod
+    def from_network(cls, net):
+        """A fitted estimator around a copy of ``net`` (:func:`bpx.to_sklearn`, which checks that
+        scikit-learn can express it): the hidden sizes and activation, backend and dtype of ``net``; a
+        classifier's classes are ``net.classes`` (else 0..k-1; a multilabel network's are its k outputs),
+        and ``fit(warm_start=True)``/``partial_fit`` continue from its weights."""
+        est = cls(hidden_layer_sizes=tuple(net.layer_sizes[1:-1]), activation=sklearn_name(net.activation),
+                  backend=net.backend, dtype=net.dtype)
+        cls._wrap(est, net)
+        return est
+
+    def _wrap(self, net):
+        """This (new) estimator made a fitted one around a copy of ``net`` (:meth:`from_network`)."""
+        from sklearn.preprocessing import LabelBinarizer
+
+        k = net.n_outputs
+        if self._classifier:
+            if net.output == "sigmoid" and k > 1:  # multilabel
+                binarizer = LabelBinarizer().fit(np.eye(k, dtype=np.int64))
+            else:
+                classes = np.asarray(net.classes) if net.classes is not None else np.arange(max(k, 2))
+                if len(classes) != max(k, 2):
+                    raise ValueError(f"net has {len(classes)} class names for {k} output units")
+                binarizer = LabelBinarizer().fit(classes)
+            self._label_binarizer = binarizer
+            self.classes_ = binarizer.classes_
+        self._net = net.copy()
+        self.n_features_in_ = net.n_features
+        self.n_layers_ = len(net.layer_sizes)
+        self.n_outputs_ = k
+        self.out_activation_ = sklearn_name(net.output)
+        self.n_iter_, self.t_, self.loss_curve_, self._no_improvement_count = 0, 0, [], 0
+        self.best_loss_, self.validation_scores_, self.best_validation_score_ = np.inf, None, None
+
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     """Multi-layer perceptron classifier trained by bpx's backprop on any bpx backend.

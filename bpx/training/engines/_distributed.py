@@ -5,7 +5,9 @@ the optimizer live on the client (host NumPy arrays) and are updated there. Samp
 column chunked like X, dropout keep-masks (drawn on the host per batch, in the eager engine's order)
 as arrays chunked like the batch, so both work on dask arrays. L-BFGS evaluates its cost and gradient
 with one graph per evaluation: the classic data-parallel full-batch method. The engine can stop after
-any step and continue an epoch from that position, as the eager engine does.
+any step and continue an epoch from that position, as the eager engine does; on a dask.distributed
+client a step that a stop request, a lost scheduler or a cluster without workers holds up is given up
+or reported (:mod:`bpx.training.engines._cluster`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 
 from ...data._adapter import as_sample_weight
 from ...optimizers._lbfgs import Objective
+from ._cluster import compute
 from ._dask_math import (
     ChunkNet,
     batches,
@@ -102,8 +105,14 @@ class DistributedEngine:
                 continue  # replayed to draw the same batches; no work
             Xb, Yb = batch_arrays[:2]
             rows = Xb.shape[0]
+            masks_from = net.rngs.dropout.bit_generator.state if dropout else None
             extra = batch_arrays[2:] + (self._masks(Xb) if dropout else [])
-            sums = dask.compute(reduce_chunks(chunk_gradients, Xb, Yb, share(net), math_, width, extra))[0]
+            sums = compute(reduce_chunks(chunk_gradients, Xb, Yb, share(net), math_, width, extra), stop)
+            if sums is None:  # given up (a stop request, a lost scheduler): continue later from this batch
+                if dropout:
+                    net.rngs.dropout.bit_generator.state = masks_from
+                return None, None, {"next_batch": k, "costs": [float(c) for c in costs], "correct": correct,
+                                    "summed": summed}
             if weighted:  # Σ w·∂L/∂p, Σ w·L, correct, Σ w: the batch's weighted means
                 total = max(float(sums[-1]), float(np.finfo(sums.dtype).smallest_normal))
                 flat, cost, hits = sums[:-3] / total, sums[-3] / total, sums[-2]
