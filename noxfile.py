@@ -215,10 +215,12 @@ def smoke(session):
 
 @nox.session
 def lint(session):
-    """ruff over the package, tests, benchmarks, examples, docs and this file."""
-    session.install("ruff")
+    """ruff over the package, tests, benchmarks, examples, docs and this file; then import-linter's
+    contracts (pyproject.toml [tool.importlinter]: the layers of docs/development/architecture.md)."""
+    session.install("ruff", "import-linter")
     paths = ("bpx", "tests", "benchmarks", "examples", "docs", "noxfile.py")
     session.run("ruff", "check", *[p for p in paths if (ROOT / p).exists()])
+    session.run("lint-imports", "--config", str(ROOT / "pyproject.toml"), env={"PYTHONPATH": str(ROOT)})
 
 
 @nox.session

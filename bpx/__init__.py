@@ -1,17 +1,27 @@
 """bpx: multi-layer perceptrons trained by hand-derived backpropagation, written once on the Python
 array API and run on NumPy, CuPy, PyTorch, JAX or array-api-strict."""
 
-from . import clipping, schedules
+from . import clipping, errors, schedules
 from ._version import __version__  # noqa: F401 (bpx.__version__)
 from .backends import Backend, available_backends, backend_status, get_backend, to_numpy
 from .callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
+from .errors import (
+    BackendUnavailableError,
+    BpxError,
+    CheckpointError,
+    DeviceError,
+    FileFormatError,
+    ModelFileError,
+    TrainingDiverged,
+    TrainingDivergedError,
+)
 from .integrations import from_sklearn, from_torch, to_sklearn, to_torch
-from .io import ModelFileError, export_onnx, save
+from .io import export_onnx, save
 from .models import MLP, load
 from .nn import ACTIVATIONS, LOSSES, activation
 from .optimizers import LBFGS, SGD, Adagrad, Adam, AdamW, LossScaler, Optimizer, RMSprop
 from .tools import gradcheck
-from .training import CheckpointError, History, TrainingDiverged, stop_on_signals
+from .training import History, stop_on_signals
 
 __all__ = [
     "ACTIVATIONS",
@@ -26,6 +36,12 @@ __all__ = [
     "clipping",
     "schedules",
     "Backend",
+    "BackendUnavailableError",
+    "BpxError",
+    "DeviceError",
+    "FileFormatError",
+    "TrainingDivergedError",
+    "errors",
     "CSVLogger",
     "Callback",
     "CheckpointError",

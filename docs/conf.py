@@ -75,7 +75,7 @@ html_copy_source = False
 # reference is `bpx --help`). Implementation modules are private (underscored) and have no page.
 SUBMODULES = [
     "bpx.backends", "bpx.nn", "bpx.optimizers", "bpx.data", "bpx.io", "bpx.callbacks", "bpx.training",
-    "bpx.models", "bpx.integrations", "bpx.tools", "bpx.utils",
+    "bpx.models", "bpx.integrations", "bpx.tools", "bpx.utils", "bpx.errors",
     "bpx.clipping", "bpx.datasets", "bpx.distributed", "bpx.schedules", "bpx.sklearn",
 ]
 

@@ -2,7 +2,7 @@
 
 No timing is asserted anywhere: these tests check that the harness runs and writes well-formed
 output, that its hand-written NumPy peer does the same work as bpx, and that every fast path gives
-the same numbers as the generic array-API path (DESIGN rule 5).
+the same numbers as the generic array-API path (docs/development/architecture.md, "Fast paths are allowed, and are measured").
 """
 
 import json

@@ -178,7 +178,7 @@ def test_failure_after_training_keeps_the_model_and_checkpoint(capsys, tmp_path,
 
 def test_fit_refuses_a_checkpoint_beyond_its_epochs(tmp_path):
     """fit(epochs=2, resume=True) on a 6-epoch checkpoint: an error, not the 6-epoch model returned silently."""
-    from bpx.training import CheckpointError
+    from bpx import CheckpointError
 
     X = np.random.default_rng(0).normal(size=(24, 4))
     y = np.arange(24) % 3

@@ -32,7 +32,7 @@ resource.setrlimit(resource.RLIMIT_AS, (CAP, CAP))
 import numpy as np
 import bpx
 from bpx import datasets
-from bpx.io import ModelFileError
+from bpx import ModelFileError
 from bpx.training._checkpoint import CheckpointError
 
 cases = json.load(open(sys.argv[1]))

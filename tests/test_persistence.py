@@ -13,7 +13,8 @@ import pytest
 from conftest import strict_device_move_refused
 
 import bpx
-from bpx.io._persistence import FORMAT_VERSION, ModelFileError
+from bpx.errors import ModelFileError
+from bpx.io import FORMAT_VERSION
 
 
 @pytest.fixture

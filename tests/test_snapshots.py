@@ -1,7 +1,8 @@
-"""What bpx returns stays put (DESIGN rule 6): no array it hands out changes when training continues,
-on any backend. ``bpx.to_numpy`` is documented as a copy ("copy with bpx.to_numpy to keep a snapshot"):
-a weight snapshot taken after each step must keep that step's values, as must outputs, gradients and
-histories. (Only ``net.params`` / ``net.weights`` / ``net.biases`` themselves are live, and say so.)"""
+"""What bpx returns stays put (docs/development/architecture.md, "What bpx returns stays put"): no
+array it hands out changes when training continues, on any backend. ``bpx.to_numpy`` is documented as a copy
+("copy with bpx.to_numpy to keep a snapshot"): a weight snapshot taken after each step must keep that step's
+values, as must outputs, gradients and histories. (Only ``net.params`` / ``net.weights`` / ``net.biases``
+themselves are live, and say so.)"""
 
 import copy
 

@@ -25,9 +25,8 @@ from ._backend import (
     to_numpy,
 )
 from ._fastest import Fastest, FastestChoice, choose_fastest
-from ._libraries import LIBRARIES, ArrayLibrary, DeviceError, Unavailable, register
+from ._libraries import LIBRARIES, ArrayLibrary, register
 
-__all__ = ["NAMES", "LIBRARIES", "ArrayLibrary", "Backend", "DeviceError", "Fastest", "FastestChoice", "Unavailable",
-           "auto_name", "available_backends", "backend_status", "choose_fastest", "dtype_name", "fast_paths",
-           "get_backend", "host_rngs", "inplace_ok", "is_host_data", "namespace", "namespace_name", "ndarray_ok",
-           "on_device", "register", "to_numpy"]
+__all__ = ["NAMES", "LIBRARIES", "ArrayLibrary", "Backend", "Fastest", "FastestChoice", "auto_name",
+           "available_backends", "backend_status", "choose_fastest", "dtype_name", "fast_paths", "get_backend", "host_rngs",
+           "inplace_ok", "is_host_data", "namespace", "namespace_name", "ndarray_ok", "on_device", "register", "to_numpy"]

@@ -1,8 +1,8 @@
 """Backend selection: which array library, and which device, a network computes on.
 
-A backend is a value, not a global (DESIGN rule 2). ``get_backend(spec)`` returns a :class:`Backend`
-holding the array-API namespace ``xp`` and the ``device``; a network is built on one and keeps it.
-The spec is ``name`` or ``name:device``:
+A backend is a value, not a global (docs/development/architecture.md, "A backend is a value, not a global").
+``get_backend(spec)`` returns a :class:`Backend` holding the array-API namespace ``xp`` and the ``device``;
+a network is built on one and keeps it. The spec is ``name`` or ``name:device``:
 
 =====================  =====================================================================
 ``numpy``              NumPy on the CPU
@@ -250,7 +250,7 @@ def to_numpy(x):
     return np.array(np.from_dlpack(x), copy=True)
 
 
-# -- fast paths (DESIGN rule 5) -------------------------------------------------------------------
+# -- fast paths (docs/development/architecture.md, "Fast paths are allowed, and are measured") ---
 # The math is written once against the standard; where a namespace offers something faster (in-place
 # operators on fresh temporaries, array methods that skip a wrapper), the math modules take it behind
 # these capability checks and keep the generic path. ``fast_paths(False)`` turns every fast path off,
@@ -327,7 +327,7 @@ def clip_ok(x):
 
 def host_rngs(seed, n):
     """``n`` independent host random generators from one seed: all of bpx's randomness comes from
-    these (DESIGN rule 3). ``seed=None`` draws fresh entropy."""
+    these (docs/development/architecture.md, "Randomness happens on the host"). ``seed=None`` draws fresh entropy."""
     return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n)]
 
 

@@ -31,7 +31,8 @@ capabilities        ``inplace`` (in-place operators on fresh temporaries), ``nda
 ==================  ==================================================================================
 
 The registry :data:`LIBRARIES` keeps them in the order ``bpx info`` lists them. These modules are
-host-side glue, not math: they may import their library (DESIGN rule 1).
+host-side glue, not math: they may import their library (docs/development/architecture.md, "The math
+never imports an array library").
 """
 
 from __future__ import annotations

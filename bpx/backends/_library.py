@@ -11,13 +11,7 @@ import contextlib
 
 import numpy as np
 
-
-class Unavailable(Exception):
-    """A library cannot be used here; ``str(exc)`` says why."""
-
-
-class DeviceError(ValueError):
-    """A backend spec names a device the library does not have; ``str(exc)`` says why."""
+from ..errors import DeviceError, Unavailable  # noqa: F401 (the entries import them from here)
 
 
 class ArrayLibrary:

@@ -1,10 +1,4 @@
-"""Callbacks for ``fit(..., callbacks=[...])``: the protocol and the built-in ones.
-
-:class:`Callback`, :class:`EarlyStopping`, :class:`CSVLogger` and :class:`ReduceLROnPlateau` live with
-the training loop (:mod:`bpx.training.callbacks`, which documents the protocol and where each hook
-runs); :class:`ModelCheckpoint`, which writes model files (:func:`bpx.save`), lives here, above both
-the loop and :mod:`bpx.persistence`.
-"""
+"""ModelCheckpoint: the model saved (:func:`bpx.save`) every few epochs and/or at its best, keeping the last few."""
 
 from __future__ import annotations
 
@@ -13,18 +7,7 @@ import os
 from ..io._persistence import save
 from ..utils._paths import as_path, check_output_file
 from ..utils._validation import check_int
-from ._callback import (
-    Callback,
-    CSVLogger,
-    EarlyStopping,
-    FunctionCallback,
-    ReduceLROnPlateau,
-    check_monitor,
-    monitored_value,
-    resolve_monitor,
-)
-
-__all__ = ["Callback", "CSVLogger", "EarlyStopping", "FunctionCallback", "ModelCheckpoint", "ReduceLROnPlateau"]
+from ._callback import Callback, check_monitor, monitored_value, resolve_monitor
 
 
 class ModelCheckpoint(Callback):

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import math
 
 from bpx.utils._paths import check_output_file, output_clash
+from bpx.utils._validation import check_float, check_int, in_interval
 
 
 def _int(text, minimum, expected):
+    """``text`` as an integer >= ``minimum`` (bpx.utils.check_int), else argparse's usage error."""
     try:
-        value = int(text)
+        return check_int(int(text), "value", minimum)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-    return value
 
 
 def positive_int(text):
@@ -32,24 +30,35 @@ def finite_float(text):
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
+    if not in_interval(value):
         raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
     return value
 
 
+def _float(text, expected, **bounds):
+    """``text`` as a finite number within ``bounds`` (bpx.utils.check_float), else argparse's usage error."""
+    try:
+        return check_float(finite_float(text), "value", **bounds)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
+
 def positive_float(text):
-    value = finite_float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
+    return _float(text, "a number > 0", low=0.0, low_open=True)
+
+
+def float_at_least_0(text):
+    return _float(text, "a number >= 0", low=0.0)
+
+
+def fraction_open(text):
+    """A factor in (0, 1]."""
+    return _float(text, "a number in (0, 1]", low=0.0, high=1.0, low_open=True)
 
 
 def unit_interval(text):
     """A fraction in [0, 1)."""
-    value = finite_float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return value
+    return _float(text, "a number in [0, 1)", low=0.0, high=1.0, high_open=True)
 
 
 def dropout(text):
@@ -73,10 +82,7 @@ def int_list(text):
 
 def fraction(text):
     """A fraction in (0, 1)."""
-    value = finite_float(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
-    return value
+    return _float(text, "a number in (0, 1)", low=0.0, high=1.0, low_open=True, high_open=True)
 
 
 def batch_size(text):

@@ -22,7 +22,7 @@ import os
 import shlex
 import signal
 
-from bpx.callbacks._callback import Callback
+from bpx.callbacks import Callback
 from bpx.cli.args import output_path, positive_int, refuse_overwrite
 
 EXIT_CODES = {"SIGINT": 128 + signal.SIGINT, "SIGTERM": 128 + signal.SIGTERM,

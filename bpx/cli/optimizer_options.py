@@ -6,10 +6,9 @@ Schedule lengths count optimizer steps (one per batch); ``total`` is epochs × b
 
 from __future__ import annotations
 
-import argparse
 import math
 
-from bpx.cli.args import finite_float, nonnegative_int, positive_float, positive_int, unit_interval
+from bpx.cli.args import float_at_least_0, fraction_open, nonnegative_int, positive_float, positive_int, unit_interval
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "lbfgs")
 DEFAULT_LR = {"adam": 0.003, "adamw": 0.003, "sgd": 0.01, "rmsprop": 0.001, "adagrad": 0.01}
@@ -46,21 +45,6 @@ def add_optimizer_options(p):
                    help="mixed precision: bfloat16 / float16 matrix products, float32 parameters and loss; fp16 "
                         "with dynamic loss scaling (bf16: torch and jax backends, fp16: torch, jax and cupy; "
                         "default: the --dtype throughout)")
-
-
-def float_at_least_0(text):
-    value = finite_float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
-
-
-def fraction_open(text):
-    """A factor in (0, 1]."""
-    value = finite_float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
-    return value
 
 
 def check_optimizer_options(args, error):

@@ -1,12 +1,10 @@
-"""Data on the host: loaders for files in common formats (public as :mod:`bpx.datasets`), the adapter
+"""Data on the host: loaders for files in common formats (public as :mod:`bpx.datasets`, their one
+documented path, docs/development/architecture.md), the adapter
 that turns what a user passes into the checked array a model computes on, host-side preprocessing
 (scaling, labels, splits) and regression metrics. Dask arrays live in :mod:`bpx.distributed`."""
 
 from ._adapter import as_matrix
-from ._datasets import load, load_digits, open_dask
-from ._layout import Dataset
 from ._metrics import regression_metrics
 from ._preprocessing import LabelEncoder, Scaler, choose_scaling
 
-__all__ = ["Dataset", "LabelEncoder", "Scaler", "as_matrix", "choose_scaling", "load", "load_digits", "open_dask",
-           "regression_metrics"]
+__all__ = ["LabelEncoder", "Scaler", "as_matrix", "choose_scaling", "regression_metrics"]

@@ -39,6 +39,7 @@ import os
 import numpy as np
 
 from ..utils._extras import install_hint
+from ..utils._validation import check_int
 from ._layout import Dataset, default_key, label_index
 
 X_NAMES = ("x",)
@@ -48,7 +49,7 @@ Y_NAMES = ("y", "labels", "label", "target")
 def _rows(shape, itemsize, chunks, split=True):
     """``chunks``, else :func:`bpx.distributed.default_rows` (``split=False``: shards already divide the
     data, so only the ~64 MiB bound applies)."""
-    from ._dask_arrays import CHUNK_BYTES, default_rows
+    from ._dask_arrays import CHUNK_BYTES, default_rows  # optional dependency: _dask_arrays imports dask
 
     if chunks is not None:
         return chunks
@@ -88,8 +89,6 @@ def open_dask(path, x_key=None, y_key=None, label_column=None, chunks=None, labe
         raise TypeError(f"labels must be a str or os.PathLike (a directory or glob of .npy label shards), got "
                         f"{type(labels).__name__}")
     if chunks is not None:
-        from ..utils._validation import check_int
-
         chunks = check_int(chunks, "chunks")
     path = os.fspath(path)
     shown, path = path, absolute(path)
@@ -386,7 +385,7 @@ def _open_csv(path, label_column, chunks, delimiter, n_features=None, default_la
     import dask.array as da
     from dask.bytes import read_bytes
 
-    from ._dask_arrays import CHUNK_BYTES
+    from ._dask_arrays import CHUNK_BYTES  # optional dependency: _dask_arrays imports dask
 
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such file")

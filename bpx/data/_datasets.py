@@ -42,6 +42,7 @@ import numpy as np
 from ..utils._extras import install_hint
 from ..utils._npz import MAX_NPY_HEADER, memory_budget, npy_header
 from ..utils._paths import regular_file_problem
+from ._dask_data import open_dask as open_dask_data
 from ._layout import LABEL_NAMES, Dataset  # noqa: F401  (bpx.datasets.Dataset is public)
 from ._layout import default_key as _default_key
 from ._layout import label_index as _label_index
@@ -531,6 +532,4 @@ def open_dask(path, x_key=None, y_key=None, label_column=None, chunks=None, labe
         If nothing is there, the shards mix kinds, or the format is not one dask can open lazily.
     ImportError
         Without dask (``pip install 'bpx-backprop[dask]'``)."""
-    from ._dask_data import open_dask as opener
-
-    return opener(path, x_key=x_key, y_key=y_key, label_column=label_column, chunks=chunks, labels=labels)
+    return open_dask_data(path, x_key=x_key, y_key=y_key, label_column=label_column, chunks=chunks, labels=labels)

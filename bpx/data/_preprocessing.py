@@ -1,8 +1,9 @@
 """Host-side preprocessing the CLI stores with a model: feature scaling, label encoding, one-hot.
 
-Everything here works on NumPy arrays on the host (host-side data code, DESIGN rule 1: loading happens before a backend is
-involved); the parameters are plain JSON so that :func:`bpx.save` keeps them in ``net.metadata`` and
-``bpx predict``/``bpx evaluate`` apply exactly the training-time transformation.
+Everything here works on NumPy arrays on the host (host-side data code, docs/development/architecture.md,
+"The math never imports an array library": loading happens before a backend is involved); the parameters are
+plain JSON so that :func:`bpx.save` keeps them in ``net.metadata`` and ``bpx predict``/``bpx evaluate``
+apply exactly the training-time transformation.
 
 Scaling methods:
 
@@ -22,6 +23,8 @@ import numbers
 
 import numpy as np
 
+from ..utils._validation import check_choice
+
 SCALINGS = ("none", "255", "max", "standardize")
 
 
@@ -40,9 +43,7 @@ class Scaler:
         For an unknown ``method``."""
 
     def __init__(self, method="none"):
-        if not isinstance(method, str) or method not in SCALINGS:
-            raise ValueError(f"scaling must be one of {', '.join(SCALINGS)}, got {method!r}")
-        self.method = method
+        self.method = check_choice(method, "scaling", SCALINGS)
         self.scale = None  # 'max': one number; 'standardize': per-feature std
         self.mean = None  # 'standardize': per-feature mean
         self.n_features = None

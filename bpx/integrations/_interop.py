@@ -30,8 +30,10 @@ import functools
 import numpy as np
 
 from ..backends._backend import to_numpy
+from ..models._mlp import MLP
 from ..nn._activations import ACTIVATIONS, LEAKY_SLOPE, get_activation
 from ..utils._extras import install_hint
+from ._sklearn_names import SKLEARN_ACTIVATIONS, SKLEARN_HIDDEN
 
 # torch.nn module (class name, keyword arguments) that may stand for a bpx activation; each pairing is
 # confirmed on a probe before use. Names bpx does not have are skipped.
@@ -46,7 +48,6 @@ TORCH_MODULES = {
     "softplus": ("Softplus", {}),
     "elu": ("ELU", {}),
 }
-SKLEARN_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu", "softmax": "softmax"}
 DEFAULT_LOSS = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}  # anything else: mse
 PROBABILITY_OUTPUTS = ("softmax", "sigmoid")  # to_torch leaves them off by default: the module gives logits
 LOGITS_OUTPUT = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid", "mse": "identity"}  # by loss=
@@ -175,8 +176,6 @@ def to_torch(net, *, probabilities=False):
         If PyTorch is not installed.
     TypeError
         If ``net`` is not a :class:`bpx.MLP`, or ``probabilities`` not a bool."""
-    from ..models._mlp import MLP
-
     if not isinstance(net, MLP):
         raise TypeError(f"net must be a bpx.MLP, got {type(net).__name__}")
     if not isinstance(probabilities, bool):
@@ -318,8 +317,6 @@ def from_torch(module, *, output=None, loss=None, backend=None, dtype=None):
         W = np.ascontiguousarray(lin.weight.detach().cpu().double().numpy().T)
         b = np.zeros(lin.out_features) if lin.bias is None else lin.bias.detach().cpu().double().numpy()
         params += [W, b]
-    from ..models._mlp import MLP
-
     dropout = [p for _, _, p in layers[:-1]]
     net = MLP(sizes, activation=hidden.pop() if hidden else "relu", output=output,
               loss=loss or DEFAULT_LOSS.get(output, "mse"), backend=backend, dtype=dtype,
@@ -376,8 +373,6 @@ def from_sklearn(estimator, *, backend=None, dtype=None):
     if dtype is None:
         dtype = coefs[0].dtype.name if coefs[0].dtype.name in ("float32", "float64") else "float64"
     sizes = [coefs[0].shape[0]] + [W.shape[1] for W in coefs]
-    from ..models._mlp import MLP
-
     net = MLP(sizes, activation=hidden, output=output, loss=DEFAULT_LOSS.get(output, "mse"), backend=backend, dtype=dtype)
     net.set_params([p for pair in zip(coefs, intercepts) for p in pair])
     multilabel = output == "sigmoid" and sizes[-1] > 1
@@ -413,16 +408,14 @@ def to_sklearn(net):
     ValueError
         If its hidden activation or output has no scikit-learn equivalent, or its class names do not
         match its output units."""
-    from ..models._mlp import MLP
-
     if not isinstance(net, MLP):
         raise TypeError(f"net must be a bpx.MLP, got {type(net).__name__}")
-    names = {bpx_name: name for name, bpx_name in SKLEARN_ACTIVATIONS.items() if name != "softmax"}
+    names = {SKLEARN_ACTIVATIONS[name]: name for name in SKLEARN_HIDDEN}
     if net.activation not in names:
         raise ValueError(f"net's hidden activation {net.activation!r} has no scikit-learn equivalent; scikit-learn MLPs "
                          f"use {', '.join(names)}")
     if net.output not in ("softmax", "sigmoid", "identity"):
         raise ValueError(f"net's output {net.output!r} has no scikit-learn equivalent (softmax, sigmoid or identity)")
-    from ._sklearn import MLPClassifier, MLPRegressor
+    from ._sklearn import MLPClassifier, MLPRegressor  # optional dependency: bpx.sklearn needs scikit-learn
 
     return (MLPRegressor if net.output == "identity" else MLPClassifier).from_network(net)

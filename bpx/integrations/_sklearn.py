@@ -50,12 +50,16 @@ import numpy as np
 from ..backends._backend import Backend, dtype_name, get_backend, is_host_data, to_numpy
 from ..callbacks._callback import Callback
 from ..data._adapter import as_data, as_matrix, as_sample_weight
-from ..models._mlp import MLP, TrainingDiverged
+from ..errors import TrainingDiverged
+from ..models._mlp import MLP
 from ..nn._functional import loss_and_grads
+from ..nn._losses import normalized_weights
 from ..optimizers._first_order import SGD, Adam
 from ..optimizers._lbfgs import LBFGS
 from ..optimizers._schedules import Schedule
 from ..utils._extras import install_hint
+from ..utils._validation import check_bool, check_choice, check_float, check_int, is_bool, sklearn_error
+from ._sklearn_names import SKLEARN_ACTIVATIONS, SKLEARN_HIDDEN, sklearn_name
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -77,7 +81,6 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
-ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
 SOLVERS = ("lbfgs", "sgd", "adam")
 STOCHASTIC = ("sgd", "adam")
 NONFINITE = ("Solver produced non-finite parameter weights. The input data may contain large values and need to "
@@ -85,61 +88,19 @@ NONFINITE = ("Solver produced non-finite parameter weights. The input data may c
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
 
 
-# -- parameter checks (ValueError naming the parameter, scikit-learn's convention) -------------------
-def _is_bool(value):
-    return isinstance(value, (bool, np.bool_))
-
-
-def _bad(owner, name, expected, value):
-    return ValueError(f"The {name!r} parameter of {type(owner).__name__} must be {expected}. Got {value!r} instead.")
-
-
-def _real(owner, name, low=None, high=None, low_open=False, high_open=False):
-    value = getattr(owner, name)
-    lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
-    expected = f"a float in the range {lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
-    if _is_bool(value) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise _bad(owner, name, expected, value)
-    ok = (low is None or value > low or (value == low and not low_open)) and (
-        high is None or value < high or (value == high and not high_open))
-    if not ok:
-        raise _bad(owner, name, expected, value)
-    return float(value)
-
-
-def _int(owner, name, low):
-    value = getattr(owner, name)
-    if _is_bool(value) or not isinstance(value, numbers.Integral) or value < low:
-        raise _bad(owner, name, f"an int in the range [{low}, inf)", value)
-    return int(value)
-
-
-def _flag(owner, name):
-    value = getattr(owner, name)
-    if not _is_bool(value):
-        raise _bad(owner, name, "a bool (True or False)", value)
-    return bool(value)
-
-
-def _choice(owner, name, options):
-    value = getattr(owner, name)
-    if not isinstance(value, str) or value not in options:
-        raise _bad(owner, name, "a str among {" + ", ".join(repr(o) for o in options) + "}", value)
-    return value
-
-
+# -- parameter checks (ValueError naming the parameter, scikit-learn's convention: bpx.utils checks with owner=)
 def _hidden_sizes(owner):
     value = owner.hidden_layer_sizes
     expected = "a positive int or a tuple of positive ints such as (100,) or (64, 32)"
-    if _is_bool(value):
-        raise _bad(owner, "hidden_layer_sizes", expected, value)
+    if is_bool(value):
+        raise sklearn_error(owner, "hidden_layer_sizes", expected, value)
     if isinstance(value, numbers.Integral):
         value = (value,)
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        raise _bad(owner, "hidden_layer_sizes", expected, owner.hidden_layer_sizes)
+        raise sklearn_error(owner, "hidden_layer_sizes", expected, owner.hidden_layer_sizes)
     sizes = list(value)
     for i, size in enumerate(sizes):
-        if _is_bool(size) or not isinstance(size, numbers.Integral) or size < 1:
+        if is_bool(size) or not isinstance(size, numbers.Integral) or size < 1:
             raise ValueError(
                 f"The 'hidden_layer_sizes' parameter of {type(owner).__name__} must be {expected}. "
                 f"Got {owner.hidden_layer_sizes!r} instead: element {i} is {size!r} ({type(size).__name__})."
@@ -215,47 +176,50 @@ class _BaseMLP(BaseEstimator):
     # -- checks -----------------------------------------------------------------------------------
     def _check_params(self):
         """Every parameter checked before any work; returns the normalised values."""
-        p = {"hidden": _hidden_sizes(self), "activation": _choice(self, "activation", tuple(ACTIVATIONS))}
-        p["solver"] = _choice(self, "solver", SOLVERS)
-        p["alpha"] = _real(self, "alpha", low=0.0)
+        p = {"hidden": _hidden_sizes(self)}
+        p["activation"] = check_choice(self.activation, "activation", SKLEARN_HIDDEN, owner=self)
+        p["solver"] = check_choice(self.solver, "solver", SOLVERS, owner=self)
+        p["alpha"] = check_float(self.alpha, "alpha", low=0.0, owner=self)
         if isinstance(self.batch_size, str):
-            _choice(self, "batch_size", ("auto",))
-        elif _is_bool(self.batch_size) or not isinstance(self.batch_size, numbers.Integral) or self.batch_size < 1:
-            raise _bad(self, "batch_size", "'auto' or an int in the range [1, inf)", self.batch_size)
-        p["learning_rate"] = _choice(self, "learning_rate", LEARNING_RATES)
-        p["lr"] = _real(self, "learning_rate_init", low=0.0, low_open=True)
-        p["power_t"] = _real(self, "power_t", low=0.0)
-        p["max_iter"] = _int(self, "max_iter", 1)
-        _flag(self, "shuffle")
+            check_choice(self.batch_size, "batch_size", ("auto",), owner=self)
+        elif is_bool(self.batch_size) or not isinstance(self.batch_size, numbers.Integral) or self.batch_size < 1:
+            raise sklearn_error(self, "batch_size", "'auto' or an int in the range [1, inf)", self.batch_size)
+        p["learning_rate"] = check_choice(self.learning_rate, "learning_rate", LEARNING_RATES, owner=self)
+        p["lr"] = check_float(self.learning_rate_init, "learning_rate_init", low=0.0, low_open=True, owner=self)
+        p["power_t"] = check_float(self.power_t, "power_t", low=0.0, owner=self)
+        p["max_iter"] = check_int(self.max_iter, "max_iter", 1, owner=self)
+        check_bool(self.shuffle, "shuffle", owner=self)
         if not (self.random_state is None or isinstance(self.random_state, np.random.RandomState)
-                or (isinstance(self.random_state, numbers.Integral) and not _is_bool(self.random_state)
+                or (isinstance(self.random_state, numbers.Integral) and not is_bool(self.random_state)
                     and 0 <= self.random_state < 2**32)):
-            raise _bad(self, "random_state", "None, an int in [0, 2**32 - 1] or a numpy RandomState", self.random_state)
-        p["tol"] = _real(self, "tol", low=0.0)
-        if not (_is_bool(self.verbose) or (isinstance(self.verbose, numbers.Integral) and self.verbose >= 0)):
-            raise _bad(self, "verbose", "a bool or an int >= 0", self.verbose)
-        _flag(self, "warm_start")
-        p["momentum"] = _real(self, "momentum", low=0.0, high=1.0, high_open=True)
-        _flag(self, "nesterovs_momentum")
-        _flag(self, "early_stopping")
-        p["validation_fraction"] = _real(self, "validation_fraction", low=0.0, high=1.0, low_open=True, high_open=True)
-        p["beta_1"] = _real(self, "beta_1", low=0.0, high=1.0, high_open=True)
-        p["beta_2"] = _real(self, "beta_2", low=0.0, high=1.0, high_open=True)
-        p["epsilon"] = _real(self, "epsilon", low=0.0, low_open=True)
+            raise sklearn_error(self, "random_state", "None, an int in [0, 2**32 - 1] or a numpy RandomState",
+                                self.random_state)
+        p["tol"] = check_float(self.tol, "tol", low=0.0, owner=self)
+        if not (is_bool(self.verbose) or (isinstance(self.verbose, numbers.Integral) and self.verbose >= 0)):
+            raise sklearn_error(self, "verbose", "a bool or an int >= 0", self.verbose)
+        check_bool(self.warm_start, "warm_start", owner=self)
+        p["momentum"] = check_float(self.momentum, "momentum", low=0.0, high=1.0, high_open=True, owner=self)
+        check_bool(self.nesterovs_momentum, "nesterovs_momentum", owner=self)
+        check_bool(self.early_stopping, "early_stopping", owner=self)
+        p["validation_fraction"] = check_float(self.validation_fraction, "validation_fraction", low=0.0, high=1.0,
+                                               low_open=True, high_open=True, owner=self)
+        p["beta_1"] = check_float(self.beta_1, "beta_1", low=0.0, high=1.0, high_open=True, owner=self)
+        p["beta_2"] = check_float(self.beta_2, "beta_2", low=0.0, high=1.0, high_open=True, owner=self)
+        p["epsilon"] = check_float(self.epsilon, "epsilon", low=0.0, low_open=True, owner=self)
         if isinstance(self.n_iter_no_change, numbers.Real) and self.n_iter_no_change == np.inf:
             p["n_iter_no_change"] = np.inf  # never stop on the loss (scikit-learn's Options(Real, {np.inf}))
         else:
-            p["n_iter_no_change"] = _int(self, "n_iter_no_change", 1)
-        p["max_fun"] = _int(self, "max_fun", 1)
+            p["n_iter_no_change"] = check_int(self.n_iter_no_change, "n_iter_no_change", 1, owner=self)
+        p["max_fun"] = check_int(self.max_fun, "max_fun", 1, owner=self)
         p["loss"] = self._check_loss()
         if not (self.backend is None or isinstance(self.backend, (str, Backend))):
-            raise _bad(self, "backend", "None, a bpx backend spec such as 'numpy' or 'torch:cuda', or a bpx.Backend",
-                       self.backend)
+            raise sklearn_error(self, "backend", "None, a bpx backend spec such as 'numpy' or 'torch:cuda', or a bpx.Backend",
+                                self.backend)
         if self.dtype is not None:
             try:
                 dtype_name(self.dtype)
             except TypeError:
-                raise _bad(self, "dtype", "None, 'float32' or 'float64'", self.dtype) from None
+                raise sklearn_error(self, "dtype", "None, 'float32' or 'float64'", self.dtype) from None
         return p
 
     def __sklearn_is_fitted__(self):
@@ -330,8 +294,9 @@ class _BaseMLP(BaseEstimator):
         if sizes[0] != n_features or sizes[-1] != n_outputs:
             raise ValueError(f"assigned coefs_ map {sizes[0]} features to {sizes[-1]} outputs, but X has {n_features} "
                              f"features and y encodes to {n_outputs} outputs")
-        out = {"logistic": "sigmoid"}.get(getattr(self, "out_activation_", None), out_activation)
-        net = MLP(sizes, activation=ACTIVATIONS[p["activation"]], output=out, loss=loss, backend=backend,
+        assigned = getattr(self, "out_activation_", None)  # scikit-learn's example may assign "logistic"
+        out = SKLEARN_ACTIVATIONS[assigned] if assigned == "logistic" else out_activation
+        net = MLP(sizes, activation=SKLEARN_ACTIVATIONS[p["activation"]], output=out, loss=loss, backend=backend,
                   dtype=dtype, seed=0, init="glorot")
         net.set_params([q for pair in zip(coefs, intercepts) for q in pair])
         self.__dict__.pop("_coefs_set", None)
@@ -344,7 +309,7 @@ class _BaseMLP(BaseEstimator):
         self._net = net
         self.n_layers_ = len(net.layer_sizes)
         self.n_outputs_ = net.n_outputs
-        self.out_activation_ = {"sigmoid": "logistic"}.get(net.output, net.output)
+        self.out_activation_ = sklearn_name(net.output)
         self.n_iter_, self.t_, self.loss_curve_, self._no_improvement_count = 0, 0, [], 0
         self.validation_scores_, self.best_validation_score_, self.best_loss_ = (
             ([], -np.inf, None) if self.early_stopping else (None, None, np.inf))
@@ -422,7 +387,7 @@ class _BaseMLP(BaseEstimator):
             bound = np.sqrt(factor / (fan_in + fan_out))
             params.append(rs.uniform(-bound, bound, (fan_in, fan_out)))
             params.append(rs.uniform(-bound, bound, fan_out))
-        net = MLP(sizes, activation=ACTIVATIONS[p["activation"]], output=out_activation, loss=loss, backend=backend,
+        net = MLP(sizes, activation=SKLEARN_ACTIVATIONS[p["activation"]], output=out_activation, loss=loss, backend=backend,
                   dtype=dtype, seed=int(rs.randint(np.iinfo(np.int32).max)), init="glorot")
         net.set_params(params)
         self._use(net)
@@ -511,8 +476,6 @@ class _BaseMLP(BaseEstimator):
         Xd, Yd = as_data(net, _dense(X), np.asarray(Y, dtype=float).reshape(X.shape[0], -1))
         weights, total = None, float(X.shape[0])
         if sample_weight is not None:
-            from ..nn._losses import normalized_weights
-
             sw = np.asarray(sample_weight, dtype=float)
             weights, total = normalized_weights(as_sample_weight(net, sw, X.shape[0]), xp), float(np.sum(sw))
         cost, grads, _ = loss_and_grads(net, net.params, Xd, Yd, weights)
@@ -607,8 +570,7 @@ class _BaseMLP(BaseEstimator):
         scikit-learn can express it): the hidden sizes and activation, backend and dtype of ``net``; a
         classifier's classes are ``net.classes`` (else 0..k-1; a multilabel network's are its k outputs),
         and ``fit(warm_start=True)``/``partial_fit`` continue from its weights."""
-        names = {bpx_name: name for name, bpx_name in ACTIVATIONS.items()}
-        est = cls(hidden_layer_sizes=tuple(net.layer_sizes[1:-1]), activation=names[net.activation],
+        est = cls(hidden_layer_sizes=tuple(net.layer_sizes[1:-1]), activation=sklearn_name(net.activation),
                   backend=net.backend, dtype=net.dtype)
         cls._wrap(est, net)
         return est
@@ -844,7 +806,7 @@ early_stopping, validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, 
         self.loss = loss
 
     def _check_loss(self):
-        return _choice(self, "loss", ("squared_error", "poisson"))
+        return check_choice(self.loss, "loss", ("squared_error", "poisson"), owner=self)
 
     def fit(self, X, y, sample_weight=None):
         """Fit the model to X and targets y ((n_samples,) or (n_samples, n_outputs)), each sample's loss

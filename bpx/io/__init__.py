@@ -2,6 +2,6 @@
 `bpx.load`, which builds a network, is bpx.models') and ONNX export."""
 
 from ._onnx import export_onnx
-from ._persistence import FORMAT_VERSION, ModelFileError, read, save
+from ._persistence import FORMAT_VERSION, read, save
 
-__all__ = ["FORMAT_VERSION", "ModelFileError", "export_onnx", "read", "save"]
+__all__ = ["FORMAT_VERSION", "export_onnx", "read", "save"]

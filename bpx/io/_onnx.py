@@ -30,11 +30,14 @@ from __future__ import annotations
 import contextlib
 import os
 
+from .._version import __version__
 from ..backends._backend import to_numpy
 from ..data._preprocessing import Scaler, describe
 from ..nn._functional import forward
+from ..utils._atomic import write_atomically
 from ..utils._extras import install_hint
 from ..utils._paths import check_output_file
+from ._persistence import check_model
 
 OPSET = 21  # ai.onnx opset of the graphs ndonnx 0.23 writes; checked against the built model
 
@@ -47,13 +50,6 @@ def require_onnx():
     except ImportError as exc:
         raise ImportError(f"ONNX export needs ndonnx and onnx: {install_hint('onnx')} ({exc})") from None
     return ndonnx, onnx
-
-
-def _check_net(net):
-    from ..models._mlp import MLP
-
-    if not isinstance(net, MLP):
-        raise TypeError(f"net must be a bpx.MLP, got {type(net).__name__}")
 
 
 def _check_activations(net, ndx, dtype):
@@ -99,7 +95,7 @@ def onnx_model(net, *, lean=True):
         If ``net`` is not a :class:`bpx.MLP`.
     ValueError
         If an activation does not run on ndonnx arrays, or the stored scaling does not fit the model."""
-    _check_net(net)
+    check_model(net)
     ndx, onnx = require_onnx()
     dtype = getattr(ndx, net.dtype)
     scaling = describe(net).get("scaling")
@@ -123,7 +119,7 @@ def onnx_model(net, *, lean=True):
     opsets = {o.domain: o.version for o in model.opset_import}
     if opsets.get("", opsets.get("ai.onnx")) != OPSET:
         raise RuntimeError(f"ndonnx wrote opset {opsets}; bpx.export documents opset {OPSET}: update OPSET and the README")
-    model.producer_name, model.producer_version = "bpx", _version()
+    model.producer_name, model.producer_version = "bpx", __version__
     model.doc_string = f"bpx {net!r}"
     onnx.helper.set_model_props(model, {**{p.key: p.value for p in model.metadata_props}, **_props(net)})
     onnx.checker.check_model(model, full_check=True)
@@ -208,9 +204,7 @@ def export_onnx(net, path, *, lean=True):
         is written.
     PermissionError
         If the folder is not writable."""
-    from ._persistence import write_atomically
-
-    _check_net(net)
+    check_model(net)
     path = check_output_file(path, "path")
     _check_writable(path)
     blob = onnx_model(net, lean=lean).SerializeToString()
@@ -433,9 +427,3 @@ def node_count(model):
         return total
 
     return count(model.graph)
-
-
-def _version():
-    from .._version import __version__
-
-    return __version__

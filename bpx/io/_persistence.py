@@ -24,7 +24,9 @@ import warnings
 
 import numpy as np
 
+from .._version import __version__
 from ..backends._backend import to_numpy
+from ..errors import ModelFileError
 from ..nn._layers import param_layout
 from ..utils._atomic import digest as _digest
 from ..utils._atomic import write_atomically  # noqa: F401 (bpx.export writes through it too)
@@ -44,23 +46,11 @@ CONVENTIONS = {
 }
 
 
-class ModelFileError(ValueError):
-    """A model file that bpx cannot trust: missing, truncated, corrupted, foreign or too new.
-
-    A subclass of ``ValueError``; its message names the file and what is wrong with it. Raised by
-    :func:`bpx.load` before any network is built.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The file.
-    reason : str
-        What is wrong with it."""
-
-    def __init__(self, path, reason):
-        super().__init__(f"{os.fspath(path)}: {reason}")
-        self.path = os.fspath(path)
-        self.reason = reason
+def check_model(net):
+    """A TypeError unless ``net`` is a model: io sits below bpx.models, so it knows a model by its public
+    protocol (``get_config()`` and ``params``, docs/development/architecture.md), never by its class."""
+    if not callable(getattr(net, "get_config", None)) or not hasattr(net, "params"):
+        raise TypeError(f"net must be a bpx.MLP, got {type(net).__name__}")
 
 
 def check_path(path, for_writing):
@@ -101,8 +91,7 @@ def save(net, path):
         dict of JSON-serializable, finite values.
     ValueError
         If ``path`` is a directory or its folder does not exist."""
-    if not callable(getattr(net, "get_config", None)) or not hasattr(net, "params"):
-        raise TypeError(f"net must be a bpx.MLP, got {type(net).__name__}")
+    check_model(net)
     path = check_path(path, for_writing=True)
     if not isinstance(net.metadata, dict):
         raise TypeError(f"net.metadata must be a dict, got {type(net.metadata).__name__}")
@@ -117,7 +106,7 @@ def save(net, path):
         "format": FORMAT,
         # precision (the mixed-precision setting) is informative: the parameters are in the master dtype
         "format_version": FORMAT_VERSION,
-        "bpx_version": _version(),
+        "bpx_version": __version__,
         **config,
         "arrays": names,
         "classes": None if net.classes is None else [str(c) for c in net.classes],
@@ -191,7 +180,7 @@ def _parse_header(path, blob):
     if version > FORMAT_VERSION:
         raise ModelFileError(
             path, f"written in format version {version} by bpx {header.get('bpx_version')}; this bpx "
-            f"({_version()}) reads format version {FORMAT_VERSION} at most: upgrade bpx"
+            f"({__version__}) reads format version {FORMAT_VERSION} at most: upgrade bpx"
         )
     sizes = header.get("layer_sizes")
     if (not isinstance(sizes, list) or len(sizes) < 2
@@ -266,9 +255,3 @@ def checksum(header, arrays):
     described = json.dumps([[name, str(a.dtype), list(a.shape)] for name, a in zip(header["arrays"], arrays)])
     return _digest([np.frombuffer(rest.encode("utf-8"), np.uint8), np.frombuffer(described.encode("utf-8"), np.uint8),
                     *arrays])
-
-
-def _version():
-    from .._version import __version__
-
-    return __version__

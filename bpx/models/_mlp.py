@@ -34,7 +34,6 @@ from ..nn._precision import check_precision, compute_dtype, supports
 from ..optimizers._loss_scaling import LossScaler, check_loss_scaler
 from ..training._fastest import backend_for
 from ..training._history import History  # noqa: F401 (the type fit returns)
-from ..training._loop import TrainingDiverged  # noqa: F401 (bpx.TrainingDiverged)
 from ..training._loop import fit as fit_loop
 from ..training._step import check_optimizer
 from ..training._step import train_step as run_step
@@ -71,8 +70,8 @@ class MLP:
     :attr:`params` is then ``[W1, W2, ...]``. ``dropout`` is the probability of dropping a hidden unit
     while training (one value for every hidden layer, or one per hidden layer; inverted dropout: the
     kept units are scaled by 1/(1 − p), so nothing changes at prediction time, where dropout is off).
-    The masks are drawn on the host from the network's seed (DESIGN rule 3), so one seed gives the same
-    masks, and the same training trajectory, on every backend.
+    The masks are drawn on the host from the network's seed (docs/development/architecture.md,
+    "Randomness happens on the host"), so one seed gives the same masks, and the same training trajectory, on every backend.
 
     ``precision="bf16"`` is mixed precision (:mod:`bpx.precision`): the matrix products of the forward
     and backward pass run in bfloat16, while the parameters, the optimizer state, the activations, the
@@ -450,7 +449,7 @@ class MLP:
     @staticmethod
     def _distributed():
         """bpx.distributed (imported on first use: it needs dask)."""
-        import bpx.training.engines._dask_math as distributed
+        import bpx.training.engines._dask_math as distributed  # optional dependency: it imports dask
 
         return distributed
 

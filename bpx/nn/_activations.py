@@ -1,6 +1,6 @@
 """Activation functions: the forward pass ``A = g(Z)`` next to its backward pass ``dZ = dA * g'(Z)``.
 
-``backward(Z, A, dA)`` is the vector-Jacobian product that BP1/BP2 need (DESIGN.md):
+``backward(Z, A, dA)`` is the vector-Jacobian product that BP1/BP2 need (docs/development/architecture.md):
 for an element-wise g it is ``dA * g'(Z)``; for softmax, whose Jacobian is not diagonal, it is
 ``A * (dA - sum(dA * A))``. Every function is stable for |z| up to 1e3 in float32 and float64: no
 exponential of a positive number is ever taken.

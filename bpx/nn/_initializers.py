@@ -2,7 +2,7 @@
 
 Each initializer takes a host ``numpy.random.Generator`` (from :func:`bpx.backend.host_rng`) and a
 layer's fan-in and fan-out, and returns a float64 host array of shape (n_in, n_out) that the network
-then moves to its device (DESIGN rule 3). Biases start at zero.
+then moves to its device (docs/development/architecture.md, "Randomness happens on the host"). Biases start at zero.
 """
 
 from __future__ import annotations

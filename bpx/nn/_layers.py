@@ -1,6 +1,6 @@
 """The dense layer: forward ``Z = A_prev @ W + b, A = g(Z)`` next to its gradients (BP3, BP4).
 
-Row-major batches, as DESIGN.md writes them: A_prev is (m, n_in), W is (n_in, n_out), b is (n_out,).
+Row-major batches, as docs/development/architecture.md writes them: A_prev is (m, n_in), W is (n_in, n_out), b is (n_out,).
 The layer holds no arrays; the network passes its parameters in, so the parameter list stays the one
 source of truth. A layer built with ``bias=False`` has the weight matrix only (``Z = A_prev @ W``,
 the two-layer NumPy networks); :func:`param_layout` names and shapes the parameters of a whole network.

@@ -4,10 +4,11 @@
 (``Dense.forward`` layer by layer) and ``backward`` (the loss's ``cost`` and ``delta`` for BP1,
 ``Dense.gradients`` for BP3/BP4, ``Dense.delta_below`` for BP2) and ``SGD.step`` — keeping every
 intermediate array, so the view shows what bpx really computes on the chosen backend. This module is
-host-side presentation (DESIGN rule 1): it computes nothing itself; numpy only holds the results,
-copied to the host at the end to be shown. :func:`format_text` lays the result out as the 2-2-2 worked
-example's step-by-step tutorial does (forward pass, total error, backward pass from the output layer down, updated weights), with
-the tutorial's names w1..w8 for its 2-2-2 example.
+host-side presentation (docs/development/architecture.md, "The math never imports an array library"): it
+computes nothing itself; numpy only holds the results, copied to the host at the end to be shown.
+:func:`format_text` lays the result out as the 2-2-2 worked example's step-by-step tutorial does (forward
+pass, total error, backward pass from the output layer down, updated weights), with the tutorial's names
+w1..w8 for its 2-2-2 example.
 
 With no arguments it explains the 2-2-2 worked example (Mazur's): inputs 0.05, 0.10, targets 0.01,
 0.99, w1..w8 = 0.15..0.55, biases 0.35 and 0.60, sigmoid units, the ½·Σ(a−y)² error, lr 0.5.
@@ -22,7 +23,9 @@ import numpy as np
 
 from ..backends._backend import get_backend
 from ..data._adapter import as_data
+from ..models._mlp import MLP
 from ..nn._functional import backward, forward, measure
+from ..optimizers._first_order import SGD
 from ..utils._validation import check_float
 
 MAX_UNITS = 16  # widest layer (input and output included) the view will show
@@ -165,8 +168,6 @@ def seed004_network(backend=None, dtype=None):
     -------
     bpx.MLP
         w1..w8 = 0.15..0.55, b1 = 0.35, b2 = 0.60, sigmoid layers, ``mse`` loss."""
-    from ..models._mlp import MLP
-
     backend = get_backend(backend)
     net = MLP(SEED004_LAYERS, activation="sigmoid", output="sigmoid", loss="mse", backend=backend,
               dtype=_default_dtype(backend) if dtype is None else dtype)
@@ -212,8 +213,6 @@ def explain(net=None, X=None, Y=None, lr=SEED004_LR, backend=None, dtype=None):
         For a layer wider than ``MAX_UNITS``, more than ``MAX_SAMPLES`` samples, or an ``lr`` that is
         not a positive finite number.
     """
-    from ..models._mlp import MLP
-
     lr = check_float(lr, "lr", low=0.0, low_open=True)
     is_seed004 = net is None and X is None and Y is None
     if net is None:
@@ -242,8 +241,6 @@ def explain(net=None, X=None, Y=None, lr=SEED004_LR, backend=None, dtype=None):
 def _step(work, X, Y, lr):
     """The library's own step, with the intermediates kept (the functional core's forward and backward,
     SGD.step)."""
-    from ..optimizers._first_order import SGD
-
     xp = work.backend.xp
     with work.backend.quiet_float_errors():
         A_L, caches = forward(work, work.params, X)  # Z[l] = A[l-1] @ W[l] + b[l], A[l] = g(Z[l])

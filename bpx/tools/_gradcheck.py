@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..backends._backend import host_rngs, to_numpy
 from ..data._adapter import as_data, as_sample_weight
+from ..models._mlp import MLP
 from ..nn._activations import ACTIVATION_TOL, check_activation  # noqa: F401 (bpx.gradcheck.check_activation)
 from ..nn._functional import loss_and_grads, measure
 from ..nn._losses import normalized_weights
@@ -57,8 +58,6 @@ def gradcheck(net, X, Y, eps=1e-5, max_entries=200, seed=0, sample_weight=None):
     ValueError
         For data the network refuses (as :meth:`bpx.MLP.fit` would).
     """
-    from ..models._mlp import MLP
-
     if not isinstance(net, MLP):
         raise TypeError(f"net must be a bpx.MLP, got {type(net).__name__}")
     eps = check_float(eps, "eps", low=0.0, low_open=True)

@@ -1,7 +1,8 @@
 """What bpx sees on this machine: versions, backends (usable or why not), devices, BLAS, TF32.
 
 ``collect()`` returns a JSON-ready dict; ``format_text`` renders it for ``bpx info``. Host-side
-reporting, not math (DESIGN rule 1): it may import the array libraries to ask their versions.
+reporting, not math (docs/development/architecture.md, "The math never imports an array library"): it
+may import the array libraries to ask their versions.
 """
 
 from __future__ import annotations

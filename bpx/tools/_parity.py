@@ -1,8 +1,9 @@
 """Cross-backend drift: the same network trained on every backend and dtype, against float64 NumPy.
 
-Every run starts from the same host-drawn weights and sees the same shuffled batches (DESIGN rule 3),
-so any difference is the array library's arithmetic: its matmul's summation order, its exp, its
-float32 rounding. ``drift_report`` measures it epoch by epoch; ``bpx parity`` prints it.
+Every run starts from the same host-drawn weights and sees the same shuffled batches
+(docs/development/architecture.md, "Randomness happens on the host"), so any difference is the array
+library's arithmetic: its matmul's summation order, its exp, its float32 rounding. ``drift_report`` measures
+it epoch by epoch; ``bpx parity`` prints it.
 """
 
 from __future__ import annotations

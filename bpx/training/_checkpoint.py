@@ -19,6 +19,8 @@ import re
 
 import numpy as np
 
+from .._version import __version__
+from ..errors import CheckpointError
 from ..nn._layers import param_layout
 from ..utils._atomic import digest, write_atomically
 from ..utils._npz import read_npz
@@ -29,14 +31,6 @@ FORMAT_VERSION = 1
 MAX_HEADER_BYTES = 1 << 16  # the header: format, version, counts and the checksum
 MAX_BODY_BYTES = 1 << 28  # the JSON body: identity, History, callback states (arrays are members of their own)
 MAX_ARRAYS = 1 << 16
-
-
-class CheckpointError(ValueError):
-    """A checkpoint bpx cannot resume from: unreadable, corrupted, foreign, too new, or of another run."""
-
-    def __init__(self, path, reason):
-        super().__init__(f"{os.fspath(path)}: {reason}")
-        self.path, self.reason = os.fspath(path), reason
 
 
 def pack(obj, arrays):
@@ -71,19 +65,13 @@ def unpack(obj, arrays):
     return obj
 
 
-def _version():
-    from .._version import __version__
-
-    return __version__
-
-
 def write(path, identity, state):
     """Write ``identity`` (JSON values) and ``state`` (JSON values and NumPy arrays) to ``path`` atomically."""
     arrays = []
     packed = pack(state, arrays)
     body = json.dumps({"identity": identity, "state": packed}, sort_keys=True)
     blob = np.frombuffer(body.encode("utf-8"), dtype=np.uint8)
-    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "bpx_version": _version(), "n_arrays": len(arrays),
+    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "bpx_version": __version__, "n_arrays": len(arrays),
               "sha256": digest(arrays + [blob])}
     meta = np.frombuffer(json.dumps(header, sort_keys=True).encode("utf-8"), dtype=np.uint8)
     members = {f"a{k}": a for k, a in enumerate(arrays)}

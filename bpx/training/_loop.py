@@ -23,7 +23,9 @@ import dataclasses
 import os
 from typing import Any, Protocol
 
-from ..callbacks._callback import EarlyStopping, as_callbacks
+from ..callbacks._callback import as_callbacks
+from ..callbacks._early_stopping import EarlyStopping
+from ..errors import TrainingDiverged
 from ..optimizers._first_order import Adam
 from ..optimizers._lbfgs import LBFGS
 from ..utils._paths import check_output_file
@@ -36,10 +38,6 @@ from ._progress import Progress
 from ._step import check_optimizer
 from ._stop import STOP
 from .engines import engine_for
-
-
-class TrainingDiverged(FloatingPointError):
-    """Training produced a non-finite loss or parameter; the network keeps its last finite state."""
 
 
 class Method(Protocol):

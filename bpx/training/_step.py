@@ -16,7 +16,8 @@ lives on the host, so every backend gets the very same numbers). Every backend r
   epoch, the full batches in one ``lax.scan`` and the last shorter batch after it, with the epoch's
   summary (summed cost, correct count, finiteness) computed on the device: one dispatch and one host
   sync per epoch. The batches are the ones the other backends see (the shuffle is drawn on the host
-  from the same stream, DESIGN rule 3), gathered once per epoch on the device.
+  from the same stream: docs/development/architecture.md, "Randomness happens on the host"), gathered
+  once per epoch on the device.
 
 Compiled functions are cached per network architecture (its ``repr``), optimizer hyperparameters
 (all but the learning rate, a per-step coefficient) and device; the library compiles once per input

@@ -6,7 +6,18 @@ Nothing here imports another bpx package (docs/development/architecture.md).
 
 from ._atomic import digest, write_atomically
 from ._paths import as_path, check_output_file, output_clash, regular_file_problem, same_file
-from ._validation import check_bool, check_float, check_int, check_layer_sizes
+from ._validation import (
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_layer_sizes,
+    in_interval,
+    interval,
+    is_bool,
+    sklearn_error,
+)
 
-__all__ = ["as_path", "check_bool", "check_float", "check_int", "check_layer_sizes", "check_output_file", "digest",
-           "output_clash", "regular_file_problem", "same_file", "write_atomically"]
+__all__ = ["as_path", "check_bool", "check_choice", "check_float", "check_int", "check_layer_sizes", "check_output_file",
+           "digest", "in_interval", "interval", "is_bool", "output_clash", "regular_file_problem", "same_file",
+           "sklearn_error", "write_atomically"]

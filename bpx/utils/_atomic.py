@@ -3,11 +3,12 @@
 :func:`write_atomically` writes through a temporary file in the target's folder, fsyncs it, then
 ``os.replace`` s it onto the target and fsyncs the folder (Orbax's write-to-temp-then-rename), so a
 crash or a SIGKILL at any moment leaves the old file (or none), never half a file. Model files
-(:mod:`bpx.persistence`) and training checkpoints (:mod:`bpx.training.checkpoint`) both use it; this
+(:mod:`bpx.io`) and training checkpoints (:mod:`bpx.training`) both use it; this
 module imports nothing else from bpx, so anything may use it without an import cycle.
 
-Host-side glue, like persistence (DESIGN rule 1): the checksum reads host NumPy arrays (what
-:func:`bpx.to_numpy` returns), never a backend's arrays, and nothing here is on the training step's path.
+Host-side glue, like persistence (docs/development/architecture.md, "The math never imports an array
+library"): the checksum reads host NumPy arrays (what :func:`bpx.to_numpy` returns), never a backend's
+arrays, and nothing here is on the training step's path.
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ def engine_for(net, X) -> Engine:
     a compiling library (JAX), else eager."""
     library = net.backend.library
     if library.lazy or is_dask_array(X):
-        from ._distributed import DistributedEngine  # needs dask
+        from ._distributed import DistributedEngine  # optional dependency: the distributed engine needs dask
 
         return DistributedEngine(net)
     if library.compiled:

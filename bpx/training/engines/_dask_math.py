@@ -25,8 +25,9 @@ permutes the order of the row chunks, then the rows within each chunk (one ``per
 the new chunk order), and the batches are consecutive runs of that sequence, so a batch reads one or
 two chunks. The same seed gives the same batches, run after run, whatever the cluster.
 
-This module is host-side execution glue (it imports numpy and dask); the math stays in layers.py,
-losses.py, activations.py and network.py, which import neither (DESIGN rule 1).
+This module is host-side execution glue (it imports numpy and dask); the math stays in bpx.nn and
+bpx.models, which import neither (docs/development/architecture.md, "The math never imports an array
+library").
 
 Input. X must be 2-D with known chunk sizes; several column chunks are rechunked to one (row chunks
 kept). Host X is chunked by :func:`as_dask` (about :data:`CHUNK_BYTES` per chunk). Y may be host data
