@@ -8,7 +8,11 @@ targets) and dispatches on the extension:
 ``.npy``                       X only (data to predict on)
 ``.csv`` (``.txt``, ``.tsv``)  a header row, one sample per row; the label column is ``label_column``,
                                else one named label/y/target/class, else the last column.
-                               Non-numeric labels become class names.
+                               Non-numeric labels become class names. Parsed by ``pyarrow.csv``
+                               (:mod:`bpx.data._arrow_files`) where pyarrow is installed; on a
+                               parse failure, and without pyarrow, by the careful reader, which
+                               names the row and column of the problem.
+``.parquet`` (``.pq``)         the same columns as a CSV file, read with ``pyarrow.parquet``.
 ``.h5``/``.hdf5``              seed 003's layout (``train_set_x``/``train_set_y``/``list_classes``, or
                                ``test_set_*``; images are flattened to (m, 64·64·3)) or any named
                                datasets (``x_key``/``y_key``). Needs h5py (``pip install 'bpx[data]'``).
@@ -39,8 +43,10 @@ import numpy as np
 from ._layout import LABEL_NAMES, Dataset  # noqa: F401  (bpx.datasets.Dataset is public)
 from ._layout import default_key as _default_key
 from ._layout import label_index as _label_index
+from ._table import Table, from_arrow
 
-EXTENSIONS = (".npz", ".npy", ".csv", ".tsv", ".txt", ".h5", ".hdf5", "IDX (.gz or raw, by magic number)")
+EXTENSIONS = (".npz", ".npy", ".csv", ".tsv", ".txt", ".parquet", ".pq", ".h5", ".hdf5",
+              "IDX (.gz or raw, by magic number)")
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
@@ -59,7 +65,7 @@ def load_digits():
 
 
 def load(path, label_column=None, x_key=None, y_key=None, labels=None, require_labels=False, n_features=None,
-         default_label_column=None):
+         default_label_column=None, tabular=False):
     """Read the data file ``path`` into a :class:`Dataset` (see the module docstring).
 
     ``label_column``: the CSV label column (name or 1-based number). ``x_key``/``y_key``: the arrays or
@@ -84,6 +90,11 @@ def load(path, label_column=None, x_key=None, y_key=None, labels=None, require_l
         A CSV without a named label column and with exactly this many columns is read as features only.
     default_label_column : str, optional
         A CSV column taken as the label column when present.
+    tabular : bool, default False
+        CSV and Parquet: keep text feature columns and missing cells, in ``Dataset.table`` (a
+        :class:`bpx.data.Table` for :class:`bpx.data.TablePreprocessor`); ``X`` is then the numeric
+        matrix only when every feature column is numbers without a gap, else None. Without it such a
+        file is refused, naming the row and column.
 
     Returns
     -------
@@ -116,7 +127,10 @@ def load(path, label_column=None, x_key=None, y_key=None, labels=None, require_l
     elif ext == ".npy":
         ds = _load_npy(path)
     elif ext in (".csv", ".tsv", ".txt"):
-        ds = _load_csv(path, label_column, n_features, default_label_column, delimiter="\t" if ext == ".tsv" else None)
+        ds = _load_csv(path, label_column, n_features, default_label_column, delimiter="\t" if ext == ".tsv" else None,
+                       tabular=tabular)
+    elif ext in (".parquet", ".pq"):
+        ds = _load_parquet(path, label_column, n_features, default_label_column, tabular)
     elif ext in (".h5", ".hdf5"):
         ds = _load_h5(path, x_key, y_key)
     elif _idx_header(path) is not None:
@@ -129,6 +143,8 @@ def load(path, label_column=None, x_key=None, y_key=None, labels=None, require_l
 
 def _check(ds, require_labels):
     path, X, y = ds.path, ds.X, ds.y
+    if X is None:  # a table with text or missing cells: the TablePreprocessor checks it
+        X = np.zeros((len(ds.table), 1))
     if X.ndim != 2:
         raise ValueError(f"{path}: X must be 2-D (samples, features), got shape {X.shape}")
     if X.shape[0] == 0:
@@ -211,8 +227,111 @@ def _load_npy(path):
     return Dataset(_as_X(path, X), None, None, path)
 
 
-# -- CSV ------------------------------------------------------------------------------------------------
-def _load_csv(path, label_column, n_features, default_label_column=None, delimiter=None):
+# -- CSV and Parquet ----------------------------------------------------------------------------------
+def _load_csv(path, label_column, n_features, default_label_column=None, delimiter=None, tabular=False):
+    """Through Arrow where pyarrow is installed; the careful reader names the row and column of what
+    Arrow cannot take (and reads everything without pyarrow)."""
+    from . import _arrow_files
+
+    def careful():
+        ds = _careful_csv(path, label_column, n_features, default_label_column, delimiter)
+        if tabular:
+            ds.table = Table(ds.feature_names, [ds.X[:, j] for j in range(ds.X.shape[1])])
+        return ds
+
+    if not _arrow_files.available():
+        return careful()
+    if delimiter is None:
+        delimiter = _sniff_delimiter(path)
+    table = _arrow_files.read_csv(path, delimiter)
+    if table is None:
+        return careful()
+    return _from_arrow(path, table, label_column, n_features, default_label_column, tabular, careful)
+
+
+def _sniff_delimiter(path):
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            first = next((line for line in f if line.strip()), "")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not a UTF-8 text file ({exc})") from None
+    return max((",", ";", "\t"), key=first.count) if any(d in first for d in ",;\t") else ","
+
+
+def _load_parquet(path, label_column, n_features, default_label_column, tabular):
+    from . import _arrow_files
+
+    if not _arrow_files.available():
+        raise ImportError(f"{path}: reading Parquet files needs pyarrow: pip install 'bpx[data]'")
+    return _from_arrow(path, _arrow_files.read_parquet(path), label_column, n_features, default_label_column,
+                       tabular, None)
+
+
+def _from_arrow(path, table, label_column, n_features, default_label_column, tabular, careful):
+    """A Dataset from an Arrow table. What only the careful reader can word (a gap, text or a
+    non-finite value in a numeric read, an empty label) is handed to ``careful`` (CSV: it names the
+    file's row and column); for Parquet the row is the sample's number."""
+    import pyarrow as pa
+
+    from . import _arrow_files
+
+    header = [str(h).strip() for h in table.column_names]
+    if table.num_rows == 0:
+        if careful is not None:
+            return careful()
+        raise ValueError(f"{path}: no rows (only a header)")
+    label = _label_index(path, header, label_column, n_features, default_label_column)
+    feats = [j for j in range(len(header)) if j != label]
+    if not feats:
+        raise ValueError(f"{path}: no feature columns besides the label column {header[label]!r}")
+    y = None
+    if label is not None:
+        col = table.column(label)
+        if col.null_count:
+            if careful is not None:
+                return careful()
+            k = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
+            raise ValueError(f"{path}: row {k + 1}, column {label + 1} ({header[label]!r}): empty label")
+        if _arrow_files.is_numeric(col) and not pa.types.is_boolean(col.type):
+            y = _arrow_files.numeric_matrix([col])[:, 0]
+            if not np.all(np.isfinite(y)):
+                if careful is not None:
+                    return careful()
+                k = int(np.flatnonzero(~np.isfinite(y))[0])
+                raise ValueError(f"{path}: row {k + 1}, column {label + 1} ({header[label]!r}): non-finite label")
+            if np.all(y == np.round(y)):
+                y = y.astype(np.int64)
+        else:
+            y = np.asarray([str(v) for v in col.cast(pa.string()).to_pylist()], dtype=str)
+    names = [header[j] for j in feats]
+    columns = [table.column(j) for j in feats]
+    numeric = all(_arrow_files.is_numeric(c) and not c.null_count for c in columns)
+    X = _arrow_files.numeric_matrix(columns) if numeric else None
+    if X is not None and not np.all(np.isfinite(X)):
+        X = None
+    if X is None and not tabular:
+        if careful is not None:
+            return careful()
+        for name, j, col in zip(names, feats, columns):
+            if not _arrow_files.is_numeric(col):
+                raise ValueError(f"{path}: column {j + 1} ({name!r}) holds text ({col.type}); pass tabular=True "
+                                 f"(bpx train does) to one-hot encode it")
+            values = _arrow_files.numeric_matrix([col])[:, 0]
+            bad = np.flatnonzero(~np.isfinite(values))
+            if bad.size:
+                raise ValueError(f"{path}: row {int(bad[0]) + 1}, column {j + 1} ({name!r}): missing or non-finite "
+                                 f"value")
+    if not tabular:
+        found = None
+    elif X is not None:
+        found = Table(names, [X[:, j] for j in range(X.shape[1])])
+    else:
+        found = from_arrow(pa.Table.from_arrays(columns, names=names), path)
+    return Dataset(X, y, None, path, feature_names=names, label_column=None if label is None else header[label],
+                   table=found)
+
+
+def _careful_csv(path, label_column, n_features, default_label_column=None, delimiter=None):
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             text = f.read()
