@@ -1,6 +1,6 @@
 """Run the bpx benchmarks: ``python benchmarks/run.py [bpx bench options]``.
 
-The same harness as ``bpx bench`` (bpx/bench.py); by default it writes the markdown table, the JSON
+The same harness as ``bpx bench`` (bpx/tools/_bench.py); by default it writes the markdown table, the JSON
 results and the plot next to this script (benchmarks/results.md, .json, .png).
 """
 

@@ -138,7 +138,7 @@ def test_to_numpy_is_always_a_copy(backend, xp):
 
 
 def test_every_registered_library_is_one_complete_entry():
-    """A library is one registry entry (bpx/libraries/): a name, an install hint, a probe, a way to
+    """A library is one registry entry (bpx/backends/): a name, an install hint, a probe, a way to
     own, move and copy its arrays; bpx.backend has no branch on library names."""
     import inspect
 

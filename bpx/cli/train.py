@@ -301,7 +301,7 @@ def _train(args, lazy, say):
             "feature_names": train.feature_names,
         },
         "training": {
-            "data": train.path if args.data else "bundled digits (bpx/digits.npz)",
+            "data": train.path if args.data else "bundled digits (bpx/data/digits.npz)",
             "test_data": args.test_data,
             "optimizer": args.optimizer,
             "lr": args.lr or DEFAULT_LR.get(args.optimizer),

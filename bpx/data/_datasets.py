@@ -24,11 +24,11 @@ Every refusal is a ``ValueError`` naming the file (and for CSV the row, 1-based 
 counts lines with the header as row 1, and the column's name and 1-based number): an empty file, no
 rows, a non-finite value, X/y length mismatch, an unknown extension, missing keys.
 
-The bundled digits (``bpx/digits.npz``) are scikit-learn's copy of the UCI 8×8 handwritten digits
+The bundled digits (``bpx/data/digits.npz``) are scikit-learn's copy of the UCI 8×8 handwritten digits
 (1,797 images, 64 pixels of 0..16, labels 0..9), converted once with::
 
     d = sklearn.datasets.load_digits()
-    np.savez_compressed("bpx/digits.npz", X=d.data.astype(np.uint8), y=d.target.astype(np.int64))
+    np.savez_compressed("bpx/data/digits.npz", X=d.data.astype(np.uint8), y=d.target.astype(np.int64))
 """
 
 from __future__ import annotations
