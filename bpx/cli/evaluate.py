@@ -26,11 +26,10 @@ def run(args):
     import numpy as np
 
     import bpx
-    from bpx.data._preprocessing import model_features, model_targets
+    from bpx.data._preprocessing import model_targets
 
     net = bpx.load(args.model, backend=args.backend)
-    ds = load_for_model(net, args, require_labels=True)
-    X = model_features(net, ds.X)
+    ds, X = load_for_model(net, args, require_labels=True)  # the model applies its preprocessing
     Y = model_targets(net, ds.y, ds.classes, what=f"{ds.path}: labels")
     report = {"model": args.model, "data": ds.path, "n_samples": len(ds), **net.evaluate(X, Y)}
     if not net.is_classifier:

@@ -331,6 +331,51 @@ def _from_arrow(path, table, label_column, n_features, default_label_column, tab
                    table=found)
 
 
+def refuse_gaps(ds):
+    """``--missing error``: a ValueError naming the first missing feature cell of ``ds`` (read with
+    ``tabular=True``) by its row and column, as the careful reader words it (CSV: the file's row, the
+    header being row 1; Parquet: the sample's number); nothing when no cell is missing."""
+    table = ds.table
+    if table is None or not any(table.n_missing(n) for n in table.names):
+        return
+    path = ds.path
+    if os.path.splitext(path)[1].lower() in (".csv", ".tsv", ".txt"):
+        from ._arrow_files import NULL_VALUES
+
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            text = f.read()
+        delimiter = "\t" if path.lower().endswith(".tsv") else _sniff_delimiter(path)
+        reader, header = csv.reader(io.StringIO(text), delimiter=delimiter), None
+        for row in reader:
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            if header is None:
+                header = [h.strip() for h in row]
+                wanted = [(header.index(n), n) for n in table.names if n in header]
+                continue
+            for j, name in wanted:
+                cell = row[j].strip() if j < len(row) else ""
+                if cell in NULL_VALUES:
+                    raise ValueError(f"{path}: row {reader.line_num}, column {j + 1} ({name!r}): empty cell")
+                if _is_nonfinite(cell):
+                    raise ValueError(f"{path}: row {reader.line_num}, column {j + 1} ({name!r}): "
+                                     f"non-finite value {cell!r}")
+    for name in table.names:
+        col = table.column(name)
+        gone = np.flatnonzero(np.isnan(col)) if col.dtype != object else \
+            np.flatnonzero(np.asarray([v is None for v in col], dtype=bool))
+        if gone.size:
+            raise ValueError(f"{path}: row {int(gone[0]) + 1}, column {table.names.index(name) + 1} ({name!r}): "
+                             f"empty cell")
+
+
+def _is_nonfinite(cell):
+    try:
+        return not np.isfinite(float(cell))
+    except ValueError:
+        return False
+
+
 def _careful_csv(path, label_column, n_features, default_label_column=None, delimiter=None):
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:

@@ -82,10 +82,13 @@ class Table:
         c = self.column(name)
         return int(np.count_nonzero(np.isnan(c))) if c.dtype != object else sum(v is None for v in c)
 
-    def numeric_matrix(self):
-        """All columns as one float64 (m, n) matrix (every column must be numeric)."""
+    def numeric_matrix(self, name="X"):
+        """All columns as one float64 (m, n) matrix; a TypeError naming a text column."""
         X = np.empty((len(self), len(self.names)))
         for j, c in enumerate(self.columns):
+            if c.dtype == object:
+                raise TypeError(f"{name}: column {self.names[j]!r} holds text; a network without preprocessing takes "
+                                f"numbers only (fit it on the DataFrame to one-hot encode the column)")
             X[:, j] = c
         return X
 
@@ -321,12 +324,13 @@ class TablePreprocessor:
         n_in = self.n_features_in
         if self.feature_names is None or table.names == self.feature_names:
             if table.shape[1] != n_in:
-                raise ValueError(f"{name} has {table.shape[1]} columns, but the model takes {n_in} feature columns")
+                raise ValueError(f"{name} has {table.shape[1]} columns per sample, but the model takes {n_in} feature "
+                                 f"columns")
             if self.feature_names is None:  # fitted without names: by position
                 return Table([c["name"] for c in self.columns], table.columns)
             return table
         if table.names == [f"x{j}" for j in range(table.shape[1])] and len(table.names) != n_in:
-            raise ValueError(f"{name} has {table.shape[1]} columns, but the model takes {n_in} feature columns: "
+            raise ValueError(f"{name} has {table.shape[1]} columns per sample, but the model takes {n_in} feature columns: "
                              f"{', '.join(self.feature_names)}")
         if table.names == [f"x{j}" for j in range(n_in)]:  # an unnamed array of the right width: by position
             return Table(self.feature_names, table.columns)
@@ -395,6 +399,17 @@ class TablePreprocessor:
             raise ValueError(f"the preprocessing's feature_names {names!r} differ from its columns")
         pre.feature_names, pre.columns, pre.scaler = names, columns, scaler
         pre.scale, pre.scaling_reason, pre.filled = scaler.method, d.get("scaling_reason"), d.get("filled", [])
+        return pre
+
+    @classmethod
+    def for_scaler(cls, scaler, feature_names=None, reason=None):
+        """The preprocessing of numeric columns scaled by the fitted ``scaler`` (the lazy path fits it
+        on dask arrays); missing cells refused, columns named ``feature_names`` where given."""
+        n = scaler.n_features
+        names = list(feature_names) if feature_names is not None and len(feature_names) == n else None
+        pre = cls(missing="error")
+        pre.feature_names, pre.scaler, pre.scale, pre.scaling_reason = names, scaler, scaler.method, reason
+        pre.columns = [{"name": names[j] if names else f"x{j}", "type": "number", "median": 0.0} for j in range(n)]
         return pre
 
     @classmethod
