@@ -187,9 +187,8 @@ def _train(args, lazy, say):
 
     import bpx
     from bpx import datasets
-    from bpx.data._metrics import regression_metrics
-    from bpx.data._table import TablePreprocessor
     from bpx.data._datasets import refuse_gaps
+    from bpx.data._metrics import regression_metrics
     from bpx.data._preprocessing import (
         LabelEncoder,
         infer_task,
@@ -198,6 +197,7 @@ def _train(args, lazy, say):
         sorted_classes,
         stratified_split,
     )
+    from bpx.data._table import TablePreprocessor
 
     started = time.perf_counter()
     quiet = args.json

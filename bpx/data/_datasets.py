@@ -4,7 +4,8 @@
 targets) and dispatches on the extension:
 
 =============================  ===================================================================
-``.npz``                       arrays ``X`` and ``y`` (also ``x``/``Y``; any case)
+``.npz``                       arrays ``X`` and ``y`` (also ``x``/``Y``; any case); one-hot label
+                               columns (and those of ``.h5``) are read as class indices
 ``.npy``                       X only (data to predict on)
 ``.csv`` (``.txt``, ``.tsv``)  a header row, one sample per row; the label column is ``label_column``,
                                else one named label/y/target/class, else the last column.
@@ -188,7 +189,17 @@ def _as_y(path, a, what="y"):
         a = a.reshape(-1)  # seed 003 stores labels as a (1, m) row
     elif a.ndim == 2 and a.shape[1] == 1 and a.dtype.kind != "f":
         a = a.reshape(-1)
+    elif is_one_hot(a):
+        a = a.argmax(axis=1).astype(np.int64)  # one-hot label columns are classes, as MLP.fit takes them
     return a
+
+
+def is_one_hot(a):
+    """Whether ``a`` is (m, k>1) rows of k-1 zeros and one 1: one-hot class labels, read as class indices."""
+    a = np.asarray(a)
+    if a.ndim != 2 or a.shape[1] < 2 or a.shape[0] == 0 or a.dtype.kind not in "biuf":
+        return False
+    return bool(np.all((a == 0) | (a == 1)) and np.all(a.sum(axis=1) == 1))
 
 
 def _pick(path, names, wanted, what, option):
