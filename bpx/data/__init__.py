@@ -1,6 +1,7 @@
 """Data on the host: loaders for files in common formats (public as :mod:`bpx.datasets`), the adapter
 that turns what a user passes into the checked array a model computes on, host-side preprocessing
-(tables with named, text and missing columns; scaling, labels, splits) and regression metrics. Dask arrays live in :mod:`bpx.distributed`."""
+(tables with named, text and missing columns; scaling, labels, splits) and regression metrics. Dask
+arrays live in :mod:`bpx.distributed`."""
 
 from ._adapter import as_matrix
 from ._datasets import load, load_digits, open_dask
@@ -9,5 +10,5 @@ from ._metrics import regression_metrics
 from ._preprocessing import LabelEncoder, Scaler, choose_scaling
 from ._table import Table, TablePreprocessor
 
-__all__ = ["Dataset", "LabelEncoder", "Scaler", "Table", "TablePreprocessor", "as_matrix", "choose_scaling", "load", "load_digits", "open_dask",
-           "regression_metrics"]
+__all__ = ["Dataset", "LabelEncoder", "Scaler", "Table", "TablePreprocessor", "as_matrix", "choose_scaling", "load",
+           "load_digits", "open_dask", "regression_metrics"]
