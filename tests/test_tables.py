@@ -275,3 +275,41 @@ def test_csv_through_arrow_reads_what_the_careful_reader_reads(tmp_path):
     assert tab.table.column("b").tolist() == ["red", "blue"] and np.isnan(tab.table.column("a")[1])
     with pytest.raises(ValueError, match=r"t\.csv: row 2, column 2 \('b'\): not a number: 'red'"):
         datasets.load(tmp_path / "t.csv")
+
+
+# -- every way of using a model applies the preprocessing it carries ------------------------------------------
+def test_explain_to_sklearn_and_onnx_apply_the_preprocessing(tmp_path, backend):
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"a": rng.normal(50, 20, 200), "t": rng.choice(["p", "q", "r"], 200),
+                       "b": rng.normal(0, 0.01, 200)})
+    y = pd.Series(np.where(df["a"] + 2000 * df["b"] + 10 * (df["t"] == "p") > 55, "high", "low"))
+    df = df.astype(object).mask(rng.random(df.shape) < 0.05)
+    df[["a", "b"]] = df[["a", "b"]].astype(float)
+    pre = TablePreprocessor().fit(df)
+    assert pre.output_names == ["a", "b", "t=(missing)", "t=p", "t=q", "t=r"]
+    net = bpx.MLP([pre.n_features_out, 6, 2], backend=backend, dtype="float64", seed=0)
+    net.fit(df, y, epochs=5, verbose=0)
+    encoded = pre.transform(df)
+    # explain: the report's inputs are the encoded table
+    from bpx.tools import explain
+
+    report = explain(net, df.iloc[:3], y.iloc[:3])
+    np.testing.assert_allclose(report.X, encoded[:3], rtol=1e-12)
+    # to_sklearn: the estimator takes the raw table and answers with the class names
+    if not backend.library.lazy:
+        pytest.importorskip("sklearn")
+        est = bpx.to_sklearn(net)
+        assert est.predict(df).tolist() == net.predict(df).tolist()
+    # ONNX: the numeric columns raw (NaN: the training median, then the scaling), the one-hot columns after them
+    pytest.importorskip("ndonnx")
+    ort = pytest.importorskip("onnxruntime")
+    model = bpx.export_onnx(net, tmp_path / "m.onnx")
+    numeric = df[[c["name"] for c in pre.numeric]].to_numpy(dtype=np.float64)
+    assert np.isnan(numeric).any()
+    X = np.concatenate([numeric, encoded[:, len(pre.numeric):]], axis=1)
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    proba, label = session.run(["probabilities", "label"], {"X": X})
+    np.testing.assert_allclose(proba, bpx.to_numpy(net.predict_proba(df)), rtol=1e-9, atol=1e-12)
+    assert label.tolist() == net.predict(df).tolist()
+    props = {p.key: p.value for p in __import__("onnx").load(str(model)).metadata_props}
+    assert json.loads(props["bpx.inputs"]) == pre.output_names

@@ -49,6 +49,8 @@ import numpy as np
 
 from ..backends._backend import Backend, dtype_name, get_backend, is_host_data, to_numpy
 from ..data._adapter import as_matrix
+from ..data._model_inputs import model_input
+from ..data._table import TablePreprocessor
 from ..models._mlp import MLP, TrainingDiverged
 from ..optimizers._first_order import SGD, Adam
 from ..optimizers._lbfgs import LBFGS
@@ -388,6 +390,8 @@ class _BaseMLP(BaseEstimator):
         check_is_fitted(self)
         self._apply_assigned()
         backend = self._net.backend
+        if TablePreprocessor.of(self._net) is not None:  # a network that carries preprocessing (bpx.to_sklearn)
+            X = model_input(self._net, X)
         if _on(backend, X):
             return as_matrix(backend, X, "X", self._net.dtype, n_columns=self.n_features_in_)
         X = validate_data(self, _host(X), reset=False, dtype=(np.float64, np.float32), accept_sparse=["csr", "csc"])

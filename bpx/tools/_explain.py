@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..backends._backend import get_backend
+from ..data._model_inputs import model_input, model_labels
 from ..utils._validation import check_float
 
 MAX_UNITS = 16  # widest layer (input and output included) the view will show
@@ -187,7 +188,9 @@ def explain(net=None, X=None, Y=None, lr=SEED004_LR, backend=None, dtype=None):
     net : bpx.MLP, optional
         The network (default: seed 004's 2-2-2 network).
     X, Y : array_like, optional
-        The samples and their targets (default for seed 004: x = (0.05, 0.10), y = (0.01, 0.99)).
+        The samples and their targets (default for seed 004: x = (0.05, 0.10), y = (0.01, 0.99)). A
+        network that carries preprocessing (``bpx train``, or fitted on a DataFrame) applies it to
+        ``X`` first (and maps class names in ``Y``), as :meth:`bpx.MLP.predict` does.
     lr : float, default 0.5
         The learning rate of the SGD step.
     backend : str or bpx.Backend, optional
@@ -229,6 +232,8 @@ def explain(net=None, X=None, Y=None, lr=SEED004_LR, backend=None, dtype=None):
     m = _n_rows(X)
     if m is not None and m > MAX_SAMPLES:
         raise ValueError(f"X has {m} samples; explain shows at most {MAX_SAMPLES} (MAX_SAMPLES): pass X[:{MAX_SAMPLES}]")
+    if net is not None:  # the preprocessing the model carries: the report shows the network's own inputs
+        X, Y = model_input(work, X), model_labels(work, Y)
     X, Y = work._XY(X, Y)
     if X.shape[0] > MAX_SAMPLES:
         raise ValueError(f"X has {X.shape[0]} samples; explain shows at most {MAX_SAMPLES} (MAX_SAMPLES)")
