@@ -71,11 +71,8 @@ def model_labels(net, Y, name="Y"):
         return a.astype(np.int64)
     if a.dtype.kind not in "OUS":
         return a if a.dtype.kind in "biuf" else Y
-    if a.ndim != 1:
-        raise TypeError(f"{name} holds text, so it must be a vector of class names, got shape {a.shape}")
-    if net.classes is None:
-        raise TypeError(f"{name} holds text labels, but the network has no class names; fit it on a DataFrame, "
-                        f"or set net.classes")
+    if a.ndim != 1 or net.classes is None:  # no names to map them through: the adapter refuses text
+        return Y
     index = LabelEncoder(net.classes).transform([str(v) for v in a], name)
     return one_hot(index, net.n_outputs) if net.output == "sigmoid" and net.n_outputs > 1 else index
 
