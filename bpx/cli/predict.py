@@ -34,8 +34,8 @@ def load_for_model(net, args, require_labels):
     """``(dataset, raw)``: the data file read with the model's stored label column, and its features as
     the model takes them (a :class:`bpx.data.Table` for CSV/Parquet, matched by name; else the array)."""
     from bpx import datasets
+    from bpx.data import TablePreprocessor
     from bpx.data._preprocessing import describe
-    from bpx.data._table import TablePreprocessor
 
     stored = describe(net).get("label_column")
     pre = TablePreprocessor.of(net)

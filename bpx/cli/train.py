@@ -187,6 +187,7 @@ def _train(args, lazy, say):
 
     import bpx
     from bpx import datasets
+    from bpx.data import TablePreprocessor
     from bpx.data._datasets import refuse_gaps
     from bpx.data._metrics import regression_metrics
     from bpx.data._preprocessing import (
@@ -197,7 +198,6 @@ def _train(args, lazy, say):
         sorted_classes,
         stratified_split,
     )
-    from bpx.data._table import TablePreprocessor
 
     started = time.perf_counter()
     quiet = args.json

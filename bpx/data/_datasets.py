@@ -41,6 +41,7 @@ import os
 
 import numpy as np
 
+from . import _arrow_files
 from ._layout import LABEL_NAMES, Dataset  # noqa: F401  (bpx.datasets.Dataset is public)
 from ._layout import default_key as _default_key
 from ._layout import label_index as _label_index
@@ -242,8 +243,6 @@ def _load_npy(path):
 def _load_csv(path, label_column, n_features, default_label_column=None, delimiter=None, tabular=False):
     """Through Arrow where pyarrow is installed; the careful reader names the row and column of what
     Arrow cannot take (and reads everything without pyarrow)."""
-    from . import _arrow_files
-
     def careful():
         ds = _careful_csv(path, label_column, n_features, default_label_column, delimiter)
         if tabular:
@@ -270,8 +269,6 @@ def _sniff_delimiter(path):
 
 
 def _load_parquet(path, label_column, n_features, default_label_column, tabular):
-    from . import _arrow_files
-
     if not _arrow_files.available():
         raise ImportError(f"{path}: reading Parquet files needs pyarrow: pip install 'bpx[data]'")
     return _from_arrow(path, _arrow_files.read_parquet(path), label_column, n_features, default_label_column,
@@ -283,8 +280,6 @@ def _from_arrow(path, table, label_column, n_features, default_label_column, tab
     non-finite value in a numeric read, an empty label) is handed to ``careful`` (CSV: it names the
     file's row and column); for Parquet the row is the sample's number."""
     import pyarrow as pa
-
-    from . import _arrow_files
 
     header = [str(h).strip() for h in table.column_names]
     if table.num_rows == 0:
@@ -351,8 +346,6 @@ def refuse_gaps(ds):
         return
     path = ds.path
     if os.path.splitext(path)[1].lower() in (".csv", ".tsv", ".txt"):
-        from ._arrow_files import NULL_VALUES
-
         with open(path, newline="", encoding="utf-8-sig") as f:
             text = f.read()
         delimiter = "\t" if path.lower().endswith(".tsv") else _sniff_delimiter(path)
@@ -366,7 +359,7 @@ def refuse_gaps(ds):
                 continue
             for j, name in wanted:
                 cell = row[j].strip() if j < len(row) else ""
-                if cell in NULL_VALUES:
+                if cell in _arrow_files.NULL_VALUES:
                     raise ValueError(f"{path}: row {reader.line_num}, column {j + 1} ({name!r}): empty cell")
                 if _is_nonfinite(cell):
                     raise ValueError(f"{path}: row {reader.line_num}, column {j + 1} ({name!r}): "
