@@ -5,7 +5,10 @@ with each reader in a fresh Python process, one after the other, in the same run
 read and the process's peak resident memory (``resource.getrusage(...).ru_maxrss``, which includes the
 interpreter and the imports). The target (issue 25): bpx at most 2× pandas' time and 1.5× its peak.
 
-    PYTHONPATH=$PWD python benchmarks/csv_ingest.py [--rows 200000] [--repeat 3] [--keep FILE]
+    PYTHONPATH=$PWD python benchmarks/csv_ingest.py [--rows 200000] [--repeat 3] [--keep FILE] [--before DIR]
+
+``--before DIR`` also times ``bpx.datasets.load`` of another checkout (``PYTHONPATH=DIR``), e.g. the
+commit before the loader went through Arrow.
 """
 
 from __future__ import annotations
@@ -48,11 +51,13 @@ def write_csv(path, rows, cols=50, seed=0):
     return os.path.getsize(path)
 
 
-def measure(name, path):
-    imports, body = READERS[name]
+def measure(name, path, pythonpath=None):
+    imports, body = READERS["bpx" if pythonpath else name]
     code = CHILD.format(imports=imports, body=body)
-    out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, check=True,
-                         env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "")})
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -62,6 +67,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=3, help="runs per reader; the fastest time and smallest peak")
     parser.add_argument("--keep", help="write the CSV here and keep it")
     parser.add_argument("--skip-loadtxt", action="store_true")
+    parser.add_argument("--before", metavar="DIR", help="also time bpx.datasets.load of the checkout in DIR")
     args = parser.parse_args()
     folder = tempfile.mkdtemp()
     path = args.keep or os.path.join(folder, "numeric.csv")
@@ -74,6 +80,10 @@ def main():
         runs = [measure(name, path) for _ in range(args.repeat)]
         results[name] = {"seconds": min(r["seconds"] for r in runs), "peak_mb": min(r["peak_mb"] for r in runs)}
         print(f"{name:26s} {results[name]['seconds']:6.2f} s   peak {results[name]['peak_mb']:7.0f} MB")
+    if args.before:
+        runs = [measure("before", path, args.before) for _ in range(args.repeat)]
+        before = {"seconds": min(r["seconds"] for r in runs), "peak_mb": min(r["peak_mb"] for r in runs)}
+        print(f"{'bpx before (' + args.before + ')':26s} {before['seconds']:6.2f} s   peak {before['peak_mb']:7.0f} MB")
     base, ours = results["pandas (pyarrow engine)"], results["bpx"]
     print(f"bpx / pandas: time {ours['seconds'] / base['seconds']:.2f}x (target <= 2), "
           f"peak {ours['peak_mb'] / base['peak_mb']:.2f}x (target <= 1.5)")

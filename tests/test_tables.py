@@ -313,3 +313,20 @@ def test_explain_to_sklearn_and_onnx_apply_the_preprocessing(tmp_path, backend):
     assert label.tolist() == net.predict(df).tolist()
     props = {p.key: p.value for p in __import__("onnx").load(str(model)).metadata_props}
     assert json.loads(props["bpx.inputs"]) == pre.output_names
+
+
+@pytest.mark.filterwarnings("ignore:Stochastic Optimizer")  # ConvergenceWarning: 200 epochs are enough here
+def test_sklearn_estimator_takes_a_dataframe_with_text_columns(backend):
+    pytest.importorskip("sklearn")
+    from bpx.sklearn import MLPClassifier
+
+    df = census_like(600, seed=3)
+    y = df.pop("income")
+    est = MLPClassifier(hidden_layer_sizes=(16,), max_iter=200, random_state=0, backend=backend.spec)
+    est.fit(df, y)
+    assert est.feature_names_in_.tolist() == list(df.columns)
+    predicted = est.predict(df[list(reversed(df.columns))])
+    assert predicted.tolist() == est.predict(df).tolist() and set(predicted) <= {"<=50K", ">50K"}
+    assert est.score(df, y) > 0.8
+    with pytest.raises(ValueError, match=r"no column 'sex'"):
+        est.predict(df.drop(columns="sex"))
