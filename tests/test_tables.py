@@ -213,6 +213,9 @@ def test_dataframe_fit_predict_evaluate_save_load_on_every_backend(tmp_path, bac
     accuracy = float(np.mean(predicted == y.to_numpy()))
     assert accuracy > 0.75
     assert net.evaluate(df[list(reversed(df.columns))], y)["accuracy"] == pytest.approx(accuracy)
+    import pyarrow as pa  # an Arrow table (polars DataFrames come in through Arrow too)
+
+    assert net.predict(pa.Table.from_pandas(df, preserve_index=False)).tolist() == predicted.tolist()
     bpx.save(net, tmp_path / "m.npz")
     again = bpx.load(tmp_path / "m.npz", backend=backend)
     assert again.predict(df.sample(frac=1.0, axis=1, random_state=0)).tolist() == predicted.tolist()

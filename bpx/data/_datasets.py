@@ -45,7 +45,7 @@ from . import _arrow_files
 from ._layout import LABEL_NAMES, Dataset  # noqa: F401  (bpx.datasets.Dataset is public)
 from ._layout import default_key as _default_key
 from ._layout import label_index as _label_index
-from ._table import Table, from_arrow
+from ._table import Table, from_arrow, missing_rows
 
 EXTENSIONS = (".npz", ".npy", ".csv", ".tsv", ".txt", ".parquet", ".pq", ".h5", ".hdf5",
               "IDX (.gz or raw, by magic number)")
@@ -365,9 +365,7 @@ def refuse_gaps(ds):
                     raise ValueError(f"{path}: row {reader.line_num}, column {j + 1} ({name!r}): "
                                      f"non-finite value {cell!r}")
     for name in table.names:
-        col = table.column(name)
-        gone = np.flatnonzero(np.isnan(col)) if col.dtype != object else \
-            np.flatnonzero(np.asarray([v is None for v in col], dtype=bool))
+        gone = missing_rows(table.column(name))
         if gone.size:
             raise ValueError(f"{path}: row {int(gone[0]) + 1}, column {table.names.index(name) + 1} ({name!r}): "
                              f"empty cell")

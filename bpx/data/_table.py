@@ -75,12 +75,8 @@ class Table:
     def column(self, name):
         return self.columns[self.names.index(name)]
 
-    def is_text(self, name):
-        return self.column(name).dtype == object
-
     def n_missing(self, name):
-        c = self.column(name)
-        return int(np.count_nonzero(np.isnan(c))) if c.dtype != object else sum(v is None for v in c)
+        return int(missing_rows(self.column(name)).size)
 
     def numeric_matrix(self, name="X"):
         """All columns as one float64 (m, n) matrix; a TypeError naming a text column."""
@@ -248,7 +244,7 @@ class TablePreprocessor:
         if len(table) == 0:
             raise ValueError(f"{name} has 0 rows")
         if self.missing == "error":
-            _refuse_missing(table, name, None)
+            _refuse_missing(table, name)
         columns, filled = [], []
         for col_name in table.names:
             col = table.column(col_name)
@@ -291,10 +287,9 @@ class TablePreprocessor:
             numeric column, or a missing cell under ``missing="error"`` (row and column)."""
         if not self.fitted:
             raise ValueError("the TablePreprocessor is not fitted: call fit(X_train) first")
-        table, _ = self._as_table(X, name)
-        table = self._match(table, name)
+        table = self._match(*self._as_table(X, name), name)
         if self.missing == "error":
-            _refuse_missing(table, name, self)
+            _refuse_missing(table, name)
         numeric = self.scaler.transform(self._numeric_block(table, name)) if self.numeric else np.zeros((len(table), 0))
         blocks = [numeric]
         for spec in self.text:
@@ -315,27 +310,22 @@ class TablePreprocessor:
             A = A.astype(np.float64)
         if A.dtype.kind not in "iuf":
             raise TypeError(f"{name} must hold numbers (a DataFrame for text columns), got dtype {A.dtype}")
-        names = self.feature_names if self.fitted and self.feature_names and len(self.feature_names) == A.shape[1] \
-            else [f"x{j}" for j in range(A.shape[1])]
-        return Table(names, [A[:, j].astype(np.float64) for j in range(A.shape[1])]), False
+        return Table([f"x{j}" for j in range(A.shape[1])], [A[:, j].astype(np.float64) for j in range(A.shape[1])]), False
 
-    def _match(self, table, name):
-        """The table's columns in training order, matched by name; or the error that names the misfit."""
-        n_in = self.n_features_in
-        if self.feature_names is None or table.names == self.feature_names:
+    def _match(self, table, named, name):
+        """The table's columns in training order: a named table matched by name, an unnamed one by
+        position; or the error that names the misfit (or gives both counts)."""
+        n_in, expected = self.n_features_in, [c["name"] for c in self.columns]
+        if not named or self.feature_names is None:
             if table.shape[1] != n_in:
+                listing = f": {', '.join(self.feature_names)}" if self.feature_names else ""
                 raise ValueError(f"{name} has {table.shape[1]} columns per sample, but the model takes {n_in} feature "
-                                 f"columns")
-            if self.feature_names is None:  # fitted without names: by position
-                return Table([c["name"] for c in self.columns], table.columns)
+                                 f"columns{listing}")
+            return Table(expected, table.columns)
+        if table.names == expected:
             return table
-        if table.names == [f"x{j}" for j in range(table.shape[1])] and len(table.names) != n_in:
-            raise ValueError(f"{name} has {table.shape[1]} columns per sample, but the model takes {n_in} feature columns: "
-                             f"{', '.join(self.feature_names)}")
-        if table.names == [f"x{j}" for j in range(n_in)]:  # an unnamed array of the right width: by position
-            return Table(self.feature_names, table.columns)
-        missing = [n for n in self.feature_names if n not in table.names]
-        extra = [n for n in table.names if n not in self.feature_names]
+        missing = [n for n in expected if n not in table.names]
+        extra = [n for n in table.names if n not in expected]
         if missing or extra:
             parts = []
             if missing:
@@ -344,8 +334,8 @@ class TablePreprocessor:
                 parts.append(f"the column{'s' if len(extra) > 1 else ''} {', '.join(map(repr, extra))} the model was "
                              f"not trained on")
             raise ValueError(f"{name} has {' and '.join(parts)} ({table.shape[1]} columns; the model takes "
-                             f"{n_in}: {', '.join(self.feature_names)})")
-        return Table(self.feature_names, [table.column(n) for n in self.feature_names])
+                             f"{n_in}: {', '.join(expected)})")
+        return Table(expected, [table.column(n) for n in expected])
 
     def _numeric_block(self, table, name):
         specs = [c for c in self.columns if c["type"] == "number"]
@@ -449,10 +439,15 @@ def _one_hot(column, spec):
     return out
 
 
-def _refuse_missing(table, name, pre):
+def missing_rows(column):
+    """The row indices of a column's missing cells (NaN, or None in a text column)."""
+    if column.dtype != object:
+        return np.flatnonzero(np.isnan(column))
+    return np.flatnonzero(np.asarray([v is None for v in column], dtype=bool))
+
+
+def _refuse_missing(table, name):
     for col_name in table.names:
-        col = table.column(col_name)
-        gone = np.flatnonzero(np.isnan(col)) if col.dtype != object else \
-            np.flatnonzero(np.asarray([v is None for v in col], dtype=bool))
+        gone = missing_rows(table.column(col_name))
         if gone.size:
             raise ValueError(f"{name}: row {int(gone[0]) + 1}, column {col_name!r}: empty cell (missing='error')")
