@@ -242,7 +242,7 @@ def test_parquet_trains_on_every_backend(capsys, tmp_path, backend):
     argv = ["train", "--data", tmp_path / "w.parquet", "--backend", backend.spec, "--out", tmp_path / "p.npz",
             "--json", "--epochs", "20"]
     if backend.library.lazy:
-        argv += ["--batch-size", "full", "--workers", "1"]
+        argv += ["--batch-size", "full", "--workers", "1", "--lr", "0.03", "--epochs", "100"]  # full batch: fewer steps
     status, out, err = run_cli(capsys, *argv)
     assert status == 0, err
     summary = json.loads(out)
