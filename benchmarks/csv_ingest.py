@@ -55,9 +55,10 @@ def measure(name, path, pythonpath=None):
     imports, body = READERS["bpx" if pythonpath else name]
     code = CHILD.format(imports=imports, body=body)
     env = dict(os.environ)
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath
-    out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, check=True, env=env)
+    env["PYTHONPATH"] = os.path.abspath(pythonpath or os.environ.get("PYTHONPATH") or ".")
+    # run from the file's folder: `python -c` puts the working directory first on sys.path
+    out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, check=True, env=env,
+                         cwd=os.path.dirname(os.path.abspath(path)))
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -299,7 +299,7 @@ def _from_arrow(path, table, label_column, n_features, default_label_column, tab
             k = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
             raise ValueError(f"{path}: row {k + 1}, column {label + 1} ({header[label]!r}): empty label")
         if _arrow_files.is_numeric(col) and not pa.types.is_boolean(col.type):
-            y = _arrow_files.numeric_matrix([col])[:, 0]
+            y = _arrow_files.column_values(col)
             if not np.all(np.isfinite(y)):
                 if careful is not None:
                     return careful()
@@ -322,7 +322,7 @@ def _from_arrow(path, table, label_column, n_features, default_label_column, tab
             if not _arrow_files.is_numeric(col):
                 raise ValueError(f"{path}: column {j + 1} ({name!r}) holds text ({col.type}); pass tabular=True "
                                  f"(bpx train does) to one-hot encode it")
-            values = _arrow_files.numeric_matrix([col])[:, 0]
+            values = _arrow_files.column_values(col)
             bad = np.flatnonzero(~np.isfinite(values))
             if bad.size:
                 raise ValueError(f"{path}: row {int(bad[0]) + 1}, column {j + 1} ({name!r}): missing or non-finite "

@@ -31,6 +31,7 @@ from collections import Counter
 
 import numpy as np
 
+from ._arrow_files import column_values
 from ._preprocessing import Scaler, choose_scaling
 
 MAX_CATEGORIES = 50  # one-hot columns per text column at most; the rarest categories share "(other)"
@@ -138,14 +139,12 @@ def from_arrow(table, name="X"):
     """A pyarrow Table as a :class:`Table`: integer, floating and boolean columns as float64 (null →
     NaN), string and dictionary columns as text (null → None); anything else is a TypeError naming it."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     names, columns = [], []
     for key, col in zip(table.column_names, table.columns):
         t = col.type
         if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_null(t):
-            col = pc.fill_null(col.cast(pa.float64()), float("nan"))
-            columns.append(col.to_numpy() if col.num_chunks <= 1 else np.concatenate([c.to_numpy() for c in col.chunks]))
+            columns.append(column_values(col))
         elif pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t):
             columns.append(np.asarray(col.cast(pa.string()).to_pylist() if pa.types.is_dictionary(t)
                                       else col.to_pylist(), dtype=object))
