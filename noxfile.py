@@ -196,12 +196,12 @@ def lint(session):
 
 @nox.session(tags=["bench"])
 def bench(session):
-    """``bpx bench`` on every usable backend against the peers: table, JSON and PNG under benchmarks/
-    (pass options after ``--``, e.g. ``nox -s bench -- --quick``)."""
+    """``bpx bench`` on every usable backend against the peers (benchmarks/run.py): table, JSON and PNG under
+    benchmarks/; pass options after ``--``, e.g. ``nox -s bench -- --quick``, which writes under
+    benchmarks/quick/ and leaves the committed results alone."""
     session.install("-r", "backends/torch.txt", "-r", "backends/jax.txt")
     session.install(".[bench]")
-    session.run("bpx", "bench", "--output", "benchmarks/results.md", "--json", "benchmarks/results.json",
-                "--plot", "benchmarks/results.png", *session.posargs)
+    session.run("python", "benchmarks/run.py", *session.posargs)
 
 
 @nox.session

@@ -126,13 +126,13 @@ def dask_runs(X, y, steps, workers):
         # bpx on Dask: the fit's own step (bpx.distributed), the update on the client
         net = bpx.MLP([784, 256, 10], backend="dask", seed=0)
         opt = bpx.SGD(lr=0.1)
-        math_ = bd._ChunkNet(net)
+        math_ = bd.ChunkNet(net)
         width = math_.n_values + 2
 
         def bpx_step():
-            sums = dask.compute(bd._reduce(bd._chunk_gradients, Xd, Yd, bd._share(net), math_, width))[0]
-            grads = bd._unflatten(sums[:-2] / Xd.shape[0], math_.shapes)
-            net._params = opt.step(net._params, grads)
+            sums = dask.compute(bd.reduce_chunks(bd.chunk_gradients, Xd, Yd, bd.share(net), math_, width))[0]
+            grads = bd.unflatten(sums[:-2] / Xd.shape[0], math_.shapes)
+            net.params = opt.step(net.params, grads)
 
         bpx_step()  # warm-up
 
@@ -170,7 +170,7 @@ def dask_runs(X, y, steps, workers):
         bpx.MLP([784, 256, 10], backend="dask", seed=0).fit(Xd, y, epochs=3, batch_size=None,
                                                                optimizer=bpx.SGD(lr=0.1), verbose=0)
         out["bpx-dask"]["fit_3_epochs_seconds"] = time.perf_counter() - t
-        out["bpx-dask"]["tasks_per_step"] = tasks([bd._reduce(bd._chunk_gradients, Xd, Yd, bd._share(net), math_,
+        out["bpx-dask"]["tasks_per_step"] = tasks([bd.reduce_chunks(bd.chunk_gradients, Xd, Yd, bd.share(net), math_,
                                                               width)])
         out["worker_peak_rss_bytes"] = worker_peak_rss(client)
     return out

@@ -37,7 +37,7 @@ def torch_model(net):
     import onnx
     import torch
 
-    module = bpx.to_torch(net)
+    module = bpx.to_torch(net, probabilities=True)  # the probabilities, as bpx's ONNX export gives
     f = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice

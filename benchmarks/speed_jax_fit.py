@@ -33,7 +33,7 @@ coefs = bstep._coefs(net, opt, 1, 57)
 
 
 def epoch():
-    jax.block_until_ready(compiled.epoch(list(net._params), opt._state, coefs, Xd, Yd, order, None, None, 32))
+    jax.block_until_ready(compiled.epoch(list(net.params), opt.state, coefs, Xd, Yd, order, None, None, 32))
 
 
 epoch()

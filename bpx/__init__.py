@@ -6,8 +6,8 @@ from ._version import __version__  # noqa: F401 (bpx.__version__)
 from .backends import Backend, available_backends, backend_status, get_backend, to_numpy
 from .callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 from .integrations import from_sklearn, from_torch, to_sklearn, to_torch
-from .io import ModelFileError, export_onnx, load, save
-from .models import MLP
+from .io import ModelFileError, export_onnx, save
+from .models import MLP, load
 from .nn import ACTIVATIONS, LOSSES, activation
 from .optimizers import LBFGS, SGD, Adagrad, Adam, AdamW, LossScaler, Optimizer, RMSprop
 from .tools import gradcheck
@@ -52,3 +52,15 @@ __all__ = [
     "to_sklearn",
     "to_torch",
 ]
+
+# Public modules with optional or heavier imports, imported on first use: after a plain ``import bpx``,
+# ``bpx.datasets.open_dask(...)`` and ``bpx.distributed.connect()`` work (docs/guide/dask.md).
+LAZY_MODULES = ("datasets", "distributed")
+
+
+def __getattr__(name):
+    if name in LAZY_MODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -127,10 +127,17 @@ def tol():
 BACKEND_INDEPENDENT = r"tests/test_readme\.py|tests/test_datasets\.py"
 
 
+# Tests marked ``cluster`` start a real dask scheduler and worker (tests/test_dask_cluster.py): under nox
+# (BPX_ONCE_IN set) they run in the dask session only. A plain ``pytest`` runs them whatever the backend.
+CLUSTER_SESSION = "dask"
+
+
 def pytest_itemcollected(item):
     once_in = os.environ.get("BPX_ONCE_IN")
     if once_in and once_in != SPEC and re.search(BACKEND_INDEPENDENT, item.nodeid):
         item.add_marker(pytest.mark.skip(reason=f"backend-independent: runs once, in the {once_in} session"))
+    if once_in and SPEC != CLUSTER_SESSION and item.get_closest_marker("cluster") is not None:
+        item.add_marker(pytest.mark.skip(reason=f"starts a dask cluster: runs in the {CLUSTER_SESSION} session"))
 
 
 def strict_device_move_refused():

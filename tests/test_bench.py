@@ -254,3 +254,88 @@ def test_cpu_clock_is_recorded_and_restored(backend):
     with pytest.raises(ValueError, match="clock must be one of"):
         with bench.clock("sundial"):
             pass
+
+
+# -- tools that tell the truth (issue 27 items 10 and 11) ---------------------------------------------
+def test_a_fraction_of_roof_is_never_above_one():
+    assert bench.roof_figures(5.0, 10.0, "numpy GEMM roof") == {"roof": "numpy GEMM roof", "roof_gflops": 10.0,
+                                                                 "roof_fraction": 0.5}
+    capped = bench.roof_figures(12.0, 10.0, "bpx[jax] GEMM roof")  # the roof measured low: it is the step's rate
+    assert capped["roof_fraction"] == 1.0 and capped["roof_gflops"] == 12.0
+    assert capped["roof_capped"] is True and capped["roof_measured_gflops"] == 10.0
+
+
+def test_a_compiling_backend_is_measured_against_its_own_compiled_roof(tmp_path):
+    jax_backend = pytest.importorskip("jax") and bpx.get_backend("jax")
+    report = bench.run(workloads=["b"], specs=["numpy", "jax"], peers=["roof"], quick=True, repeats=1, samples=64)
+    rows = {r["impl"]: r for r in report["results"]}
+    assert rows["bpx[jax]"]["roof"] == "bpx[jax] GEMM roof" and "bpx[jax] GEMM roof" in rows
+    assert rows["bpx[numpy]"]["roof"] == "numpy GEMM roof"
+    assert all(r["roof_fraction"] <= 1.0 for r in report["results"] if "roof_fraction" in r)
+    roof = bench.own_roof_fn(jax_backend, [5, 4, 3], 2, "float32", inner=3)
+    roof()  # compiled once, then it runs the step's GEMMs three times as one loop
+    table = bench.format_table(report)
+    assert "fraction of own GEMM roof" in table and "XLA compiled for bpx[jax]" in table
+    assert "issue" not in table.lower()
+
+
+@pytest.mark.parametrize("which", ["network", "workloads"])
+def test_plots_draw_bars_on_a_linear_axis_from_zero(which, tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    figures = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: figures.append(fig))
+    machine = {"cpu": "cpu", "cores": 1}
+    if which == "network":
+        results = [{"impl": "bpx[numpy]", "samples_per_s": 1000.0, "vs_fastest": 1.0, "roof_fraction": 0.5},
+                   {"impl": "bpx[jax]", "samples_per_s": 380.0, "vs_fastest": 0.38}]
+        report = {"machine": machine, "config": {"workloads": ["net"], "sizes": [3, 2], "batch": 2, "dtype": "float32"},
+                  "results": results}
+    else:
+        results = [{"workload": "b", "impl": "bpx[numpy]", "samples_per_s": 1000.0},
+                   {"workload": "b", "impl": "torch[cpu]", "samples_per_s": 380.0}]
+        report = {"machine": machine, "config": {"workloads": ["b"]}, "results": results}
+    bench.plot(report, tmp_path / "p.png")
+    [fig] = figures
+    for ax in fig.axes:
+        assert ax.get_xscale() == "linear" and ax.get_xlim()[0] == 0
+        widths = sorted(p.get_width() for p in ax.patches)
+        assert widths == [380.0, 1000.0]  # a bar's length is its value: 0.38 of the other
+
+
+def _run_script():
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
+    spec = importlib.util.spec_from_file_location("benchmarks_run", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("argv,where", [
+    (["--json=OUT/r.json"], {"json": "OUT/r.json", "output": "HERE/results.md", "plot": "HERE/results.png"}),
+    (["--quick"], {"json": "HERE/quick/results.json", "output": "HERE/quick/results.md", "plot": "HERE/quick/results.png"}),
+    (["--quick", "--results-dir", "OUT"], {"json": "OUT/results.json", "output": "OUT/results.md", "plot": "OUT/results.png"}),
+    (["--hidden", "8", "--output=OUT/t.md"], {"output": "OUT/t.md", "json": "HERE/quick/results.json"}),
+])
+def test_benchmarks_run_writes_where_it_is_told_and_never_over_the_committed_results_on_a_quick_run(
+        argv, where, tmp_path, monkeypatch):
+    import bpx.cli.bench as bench_cli
+
+    seen = []
+    monkeypatch.setattr(bench_cli, "run", lambda args: seen.append(args) or 0)
+    script = _run_script()
+    monkeypatch.setattr(script, "HERE", tmp_path / "bench")
+    assert script.run([a.replace("OUT", str(tmp_path / "out")) for a in argv]) == 0
+    [args] = seen
+    for name, path in where.items():
+        expected = path.replace("HERE", str(tmp_path / "bench")).replace("OUT", str(tmp_path / "out"))
+        assert str(getattr(args, name)) == expected
+
+
+def test_benchmarks_run_help_says_its_own_name(capsys):
+    with pytest.raises(SystemExit):
+        _run_script().run(["--help"])
+    assert capsys.readouterr().out.startswith("usage: python benchmarks/run.py")

@@ -7,6 +7,7 @@ BPX_BACKEND is, since they compare the dask path against NumPy.
 
 import json
 import os
+import pathlib
 import signal
 import threading
 import time
@@ -130,7 +131,7 @@ def test_shuffled_batches_are_reproducible_and_documented():
     assert not np.array_equal(unshuffled.params[0], runs[0][0].params[0])
     # the documented scheme: chunk order, then rows within each chunk, from the network's host RNG
     rng = np.random.default_rng(0)
-    batches = list(bd._batches([Xd, da.from_array(np.arange(240)[:, None], chunks=(70, 1))], 32, rng))
+    batches = list(bd.batches([Xd, da.from_array(np.arange(240)[:, None], chunks=(70, 1))], 32, rng))
     rows = np.concatenate([b.compute()[:, 0] for _, b in batches])
     assert sorted(rows.tolist()) == list(range(240)) and [b.shape[0] for b, _ in batches] == [32] * 7 + [16]
     rng = np.random.default_rng(0)
@@ -492,3 +493,219 @@ def test_cli_stopped_and_resumed_on_a_cluster_is_the_uninterrupted_run(cluster_c
     assert all(np.array_equal(p, q) for p, q in zip(a.params, b.params)) and a.metadata == b.metadata
     assert resumed["history"] == reference["history"]
     assert log.read_text() == (tmp_path / "ref.csv").read_text()
+
+
+# -- .npy shards with labels; every dask option takes effect or is refused before any work (issue 27) -------
+def test_npy_shards_with_labels_by_name_by_glob_and_by_labels(tmp_path):
+    from bpx import datasets
+
+    X, y = blobs(m=300)
+    (tmp_path / "s").mkdir()
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "lab").mkdir()
+    for i, rows in enumerate(np.array_split(np.arange(300), 3)):
+        np.save(tmp_path / "s" / f"X_{i}.npy", X[rows])
+        np.save(tmp_path / "s" / f"y_{i}.npy", y[rows])
+        np.save(tmp_path / "plain" / f"part{i}.npy", X[rows])
+        np.save(tmp_path / "lab" / f"part{i}.npy", y[rows])
+    for path, kw in ((tmp_path / "s", {}), (str(tmp_path / "s" / "X_*.npy"), {}),
+                     (tmp_path / "plain", dict(labels=str(tmp_path / "lab" / "*.npy"))),
+                     (tmp_path / "plain", dict(labels=tmp_path / "lab"))):
+        ds = datasets.open_dask(path, **kw)
+        np.testing.assert_array_equal(ds.X.compute(), X)
+        np.testing.assert_array_equal(ds.y.compute(), y)
+        assert ds.X.chunks[0] == ds.y.chunks[0] == (100, 100, 100)
+    assert datasets.open_dask(tmp_path / "plain").y is None
+    np.save(tmp_path / "s" / "X_3.npy", X[:5])
+    with pytest.raises(ValueError, match=r"X_3\.npy: no label shard for it"):
+        datasets.open_dask(tmp_path / "s")
+    with pytest.raises(ValueError, match="2 label shard.*for 3 X shard"):
+        datasets.open_dask(tmp_path / "plain", labels=str(tmp_path / "lab" / "part[01].npy"))
+    np.savez(tmp_path / "one.npz", X=X, y=y)
+    with pytest.raises(ValueError, match="label shards go with a directory or glob of .npy shards"):
+        datasets.open_dask(tmp_path / "one.npz", labels=tmp_path / "lab")
+
+
+def test_chunks_apply_to_npz_shards(stores):
+    from bpx import datasets
+
+    d, X, y = stores
+    ds = datasets.open_dask(str(d / "npz"), chunks=60)
+    assert max(ds.X.chunks[0]) == 60 and ds.X.chunks[0] == ds.y.chunks[0]
+    np.testing.assert_array_equal(ds.X.compute(), X)
+
+
+@pytest.fixture
+def no_cluster(monkeypatch):
+    """bpx train's dask path with connecting to (or starting) a cluster made an error."""
+    import bpx.data._dask_arrays as arrays
+
+    def refuse(*a, **k):
+        raise AssertionError("a cluster was started or connected to")
+
+    monkeypatch.setattr(arrays, "connect", refuse)
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+
+
+def test_dask_settings_are_used_or_refused_before_any_work(tmp_path, capsys, monkeypatch, no_cluster):
+    from bpx.cli import main
+
+    X, y = blobs(m=120)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    (tmp_path / "xonly").mkdir()
+    np.save(tmp_path / "xonly" / "part0.npy", X)
+    out = tmp_path / "m.npz"
+    base = ["train", "--out", str(out)]
+
+    def usage(*argv):
+        with pytest.raises(SystemExit) as exit_:
+            main([*base, *argv])
+        assert exit_.value.code == 2
+        return capsys.readouterr().err.strip()
+
+    # the LocalCluster's size with a scheduler of its own: refused, naming where the scheduler came from
+    err = usage("--backend", "dask", "--scheduler", "tcp://127.0.0.1:9", "--workers", "5")
+    assert err.startswith("bpx train: error: argument --workers: sizes the LocalCluster") and "--scheduler" in err
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://127.0.0.1:9")
+    err = usage("--backend", "dask", "--threads", "2")
+    assert "argument --threads" in err and "$DASK_SCHEDULER_ADDRESS (tcp://127.0.0.1:9)" in err
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS")
+    # --workers without --backend dask: refused whatever the value (2 is the default LocalCluster's)
+    for value in ("2", "3"):
+        err = usage("--data", str(tmp_path / "d.npz"), "--backend", "numpy", "--workers", value)
+        assert err == "bpx train: error: argument --workers: applies to --backend dask only"
+    err = usage("--data", str(tmp_path / "d.npz"), "--backend", "numpy", "--labels", str(tmp_path / "xonly" / "*.npy"))
+    assert "argument --labels: no such file" in err
+    err = usage("--backend", "dask", "--labels", str(tmp_path / "xonly"))
+    assert err == "bpx train: error: argument --labels: needs --data (the shards the label shards go with)"
+    # refused values: before any cluster starts (no_cluster makes starting one an error)
+    for argv, message in (
+            (["--precision", "bf16"], "precision='bf16' is not offered on backend 'dask'"),
+            (["--data", str(tmp_path / "xonly")], "holds no labels"),
+            (["--data", str(tmp_path / "d.npz"), "--labels", str(tmp_path / "xonly")],
+             "label shards go with a directory or glob of .npy shards")):
+        assert main([*base, "--backend", "dask", *argv]) == 1
+        err = capsys.readouterr().err
+        assert message in err and "a cluster was started" not in err, err
+    assert not out.exists()
+
+
+def test_a_second_signal_aborts(monkeypatch):
+    from bpx.cli.train_dask import second_signal_aborts
+    from bpx.training import STOP, stop_on_signals
+
+    with stop_on_signals(), second_signal_aborts(STOP):
+        handler = signal.getsignal(signal.SIGINT)
+        handler(signal.SIGINT, None)
+        assert STOP.signal == "SIGINT"
+        with pytest.raises(KeyboardInterrupt):
+            handler(signal.SIGTERM, None)
+    assert STOP.signal is None and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_stop_request_gives_up_a_step_that_waits_on_the_cluster(cluster_client):
+    """A step the cluster cannot finish (here: a task that sleeps) is given up on a stop request; the
+    graph's value is None and nothing was applied."""
+    from bpx.training import STOP
+    from bpx.training.engines import _cluster
+
+    def slow(x):
+        time.sleep(30)
+        return x
+
+    graph = dask.delayed(slow)(1)
+    timer = threading.Timer(0.5, STOP.request, args=("SIGINT",))
+    timer.start()
+    try:
+        assert _cluster.compute(graph, STOP) is None
+    finally:
+        timer.cancel()
+        STOP.signal = None
+    assert _cluster.compute(dask.delayed(sum)([1, 2]), STOP) == 3
+
+
+@pytest.mark.parametrize("name", ["big.zarr", "big.h5", "big.csv", "labelled"])
+def test_predict_and_evaluate_lazily_over_what_train_takes(cluster_client, stores, tmp_path, capsys, monkeypatch, name):
+    """`bpx predict`/`evaluate --backend dask --scheduler ...` over a zarr store, HDF5, CSV and a folder of
+    X_/y_ .npy shards write what the host commands write on the same data, without the host loader."""
+    from bpx import datasets
+    from bpx.cli import main
+
+    cluster, _ = cluster_client
+    d, X, y = stores
+    if not (d / "labelled").exists():
+        (d / "labelled").mkdir()
+        for i in range(3):
+            np.save(d / "labelled" / f"X_{i}.npy", X[i * 200:(i + 1) * 200])
+            np.save(d / "labelled" / f"y_{i}.npy", y[i * 200:(i + 1) * 200])
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    model = tmp_path / "m.npz"
+    assert main(["train", "--backend", "numpy", "--data", str(tmp_path / "d.npz"), "--epochs", "3", "--hidden", "5",
+                 "--dtype", "float64", "--out", str(model), "--json"]) == 0
+    capsys.readouterr()
+    for out in ("ref.csv", "ref.npy"):
+        assert main(["predict", "--model", str(model), "--data", str(tmp_path / "d.npz"), "--backend", "numpy",
+                     "--out", str(tmp_path / out)]) == 0
+    assert main(["evaluate", "--model", str(model), "--data", str(tmp_path / "d.npz"), "--backend", "numpy",
+                 "--json"]) == 0
+    reference = json.loads(capsys.readouterr().out)
+
+    def host_loader(*a, **k):
+        raise AssertionError("the whole file was read on the host")
+
+    monkeypatch.setattr(datasets, "load", host_loader)
+    lazy = ["--backend", "dask", "--scheduler", cluster.scheduler_address, "--chunks", "150"]
+    for out in ("p.csv", "p.npy"):
+        assert main(["predict", "--model", str(model), "--data", str(d / name), "--out", str(tmp_path / out), *lazy]) == 0
+    assert (tmp_path / "p.csv").read_text() == (tmp_path / "ref.csv").read_text()
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), np.load(tmp_path / "ref.npy"))
+    capsys.readouterr()
+    assert main(["predict", "--model", str(model), "--data", str(d / name), "--proba", *lazy]) == 0
+    proba = np.loadtxt(capsys.readouterr().out.splitlines()[1:], delimiter=",")
+    assert proba.shape == (500, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert main(["evaluate", "--model", str(model), "--data", str(d / name), "--json", *lazy]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["confusion_matrix"] == reference["confusion_matrix"] and report["n_samples"] == 500
+    np.testing.assert_allclose(report["loss"], reference["loss"], rtol=1e-10)
+
+
+def test_predict_and_evaluate_refuse_dask_options_without_the_dask_backend(tmp_path, capsys):
+    from bpx.cli import main
+
+    X, y = blobs(m=60)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    model = tmp_path / "m.npz"
+    bpx.save(bpx.MLP([6, 3], backend="numpy"), str(model))
+    for command in ("predict", "evaluate"):
+        for option, value in (("--scheduler", "tcp://127.0.0.1:9"), ("--workers", "2"), ("--chunks", "10")):
+            with pytest.raises(SystemExit) as exit_:
+                main([command, "--model", str(model), "--data", str(tmp_path / "d.npz"), "--backend", "numpy",
+                      option, value])
+            assert exit_.value.code == 2
+            assert capsys.readouterr().err.strip() == f"bpx {command}: error: argument {option}: applies to --backend dask only"
+        with pytest.raises(SystemExit):
+            main([command, "--model", str(model), "--data", str(tmp_path), "--backend", "numpy"])
+        assert "is a directory, not a file" in capsys.readouterr().err
+
+
+# -- docs/guide/dask.md does what it says (issue 27, item 13) ----------------------------------------------
+DASK_GUIDE = os.path.join(os.path.dirname(__file__), "..", "docs", "guide", "dask.md")
+
+
+def test_datasets_and_distributed_work_after_a_plain_import_bpx():
+    """As dask.md uses them (its examples run in tests/test_readme.py)."""
+    import subprocess
+    import sys
+
+    code = "import bpx; print(bpx.datasets.open_dask.__name__, bpx.distributed.connect.__name__)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    assert done.returncode == 0 and done.stdout.split() == ["open_dask", "connect"], done.stderr
+
+
+def test_the_dask_guide_lists_sample_weights_and_dropout_as_offered():
+    text = pathlib.Path(DASK_GUIDE).read_text(encoding="utf-8")
+    assert "sample weights, dropout and L-BFGS on\ndask arrays" not in text
+    offered = "Sample weights, dropout (masks drawn on the host, in the eager engine's order) and\nL-BFGS are offered on Dask"
+    assert offered in text

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 import bpx
+from bpx.data._adapter import as_data, as_sample_weight
 from bpx.nn._activations import ACTIVATIONS
+from bpx.nn._functional import loss_and_grads
 from bpx.nn._losses import LOSSES
 
 HIDDEN = [name for name in ACTIVATIONS if name != "softmax"] + ["softmax"]
@@ -111,9 +113,9 @@ def test_weighted_cost_and_gradients(backend, float64, to_input, output, loss):
     assert max(errors.values()) <= 1e-7, errors
     counts = np.array([1, 2, 0, 1, 3, 2, 1])
     rows = np.repeat(np.arange(len(counts)), counts)
-    weighted = net._loss_and_grads(*net._XY(to_input(X), to_input(Y)),
-                                   bpx.nn._losses.normalized_weights(net._sample_weight(to_input(counts), 7)))
-    repeated = net._loss_and_grads(*net._XY(to_input(X[rows]), to_input(Y[rows])))
+    weighted = loss_and_grads(net, net.params, *as_data(net, to_input(X), to_input(Y)),
+                              bpx.nn.normalized_weights(as_sample_weight(net, to_input(counts), 7)))
+    repeated = loss_and_grads(net, net.params, *as_data(net, to_input(X[rows]), to_input(Y[rows])))
     np.testing.assert_allclose(float(weighted[0]), float(repeated[0]), rtol=1e-12)
     for a, b in zip(weighted[1], repeated[1]):
         np.testing.assert_allclose(bpx.to_numpy(a), bpx.to_numpy(b), rtol=1e-10, atol=1e-13)

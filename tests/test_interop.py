@@ -47,25 +47,33 @@ def torch():
 @pytest.mark.parametrize("output", list(ACTIVATIONS))
 @pytest.mark.parametrize("hidden", list(ACTIVATIONS))
 def test_to_torch_and_back_give_equal_outputs(backend, torch, hidden, output):
+    """to_torch ends in logits for softmax/sigmoid (PyTorch's convention; probabilities=True appends the
+    output activation), and reads back: a 3-unit sigmoid (multilabel) network with output="sigmoid",
+    since three logits are a softmax classifier's by default."""
     dtype = host_dtype(backend)
     net = trained(backend, hidden, output, dtype)
-    module = bpx.to_torch(net)
     X = probe(net.n_features, dtype)
     expected = bpx.to_numpy(net.forward(X))
-    with torch.no_grad():
-        got = module(torch.from_numpy(X)).numpy()
-    np.testing.assert_allclose(got, expected, **tolerance(dtype))
-    twin = bpx.from_torch(module, backend=backend)
-    assert (twin.layer_sizes, twin.activation, twin.output, twin.dtype) == (net.layer_sizes, net.activation, net.output, dtype)
-    for a, b in zip(twin.params, net.params):
-        np.testing.assert_array_equal(bpx.to_numpy(a), bpx.to_numpy(b))
-    np.testing.assert_array_equal(bpx.to_numpy(twin.forward(X)), expected)
+    logits = {"softmax": lambda z: torch.softmax(z, dim=1), "sigmoid": torch.sigmoid}.get(output, lambda z: z)
+    for probabilities in (False, True):
+        module = bpx.to_torch(net, probabilities=probabilities)
+        with torch.no_grad():
+            got = module(torch.from_numpy(X))
+        got = (got if probabilities else logits(got)).numpy()
+        np.testing.assert_allclose(got, expected, **tolerance(dtype))
+        twin = bpx.from_torch(module, backend=backend, output="sigmoid" if output == "sigmoid" else None)
+        assert (twin.layer_sizes, twin.activation, twin.output, twin.dtype, twin.loss_name) == (
+            net.layer_sizes, net.activation, net.output, dtype, net.loss_name)
+        for a, b in zip(twin.params, net.params):
+            np.testing.assert_array_equal(bpx.to_numpy(a), bpx.to_numpy(b))
+        np.testing.assert_array_equal(bpx.to_numpy(twin.forward(X)), expected)
 
 
 def test_to_torch_uses_native_modules_where_they_give_the_same_numbers(backend, torch):
     net = trained(backend, "leaky_relu", "softmax", host_dtype(backend))
     kinds = [type(m).__name__ for m in bpx.to_torch(net)]
-    assert kinds == ["Linear", "LeakyReLU", "Linear", "LeakyReLU", "Linear", "Softmax"]
+    assert kinds == ["Linear", "LeakyReLU", "Linear", "LeakyReLU", "Linear"]  # logits
+    assert type(bpx.to_torch(net, probabilities=True)[-1]).__name__ == "Softmax"
     assert not any(p.requires_grad is False for p in bpx.to_torch(net).parameters())
 
 
@@ -73,7 +81,7 @@ def test_an_activation_without_a_torch_twin_runs_bpx_code_and_reads_back(backend
     monkeypatch.setattr(interop, "TORCH_MODULES", {k: v for k, v in interop.TORCH_MODULES.items() if k != "tanh"})
     dtype = host_dtype(backend)
     net = trained(backend, "tanh", "sigmoid", dtype)
-    module = bpx.to_torch(net)
+    module = bpx.to_torch(net, probabilities=True)
     assert type(module[1]).__name__ == "BpxActivation" and module[1].bpx_activation == "tanh"
     X = probe(net.n_features, dtype)
     with torch.no_grad():
@@ -109,12 +117,83 @@ def test_from_torch_reads_a_torch_built_network(backend, torch):
                                  torch.nn.Linear(5, 3, dtype=tdtype), torch.nn.Softmax(dim=-1)).eval()
     net = bpx.from_torch(module, backend=backend)
     assert (net.layer_sizes, net.activation, net.output, net.loss_name) == ([4, 7, 5, 3], "tanh", "softmax", "cross_entropy")
+    assert net.dropout == [0.5, 0.0]  # the Dropout after the first hidden layer
     X = probe(4, dtype)
     with torch.no_grad():
         expected = module(torch.from_numpy(X)).numpy()
     np.testing.assert_allclose(bpx.to_numpy(net.predict_proba(X)), expected, **tolerance(dtype))
-    regressor = bpx.from_torch(torch.nn.Sequential(torch.nn.Linear(4, 2, dtype=tdtype)), backend=backend)
+    regressor = bpx.from_torch(torch.nn.Sequential(torch.nn.Linear(4, 2, dtype=tdtype)), output="identity",
+                               backend=backend)
     assert (regressor.output, regressor.loss_name) == ("identity", "mse")
+    regressor = bpx.from_torch(torch.nn.Sequential(torch.nn.Linear(4, 2, dtype=tdtype), torch.nn.Identity()),
+                               backend=backend)
+    assert (regressor.output, regressor.loss_name) == ("identity", "mse")
+
+
+def test_the_standard_pytorch_classifier_imports_as_softmax_and_cross_entropy(backend, torch):
+    """Linear, ReLU, Linear (logits, trained with CrossEntropyLoss): softmax + cross-entropy, whose
+    probabilities are torch.softmax of the logits and whose loss is CrossEntropyLoss's."""
+    torch.manual_seed(1)
+    dtype = host_dtype(backend)
+    nn, tdtype = torch.nn, getattr(torch, dtype)
+    module = nn.Sequential(nn.Linear(4, 6, dtype=tdtype), nn.ReLU(), nn.Linear(6, 3, dtype=tdtype)).eval()
+    X = probe(4, dtype)
+    y = np.random.default_rng(3).integers(0, 3, len(X))
+    with torch.no_grad():
+        logits = module(torch.from_numpy(X))
+        expected_p = torch.softmax(logits, dim=1).numpy()
+        expected_loss = float(nn.CrossEntropyLoss()(logits, torch.from_numpy(y)))
+    for kw in ({}, {"loss": "cross_entropy"}, {"output": "softmax"}):
+        net = bpx.from_torch(module, backend=backend, **kw)
+        assert (net.output, net.loss_name) == ("softmax", "cross_entropy"), kw
+        np.testing.assert_allclose(bpx.to_numpy(net.predict_proba(X)), expected_p, **tolerance(dtype))
+        np.testing.assert_allclose(float(bpx.to_numpy(net.loss(X, y))), expected_loss, **tolerance(dtype))
+    # LogSoftmax (NLLLoss): the same network; its probabilities are exp of the module's output
+    logsoftmax = nn.Sequential(*module, nn.LogSoftmax(dim=1)).eval()
+    net = bpx.from_torch(logsoftmax, backend=backend)
+    assert (net.output, net.loss_name) == ("softmax", "cross_entropy")
+    np.testing.assert_allclose(bpx.to_numpy(net.predict_proba(X)), expected_p, **tolerance(dtype))
+    # one logit (BCEWithLogitsLoss): sigmoid + binary cross-entropy; a regression says so
+    one = nn.Sequential(nn.Linear(4, 1, dtype=tdtype))
+    assert (bpx.from_torch(one).output, bpx.from_torch(one).loss_name) == ("sigmoid", "binary_cross_entropy")
+    for kw in ({"output": "identity"}, {"loss": "mse"}):
+        assert (bpx.from_torch(module, **kw).output, bpx.from_torch(module, **kw).loss_name) == ("identity", "mse")
+    assert bpx.from_torch(module, loss="binary_cross_entropy").output == "sigmoid"
+    with pytest.raises(ValueError, match="output must be one of 'softmax', 'sigmoid', 'identity'"):
+        bpx.from_torch(module, output="tanh")
+    with pytest.raises(ValueError, match="output='sigmoid', but the module ends in Softmax"):
+        bpx.from_torch(nn.Sequential(nn.Linear(4, 3), nn.Softmax(dim=1)), output="sigmoid")
+
+
+def test_to_torch_gives_the_logits_cross_entropy_loss_wants(backend, torch):
+    """No double softmax: CrossEntropyLoss on to_torch(net)'s output is the network's own loss."""
+    dtype = host_dtype(backend)
+    net = trained(backend, "relu", "softmax", dtype)
+    X = probe(net.n_features, dtype)
+    y = np.random.default_rng(5).integers(0, 3, len(X))
+    with torch.no_grad():
+        loss = float(torch.nn.CrossEntropyLoss()(bpx.to_torch(net)(torch.from_numpy(X)), torch.from_numpy(y)))
+    np.testing.assert_allclose(loss, float(bpx.to_numpy(net.loss(X, y))), **tolerance(dtype))
+    with pytest.raises(TypeError, match="probabilities must be True or False"):
+        bpx.to_torch(net, probabilities="yes")
+
+
+def test_dropout_survives_the_round_trip(backend, torch):
+    dtype = host_dtype(backend)
+    net = bpx.MLP([5, 8, 6, 3], dropout=[0.3, 0.1], backend=backend, dtype=dtype, seed=2)
+    module = bpx.to_torch(net)
+    assert [type(m).__name__ for m in module] == ["Linear", "ReLU", "Dropout", "Linear", "ReLU", "Dropout", "Linear"]
+    assert [m.p for m in module if isinstance(m, torch.nn.Dropout)] == [0.3, 0.1]
+    assert not module.training  # eval mode: dropout off, the output is the network's
+    twin = bpx.from_torch(module, backend=backend)
+    assert twin.dropout == [0.3, 0.1]
+    X = probe(5, dtype)
+    np.testing.assert_array_equal(bpx.to_numpy(twin.forward(X)), bpx.to_numpy(net.forward(X)))
+    nn = torch.nn
+    with pytest.raises(ValueError, match=r"module\[0\] \(Dropout\(p=0.2.*drops inputs"):
+        bpx.from_torch(nn.Sequential(nn.Dropout(0.2), nn.Linear(3, 2)))
+    with pytest.raises(ValueError, match=r"ends in Dropout\(0.2\) after its output layer"):
+        bpx.from_torch(nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2), nn.Dropout(0.2)))
 
 
 @pytest.mark.parametrize("case, error, match", [

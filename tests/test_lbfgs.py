@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 import bpx
+from bpx.data._adapter import as_data, as_sample_weight
+from bpx.nn._functional import loss_and_grads
 from bpx.optimizers._lbfgs import Objective, _strong_wolfe
 
 
@@ -53,8 +55,8 @@ def test_the_line_search_uses_the_loss_and_its_gradient(backend, float64, to_inp
     the cost along d, and a strong-Wolfe step satisfies both conditions."""
     X, y = _problem(m=12)
     net = _net(backend, "float64")
-    Xd, Yd = net._XY(to_input(X), y)
-    w = bpx.nn._losses.normalized_weights(net._sample_weight(to_input(np.linspace(0.0, 2.0, 12)), 12))
+    Xd, Yd = as_data(net, to_input(X), y)
+    w = bpx.nn.normalized_weights(as_sample_weight(net, to_input(np.linspace(0.0, 2.0, 12)), 12))
     obj = Objective(net, Xd, Yd, w, weight_decay=0.3)
     xp = backend.xp
     theta = obj.flat(net.params)
@@ -65,8 +67,8 @@ def test_the_line_search_uses_the_loss_and_its_gradient(backend, float64, to_inp
     numeric = (obj(theta + eps * d)[0] - obj(theta - eps * d)[0]) / (2 * eps)
     assert gtd == pytest.approx(numeric, rel=1e-6)
     # the weight-decay term is λ/2 ‖W‖² on the weight matrices only
-    net._params = obj.unflat(theta)  # the objective leaves the last trial point in the network
-    data = net._loss_and_grads(Xd, Yd, w)[0]
+    net.params = obj.unflat(theta)  # the objective leaves the last trial point in the network
+    data = loss_and_grads(net, net.params, Xd, Yd, w)[0]
     penalty = 0.15 * sum(float(xp.sum(W * W)) for W in net.params[0::2])
     assert f0 == pytest.approx(float(data) + penalty, rel=1e-12)
     d = -g

@@ -97,3 +97,24 @@ def test_bpx_info_cli(capsys):
     assert main(["info"]) == 0
     text = capsys.readouterr().out
     assert "backends (auto ->" in text and "TF32" in text
+
+
+def test_dask_is_compared_with_a_reference_of_the_same_setup(backend):
+    """A lazy backend trains unshuffled, so its reference does too; the table says so under its own heading
+    and shows the reference's own loss next to each row."""
+    pytest.importorskip("dask.array")
+    report = drift_report(specs=list(dict.fromkeys([backend.spec, "dask"])), dtypes=("float64",), epochs=2,
+                          samples=64, layer_sizes=(6, 5, 3))
+    dask_rows = [r for r in report["rows"] if r["backend"] == "dask"]
+    assert dask_rows and all(r["shuffle"] is False for r in dask_rows)
+    shuffled = drift_report(specs=["numpy"], dtypes=("float64",), epochs=2, samples=64, layer_sizes=(6, 5, 3))
+    for row in dask_rows:  # the reference of the dask rows is the unshuffled float64 numpy run, not the shuffled one
+        assert row["max_abs_dloss"] == abs(row["loss"] - row["reference_loss"]) <= 1e-9
+    shuffled_ref = {r["epoch"]: r["loss"] for r in shuffled["rows"]}
+    assert any(abs(row["reference_loss"] - shuffled_ref[row["epoch"]]) > 1e-6 for row in dask_rows)
+    from bpx.tools._parity import format_table
+
+    table = format_table(report)
+    heading = next(line for line in table.splitlines() if "unshuffled" in line)
+    assert "with the same setup" in heading and table.index(heading) < table.index("| dask |")
+    assert "| reference loss |" in table

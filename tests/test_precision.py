@@ -1,5 +1,7 @@
 """Mixed precision (bpx.precision): bfloat16 matrix products with float32 master parameters."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -101,3 +103,23 @@ def test_backends_without_bfloat16_refuse_before_any_work(backend):
 def test_bad_precision_is_refused(kwargs, error, match):
     with pytest.raises(error, match=match):
         bpx.MLP([4, 3], backend="numpy", **kwargs)
+
+
+def test_bpx_summary_and_bpx_train_show_the_precision(tmp_path, capsys):
+    """The model line of `bpx train` and `bpx summary` name the mixed precision of a bf16 model."""
+    from bpx.cli import main
+
+    spec = next((b for b in ("torch", "jax") if b in bpx.available_backends()
+                 and _offers(bpx.get_backend(b))), None)
+    if spec is None:
+        pytest.skip("no backend here offers bf16 (torch or jax)")
+    out = tmp_path / "m.npz"
+    assert main(["train", "--backend", spec, "--precision", "bf16", "--epochs", "1", "--hidden", "4",
+                 "--out", str(out)]) == 0
+    (model,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("model:")]
+    assert ", float32, precision bf16;" in model
+    assert main(["summary", "--model", str(out)]) == 0
+    (dtype,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("dtype")]
+    assert dtype.split(";")[0].split() == ["dtype", "float32,", "precision", "bf16"]
+    assert main(["summary", "--model", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["precision"] == "bf16"

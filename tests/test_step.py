@@ -6,6 +6,7 @@ import pytest
 
 import bpx
 import bpx.training._step as bstep
+from bpx.data._adapter import as_data
 
 OPTIMIZERS = [lambda: bpx.SGD(0.1), lambda: bpx.SGD(0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
               lambda: bpx.Adam(0.01, weight_decay=0.01)]
@@ -22,7 +23,7 @@ def test_the_step_is_a_pure_function(backend, dtype, make, tol):
     what the stateful optimizer gives."""
     X, y = _data()
     net = bpx.MLP([4, 5, 3], backend=backend, dtype=dtype, seed=1)
-    Xd, Yd = net._XY(X, y)
+    Xd, Yd = as_data(net, X, y)
     optimizer = make()
     params = net.params
     state = optimizer.init(params)
@@ -48,11 +49,11 @@ def test_train_step_and_fit_match_the_eager_step(backend, dtype, make, tol):
     nets = [bpx.MLP([4, 6, 3], backend=backend, dtype=dtype, seed=2) for _ in range(2)]
     optimizers = [make(), make()]
     costs = [nets[0].train_step(X[:7], y[:7], optimizers[0])]
-    Xd, Yd = nets[1]._XY(X[:7], y[:7])
+    Xd, Yd = as_data(nets[1], X[:7], y[:7])
     costs.append(float(bstep.eager_step(nets[1], optimizers[1], Xd, Yd)[0]))
     assert costs[0] == pytest.approx(costs[1], rel=tol(dtype)["rtol"])
     history = nets[0].fit(X, y, epochs=2, batch_size=5, optimizer=optimizers[0], shuffle=False, verbose=0)
-    Xd, Yd = nets[1]._XY(X, y)
+    Xd, Yd = as_data(nets[1], X, y)
     losses = []
     for _ in range(2):
         total = 0.0

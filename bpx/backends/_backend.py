@@ -51,21 +51,36 @@ class Backend:
     device : object
         The device arrays are made on.
     spec : str
-        The spec it was made from (``"torch:cuda"``)."""
+        The spec it was made from (``"torch:cuda"``).
+    chosen_by : bpx.backends.FastestChoice, optional
+        For a backend picked by ``backend="fastest"``: the record of that choice (which backend, the
+        figures, every rejected backend's reason, the cache file); None otherwise."""
 
-    def __init__(self, library, xp, device, spec):
+    def __init__(self, library, xp, device, spec, chosen_by=None):
         self.library = library  # the registry entry (bpx.libraries): transfers, sync, capabilities
         self.name = library.name
         self.xp = xp
         self.device = device
         self.spec = spec
+        self.chosen_by = chosen_by
+
+    def chosen(self, choice):
+        """This backend carrying ``choice`` (a :class:`bpx.backends.FastestChoice`) as ``chosen_by``."""
+        return Backend(self.library, self.xp, self.device, self.spec, chosen_by=choice)
+
+    @property
+    def fastest(self):
+        """``chosen_by`` as a dict (None for a backend not picked by ``backend="fastest"``); kept for the
+        code written before :class:`bpx.backends.FastestChoice`."""
+        return None if self.chosen_by is None else self.chosen_by.as_dict()
 
     def __repr__(self):
         return f"Backend({self.spec!r})"
 
     def __reduce__(self):
-        """Pickle (and deepcopy) as ``get_backend(spec)``: the namespace module itself does not pickle."""
-        return (get_backend, (self.spec,))
+        """Pickle (and deepcopy) as ``get_backend(spec)`` plus ``chosen_by``: the namespace module itself
+        does not pickle."""
+        return (get_backend, (self.spec,), {"chosen_by": self.chosen_by} if self.chosen_by is not None else None)
 
     def __eq__(self, other):
         return isinstance(other, Backend) and (self.name, self.device) == (other.name, other.device)
@@ -74,10 +89,17 @@ class Backend:
         return hash((self.name, str(self.device)))
 
     # -- dtypes -----------------------------------------------------------------------------------
+    def _dtypes(self):
+        """The device's ``{name: dtype}``, asked of the library once per backend (every fit and conversion asks)."""
+        table = self.__dict__.get("_dtype_table")
+        if table is None:
+            table = self._dtype_table = self.library.dtypes(self.xp, self.device)
+        return table
+
     def dtype(self, name):
         """The namespace's dtype for ``"float32"``/``"float64"``; a clear error for anything else."""
         name = dtype_name(name)
-        supported = _dtypes(self)
+        supported = self._dtypes()
         if name not in supported:
             raise ValueError(
                 f"dtype={name!r} is not supported by backend {self.spec!r} on device {self.device}; "
@@ -87,7 +109,7 @@ class Backend:
 
     def has_dtype(self, name):
         """Whether this backend's device supports dtype ``name`` (``no_float64`` devices lack float64)."""
-        return name in _dtypes(self)
+        return name in self._dtypes()
 
     # -- moving data ------------------------------------------------------------------------------
     def owns(self, x):
@@ -143,14 +165,6 @@ class Backend:
     def synchronize(self):
         """Wait until the work queued on this backend's device is done (for timing GPU work)."""
         self.library.synchronize(self.device)
-
-
-def _dtypes(backend):
-    """The device's ``{name: dtype}``, asked of the library once per backend (every fit and conversion asks)."""
-    table = backend.__dict__.get("_dtype_table")
-    if table is None:
-        table = backend._dtype_table = backend.library.dtypes(backend.xp, backend.device)
-    return table
 
 
 def is_host_data(x):
@@ -272,7 +286,7 @@ def host_rngs(seed, n):
 
 # -- probing ---------------------------------------------------------------------------------------
 @functools.cache
-def _probe(name):
+def probe(name):
     """(namespace module, None) if library ``name`` is usable here, else (None, reason)."""
     try:
         return LIBRARIES[name].load(), None
@@ -288,7 +302,7 @@ def backend_status():
     dict of str to (str or None)
         Each library's name, and None where it is usable here, else the reason why not (not
         installed, no CUDA device, ...)."""
-    return {name: _probe(name)[1] for name in LIBRARIES}
+    return {name: probe(name)[1] for name in LIBRARIES}
 
 
 def available_backends():
@@ -304,7 +318,7 @@ def available_backends():
 def auto_name():
     """What ``auto`` chooses here: the first usable accelerator library (CuPy on a working CUDA
     device), else NumPy."""
-    return next((name for name, lib in LIBRARIES.items() if lib.accelerator and _probe(name)[1] is None), "numpy")
+    return next((name for name, lib in LIBRARIES.items() if lib.accelerator and probe(name)[1] is None), "numpy")
 
 
 def _unusable(spec, why):
@@ -350,16 +364,16 @@ def get_backend(name=None):
     lib, _, device_text = spec.partition(":")
     lib = lib.strip().lower().replace("-", "_")
     device_text = device_text.strip() or None
-    if lib == "fastest":  # a choice timed for one network (bpx.fastest, which builds on this module)
+    if lib == "fastest":  # a choice timed for one network (bpx.backends.Fastest, which builds on this module)
         raise ValueError(f"backend {spec!r} is timed for a network: pass it to bpx.MLP(backend={spec!r}) "
-                         "or call bpx.fastest.choose(layer_sizes, batch)")
+                         "or run bpx bench --fastest")
     if lib == "auto":
         if device_text:
             raise _unusable(spec, "names a device, but 'auto' chooses its own")
         lib = auto_name()
     if lib not in LIBRARIES:
         raise _unusable(spec, f"is unknown; the names are {', '.join(NAMES + ('auto',))}")
-    xp, reason = _probe(lib)
+    xp, reason = probe(lib)
     if reason:
         raise _unusable(spec, f"is not usable: {lib}: {reason}")
     library = LIBRARIES[lib]

@@ -103,7 +103,8 @@ def as_callbacks(callbacks):
     return result
 
 
-def _monitored(logs, monitor, who):
+def monitored_value(logs, monitor, who):
+    """The value of ``monitor`` in an epoch's ``logs``; a ValueError naming ``who`` when it is not measured."""
     value = logs.get(monitor)
     if value is None:
         have = ", ".join(k for k, v in logs.items() if v is not None)
@@ -112,7 +113,8 @@ def _monitored(logs, monitor, who):
     return value
 
 
-def _check_monitor(monitor, mode, who):
+def check_monitor(monitor, mode, who):
+    """Refuse a ``monitor`` or ``mode`` a monitoring callback (``who``) does not know, before any work."""
     if not isinstance(monitor, str) or monitor not in ("loss", "accuracy", "val_loss", "val_accuracy", "auto"):
         raise ValueError(f"{who}: monitor must be 'loss', 'accuracy', 'val_loss', 'val_accuracy' or 'auto', "
                          f"got {monitor!r}")
@@ -120,7 +122,8 @@ def _check_monitor(monitor, mode, who):
         raise ValueError(f"{who}: mode must be 'min', 'max' or 'auto', got {mode!r}")
 
 
-def _resolve(monitor, mode, logs):
+def resolve_monitor(monitor, mode, logs):
+    """``(monitor, mode)`` with "auto" resolved: val_loss when measured, else loss; max for accuracies."""
     if monitor == "auto":
         monitor = "val_loss" if logs.get("val_loss") is not None else "loss"
     if mode == "auto":
@@ -151,7 +154,7 @@ class EarlyStopping(Callback):
 
     def __init__(self, patience, monitor="auto", mode="auto", restore_best=True):
         self.patience = check_int(patience, "patience")
-        _check_monitor(monitor, mode, "EarlyStopping")
+        check_monitor(monitor, mode, "EarlyStopping")
         self.monitor, self.mode, self.restore_best = monitor, mode, bool(restore_best)
         self._reset()
 
@@ -163,13 +166,13 @@ class EarlyStopping(Callback):
         self.stop_training = False
 
     def on_epoch_end(self, epoch, logs):
-        monitor, mode = _resolve(self.monitor, self.mode, logs)
-        value = _monitored(logs, monitor, "EarlyStopping")
+        monitor, mode = resolve_monitor(self.monitor, self.mode, logs)
+        value = monitored_value(logs, monitor, "EarlyStopping")
         better = self.best is None or (value < self.best if mode == "min" else value > self.best)
         if better:
             xp = self.model.backend.xp
             self.best, self.best_epoch = value, epoch
-            self.best_params = [xp.asarray(p, copy=True) for p in self.model._params]
+            self.best_params = [xp.asarray(p, copy=True) for p in self.model.params]
             self.history.best_epoch = epoch
         elif epoch - self.best_epoch >= self.patience:
             self.history.stopped_early = True
@@ -178,7 +181,7 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, logs=None):
         if self.restore_best and self.best_params is not None:
-            self.model._params = [self.model.backend.xp.asarray(p, copy=True) for p in self.best_params]
+            self.model.params = [self.model.backend.xp.asarray(p, copy=True) for p in self.best_params]
 
     def state_dict(self):
         return {"best": self.best, "best_epoch": self.best_epoch,
@@ -291,7 +294,7 @@ class ReduceLROnPlateau(Callback):
                  min_lr=0.0, verbose=False):
         self.factor = check_float(factor, "factor", low=0.0, high=1.0, low_open=True, high_open=True)
         self.patience = check_int(patience, "patience")
-        _check_monitor(monitor, mode, "ReduceLROnPlateau")
+        check_monitor(monitor, mode, "ReduceLROnPlateau")
         self.monitor, self.mode = monitor, mode
         self.min_delta = check_float(min_delta, "min_delta", low=0.0)
         self.cooldown = check_int(cooldown, "cooldown", minimum=0)
@@ -308,8 +311,8 @@ class ReduceLROnPlateau(Callback):
         self.best, self.wait, self.cooling = None, 0, 0
 
     def on_epoch_end(self, epoch, logs):
-        monitor, mode = _resolve(self.monitor, self.mode, logs)
-        value = _monitored(logs, monitor, "ReduceLROnPlateau")
+        monitor, mode = resolve_monitor(self.monitor, self.mode, logs)
+        value = monitored_value(logs, monitor, "ReduceLROnPlateau")
         if self.cooling:
             self.cooling -= 1
             self.wait = 0

@@ -18,9 +18,9 @@ from ._callback import (
     EarlyStopping,
     FunctionCallback,
     ReduceLROnPlateau,
-    _check_monitor,
-    _monitored,
-    _resolve,
+    check_monitor,
+    monitored_value,
+    resolve_monitor,
 )
 
 __all__ = ["Callback", "CSVLogger", "EarlyStopping", "FunctionCallback", "ModelCheckpoint", "ReduceLROnPlateau"]
@@ -63,7 +63,7 @@ class ModelCheckpoint(Callback):
             raise ValueError(f"ModelCheckpoint: the folder of {self.path!r} does not exist")
         self.every = None if every is None else check_int(every, "every")
         self.best = bool(best)
-        _check_monitor(monitor, mode, "ModelCheckpoint")
+        check_monitor(monitor, mode, "ModelCheckpoint")
         self.monitor, self.mode = monitor, mode
         self.keep = None if keep is None else check_int(keep, "keep")
         if self.every is None and not self.best:
@@ -73,8 +73,8 @@ class ModelCheckpoint(Callback):
     def on_epoch_end(self, epoch, logs):
         due = self.every is not None and epoch % self.every == 0
         if self.best:
-            monitor, mode = _resolve(self.monitor, self.mode, logs)
-            value = _monitored(logs, monitor, "ModelCheckpoint")
+            monitor, mode = resolve_monitor(self.monitor, self.mode, logs)
+            value = monitored_value(logs, monitor, "ModelCheckpoint")
             if self.best_value is None or (value < self.best_value if mode == "min" else value > self.best_value):
                 self.best_value, due = value, True
         if due:

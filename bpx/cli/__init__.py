@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
+
+# the commands print backend='fastest''s choice themselves (bpx train, bpx bench --fastest, bpx info): its
+# warning-level log line, which Python sessions see on stderr, would say it twice
+logging.getLogger("bpx.fastest").addHandler(logging.NullHandler())
 
 COMMANDS = ("train", "predict", "evaluate", "summary", "explain", "info", "parity", "bench", "export")
 
@@ -50,6 +55,11 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
+    return run_command(args)
+
+
+def run_command(args):
+    """Run a parsed command: its exit status, with a failure as one line ``bpx <command>: error: ...``."""
     try:
         return args.run(args) or 0
     except BrokenPipeError:  # `bpx ... | head`: the reader left; not an error

@@ -24,7 +24,8 @@ def nonnegative_int(text):
     return _int(text, 0, "an integer >= 0")
 
 
-def _float(text):
+def finite_float(text):
+    """A finite number (an argparse type; the other number types build on it)."""
     try:
         value = float(text)
     except ValueError:
@@ -35,7 +36,7 @@ def _float(text):
 
 
 def positive_float(text):
-    value = _float(text)
+    value = finite_float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
     return value
@@ -43,7 +44,7 @@ def positive_float(text):
 
 def unit_interval(text):
     """A fraction in [0, 1)."""
-    value = _float(text)
+    value = finite_float(text)
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
     return value
@@ -69,7 +70,7 @@ def int_list(text):
 
 def fraction(text):
     """A fraction in (0, 1)."""
-    value = _float(text)
+    value = finite_float(text)
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
     return value
@@ -88,11 +89,11 @@ def batch_size(text):
 def backend_spec(text):
     """A backend spec that is usable here (``numpy``, ``torch:cuda``, ``auto``, ...)."""
     from bpx.backends._backend import get_backend
-    from bpx.tools._fastest import is_fastest, parse
+    from bpx.backends._fastest import is_fastest, parse
 
     try:
         if is_fastest(text):
-            parse(text)  # "fastest[:B]": timed when the network is known (bpx.MLP, bpx.load)
+            parse(text)  # "fastest[:B]": timed when the network and the run are known (bpx train, bpx.MLP, bpx.load)
         else:
             get_backend(text)
     except (TypeError, ValueError) as exc:

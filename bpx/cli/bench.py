@@ -37,7 +37,8 @@ def add_parser(subparsers):
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="wall time (default), or this process's CPU time: on a machine loaded by other work it "
                              "leaves out the waits for a core (CPU backends only)")
-    parser.add_argument("--json", metavar="PATH", help="also write the results (with machine and versions) as JSON")
+    parser.add_argument("--json", metavar="PATH",
+                        help="also write the results (with machine and versions) as JSON ('-' for stdout only)")
     parser.add_argument("--plot", metavar="PATH", help="also write a PNG of throughput vs width per backend")
     parser.add_argument("--output", metavar="PATH", help="also write the markdown table to PATH")
     mine = parser.add_argument_group(
@@ -52,27 +53,36 @@ def add_parser(subparsers):
     mine.add_argument("--activation", default="relu", help="hidden activation with --hidden (default relu)")
     mine.add_argument("--steps", type=positive_int, help="steps per timed call (default: about 0.3 GFLOP, 5 to 200)")
     mine.add_argument("--fastest", action="store_true",
-                      help="pick the fastest backend for this network, batch and dtype (what backend='fastest' "
-                           "uses; cached per machine in $BPX_CACHE_DIR, else ~/.cache/bpx) and print the figures")
+                      help="pick the fastest backend for this network, batch, dtype and precision (what "
+                           "backend='fastest' uses; cached per machine in $BPX_CACHE_DIR, else ~/.cache/bpx) and "
+                           "print the figures, every rejected backend's reason and the cache file")
+    mine.add_argument("--planned-steps", type=positive_int,
+                      help="with --fastest: the training steps the run will take, against which each backend's "
+                           "compile time counts (default 1000)")
+    mine.add_argument("--precision", choices=("bf16", "fp16"), help="with --fastest: mixed precision (default none, "
+                                                                     "or the model's)")
     mine.add_argument("--refresh", action="store_true", help="with --fastest: time again even when a choice is cached")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     parser.set_defaults(run=run)
+    return parser
 
 
 def _network(args):
-    """(sizes, activation, output, loss, dtype) of --model or --hidden; None when neither is given."""
+    """(sizes, activation, output, loss, dtype, precision) of --model or --hidden; None when neither is given."""
     if args.model and args.hidden:
         raise ValueError("give --hidden (with --features, --classes) or --model, not both")
     if args.model:
         import bpx
 
         net = bpx.load(args.model, backend="numpy")
-        return net.layer_sizes, net.activation, net.output, net.loss_name, args.dtype or net.dtype
+        return (net.layer_sizes, net.activation, net.output, net.loss_name, args.dtype or net.dtype,
+                args.precision or net.precision)
     if args.hidden:
         from bpx.nn._activations import get_activation
 
         get_activation(args.activation)  # a clear error before any work
-        return [args.features, *args.hidden, args.classes], args.activation, "softmax", "cross_entropy", args.dtype or "float32"
+        return ([args.features, *args.hidden, args.classes], args.activation, "softmax", "cross_entropy",
+                args.dtype or "float32", args.precision)
     return None
 
 
@@ -80,8 +90,9 @@ def run(args):
     import bpx.tools._bench as bench
 
     network = _network(args)
-    if args.refresh and not args.fastest:
-        raise ValueError("--refresh goes with --fastest")
+    for flag in ("refresh", "planned_steps", "precision"):
+        if getattr(args, flag) and not args.fastest:
+            raise ValueError(f"--{flag.replace('_', '-')} goes with --fastest")
 
     for dtype in args.dtypes:
         if dtype not in ("float32", "float64"):
@@ -100,16 +111,27 @@ def run(args):
         return _fastest(args, network)
     with bench.clock(args.clock):
         report = _report(args, network, log)
-    table = bench.format_table(report)
-    print(table)
-    if args.output:
-        with open(args.output, "w") as f:
-            f.write(table)
-    if args.json:
-        bench.write_json(report, args.json)
+    _emit(args, bench.format_table(report), report)
     if args.plot:
         bench.plot(report, args.plot)
     return 0
+
+
+def _emit(args, table, report):
+    """The table on stdout (with ``--json -``, the JSON instead, as ``bpx parity --json -``), and the files
+    of --output and --json."""
+    import json
+
+    if args.json == "-":
+        print(json.dumps(report, indent=2))
+    else:
+        print(table)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(table)
+    if args.json and args.json != "-":
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
 
 
 def _report(args, network, log):
@@ -117,7 +139,7 @@ def _report(args, network, log):
     import bpx.tools._bench as bench
 
     if network is not None:
-        sizes, activation, output, loss, dtype = network
+        sizes, activation, output, loss, dtype, _ = network
         return bench.run_network(sizes, args.batch, dtype, specs=args.backends, activation=activation, output=output,
                                  loss=loss, steps=args.steps, repeats=args.repeats, warmup=args.warmup,
                                  roof=args.peers is None or "roof" in args.peers, log=log, threads=args.threads)
@@ -128,29 +150,24 @@ def _report(args, network, log):
 
 
 def _fastest(args, network):
-    """``--fastest``: the choice of backend='fastest' for this network (default: the standard MLP) and its figures."""
-    import json
+    """``--fastest``: backend='fastest''s choice for this network (default: the standard MLP), its figures, every
+    rejected backend's reason and the cache file."""
+    import bpx
+    from bpx.backends import Fastest
+    from bpx.tools._bench import N_CLASSES, N_FEATURES
 
-    import bpx.tools._fastest as fastest
-
-    sizes, activation, output, loss, dtype = network or (list(fastest.DEFAULT_SIZES), "relu", "softmax",
-                                                         "cross_entropy", args.dtype or "float32")
-    backend = fastest.choose(sizes, args.batch, dtype, activation, output, loss, refresh=args.refresh,
-                             specs=args.backends)
-    choice = backend.fastest
-    lines = [fastest.describe(backend), "", "| backend | samples/s | µs/step | compile s |", "|---|---:|---:|---:|"]
-    for spec, f in sorted(choice["figures"].items(), key=lambda kv: -kv[1].get("samples_per_s", 0)):
-        if "samples_per_s" in f:
-            compile_s = "-" if f.get("compile_s") is None else f"{f['compile_s']:.2f}"
-            lines.append(f"| {spec} | {f['samples_per_s']:,.0f} | {f['us_per_step']:.1f} | {compile_s} |")
-        else:
-            lines.append(f"| {spec} | failed: {f.get('error', '')[:120]} | | |")
-    table = "\n".join(lines) + "\n"
-    print(table)
-    if args.output:
-        with open(args.output, "w") as f:
-            f.write(table)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"fastest": choice}, f, indent=2)
+    standard = ([N_FEATURES, 512, 512, N_CLASSES], "relu", "softmax", "cross_entropy", args.dtype or "float32",
+                args.precision)  # workload (b)'s network
+    sizes, activation, output, loss, dtype, precision = network or standard
+    request = Fastest(batch=args.batch, planned_steps=args.planned_steps or Fastest.planned_steps,
+                      candidates=args.backends, refresh=args.refresh)
+    choice = bpx.MLP(sizes, activation=activation, output=output, loss=loss, dtype=dtype, precision=precision,
+                     backend=request).backend.chosen_by
+    lines = [choice.describe(), "", f"cache: {choice.cache_file}", "",
+             "| backend | planned run s | samples/s | µs/step | compile s |", "|---|---:|---:|---:|---:|"]
+    for spec, f in sorted(choice.figures.items(), key=lambda kv: kv[1]["planned_s"]):
+        lines.append(f"| {spec}{' (picked)' if spec == choice.picked else ''} | {f['planned_s']:.3g} | "
+                     f"{f['samples_per_s']:,.0f} | {f['us_per_step']:.1f} | {f.get('compile_s') or 0:.2f} |")
+    lines += [f"| {spec} | rejected: {why} | | | |" for spec, why in choice.rejected.items()]
+    _emit(args, "\n".join(lines) + "\n", {"fastest": choice.as_dict()})
     return 0

@@ -1,36 +1,52 @@
 """``bpx evaluate``: a saved model's loss, accuracy and confusion matrix (with class names) on a
-labelled data file, after the model's stored preprocessing; for a regression, R², RMSE and MAE."""
+labelled data file, after the model's stored preprocessing; for a regression, R², RMSE and MAE. With
+``--backend dask`` the data are opened lazily and evaluated chunk by chunk on a cluster
+(:mod:`bpx.cli.predict_dask`)."""
 
 from __future__ import annotations
 
 import json
 
-from bpx.cli.args import backend_spec, existing_file
+from bpx.cli import predict_dask
+from bpx.cli.args import backend_spec, existing_data, existing_file
 from bpx.cli.predict import load_for_model
 from bpx.cli.train import add_data_options
+from bpx.cli.train_dask import add_dask_options
 
 
 def add_parser(subparsers):
     p = subparsers.add_parser("evaluate", help="loss, accuracy and confusion matrix of a saved model",
                               description="Loss, accuracy and confusion matrix of a saved model on labelled data.")
     p.add_argument("--model", type=existing_file, required=True, help="model file written by bpx train / bpx.save")
-    p.add_argument("--data", type=existing_file, required=True, metavar="FILE",
-                   help="labelled data: .csv, .npz, .h5 or IDX")
+    p.add_argument("--data", type=existing_data, required=True, metavar="FILE",
+                   help="labelled data: .csv, .npz, .h5 or IDX; with --backend dask also a zarr store or a "
+                        "directory/glob of .npy/.npz shards, read lazily chunk by chunk")
     p.add_argument("--backend", type=backend_spec, help="default $BPX_BACKEND, else auto")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     add_data_options(p)
+    add_dask_options(p, training=False)
     p.set_defaults(run=run, parser=p)
 
 
 def run(args):
-    import numpy as np
-
     import bpx
     from bpx.data._preprocessing import model_targets
 
+    if predict_dask.lazy(args):  # --backend dask: lazily, chunk by chunk, on a cluster
+        return predict_dask.evaluate(args, show)
+    predict_dask.check_eager(args)
     net = bpx.load(args.model, backend=args.backend)
     ds, X = load_for_model(net, args, require_labels=True)  # the model applies its preprocessing
     Y = model_targets(net, ds.y, ds.classes, what=f"{ds.path}: labels")
+    return show(args, net, ds, X, Y)
+
+
+def show(args, net, ds, X, Y):
+    """The report of ``net`` on features ``X`` (host or dask) and targets ``Y`` of ``ds``, printed."""
+    import numpy as np
+
+    import bpx
+
     report = {"model": args.model, "data": ds.path, "n_samples": len(ds), **net.evaluate(X, Y)}
     if not net.is_classifier:
         from bpx.data._metrics import regression_metrics

@@ -25,7 +25,9 @@ import signal
 from bpx.callbacks._callback import Callback
 from bpx.cli.args import output_path, positive_int
 
-EXIT_CODES = {"SIGINT": 128 + signal.SIGINT, "SIGTERM": 128 + signal.SIGTERM}
+EXIT_CODES = {"SIGINT": 128 + signal.SIGINT, "SIGTERM": 128 + signal.SIGTERM,
+              "scheduler-lost": 1}  # the Dask scheduler went away mid-run (bpx.training.engines._cluster)
+REASONS = {"scheduler-lost": "error: lost the Dask scheduler"}
 
 
 def add_long_run_options(parser):
@@ -143,7 +145,8 @@ def interrupted(args, net, history, started):
     bpx.save(net, args.out)
     command = resume_command(args, checkpoint)
     seconds = time.perf_counter() - started
-    print(f"bpx train: {history.interrupted}: stopped after {len(history)} complete epoch(s) in {seconds:.1f} s; "
+    reason = REASONS.get(history.interrupted, history.interrupted)
+    print(f"bpx train: {reason}: stopped after {len(history)} complete epoch(s) in {seconds:.1f} s; "
           f"saved the model so far to {args.out} and the checkpoint {checkpoint}; resume with:\n  {command}",
           file=sys.stderr)
     if args.json:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from bpx.cli.args import _float, nonnegative_int, positive_float, positive_int, unit_interval
+from bpx.cli.args import finite_float, nonnegative_int, positive_float, positive_int, unit_interval
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "lbfgs")
 DEFAULT_LR = {"adam": 0.003, "adamw": 0.003, "sgd": 0.01, "rmsprop": 0.001, "adagrad": 0.01}
@@ -49,7 +49,7 @@ def add_optimizer_options(p):
 
 
 def float_at_least_0(text):
-    value = _float(text)
+    value = finite_float(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
     return value
@@ -57,7 +57,7 @@ def float_at_least_0(text):
 
 def fraction_open(text):
     """A factor in (0, 1]."""
-    value = _float(text)
+    value = finite_float(text)
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
     return value

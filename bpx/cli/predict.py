@@ -1,19 +1,23 @@
 """``bpx predict``: a saved model's predictions for a data file, as CSV (stdout or file) or .npy.
 
 The model's stored preprocessing (a :class:`bpx.data.TablePreprocessor`: columns by name, imputation,
-one-hot text columns, scaling) is applied by the model itself, as ``bpx.load(...).predict(table)`` does.
-Classifiers write class names (``--proba``: one probability column per class); regressors write the
-output values.
+one-hot text columns, scaling) is applied by the model itself, as ``bpx.load(...).predict(table)`` does;
+the stored label column is left out. Classifiers write class
+names (``--proba``: one probability column per class); regressors write the output values. With
+``--backend dask`` the data are opened lazily and predicted chunk by chunk on a cluster
+(:mod:`bpx.cli.predict_dask`).
 """
 
 from __future__ import annotations
 
-import csv
 import os
 import sys
 
-from bpx.cli.args import backend_spec, existing_file, output_path
+from bpx.cli import predict_dask
+from bpx.cli.args import backend_spec, existing_data, existing_file, output_path
+from bpx.cli.predictions import table, wants_proba, write_rows
 from bpx.cli.train import add_data_options
+from bpx.cli.train_dask import add_dask_options
 
 
 def add_parser(subparsers):
@@ -21,12 +25,14 @@ def add_parser(subparsers):
                               description="Predictions of a saved model for a data file (a label column, if "
                                           "present, is ignored).")
     p.add_argument("--model", type=existing_file, required=True, help="model file written by bpx train / bpx.save")
-    p.add_argument("--data", type=existing_file, required=True, metavar="FILE",
-                   help="data: .csv, .parquet, .npz, .npy (X only), .h5 or IDX")
+    p.add_argument("--data", type=existing_data, required=True, metavar="FILE",
+                   help="data: .csv, .parquet, .npz, .npy (X only), .h5 or IDX; with --backend dask also a zarr store or a "
+                        "directory/glob of .npy/.npz shards, read lazily chunk by chunk")
     p.add_argument("--out", type=output_path, metavar="FILE", help="write to FILE (.csv or .npy) instead of stdout")
     p.add_argument("--proba", action="store_true", help="class probabilities instead of class names")
     p.add_argument("--backend", type=backend_spec, help="default $BPX_BACKEND, else auto")
     add_data_options(p)
+    add_dask_options(p, training=False)
     p.set_defaults(run=run, parser=p)
 
 
@@ -47,36 +53,19 @@ def load_for_model(net, args, require_labels):
 
 
 def run(args):
-    import numpy as np
-
     import bpx
 
     if args.out and os.path.splitext(args.out)[1].lower() not in (".csv", ".npy"):
         args.parser.error(f"argument --out: expected a .csv or .npy file name, got {args.out!r}")
+    if predict_dask.lazy(args):  # --backend dask: lazily, chunk by chunk, on a cluster
+        return predict_dask.predict(args, table)
+    predict_dask.check_eager(args)
     net = bpx.load(args.model, backend=args.backend)
     if args.proba and not net.is_classifier:
         raise ValueError(f"--proba needs a classifier; {args.model} has a {net.output!r} output")
     ds, X = load_for_model(net, args, require_labels=False)  # the model applies its preprocessing
-    if args.proba:
-        values = bpx.to_numpy(net.predict_proba(X)).astype(np.float64)
-        names = list(net.classes) if net.classes else [f"p{j}" for j in range(values.shape[1])]
-        if values.shape[1] == 1:  # one sigmoid unit: P(class 1); write both columns
-            values = np.concatenate([1.0 - values, values], axis=1)
-            names = names if len(names) == 2 else ["p0", "p1"]
-        header = names
-    elif net.is_classifier and net.classes is not None:
-        proba = bpx.to_numpy(net.predict_proba(X))
-        index = (proba[:, 0] >= 0.5).astype(np.int64) if net.n_outputs == 1 else proba.argmax(axis=1)
-        labels = [net.classes[int(i)] for i in index]
-        try:
-            values = np.asarray([int(c) for c in labels], dtype=np.int64)
-        except ValueError:
-            values = np.asarray(labels, dtype=str)
-        header = ["prediction"]
-    else:
-        values = bpx.to_numpy(net.predict(X))
-        values = values.reshape(len(values), -1)
-        header = ["prediction"] if values.shape[1] == 1 else [f"y{j + 1}" for j in range(values.shape[1])]
+    header, values = table(net, args.proba, bpx.to_numpy(net.predict_proba(X) if wants_proba(net, args.proba)
+                                                         else net.predict(X)))
     if args.out and args.out.lower().endswith(".npy"):
         _save_npy(args.out, values)
         print(f"wrote {len(values)} predictions to {args.out}", file=sys.stderr)
@@ -84,11 +73,11 @@ def run(args):
     if args.out:
         tmp = args.out + ".tmp"
         with open(tmp, "w", newline="") as f:
-            _write_csv(f, header, values)
+            write_rows(f, header, values)
         os.replace(tmp, args.out)
         print(f"wrote {len(values)} predictions to {args.out}", file=sys.stderr)
         return 0
-    _write_csv(sys.stdout, header, values)
+    write_rows(sys.stdout, header, values)
     return 0
 
 
@@ -98,17 +87,3 @@ def _save_npy(path, values):
     tmp = path + ".tmp.npy"
     np.save(tmp, values, allow_pickle=False)
     os.replace(tmp, path)
-
-
-def _write_csv(f, header, values):
-    writer = csv.writer(f, lineterminator="\n")
-    writer.writerow(header)
-    rows = values.reshape(len(values), -1)
-    for row in rows:
-        writer.writerow([_cell(v) for v in row])
-
-
-def _cell(v):
-    if isinstance(v, (float,)) or getattr(v, "dtype", None) is not None and v.dtype.kind == "f":
-        return f"{float(v):.8g}"
-    return str(v)

@@ -32,7 +32,8 @@ def run(args):
     info = {
         "model": args.model, "format_version": header["format_version"], "bpx_version": header.get("bpx_version"),
         "layer_sizes": sizes, "activation": header["activation"], "output": header["output"], "loss": header["loss"],
-        "dtype": header["dtype"], "init": header.get("init"), "seed": header.get("seed"), "bias": header["bias"],
+        "dtype": header["dtype"], "precision": header.get("precision"), "init": header.get("init"),
+        "seed": header.get("seed"), "bias": header["bias"],
         "dropout": header.get("dropout", [0.0] * (len(sizes) - 2)), "layers": layers,
         "total_params": sum(layer["params"] for layer in layers), "classes": header.get("classes"),
         "preprocessing": meta.get("preprocessing"), "training": meta.get("training"),
@@ -43,7 +44,8 @@ def run(args):
     print(f"model          {args.model} (bpx {info['bpx_version']}, format {info['format_version']})")
     print(f"architecture   {' -> '.join(map(str, sizes))}; hidden {info['activation']}, output {info['output']}, "
           f"loss {info['loss']}")
-    print(f"dtype          {info['dtype']}; init {info['init']}, seed {info['seed']}"
+    precision = f", precision {info['precision']}" if info["precision"] else ""
+    print(f"dtype          {info['dtype']}{precision}; init {info['init']}, seed {info['seed']}"
           + ("" if info["bias"] else "; no biases") + (f"; dropout {info['dropout']}" if any(info["dropout"]) else ""))
     print("layers")
     for layer in layers:

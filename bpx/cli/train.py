@@ -60,8 +60,11 @@ def add_data_options(parser, labels=True):
         parser.add_argument("--label-column",
                             help="CSV label column, a name or 1-based number (default: one named label/y/target/class, "
                                  "else the last)")
-    parser.add_argument("--labels", type=existing_file, metavar="FILE",
-                        help="IDX labels file for an IDX images file (default: the sibling *labels-idx1*)")
+    parser.add_argument("--labels", type=existing_data, metavar="FILE",
+                        help="IDX labels file for an IDX images file (default: the sibling *labels-idx1*); with "
+                             "--backend dask and a directory/glob of .npy shards: a directory or glob of .npy label "
+                             "shards, one per X shard in file-name order (default: y_<name>.npy beside each "
+                             "X_<name>.npy)")
 
 
 def add_parser(subparsers):
@@ -70,8 +73,9 @@ def add_parser(subparsers):
         description="Train a multi-layer perceptron. With no arguments: the bundled 8x8 digits, a 20% "
                     "held-out test split, and a model saved to bpx-model.npz.")
     p.add_argument("--data", type=existing_data, metavar="FILE",
-                   help="training data: .csv, .parquet, .npz, .h5/.hdf5 or MNIST IDX (default: the bundled digits); with "
-                        "--backend dask also a zarr store or a directory/glob of .npy/.npz shards, opened lazily")
+                   help="training data: .csv, .parquet, .npz, .h5/.hdf5 or MNIST IDX (default: the bundled digits); "
+                        "with --backend dask also a zarr store or a directory/glob of .npy/.npz shards, opened lazily "
+                        "(.npy shards: X_<name>.npy with labels in y_<name>.npy, or --labels GLOB)")
     p.add_argument("--test-data", type=existing_data, metavar="FILE",
                    help="test data (default: hold out --test-split of --data)")
     p.add_argument("--test-split", type=unit_interval, default=0.2, metavar="FRACTION",
@@ -133,9 +137,22 @@ def add_parser(subparsers):
 
 def _lazy(spec):
     from bpx.backends._backend import get_backend
-    from bpx.tools._fastest import is_fastest
+    from bpx.backends._fastest import is_fastest
 
     return not is_fastest(spec) and get_backend(spec).library.lazy  # "fastest" never picks a lazy backend
+
+
+def _backend(args, X_train):
+    """``--backend``, with ``fastest`` made a request for this run: its own batch size, and its planned
+    steps (epochs × steps per epoch) to count each backend's compile time against (bpx.backends.Fastest)."""
+    from bpx.backends._fastest import Fastest, is_fastest
+
+    if not is_fastest(args.backend):
+        return args.backend
+    rows = X_train.shape[0]
+    rows = max(1, rows - (max(1, int(round(rows * args.val_split))) if args.val_split else 0))  # the rows fit sees
+    batch = min(args.batch_size or rows, rows)
+    return Fastest(batch=batch, planned_steps=args.epochs * -(-rows // batch))
 
 
 def _usage(args, message):
@@ -167,21 +184,25 @@ def run(args):
             raise ImportError("--plot needs matplotlib: pip install 'bpx[plot]'") from None
     lazy = _lazy(args.backend)  # --backend dask: the data stay lazy, the steps run on a dask cluster
     if not lazy:
-        given = dask_options_given(args, args.parser)
+        given = dask_options_given(args)
         if given:
             _usage(args, f"argument {given[0]}: applies to --backend dask only")
-        for option, value in (("--data", args.data), ("--test-data", args.test_data)):
+        for option, value in (("--data", args.data), ("--test-data", args.test_data), ("--labels", args.labels)):
             if value is not None:  # directories and globs are for --backend dask (lazy stores and shards)
                 try:
                     existing_file(value)
                 except argparse.ArgumentTypeError as exc:
                     _usage(args, f"argument {option}: {exc}")
+    else:
+        train_dask.check(args, lambda message: _usage(args, message))
     say = (lambda *a: None) if args.json else print
-    with train_dask.connect(args, say) if lazy else contextlib.nullcontext():
+    if not lazy:
         return _train(args, lazy, say)
+    with train_dask.cluster(args, say, lambda: train_dask.open_data(args)) as opened:
+        return _train(args, lazy, say, opened)
 
 
-def _train(args, lazy, say):
+def _train(args, lazy, say, opened=None):
     """The command after its flags were checked: data, model, training, the model file, the report."""
     import numpy as np
 
@@ -206,7 +227,7 @@ def _train(args, lazy, say):
     opts = dict(label_column=args.label_column, x_key=args.x_key, y_key=args.y_key, labels=args.labels,
                 require_labels=True)
     if lazy:
-        train, test = train_dask.open_data(args)
+        train, test = opened
     else:
         train = datasets.load(args.data, **opts, tabular=True) if args.data else datasets.load_digits()
         test = datasets.load(args.test_data, **opts, tabular=True) if args.test_data else None
@@ -290,13 +311,11 @@ def _train(args, lazy, say):
 
     # -- network -----------------------------------------------------------------------------------
     sizes = [pre.n_features_out, *args.hidden, n_out]
-    net = bpx.MLP(sizes, activation=args.activation, output=output, loss=loss, backend=args.backend,
+    net = bpx.MLP(sizes, activation=args.activation, output=output, loss=loss, backend=_backend(args, X_train),
                   dtype=args.dtype, seed=args.seed, init=args.init, bias=not args.no_bias, dropout=args.dropout,
                   precision=args.precision)
-    if getattr(net.backend, "fastest", None):  # --backend fastest: which one was picked, and the figures behind it
-        from bpx.tools._fastest import describe
-
-        say(describe(net.backend))
+    if net.backend.chosen_by is not None:  # --backend fastest: which one was picked, why, and the cache file
+        say(net.backend.chosen_by.describe())
     if args.init_from:
         start = bpx.load(args.init_from, backend="numpy" if lazy else net.backend)
         if start.layer_sizes != sizes:
@@ -337,10 +356,11 @@ def _train(args, lazy, say):
     say(f"data: {where}: {len(X_train)} training samples{chunked}"
         + (f", {len(X_test)} test samples" if X_test is not None else "") + f", {train.n_features} features, {what}; "
         f"task {task} ({why})")
+    precision = f", precision {net.precision}" if net.precision else ""
     extras = ("; no biases" if args.no_bias else "") + (f"; dropout {args.dropout}" if any(net.dropout) else "")
     say(f"model: {' -> '.join(map(str, sizes))}, {args.activation}/{output}, {loss}, {net.n_params:,} parameters"
-        f"{extras}; backend {net.backend.spec}, {net.dtype}; {args.optimizer} lr={lr}, batch {args.batch_size or 'full'}, "
-        f"{args.epochs} epochs; scaling {method} ({scale_why})")
+        f"{extras}; backend {net.backend.spec}, {net.dtype}{precision}; {args.optimizer} lr={lr}, "
+        f"batch {args.batch_size or 'full'}, {args.epochs} epochs; scaling {method} ({scale_why})")
     if pre.text or pre.filled:
         say(f"table: {len(pre.numeric)} numeric column(s), {len(pre.text)} text column(s) one-hot encoded into "
             f"{pre.n_features_out - len(pre.numeric)} columns; missing cells: {pre.describe_filled()}")
@@ -349,7 +369,7 @@ def _train(args, lazy, say):
     # -- training: Ctrl-C/SIGTERM stop it after the current step, with a checkpoint (long_runs) -------
     import threading
 
-    from bpx.training import stop_on_signals
+    from bpx.training import STOP, stop_on_signals
 
     settings = long_runs.settings(args, net)
     resumed = long_runs.check_resume(args, settings)
@@ -357,7 +377,8 @@ def _train(args, lazy, say):
         say(f"resume: {args.checkpoint} holds {resumed} complete epoch(s); on to {args.epochs}")
         sys.stdout.flush()
     # signal handlers can only be installed by the main thread (main() called from another: no handlers)
-    with stop_on_signals() if threading.current_thread() is threading.main_thread() else contextlib.nullcontext():
+    with stop_on_signals() if threading.current_thread() is threading.main_thread() else contextlib.nullcontext(), \
+            train_dask.second_signal_aborts(STOP) if lazy else contextlib.nullcontext():
         history = net.fit(feed(X_train), targets, epochs=args.epochs, batch_size=args.batch_size,
                           optimizer=optimizer, validation_split=args.val_split, early_stopping=args.early_stopping,
                           verbose=min(args.verbose, 1) if quiet else args.verbose,
@@ -392,6 +413,7 @@ def _train(args, lazy, say):
             "stopped_early": history.stopped_early, "history": history.as_dict(), "plot": args.plot,
             "seconds": round(seconds, 3), "checkpoint": args.checkpoint and os.path.abspath(args.checkpoint),
             "resumed_from": history.resumed_from, "log": args.log, **result,
+            **({"fastest": net.backend.chosen_by.as_dict()} if net.backend.chosen_by is not None else {}),
         }, indent=2))
         return 0
     if args.plot:

@@ -7,6 +7,8 @@ client. The per-chunk math that runs on these arrays is :mod:`bpx.training.engin
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import os
 
@@ -18,6 +20,7 @@ from ..backends._backend import is_host_data, namespace_name
 from ..utils._validation import check_float, check_int
 
 CHUNK_BYTES = 64 * 2**20  # host data is chunked into about this many bytes per row chunk
+_PLANNED_THREADS = contextvars.ContextVar("planned_threads", default=None)
 
 
 def is_dask(x):
@@ -62,12 +65,25 @@ def as_dask(X, chunks=None, name="X"):
     return da.from_array(host, chunks=(chunks or default_rows(host.shape, host.itemsize),) + (-1,) * (host.ndim - 1))
 
 
+@contextlib.contextmanager
+def planned_threads(threads):
+    """Within the block, :func:`default_rows` counts ``threads`` threads (a cluster about to start)."""
+    token = _PLANNED_THREADS.set(check_int(threads, "threads"))
+    try:
+        yield
+    finally:
+        _PLANNED_THREADS.reset(token)
+
+
 def default_rows(shape, itemsize):
     """Rows per chunk for host data: about :data:`CHUNK_BYTES` per chunk, and at least two chunks per
-    thread that will run them (the Client's workers' threads, else this machine's CPUs)."""
+    thread that will run them (:func:`planned_threads`, else the Client's workers' threads, else this
+    machine's CPUs)."""
     row_bytes = max(1, itemsize * math.prod(shape[1:]))
-    c = client()
-    threads = sum(c.nthreads().values()) if c is not None else (os.cpu_count() or 1)
+    threads = _PLANNED_THREADS.get()
+    if threads is None:
+        c = client()
+        threads = sum(c.nthreads().values()) if c is not None else (os.cpu_count() or 1)
     return max(1, min(CHUNK_BYTES // row_bytes, -(-shape[0] // (2 * threads))))
 
 

@@ -3,7 +3,8 @@
 Host-side data code (it may import numpy, dask, zarr and h5py). Nothing is read when a data set is
 opened except its metadata (and, for CSV, one pass counting the lines of each block); every chunk is
 read by the task that needs it, from the path alone, so the same graph runs on the workers of a
-cluster that sees the files (a shared file system or object store).
+cluster that sees the files (a shared file system or object store). Local paths are made absolute
+before the graph is built: workers seldom share the client's working directory.
 
 =================================  ==============================================================
 a zarr store (a directory/.zarr)    arrays ``X`` and ``y`` of a group (also ``x``/``Y``/``labels``/
@@ -11,8 +12,12 @@ a zarr store (a directory/.zarr)    arrays ``X`` and ``y`` of a group (also ``x`
                                     array (X only)
 ``.h5`` / ``.hdf5``                 datasets ``X``/``y`` (same names, or ``x_key``/``y_key``), read
                                     by row range (images are flattened to (m, h·w·c))
-a directory or glob of ``.npy``     X only, memory-mapped, in file-name order
-a directory or glob of ``.npz``     ``X`` and ``y`` of every shard (one chunk per shard)
+a directory or glob of ``.npy``     memory-mapped, in file-name order: X only, or ``X_<name>.npy``
+                                    with labels ``y_<name>.npy`` (matched by the part after ``_``;
+                                    also ``labels_``/``label_``/``target_``; any case), or labels from
+                                    ``labels=`` (a directory or glob of .npy shards, in the same order)
+a directory or glob of ``.npz``     ``X`` and ``y`` of every shard (one chunk per shard, or
+                                    ``chunks`` rows)
 ``.parquet`` (``.pq``)              ``dask.dataframe.read_parquet``: row chunks by row group (or
                                     ``chunks`` rows); numeric columns, the label column as for CSV
 ``.csv`` (``.tsv``, ``.txt``)       split into ~``chunks``-sized byte blocks at line ends
@@ -67,38 +72,65 @@ def _flat(a):
     return a.reshape(a.shape[0], -1) if a.ndim > 2 else a
 
 
-def open_dask(path, x_key=None, y_key=None, label_column=None, chunks=None):
-    """``path`` as a :class:`bpx.datasets.Dataset` whose ``X`` and ``y`` are lazy dask arrays."""
+def absolute(path):
+    """A local path made absolute (the workers' working directory is seldom the client's); a URL
+    (``scheme://...``) as it is."""
+    return path if "://" in path else os.path.abspath(path)
+
+
+def open_dask(path, x_key=None, y_key=None, label_column=None, chunks=None, labels=None, n_features=None,
+              default_label_column=None):
+    """``path`` as a :class:`bpx.datasets.Dataset` whose ``X`` and ``y`` are lazy dask arrays. For a model's
+    data (``bpx predict``/``evaluate``): a CSV file's label column defaults to ``default_label_column``,
+    and a CSV of ``n_features`` columns holds features only."""
     if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    if labels is not None and (isinstance(labels, bytes) or not isinstance(labels, (str, os.PathLike))):
+        raise TypeError(f"labels must be a str or os.PathLike (a directory or glob of .npy label shards), got "
+                        f"{type(labels).__name__}")
     if chunks is not None:
         from ..utils._validation import check_int
 
         chunks = check_int(chunks, "chunks")
     path = os.fspath(path)
+    shown, path = path, absolute(path)
+    ds = _open(path, x_key, y_key, label_column, chunks, labels, n_features, default_label_column)
+    ds.path = shown  # the path as given, in messages and records; the graph reads the absolute one
+    return ds
+
+
+def _open(path, x_key, y_key, label_column, chunks, labels, n_features=None, default_label_column=None):
     ext = os.path.splitext(path.rstrip("/"))[1].lower()
+    files = _shards(path)
+    if labels is not None and not (files and {os.path.splitext(f)[1].lower() for f in files} == {".npy"}):
+        raise ValueError(f"labels={os.fspath(labels)!r}: label shards go with a directory or glob of .npy shards; "
+                         f"{path} holds its labels itself (x_key/y_key, label_column)")
     if ext == ".zarr" or os.path.exists(os.path.join(path, ".zgroup")) or os.path.exists(
             os.path.join(path, ".zarray")) or os.path.exists(os.path.join(path, "zarr.json")):
         return _open_zarr(path, x_key, y_key, chunks)
     if ext in (".h5", ".hdf5"):
         return _open_h5(path, x_key, y_key, chunks)
     if ext in (".csv", ".tsv", ".txt"):
-        return _open_csv(path, label_column, chunks, "\t" if ext == ".tsv" else None)
+        return _open_csv(path, label_column, chunks, "\t" if ext == ".tsv" else None, n_features, default_label_column)
     if ext in (".parquet", ".pq"):
-        return _open_parquet(path, label_column, chunks)
-    files = sorted(f for f in (glob.glob(os.path.join(path, "*")) if os.path.isdir(path) else glob.glob(path))
-                   if os.path.splitext(f)[1].lower() in (".npy", ".npz"))
+        return _open_parquet(path, label_column, chunks, n_features, default_label_column)
     if files:
         kinds = {os.path.splitext(f)[1].lower() for f in files}
         if kinds == {".npy"}:
-            return _open_npy(path, files, chunks)
+            return _open_npy(path, files, chunks, labels)
         if kinds == {".npz"}:
-            return _open_npz(path, files, x_key, y_key)
+            return _open_npz(path, files, x_key, y_key, chunks)
         raise ValueError(f"{path}: mixes .npy and .npz shards; use one kind")
     if not os.path.exists(path):
         raise ValueError(f"{path}: no such file, directory or matching shards")
     raise ValueError(f"{path}: not a data set dask can open lazily; known: a zarr store, .h5/.hdf5, .csv/.tsv/.txt, .parquet, "
                      f"a directory or glob of .npy or .npz shards")
+
+
+def _shards(path):
+    """The .npy/.npz files of a directory or glob, sorted by name (absolute paths)."""
+    found = glob.glob(os.path.join(path, "*")) if os.path.isdir(path) else glob.glob(path)
+    return sorted(absolute(f) for f in found if os.path.splitext(f)[1].lower() in (".npy", ".npz"))
 
 
 # -- zarr ------------------------------------------------------------------------------------------------
@@ -188,26 +220,91 @@ def _read_npy(path, a, b):
     return _flat(np.array(np.load(path, mmap_mode="r", allow_pickle=False)[a:b]))
 
 
-def _open_npy(where, files, chunks):
+def _npy_header(f):
+    try:
+        a = np.load(f, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise ValueError(f"{f}: not a readable .npy array ({exc})") from None
+    return a.shape, a.dtype
+
+
+def _prefix(f):
+    """``("x" | "y", name)`` for ``X_name.npy`` / ``y_name.npy`` (also labels_/label_/target_; any case),
+    else None."""
+    stem = os.path.splitext(os.path.basename(f))[0]
+    head, sep, name = stem.partition("_")
+    if not sep:
+        return None
+    head = head.lower()
+    return ("x", name) if head in X_NAMES else ("y", name) if head in Y_NAMES else None
+
+
+def _npy_pairs(where, files, labels):
+    """``[(X file, y file or None)]``: the naming rule (``X_<name>.npy`` with ``y_<name>.npy``, in the same
+    folder, matched by name), or ``labels`` (a directory or glob of .npy label shards, paired in order)."""
+    if labels is not None:
+        ys = [f for f in _shards(absolute(os.fspath(labels))) if f.lower().endswith(".npy")]
+        xs = [f for f in files if f not in ys]
+        if not ys:
+            raise ValueError(f"labels={os.fspath(labels)!r}: no .npy label shards there")
+        if len(ys) != len(xs):
+            raise ValueError(f"labels={os.fspath(labels)!r}: {len(ys)} label shard(s) for {len(xs)} X shard(s) in "
+                             f"{where}; give one label shard per X shard (paired in file-name order)")
+        return list(zip(xs, ys))
+    kinds = {f: _prefix(f) for f in files}
+    ys = {(os.path.dirname(f), k[1]): f for f, k in kinds.items() if k and k[0] == "y"}
+    xs = [f for f in files if not (kinds[f] and kinds[f][0] == "y")]
+    if not ys:  # a glob that names X shards only: their y_<name>.npy siblings, if any
+        for f in xs:
+            if kinds[f] and kinds[f][0] == "x":
+                for name in Y_NAMES:
+                    for head in (name, name.upper(), name.capitalize()):
+                        sibling = os.path.join(os.path.dirname(f), f"{head}_{kinds[f][1]}.npy")
+                        if os.path.isfile(sibling):
+                            ys[(os.path.dirname(f), kinds[f][1])] = sibling
+    if not ys:
+        return [(f, None) for f in xs]
+    if not xs:
+        raise ValueError(f"{where}: only label shards (y_*.npy); the X shards are named X_<name>.npy")
+    pairs = []
+    for f in xs:
+        key = (os.path.dirname(f), kinds[f][1]) if kinds[f] else None
+        if key not in ys:
+            raise ValueError(f"{f}: no label shard for it; with labels in y_<name>.npy shards every X shard is "
+                             f"named X_<name>.npy and has its y_<name>.npy (or give labels= a glob of label shards)")
+        pairs.append((f, ys.pop(key)))
+    if ys:
+        raise ValueError(f"{next(iter(ys.values()))}: a label shard without its X shard (X_<name>.npy)")
+    return pairs
+
+
+def _open_npy(where, files, chunks, labels=None):
     import functools
 
     import dask.array as da
 
-    parts = []
-    for f in files:
-        try:
-            a = np.load(f, mmap_mode="r", allow_pickle=False)
-        except (ValueError, OSError) as exc:
-            raise ValueError(f"{f}: not a readable .npy array ({exc})") from None
-        shape = (a.shape[0], math.prod(a.shape[1:])) if a.ndim > 2 else a.shape
+    xs, ys = [], []
+    for f, fy in _npy_pairs(where, files, labels):
+        shape_x, dtype_x = _npy_header(f)
+        shape = (shape_x[0], math.prod(shape_x[1:])) if len(shape_x) > 2 else shape_x
         if len(shape) != 2:
-            raise ValueError(f"{f}: X must be 2-D (samples, features), got shape {a.shape}")
-        parts.append(_from_reader(functools.partial(_read_npy, f), shape, a.dtype,
-                                   _rows(shape, a.dtype.itemsize, chunks, split=False)))
-    widths = {p.shape[1] for p in parts}
+            raise ValueError(f"{f}: X must be 2-D (samples, features), got shape {shape_x}")
+        rows = _rows(shape, dtype_x.itemsize, chunks, split=False)
+        xs.append(_from_reader(functools.partial(_read_npy, f), shape, dtype_x, rows))
+        if fy is not None:
+            shape_y, dtype_y = _npy_header(fy)
+            if len(shape_y) not in (1, 2) or shape_y[0] != shape[0]:
+                raise ValueError(f"{fy}: labels must be ({shape[0]},) or ({shape[0]}, k) for the {shape[0]} samples "
+                                 f"of {os.path.basename(f)}, got shape {shape_y}")
+            ys.append(_from_reader(functools.partial(_read_npy, fy), shape_y, dtype_y, rows))
+    widths = {p.shape[1] for p in xs}
     if len(widths) > 1:
         raise ValueError(f"{where}: the shards have different numbers of features: {sorted(widths)}")
-    return _dataset(where, parts[0] if len(parts) == 1 else da.concatenate(parts, axis=0), None)
+    if ys and len({p.ndim for p in ys}) > 1:
+        raise ValueError(f"{where}: the label shards mix 1-D and 2-D shapes")
+    X = xs[0] if len(xs) == 1 else da.concatenate(xs, axis=0)
+    y = None if not ys else (ys[0] if len(ys) == 1 else da.concatenate(ys, axis=0))
+    return _dataset(where, X, y)
 
 
 def _read_npz(path, key, a, b):
@@ -215,7 +312,7 @@ def _read_npz(path, key, a, b):
         return _flat(f[key])
 
 
-def _open_npz(where, files, x_key, y_key):
+def _open_npz(where, files, x_key, y_key, chunks=None):
     import functools
 
     import dask.array as da
@@ -246,6 +343,9 @@ def _open_npz(where, files, x_key, y_key):
             ys.append(_from_reader(functools.partial(_read_npz, f, yk), shape_y, dtype_y, m))
     X = xs[0] if len(xs) == 1 else da.concatenate(xs, axis=0)
     y = None if not ys else (ys[0] if len(ys) == 1 else da.concatenate(ys, axis=0))
+    if chunks is not None:  # a member is read whole; its rows are then split into chunks of `chunks` rows
+        X = X.rechunk({0: chunks})
+        y = None if y is None else y.rechunk({0: chunks})
     return _dataset(where, X, y, yk)
 
 
@@ -284,7 +384,7 @@ def _count_rows(block, skip_header):
     return len(lines) - (1 if skip_header and lines else 0)
 
 
-def _open_csv(path, label_column, chunks, delimiter):
+def _open_csv(path, label_column, chunks, delimiter, n_features=None, default_label_column=None):
     import dask
     import dask.array as da
     from dask.bytes import read_bytes
@@ -300,7 +400,7 @@ def _open_csv(path, label_column, chunks, delimiter):
     if delimiter is None:
         delimiter = max((",", ";", "\t"), key=first.count) if any(d in first for d in ",;\t") else ","
     header = [h.strip() for h in first.rstrip("\r\n").split(delimiter)]
-    label = label_index(path, header, label_column, None)
+    label = label_index(path, header, label_column, n_features, default_label_column)  # None: features only
     blocksize = CHUNK_BYTES if chunks is None else max(1024, chunks * len((second or first).encode()))  # ~chunks rows
     _, blocks = read_bytes(path, delimiter=b"\n", blocksize=blocksize, sample=False)
     blocks = blocks[0]
@@ -314,16 +414,17 @@ def _open_csv(path, label_column, chunks, delimiter):
             continue
         table = dask.delayed(_parse_block)(b, delimiter, i == 0, len(header))
         xs.append(da.from_delayed(table[:, feats], shape=(n, len(feats)), dtype=np.float64))
-        ys.append(da.from_delayed(table[:, label], shape=(n,), dtype=np.float64))
+        if label is not None:
+            ys.append(da.from_delayed(table[:, label], shape=(n,), dtype=np.float64))
     X = xs[0] if len(xs) == 1 else da.concatenate(xs, axis=0)
-    y = ys[0] if len(ys) == 1 else da.concatenate(ys, axis=0)
-    ds = _dataset(path, X, y, header[label])
+    y = None if not ys else ys[0] if len(ys) == 1 else da.concatenate(ys, axis=0)
+    ds = _dataset(path, X, y, None if label is None else header[label])
     ds.feature_names = [header[j] for j in feats]
     return ds
 
 
 # -- Parquet ---------------------------------------------------------------------------------------------
-def _open_parquet(path, label_column, chunks):
+def _open_parquet(path, label_column, chunks, n_features=None, default_label_column=None):
     """A Parquet file opened lazily with ``dask.dataframe.read_parquet`` (only its schema is read here):
     numeric feature columns as X, the label column as y, row chunks as dask sizes them (``chunks``:
     rows per chunk). Text feature columns and class names need the host loader (``bpx.datasets.load``)."""
@@ -338,7 +439,7 @@ def _open_parquet(path, label_column, chunks):
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path}: not a readable Parquet file ({exc})") from None
     header = [str(c) for c in frame.columns]
-    label = label_index(path, header, label_column, None)
+    label = label_index(path, header, label_column, n_features, default_label_column)  # None: features only
     feats = [header[j] for j in range(len(header)) if j != label]
     text = [n for n in feats if frame[n].dtype.kind not in "biuf"]
     if text:
@@ -347,7 +448,7 @@ def _open_parquet(path, label_column, chunks):
     if chunks is not None:
         frame = frame.repartition(npartitions=max(1, -(-len(frame) // chunks)))
     X = frame[feats].astype("float64").to_dask_array(lengths=True)
-    y = frame[header[label]].to_dask_array(lengths=True)
-    ds = _dataset(path, X.rechunk({1: -1}), y, header[label])
+    y = None if label is None else frame[header[label]].to_dask_array(lengths=True)
+    ds = _dataset(path, X.rechunk({1: -1}), y, None if label is None else header[label])
     ds.feature_names = feats
     return ds

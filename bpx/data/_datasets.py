@@ -41,7 +41,8 @@ import os
 
 import numpy as np
 
-from . import _arrow_files
+from ._arrow_files import NULL_VALUES, column_values, is_numeric, numeric_matrix, read_csv, read_parquet
+from ._arrow_files import available as arrow_available
 from ._layout import LABEL_NAMES, Dataset  # noqa: F401  (bpx.datasets.Dataset is public)
 from ._layout import default_key as _default_key
 from ._layout import label_index as _label_index
@@ -249,11 +250,11 @@ def _load_csv(path, label_column, n_features, default_label_column=None, delimit
             ds.table = Table(ds.feature_names, [ds.X[:, j] for j in range(ds.X.shape[1])])
         return ds
 
-    if not _arrow_files.available():
+    if not arrow_available():
         return careful()
     if delimiter is None:
         delimiter = _sniff_delimiter(path)
-    table = _arrow_files.read_csv(path, delimiter)
+    table = read_csv(path, delimiter)
     if table is None:
         return careful()
     return _from_arrow(path, table, label_column, n_features, default_label_column, tabular, careful)
@@ -269,9 +270,9 @@ def _sniff_delimiter(path):
 
 
 def _load_parquet(path, label_column, n_features, default_label_column, tabular):
-    if not _arrow_files.available():
+    if not arrow_available():
         raise ImportError(f"{path}: reading Parquet files needs pyarrow: pip install 'bpx[data]'")
-    return _from_arrow(path, _arrow_files.read_parquet(path), label_column, n_features, default_label_column,
+    return _from_arrow(path, read_parquet(path), label_column, n_features, default_label_column,
                        tabular, None)
 
 
@@ -298,8 +299,8 @@ def _from_arrow(path, table, label_column, n_features, default_label_column, tab
                 return careful()
             k = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
             raise ValueError(f"{path}: row {k + 1}, column {label + 1} ({header[label]!r}): empty label")
-        if _arrow_files.is_numeric(col) and not pa.types.is_boolean(col.type):
-            y = _arrow_files.column_values(col)
+        if is_numeric(col) and not pa.types.is_boolean(col.type):
+            y = column_values(col)
             if not np.all(np.isfinite(y)):
                 if careful is not None:
                     return careful()
@@ -311,18 +312,18 @@ def _from_arrow(path, table, label_column, n_features, default_label_column, tab
             y = np.asarray([str(v) for v in col.cast(pa.string()).to_pylist()], dtype=str)
     names = [header[j] for j in feats]
     columns = [table.column(j) for j in feats]
-    numeric = all(_arrow_files.is_numeric(c) and not c.null_count for c in columns)
-    X = _arrow_files.numeric_matrix(columns) if numeric else None
+    numeric = all(is_numeric(c) and not c.null_count for c in columns)
+    X = numeric_matrix(columns) if numeric else None
     if X is not None and not np.all(np.isfinite(X)):
         X = None
     if X is None and not tabular:
         if careful is not None:
             return careful()
         for name, j, col in zip(names, feats, columns):
-            if not _arrow_files.is_numeric(col):
+            if not is_numeric(col):
                 raise ValueError(f"{path}: column {j + 1} ({name!r}) holds text ({col.type}); pass tabular=True "
                                  f"(bpx train does) to one-hot encode it")
-            values = _arrow_files.column_values(col)
+            values = column_values(col)
             bad = np.flatnonzero(~np.isfinite(values))
             if bad.size:
                 raise ValueError(f"{path}: row {int(bad[0]) + 1}, column {j + 1} ({name!r}): missing or non-finite "
@@ -359,7 +360,7 @@ def refuse_gaps(ds):
                 continue
             for j, name in wanted:
                 cell = row[j].strip() if j < len(row) else ""
-                if cell in _arrow_files.NULL_VALUES:
+                if cell in NULL_VALUES:
                     raise ValueError(f"{path}: row {reader.line_num}, column {j + 1} ({name!r}): empty cell")
                 if _is_nonfinite(cell):
                     raise ValueError(f"{path}: row {reader.line_num}, column {j + 1} ({name!r}): "
@@ -561,21 +562,27 @@ def _load_idx(path, labels):
     return Dataset(_as_X(path, images), y, None, path, label_column=None if labels is None else os.fspath(labels))
 
 
-def open_dask(path, x_key=None, y_key=None, label_column=None, chunks=None):
+def open_dask(path, x_key=None, y_key=None, label_column=None, chunks=None, labels=None):
     """Open big data lazily: a :class:`Dataset` whose X and y are dask arrays chunked by rows (a zarr
-    store, an HDF5 dataset, a directory or glob of .npy/.npz shards, a CSV file); see :mod:`bpx.dask_data`.
-    Needs ``pip install 'bpx[dask]'``.
+    store, an HDF5 dataset, a directory or glob of .npy/.npz shards, a CSV file); docs/guide/dask.md.
+    Local paths are made absolute before the graph is built (a cluster's workers seldom share the
+    client's working directory). Needs ``pip install 'bpx[dask]'``.
 
     Parameters
     ----------
     path : str or os.PathLike
-        The store, file, directory or glob.
+        The store, file, directory or glob. ``.npy`` shards hold X only, or come in pairs
+        ``X_<name>.npy`` + ``y_<name>.npy`` (matched by ``<name>``; also ``labels_``/``label_``/
+        ``target_``, any case).
     x_key, y_key : str, optional
         The arrays (zarr) or datasets (HDF5) holding X and y.
     label_column : str or int, optional
         The CSV label column.
     chunks : int, optional
         Rows per chunk (default about 64 MiB per chunk; one chunk per shard for .npz shards).
+    labels : str or os.PathLike, optional
+        For .npy shards: a directory or glob of .npy label shards, paired with the X shards in file-name
+        order (one per X shard, the same number of rows).
 
     Returns
     -------
@@ -592,4 +599,4 @@ def open_dask(path, x_key=None, y_key=None, label_column=None, chunks=None):
         Without dask (``pip install 'bpx[dask]'``)."""
     from ._dask_data import open_dask as opener
 
-    return opener(path, x_key=x_key, y_key=y_key, label_column=label_column, chunks=chunks)
+    return opener(path, x_key=x_key, y_key=y_key, label_column=label_column, chunks=chunks, labels=labels)

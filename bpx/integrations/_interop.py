@@ -1,8 +1,14 @@
 """Moving networks between bpx, PyTorch and scikit-learn: the same weights, the same outputs.
 
-- :func:`to_torch` builds a ``torch.nn.Sequential`` of ``Linear`` layers and activations;
-- :func:`from_torch` reads such a Sequential (``Linear`` layers, supported activations, ``Identity``
-  and ``Dropout``, which is the identity at inference) into a :class:`bpx.MLP`;
+- :func:`to_torch` builds a ``torch.nn.Sequential`` of ``Linear`` layers, activations and ``Dropout``
+  layers that ends in logits for a softmax or sigmoid output, as PyTorch classifiers do (they are
+  trained with ``CrossEntropyLoss``/``BCEWithLogitsLoss``; ``probabilities=True`` appends the
+  ``Softmax``/``Sigmoid``), and in ``Identity`` for an identity output (a regression);
+- :func:`from_torch` reads such a Sequential (``Linear`` layers, supported activations, ``Dropout``
+  after hidden layers, ``Identity``) into a :class:`bpx.MLP`: a trailing ``Linear`` is logits (softmax
+  + cross-entropy, or sigmoid + binary cross-entropy for one unit) unless ``output=``/``loss=`` say
+  otherwise, a trailing ``LogSoftmax`` is softmax + cross-entropy, a trailing ``Identity`` an identity
+  output;
 - :func:`from_sklearn` reads a fitted ``MLPClassifier``/``MLPRegressor`` (scikit-learn's or bpx's own
   :mod:`bpx.sklearn` ones) into a ``bpx.MLP``; :func:`to_sklearn` is the way back, a fitted
   :mod:`bpx.sklearn` estimator (a scikit-learn estimator) around the network.
@@ -41,6 +47,8 @@ TORCH_MODULES = {
 }
 SKLEARN_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu", "softmax": "softmax"}
 DEFAULT_LOSS = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}  # anything else: mse
+PROBABILITY_OUTPUTS = ("softmax", "sigmoid")  # to_torch leaves them off by default: the module gives logits
+LOGITS_OUTPUT = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid", "mse": "identity"}  # by loss=
 
 
 def _torch():
@@ -136,15 +144,23 @@ def _kwargs(kw):
 
 
 # -- PyTorch ------------------------------------------------------------------------------------------------
-def to_torch(net):
+def to_torch(net, *, probabilities=False):
     """A ``torch.nn.Sequential`` (CPU, the model's dtype, eval mode) with ``net``'s weights: ``Linear``
-    layers (weight = Wᵀ) each followed by its activation module (none for identity). Its output on a
-    batch equals ``net.forward``.
+    layers (weight = Wᵀ) each followed by its activation module (none for identity) and, where ``net``
+    has dropout, a ``torch.nn.Dropout(p)`` after each hidden layer (off in eval mode, on in train mode).
+
+    PyTorch's convention: a classifier's module gives logits. For a softmax or sigmoid output the
+    module ends in the last ``Linear`` (train it with ``CrossEntropyLoss``/``BCEWithLogitsLoss``); with
+    ``probabilities=True`` it ends in ``Softmax(dim=1)``/``Sigmoid`` and its output equals
+    ``net.forward``. An identity output (a regression) ends in ``Identity``, so that :func:`from_torch`
+    reads it back as one; any other output activation is appended as it is.
 
     Parameters
     ----------
     net : bpx.MLP
         The network, on any backend.
+    probabilities : bool, default False
+        Append the softmax/sigmoid output (probabilities) instead of ending in logits.
 
     Returns
     -------
@@ -157,40 +173,64 @@ def to_torch(net):
     ImportError
         If PyTorch is not installed.
     TypeError
-        If ``net`` is not a :class:`bpx.MLP`."""
+        If ``net`` is not a :class:`bpx.MLP`, or ``probabilities`` not a bool."""
     from ..models._mlp import MLP
 
     if not isinstance(net, MLP):
         raise TypeError(f"net must be a bpx.MLP, got {type(net).__name__}")
+    if not isinstance(probabilities, bool):
+        raise TypeError(f"probabilities must be True or False, got {probabilities!r}")
     torch = _torch()
     dtype = getattr(torch, net.dtype)
     modules = []
-    for layer, (W, b) in zip(net.layers, layer_params(net)):
+    last = len(net.layers) - 1
+    for i, (layer, (W, b)) in enumerate(zip(net.layers, layer_params(net))):
         linear = torch.nn.Linear(layer.n_in, layer.n_out, bias=b is not None, dtype=dtype)
         with torch.no_grad():
             linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))
             if b is not None:
                 linear.bias.copy_(torch.from_numpy(b))
         modules.append(linear)
+        if i == last and net.output in PROBABILITY_OUTPUTS and not probabilities:
+            break  # logits
         act = _torch_activation(torch, layer.activation)
         if act is not None:
             modules.append(act)
+        elif i == last:
+            modules.append(torch.nn.Identity())  # an identity output: a regression, not logits
+        if i < last and net.dropout[i]:
+            modules.append(torch.nn.Dropout(net.dropout[i]))
     return torch.nn.Sequential(*modules).eval()
 
 
-def from_torch(module, *, loss=None, backend=None, dtype=None):
+def from_torch(module, *, output=None, loss=None, backend=None, dtype=None):
     """A :class:`bpx.MLP` with the weights of ``module``, a ``torch.nn.Sequential`` of ``Linear`` layers
     each optionally followed by one activation that bpx has (one activation for all hidden layers, as
-    bpx MLPs have); ``Identity`` and ``Dropout`` are skipped. ``loss`` defaults to cross-entropy for a
-    softmax output, binary cross-entropy for sigmoid, else mse; ``dtype`` to the weights' dtype.
-    Everything is checked before the network is built.
+    bpx MLPs have) and a ``Dropout`` (the hidden layer's dropout probability); ``Identity`` is skipped.
+
+    The output, by the module's end:
+
+    - a ``Linear`` gives logits, PyTorch's convention for classifiers: softmax + cross-entropy (the
+      network of ``CrossEntropyLoss``), or sigmoid + binary cross-entropy for one unit
+      (``BCEWithLogitsLoss``); ``output="identity"`` or ``loss="mse"`` read it as a regression, and
+      ``output=``/``loss=`` choose between the others;
+    - ``LogSoftmax(dim=1)``: softmax + cross-entropy (the network of ``NLLLoss``; bpx's ``forward``
+      gives the probabilities, ``exp`` of the module's output);
+    - ``Identity`` after the last ``Linear``: identity + mse (what :func:`to_torch` writes for a regression);
+    - an activation: that output, with its loss (cross-entropy for softmax, binary cross-entropy for
+      sigmoid, else mse).
+
+    ``dtype`` defaults to the weights' dtype. Everything is checked before the network is built.
 
     Parameters
     ----------
     module : torch.nn.Sequential
-        ``Linear`` layers (with or without bias), each optionally followed by one activation module.
+        ``Linear`` layers (with or without bias), each optionally followed by one activation module and
+        (hidden layers) a ``Dropout``.
+    output : {"softmax", "sigmoid", "identity"}, optional
+        For a module that ends in a ``Linear``: what its outputs are (default: logits, as above).
     loss : str, optional
-        The network's loss (default from the output activation, as above).
+        The network's loss (default from the output, as above).
     backend : str or bpx.Backend, optional
         Where to build the network (default ``$BPX_BACKEND``, else ``auto``).
     dtype : {"float32", "float64"}, optional
@@ -210,31 +250,58 @@ def from_torch(module, *, loss=None, backend=None, dtype=None):
         ``dtype`` is given.
     ValueError
         Naming the module's index, for a layer bpx does not have, an activation that does not match a
-        bpx activation on a probe (e.g. ``LeakyReLU(0.2)``), two activations in a row, mismatched
-        widths, different hidden activations, or no ``Linear`` layer."""
+        bpx activation on a probe (e.g. ``LeakyReLU(0.2)``), two activations in a row, a ``Dropout``
+        that is not after a hidden layer, mismatched widths, different hidden activations, or no
+        ``Linear`` layer; for an ``output`` that is not one of the three, or that contradicts the
+        module's own output activation."""
     torch = _torch()
     if not isinstance(module, torch.nn.Sequential):
         raise TypeError(f"module must be a torch.nn.Sequential of Linear layers and activations, got {type(module).__name__}")
-    layers = []  # [Linear, activation name or None]
+    if output is not None and output not in LOGITS_OUTPUT.values():
+        raise ValueError(f"output must be one of {', '.join(map(repr, LOGITS_OUTPUT.values()))} (what the module's "
+                         f"last Linear gives), got {output!r}")
+    layers = []  # [Linear, activation name or None, dropout probability]
+    ends = None  # how the module ends after its last Linear: None (logits), "Identity", "LogSoftmax", "activation"
     for i, m in enumerate(module):
-        if isinstance(m, (torch.nn.Identity, torch.nn.Dropout)):
+        if isinstance(m, torch.nn.Identity):
+            if layers and layers[-1][1] is None:
+                ends = "Identity"
+            continue
+        if isinstance(m, torch.nn.Dropout):
+            if not layers:
+                raise ValueError(f"module[{i}] ({m!r}) drops inputs; bpx has dropout after hidden layers only")
+            layers[-1][2] = float(m.p)
             continue
         if isinstance(m, torch.nn.Linear):
             if layers and layers[-1][0].out_features != m.in_features:
                 raise ValueError(f"module[{i}] takes {m.in_features} features, but the layer before gives "
                                  f"{layers[-1][0].out_features}")
-            layers.append([m, None])
+            layers.append([m, None, 0.0])
+            ends = None
             continue
         if isinstance(m, torch.nn.Sequential) or not layers:
             raise ValueError(f"module[{i}] ({type(m).__name__}) is not supported here: bpx reads a flat Sequential "
                              f"that starts with a Linear layer")
-        name = _bpx_activation(torch, m, i)
+        if isinstance(m, torch.nn.LogSoftmax) and m.dim in (1, -1) and i == _last_non_dropout(torch, module):
+            name, ends = "softmax", "LogSoftmax"
+        else:
+            name, ends = _bpx_activation(torch, m, i), "activation"
         if layers[-1][1] is not None:
             raise ValueError(f"module[{i}] ({type(m).__name__}) follows another activation; bpx layers have one each")
         layers[-1][1] = name
     if not layers:
         raise ValueError("module holds no Linear layer")
-    hidden = {act or "identity" for _, act in layers[:-1]}
+    if layers[-1][2]:
+        raise ValueError(f"module ends in Dropout({layers[-1][2]}) after its output layer; bpx has dropout after "
+                         f"hidden layers only")
+    if ends is None:  # logits: the classifier's convention, unless output=/loss= say otherwise
+        k = layers[-1][0].out_features
+        out = output or LOGITS_OUTPUT.get(loss) or ("softmax" if k > 1 else "sigmoid")
+        layers[-1][1] = None if out == "identity" else out
+    elif output is not None and output != (layers[-1][1] or "identity"):
+        raise ValueError(f"output={output!r}, but the module ends in {type(module[-1]).__name__}, a "
+                         f"{layers[-1][1] or 'identity'} output (output= is for a module that ends in a Linear)")
+    hidden = {act or "identity" for _, act, _ in layers[:-1]}
     if len(hidden) > 1:
         raise ValueError(f"the hidden layers use different activations ({', '.join(sorted(hidden))}); a bpx MLP "
                          f"uses one activation for all hidden layers")
@@ -244,18 +311,25 @@ def from_torch(module, *, loss=None, backend=None, dtype=None):
         if dtype not in ("float32", "float64"):
             raise TypeError(f"module's weights are {weight_dtype}; pass dtype='float32' or 'float64' to convert them")
     output = layers[-1][1] or "identity"
-    sizes = [layers[0][0].in_features] + [lin.out_features for lin, _ in layers]
+    sizes = [layers[0][0].in_features] + [lin.out_features for lin, _, _ in layers]
     params = []
-    for lin, _ in layers:
+    for lin, _, _ in layers:
         W = np.ascontiguousarray(lin.weight.detach().cpu().double().numpy().T)
         b = np.zeros(lin.out_features) if lin.bias is None else lin.bias.detach().cpu().double().numpy()
         params += [W, b]
     from ..models._mlp import MLP
 
+    dropout = [p for _, _, p in layers[:-1]]
     net = MLP(sizes, activation=hidden.pop() if hidden else "relu", output=output,
-              loss=loss or DEFAULT_LOSS.get(output, "mse"), backend=backend, dtype=dtype)
+              loss=loss or DEFAULT_LOSS.get(output, "mse"), backend=backend, dtype=dtype,
+              dropout=dropout if any(dropout) else 0.0)
     net.set_params(params)
     return net
+
+
+def _last_non_dropout(torch, module):
+    """The index of the module's last submodule that is not a Dropout or an Identity."""
+    return max(i for i, m in enumerate(module) if not isinstance(m, (torch.nn.Dropout, torch.nn.Identity)))
 
 
 # -- scikit-learn -----------------------------------------------------------------------------------------
@@ -346,32 +420,6 @@ def to_sklearn(net):
                          f"use {', '.join(names)}")
     if net.output not in ("softmax", "sigmoid", "identity"):
         raise ValueError(f"net's output {net.output!r} has no scikit-learn equivalent (softmax, sigmoid or identity)")
-    from sklearn.preprocessing import LabelBinarizer
-
     from ._sklearn import MLPClassifier, MLPRegressor
 
-    k = net.n_outputs
-    common = dict(hidden_layer_sizes=tuple(net.layer_sizes[1:-1]), activation=names[net.activation],
-                  backend=net.backend, dtype=net.dtype)
-    if net.output == "identity":
-        est = MLPRegressor(**common)
-    else:
-        est = MLPClassifier(**common)
-        multilabel = net.output == "sigmoid" and k > 1
-        if multilabel:
-            classes = np.arange(k)
-            binarizer = LabelBinarizer().fit(np.eye(k, dtype=np.int64))
-        else:
-            classes = np.asarray(net.classes) if net.classes is not None else np.arange(max(k, 2))
-            if len(classes) != max(k, 2):
-                raise ValueError(f"net has {len(classes)} class names for {k} output units")
-            binarizer = LabelBinarizer().fit(classes)
-        est._label_binarizer = binarizer
-        est.classes_ = binarizer.classes_
-    est._net = net.copy()
-    est.n_features_in_ = net.n_features
-    est.n_layers_ = len(net.layer_sizes)
-    est.n_outputs_ = k
-    est.out_activation_ = {"sigmoid": "logistic"}.get(net.output, net.output)
-    est.n_iter_, est.t_, est.loss_curve_ = 0, 0, []
-    return est
+    return (MLPRegressor if net.output == "identity" else MLPClassifier).from_network(net)

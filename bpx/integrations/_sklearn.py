@@ -55,9 +55,10 @@ import array_api_compat
 import numpy as np
 
 from ..backends._backend import Backend, dtype_name, get_backend, is_host_data, to_numpy
-from ..data._adapter import as_matrix
+from ..data._adapter import as_data, as_matrix, as_sample_weight
 from ..data._table import TablePreprocessor, as_table, is_frame
 from ..models._mlp import MLP, TrainingDiverged
+from ..nn._functional import loss_and_grads
 from ..optimizers._first_order import SGD, Adam
 from ..optimizers._lbfgs import LBFGS
 
@@ -544,14 +545,14 @@ class _BaseMLP(BaseEstimator):
             params[k] = packed[start:start + sizes[k]].reshape(shapes[k])
             start += sizes[k]
         net.set_params(params)
-        Xd, Yd = net._XY(_dense(X), np.asarray(Y, dtype=float).reshape(X.shape[0], -1))
+        Xd, Yd = as_data(net, _dense(X), np.asarray(Y, dtype=float).reshape(X.shape[0], -1))
         weights, total = None, float(X.shape[0])
         if sample_weight is not None:
             from ..nn._losses import normalized_weights
 
             sw = np.asarray(sample_weight, dtype=float)
-            weights, total = normalized_weights(net._sample_weight(sw, X.shape[0]), xp), float(np.sum(sw))
-        cost, grads, _ = net._loss_and_grads(Xd, Yd, weights)
+            weights, total = normalized_weights(as_sample_weight(net, sw, X.shape[0]), xp), float(np.sum(sw))
+        cost, grads, _ = loss_and_grads(net, net.params, Xd, Yd, weights)
         alpha = float(self.alpha)
         loss = float(cost) + 0.5 * alpha * sum(float(np.sum(q * q)) for q in params[0::2]) / total
         grads = [to_numpy(g) + (alpha / total) * q if q.ndim == 2 else to_numpy(g) for g, q in zip(grads, params)]
@@ -689,6 +690,41 @@ class _BaseMLP(BaseEstimator):
         tags.input_tags.sparse = True  # CSR/CSC X is densified on the host
         tags.non_deterministic = False
         return tags
+
+    @classmethod
+    def from_network(cls, net):
+        """A fitted estimator around a copy of ``net`` (:func:`bpx.to_sklearn`, which checks that
+        scikit-learn can express it): the hidden sizes and activation, backend and dtype of ``net``; a
+        classifier's classes are ``net.classes`` (else 0..k-1; a multilabel network's are its k outputs),
+        and ``fit(warm_start=True)``/``partial_fit`` continue from its weights."""
+        names = {bpx_name: name for name, bpx_name in ACTIVATIONS.items()}
+        est = cls(hidden_layer_sizes=tuple(net.layer_sizes[1:-1]), activation=names[net.activation],
+                  backend=net.backend, dtype=net.dtype)
+        cls._wrap(est, net)
+        return est
+
+    def _wrap(self, net):
+        """This (new) estimator made a fitted one around a copy of ``net`` (:meth:`from_network`)."""
+        from sklearn.preprocessing import LabelBinarizer
+
+        k = net.n_outputs
+        if self._classifier:
+            if net.output == "sigmoid" and k > 1:  # multilabel
+                binarizer = LabelBinarizer().fit(np.eye(k, dtype=np.int64))
+            else:
+                classes = np.asarray(net.classes) if net.classes is not None else np.arange(max(k, 2))
+                if len(classes) != max(k, 2):
+                    raise ValueError(f"net has {len(classes)} class names for {k} output units")
+                binarizer = LabelBinarizer().fit(classes)
+            self._label_binarizer = binarizer
+            self.classes_ = binarizer.classes_
+        self._net = net.copy()
+        self.n_features_in_ = net.n_features
+        self.n_layers_ = len(net.layer_sizes)
+        self.n_outputs_ = k
+        self.out_activation_ = {"sigmoid": "logistic"}.get(net.output, net.output)
+        self.n_iter_, self.t_, self.loss_curve_, self._no_improvement_count = 0, 0, [], 0
+        self.best_loss_, self.validation_scores_, self.best_validation_score_ = np.inf, None, None
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):

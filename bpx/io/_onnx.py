@@ -1,7 +1,7 @@
 """ONNX export: bpx's own forward pass, run on ndonnx arrays, recorded as an ONNX graph.
 
 ndonnx is an array library that implements the array API standard by building ONNX graphs, so the
-code that trains a network (``MLP._forward``: ``Dense.forward`` and the activation functions) runs
+code that trains a network (the functional core's ``forward``: ``Dense.forward`` and the activation functions) runs
 on its arrays unchanged (they take the generic array-API path, never a fast path: ``inplace_ok`` is
 false for them) and what it computes becomes the graph. Nothing here writes a layer or an activation
 by hand; a new activation exports as soon as its code uses only standard functions.
@@ -33,12 +33,12 @@ ndonnx, onnx and onnxruntime are optional: ``pip install 'bpx[onnx]'``.
 from __future__ import annotations
 
 import contextlib
-import copy
 import os
 
 from ..backends._backend import to_numpy
 from ..data._preprocessing import describe
 from ..data._table import TablePreprocessor
+from ..nn._functional import forward
 
 OPSET = 21  # ai.onnx opset of the graphs ndonnx 0.23 writes; checked against the built model
 
@@ -117,9 +117,8 @@ def onnx_model(net, *, lean=True):
         _check_activations(net, ndx, dtype)
         X = ndx.argument(shape=("N", net.n_features), dtype=dtype)
         A = X if pre is None else _prepared(pre, X, ndx, const)
-        tracer = copy.copy(net)  # the same layers and forward code; its parameters become graph constants
-        tracer._params = [const(p) for p in net.params]
-        A, _ = tracer._forward(A)
+        # the same layers and forward code, on ndonnx arrays: the parameters become graph constants
+        A, _ = forward(net, [const(p) for p in net.params], A)
         outputs = {"probabilities": A, "label": _label(net, ndx, A)} if net.is_classifier else {"values": A}
         model = ndx.build({"X": X}, outputs)
     if lean:
@@ -235,10 +234,10 @@ def export_onnx(net, path, *, lean=True):
         is written.
     PermissionError
         If the folder is not writable."""
-    from ._persistence import _check_path, write_atomically
+    from ._persistence import check_path, write_atomically
 
     _check_net(net)
-    path = _check_path(path, for_writing=True)
+    path = check_path(path, for_writing=True)
     _check_writable(path)
     blob = onnx_model(net, lean=lean).SerializeToString()
     write_atomically(path, lambda f: f.write(blob))

@@ -8,8 +8,11 @@ parameters: a bf16 network saves float32), the conventions the numbers assume, a
 bytes. Activations are saved by name: a user activation (:func:`bpx.activation`) must be registered
 again before its model is loaded. It is written atomically and durably (a
 temporary file in the same folder, fsync, ``os.replace``, a fsync of the folder), so a crash leaves
-either the old file or the new one. Loading checks everything before building a network and raises
-:class:`ModelFileError` (a ``ValueError``) naming the path for anything it cannot trust.
+either the old file or the new one. Reading checks everything before a network is built (:func:`read`; :func:`bpx.load`, one layer
+up in :mod:`bpx.models`, builds it) and raises :class:`ModelFileError` (a ``ValueError``) naming the path for
+anything it cannot trust. This module knows the file format, not the model: :func:`save` takes a
+network through its public protocol (``get_config()``, ``params``, ``param_names()``, ``classes``,
+``metadata``), so bpx.io sits below bpx.models (docs/development/architecture.md).
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ class ModelFileError(ValueError):
         self.reason = reason
 
 
-def _check_path(path, for_writing):
+def check_path(path, for_writing):
     if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     path = os.fspath(path)
@@ -94,11 +97,9 @@ def save(net, path):
         dict of JSON-serializable, finite values.
     ValueError
         If ``path`` is a directory or its folder does not exist."""
-    from ..models._mlp import MLP
-
-    if not isinstance(net, MLP):
+    if not callable(getattr(net, "get_config", None)) or not hasattr(net, "params"):
         raise TypeError(f"net must be a bpx.MLP, got {type(net).__name__}")
-    path = _check_path(path, for_writing=True)
+    path = check_path(path, for_writing=True)
     if not isinstance(net.metadata, dict):
         raise TypeError(f"net.metadata must be a dict, got {type(net.metadata).__name__}")
     try:
@@ -107,23 +108,15 @@ def save(net, path):
         raise TypeError(f"net.metadata must hold JSON-serializable, finite values only ({exc})") from None
     arrays = [to_numpy(p) for p in net.params]
     names = net.param_names()
+    config = net.get_config()  # the architecture (with dropout and precision, the mixed-precision setting)
     header = {
         "format": FORMAT,
         # a bias-free file needs a reader that knows the "bias" field; anything else stays readable by
         # every bpx that reads format 1 (dropout only matters for training, older readers ignore it; so
-        # does precision, the mixed-precision setting: the parameters are saved in the master dtype)
-        "format_version": FORMAT_VERSION if not net.bias else 1,
+        # does precision: the parameters are saved in the master dtype)
+        "format_version": FORMAT_VERSION if not config["bias"] else 1,
         "bpx_version": _version(),
-        "layer_sizes": net.layer_sizes,
-        "activation": net.activation,
-        "output": net.output,
-        "loss": net.loss_name,
-        "dtype": net.dtype,
-        "init": net.init,
-        "seed": net.seed,
-        "bias": net.bias,
-        "dropout": list(net.dropout),
-        "precision": net.precision,
+        **config,
         "arrays": names,
         "classes": None if net.classes is None else [str(c) for c in net.classes],
         "conventions": CONVENTIONS,
@@ -135,19 +128,9 @@ def save(net, path):
     return path
 
 
-def _precision(precision, backend):
-    """A saved mixed-precision setting, kept where ``backend`` offers it (elsewhere the network computes in
-    its master dtype); an unknown one is left for MLP to refuse."""
-    from ..nn._precision import PRECISIONS, supports
-
-    if precision in PRECISIONS and not supports(backend, precision):
-        return None
-    return precision
-
-
 def read(path):
     """The checked ``(header, arrays)`` of a model file, arrays as host numpy arrays."""
-    path = _check_path(path, for_writing=False)
+    path = check_path(path, for_writing=False)
     if not os.path.isfile(path):
         raise ModelFileError(path, "no such file")
     if os.path.getsize(path) == 0:
@@ -219,70 +202,6 @@ def _check_arrays(path, header, arrays):
             raise ModelFileError(path, f"array {name} contains NaN or infinite weights")
     if _digest(arrays) != header["sha256"]:
         raise ModelFileError(path, "checksum mismatch: the weights were corrupted or altered")
-
-
-def load(path, backend=None):
-    """Read a model written by :func:`save` onto ``backend`` (any backend, whatever it was saved on).
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        A file written by :func:`bpx.save`.
-    backend : str or bpx.Backend, optional
-        Where to put the network (any spec of :func:`bpx.get_backend`); default ``$BPX_BACKEND``,
-        else ``auto``.
-
-    Returns
-    -------
-    bpx.MLP
-        The network, with its class names and ``metadata``.
-
-    Raises
-    ------
-    bpx.ModelFileError
-        (a ``ValueError``) naming ``path``, for a missing, empty, truncated, corrupted (checksum),
-        foreign, pickled, newer-format, wrongly shaped or NaN-holding file, or one naming an
-        activation that is not registered in this session.
-    TypeError
-        If ``path`` is not a path."""
-    from ..models._mlp import MLP
-    from ..tools._fastest import backend_for
-
-    header, arrays = read(path)
-    backend = backend_for(backend, header["layer_sizes"], header["dtype"], header["activation"], header["output"],
-                          header["loss"])
-    if header["dtype"] in ("float32", "float64"):
-        backend.dtype(header["dtype"])  # a float64 model on a float32-only device: the device's error
-    for key in ("activation", "output"):
-        _check_registered(path, key, header[key])
-    try:
-        net = MLP(header["layer_sizes"], header["activation"], header["output"], header["loss"],
-                  backend=backend, dtype=header["dtype"], seed=header.get("seed"), init=header.get("init"),
-                  bias=header["bias"], dropout=header.get("dropout", 0.0),
-                  precision=_precision(header.get("precision"), backend))
-    except (TypeError, ValueError) as exc:
-        raise ModelFileError(path, f"the header describes no valid network ({exc})") from None
-    net.set_params(arrays)
-    classes = header.get("classes")
-    if classes is not None:
-        if not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
-            raise ModelFileError(path, f"malformed class names {classes!r}")
-        net.classes = classes
-    metadata = header.get("metadata", {})
-    if not isinstance(metadata, dict):
-        raise ModelFileError(path, f"malformed metadata {metadata!r}")
-    net.metadata = metadata
-    return net
-
-
-def _check_registered(path, key, name):
-    from ..nn._activations import ACTIVATIONS, OUTPUT_ONLY
-
-    if name not in ACTIVATIONS and not (key == "output" and name in OUTPUT_ONLY):
-        raise ModelFileError(
-            path, f"the model's {key} activation {name!r} is not registered in this session; register it "
-            f"first with bpx.activation({name!r}, forward, derivative) (the same functions it was trained with), "
-            f"then load. Registered: {', '.join(ACTIVATIONS)}")
 
 
 def _version():

@@ -3,13 +3,16 @@
 With row-major batches (X is (m, n_in), W[l] is (n_in, n_out), b[l] is (n_out,)), one step is
 
     forward       Z[l] = A[l-1] @ W[l] + b[l],   A[l] = g(Z[l])               (Dense.forward)
-    dropout       A[l] ← A[l] ⊙ mask[l] / (1 − p)  on hidden layers, training only  (MLP._forward)
+    dropout       A[l] ← A[l] ⊙ mask[l] / (1 − p)  on hidden layers, training only  (nn.forward)
     BP1           dZ[L] = ∂C/∂A[L] ⊙ g'(Z[L])  (= (A[L] − Y)/m for matched pairs)   (Loss.delta)
     BP2           dZ[l] = (dZ[l+1] @ W[l+1]ᵀ) ⊙ [mask[l]/(1 − p)] ⊙ g'(Z[l])  (Dense.delta_below)
     BP3, BP4      dW[l] = A[l-1]ᵀ @ dZ[l],   db[l] = Σ_samples dZ[l]          (Dense.gradients)
     update        W[l] −= lr · dW[l]  (or the optimizer's rule)              (Optimizer.step)
 
-Nothing here imports an array library: the namespace comes from the network's :class:`Backend`.
+The math is the functional core's (:mod:`bpx.nn._functional`: functions of ``(net, params, inputs)``);
+the model owns its state (config, parameters, host random streams) and exposes it publicly, so engines,
+optimizers and tools never reach into it (docs/development/architecture.md). Nothing here imports an
+array library: the namespace comes from the network's :class:`Backend`.
 """
 
 from __future__ import annotations
@@ -18,15 +21,18 @@ import json
 
 from array_api_compat import is_dask_array
 
-from ..backends._backend import dtype_name, get_backend, host_rngs, ndarray_ok
-from ..data._adapter import as_matrix
+from ..backends._backend import dtype_name, get_backend, host_rngs, to_numpy
+from ..data._adapter import as_data, as_inputs
 from ..data._model_inputs import fit_inputs, model_input, model_labels, named_predictions
 from ..nn._activations import get_activation
+from ..nn._functional import forward as forward_pass
+from ..nn._functional import loss_and_grads, measure
 from ..nn._initializers import default_init, get_initializer
 from ..nn._layers import Dense, param_layout
 from ..nn._losses import get_loss
 from ..nn._precision import check_precision, compute_dtype, supports
 from ..optimizers._loss_scaling import LossScaler, check_loss_scaler
+from ..training._fastest import backend_for
 from ..training._history import History  # noqa: F401 (the type fit returns)
 from ..training._loop import TrainingDiverged  # noqa: F401 (bpx.TrainingDiverged)
 from ..training._loop import fit as fit_loop
@@ -35,6 +41,19 @@ from ..training._step import train_step as run_step
 from ..utils._validation import check_bool, check_float, check_int, check_layer_sizes
 
 CLASSIFIER_OUTPUTS = ("sigmoid", "softmax")
+CONFIG_KEYS = ("layer_sizes", "activation", "output", "loss", "dtype", "seed", "init", "bias", "dropout", "precision")
+
+
+class HostStreams:
+    """A network's host random streams (docs/development/architecture.md: all randomness is drawn on
+    the host): ``shuffle`` (the epochs' shuffles and ``validation_split``) and ``dropout`` (the
+    dropout masks), two ``numpy.random.Generator`` spawned from the network's seed. Engines and tools
+    read and set them through ``net.rngs``; checkpoints save their states."""
+
+    __slots__ = ("shuffle", "dropout")
+
+    def __init__(self, shuffle, dropout):
+        self.shuffle, self.dropout = shuffle, dropout
 
 
 class MLP:
@@ -43,7 +62,7 @@ class MLP:
     ``layer_sizes`` includes the input and output widths: ``[784, 128, 10]`` has one hidden layer of
     128 units. Hidden layers use ``activation``, the output layer ``output``; ``loss`` is the cost.
     ``backend`` is a spec for :func:`bpx.get_backend` (default ``$BPX_BACKEND``, else ``auto``); ``"fastest"``
-    times this network on every usable backend and keeps the fastest (:mod:`bpx.fastest`).
+    times this network on every usable backend and keeps the fastest (:class:`bpx.backends.Fastest`).
     ``init`` picks the initializer (``"lecun"``, the seeds' randn/√fan_in; ``"glorot"``; ``"he"``;
     default He for relu/leaky_relu, LeCun otherwise). One ``seed`` gives the same initial network on
     every backend, bit for bit in float64.
@@ -98,7 +117,7 @@ class MLP:
         also for an unknown or unusable backend, or a dtype or precision the backend does not have.
     """
 
-    def __init__(self, layer_sizes, activation="relu", output="softmax", loss="cross_entropy",
+    def __init__(self, layer_sizes, *, activation="relu", output="softmax", loss="cross_entropy",
                  backend=None, dtype="float32", seed=0, init=None, bias=True, dropout=0.0, precision=None,
                  loss_scaler=None):
         sizes = check_layer_sizes(layer_sizes)
@@ -112,10 +131,11 @@ class MLP:
         if seed is not None:
             seed = check_int(seed, "seed", minimum=0)
         self.dtype = dtype_name(dtype)
-        from ..tools._fastest import backend_for  # temporary: fastest moves below models (issue 23 step 2)
-
-        self.backend = backend_for(backend, sizes, self.dtype, hidden.name, out.name, self.loss_fn.name)  # "fastest": timed
-        self._dtype = self.backend.dtype(self.dtype)
+        network = {"layer_sizes": sizes, "activation": hidden.name, "output": out.name, "loss": self.loss_fn.name,
+                   "dtype": self.dtype, "bias": bias, "dropout": list(dropout),
+                   "precision": check_precision(precision, self.dtype)}
+        self.backend = backend_for(backend, network, lambda spec: MLP(**network, backend=spec))  # "fastest": timed
+        self.array_dtype = self.backend.dtype(self.dtype)  # the namespace's dtype object (what the math casts to)
         self.precision = check_precision(precision, self.dtype)
         self.loss_scaler = check_loss_scaler(loss_scaler, self.precision)  # fp16 only (bpx.loss_scaling)
         low = compute_dtype(self.backend, self.precision)  # refused here where the backend has no such type
@@ -128,35 +148,76 @@ class MLP:
             )
         if out.name == "softmax" and sizes[-1] < 2:
             raise ValueError("a softmax output needs at least 2 units; use output='sigmoid' for one")
-        self.layer_sizes, self.activation, self.output, self.loss_name = sizes, hidden.name, out.name, self.loss_fn.name
+        self.layer_sizes, self.activation, self.output = sizes, hidden.name, out.name
         self.seed, self.init, self.bias, self.dropout = seed, init, bias, dropout
         self.layers = [Dense(n_in, n_out, hidden, bias) for n_in, n_out in zip(sizes[:-2], sizes[1:-1])]
         self.layers.append(Dense(sizes[-2], sizes[-1], out, bias))
         for layer in self.layers:
             layer.compute_dtype = low
-        self._slices, start = [], 0  # layer l's parameters are self._params[self._slices[l]]
+        self.slices, start = [], 0  # layer l's parameters are self.params[self.slices[l]]
         for layer in self.layers:
-            self._slices.append(slice(start, start + len(layer.slots)))
+            self.slices.append(slice(start, start + len(layer.slots)))
             start += len(layer.slots)
-        self._fused = out.name == self.loss_fn.pairs_with
-        init_rng, self._shuffle_rng, self._dropout_rng = host_rngs(seed, 3)
+        self.fused = out.name == self.loss_fn.pairs_with  # BP1 is (A - Y)/m (bpx.nn losses)
+        init_rng, shuffle, dropout_rng = host_rngs(seed, 3)
+        self.rngs = HostStreams(shuffle, dropout_rng)
         xp, dev = self.backend.xp, self.backend.device
         self._params = []
         for layer in self.layers:
             self._params.append(self.backend.asarray(initializer(init_rng, layer.n_in, layer.n_out), self.dtype))
             if layer.bias:
-                self._params.append(xp.zeros(layer.n_out, dtype=self._dtype, device=dev))
+                self._params.append(xp.zeros(layer.n_out, dtype=self.array_dtype, device=dev))
         self.optimizer = None
         self.classes = None  # optional class names (a list of str), saved with the model
         self.metadata = {}  # JSON-serializable facts saved with the model (e.g. the CLI's preprocessing)
 
+    # -- the architecture, written once -------------------------------------------------------------
+    def get_config(self):
+        """The architecture and the settings that build this network, as JSON values: the keyword
+        arguments of :meth:`from_config` (and of the constructor, with ``layer_sizes``). The one place
+        the architecture is written out: saving, checkpoints, copies, ``repr`` and interop read it.
+
+        Returns
+        -------
+        dict
+            ``layer_sizes``, ``activation``, ``output``, ``loss``, ``dtype``, ``seed``, ``init``,
+            ``bias``, ``dropout`` (one probability per hidden layer) and ``precision``."""
+        return {"layer_sizes": list(self.layer_sizes), "activation": self.activation, "output": self.output,
+                "loss": self.loss_fn.name, "dtype": self.dtype, "seed": self.seed, "init": self.init,
+                "bias": self.bias, "dropout": list(self.dropout), "precision": self.precision}
+
+    @classmethod
+    def from_config(cls, config, *, backend=None, loss_scaler=None):
+        """A new network built from :meth:`get_config`'s dict (freshly initialised from its seed), on
+        ``backend`` (default ``$BPX_BACKEND``, else ``auto``); ``loss_scaler`` as the constructor's.
+
+        Raises
+        ------
+        TypeError, ValueError
+            For a config that is not a dict, a key the constructor does not take, or a bad value."""
+        if not isinstance(config, dict):
+            raise TypeError(f"config must be a dict (MLP.get_config()), got {type(config).__name__}")
+        config = dict(config)
+        if "layer_sizes" not in config:
+            raise ValueError("config must hold 'layer_sizes'")
+        unknown = sorted(set(config) - set(CONFIG_KEYS))
+        if unknown:
+            raise ValueError(f"config has unknown keys {unknown}; MLP.get_config() gives {list(CONFIG_KEYS)}")
+        return cls(config.pop("layer_sizes"), backend=backend, loss_scaler=loss_scaler, **config)
+
+    @property
+    def loss_name(self):
+        """The name of the cost (the constructor's ``loss``; :meth:`loss` computes it)."""
+        return self.loss_fn.name
+
     # -- description --------------------------------------------------------------------------------
     def __repr__(self):
-        extra = ("" if self.bias else ", bias=False") + (f", dropout={self.dropout!r}" if any(self.dropout) else "")
-        extra += f", precision={self.precision!r}" if self.precision else ""
+        c = self.get_config()
+        extra = ("" if c["bias"] else ", bias=False") + (f", dropout={c['dropout']!r}" if any(c["dropout"]) else "")
+        extra += f", precision={c['precision']!r}" if c["precision"] else ""
         extra += f", loss_scaler={self.loss_scaler!r}" if self.loss_scaler not in (None, LossScaler()) else ""
-        return (f"MLP({self.layer_sizes}, activation={self.activation!r}, output={self.output!r}, "
-                f"loss={self.loss_name!r}, backend={self.backend.spec!r}, dtype={self.dtype!r}{extra})")
+        return (f"MLP({c['layer_sizes']}, activation={c['activation']!r}, output={c['output']!r}, "
+                f"loss={c['loss']!r}, backend={self.backend.spec!r}, dtype={c['dtype']!r}{extra})")
 
     @property
     def is_classifier(self):
@@ -179,9 +240,15 @@ class MLP:
     @property
     def params(self):
         """``[W1, b1, W2, b2, ...]`` (``[W1, W2, ...]`` with ``bias=False``, see :meth:`param_names`): the
-        live backend arrays (training updates them in place on numpy/cupy/torch; copy with
-        :func:`bpx.to_numpy` to keep a snapshot)."""
-        return list(self._params)
+        network's own, live list of backend arrays (training updates them in place on numpy/cupy/torch,
+        or replaces the list; copy with :func:`bpx.to_numpy` to keep a snapshot). Assigning a list
+        (``net.params = new``) installs it as it is, unchecked: what engines and optimizers do between
+        steps; :meth:`set_params` checks and copies."""
+        return self._params
+
+    @params.setter
+    def params(self, params):
+        self._params = params if type(params) is list else list(params)
 
     def param_names(self):
         """The names of :attr:`params`, in order: ``["W1", "b1", "W2", ...]`` or ``["W1", "W2", ...]``."""
@@ -193,12 +260,12 @@ class MLP:
     @property
     def weights(self):
         """The weight matrices ``[W1, W2, ...]`` (live backend arrays, like :attr:`params`)."""
-        return [self._params[s.start] for s in self._slices]
+        return [self._params[s.start] for s in self.slices]
 
     @property
     def biases(self):
         """The bias vectors ``[b1, b2, ...]`` (live backend arrays); ``[]`` for a network without biases."""
-        return [self._params[s.start + 1] for s in self._slices if s.stop - s.start > 1]
+        return [self._params[s.start + 1] for s in self.slices if s.stop - s.start > 1]
 
     def set_params(self, params):
         """Replace the parameters with copies of ``params`` (numpy or backend arrays, W (n_in, n_out),
@@ -217,7 +284,7 @@ class MLP:
             arr = self.backend.asarray(p, name=name)
             if not xp.isdtype(arr.dtype, ("real floating", "integral")):
                 raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-            arr = xp.astype(arr, self._dtype, copy=False)
+            arr = xp.astype(arr, self.array_dtype, copy=False)
             if tuple(arr.shape) != shape:
                 raise ValueError(f"{name} must have shape {shape}, got {tuple(arr.shape)}")
             # always a copy: training updates parameters in place, and host arrays may share memory
@@ -230,14 +297,12 @@ class MLP:
     def copy(self, backend=None, dtype=None):
         """An independent copy of this network (same architecture, seed and parameters), optionally on
         another ``backend`` or in another ``dtype``; the parameters travel through the host."""
-        from ..backends._backend import to_numpy
-
         precision = self._precision_on(backend, dtype)
-        twin = MLP(self.layer_sizes, self.activation, self.output, self.loss_name,
-                   backend=self.backend if backend is None else backend,
-                   dtype=self.dtype if dtype is None else dtype, seed=self.seed, init=self.init, bias=self.bias,
-                   dropout=list(self.dropout), precision=precision,
-                   loss_scaler=self.loss_scaler if precision == "fp16" else None)
+        config = dict(self.get_config(), precision=precision)
+        if dtype is not None:
+            config["dtype"] = dtype
+        twin = MLP.from_config(config, backend=self.backend if backend is None else backend,
+                               loss_scaler=self.loss_scaler if precision == "fp16" else None)
         twin.set_params([to_numpy(p) for p in self._params])
         twin.classes = None if self.classes is None else list(self.classes)
         twin.metadata = json.loads(json.dumps(self.metadata))
@@ -250,155 +315,33 @@ class MLP:
             return None
         return self.precision if backend is None or supports(get_backend(backend), self.precision) else None
 
-    # -- data -------------------------------------------------------------------------------------------
-    def _X(self, X, name="X"):
-        return as_matrix(self.backend, X, name, self.dtype, n_columns=self.n_features)
-
-    def _Y(self, Y, m, name="Y"):
-        """Targets as an (m, n_out) array: 2-D targets as they are; a vector of integer labels is
-        one-hot encoded for softmax, a vector for a single output unit becomes one column."""
-        xp, n_out = self.backend.xp, self.n_outputs
-        if Y is None:
-            raise TypeError(f"{name} must be an array of targets, got None")
-        raw = self.backend.asarray(Y, name=name)
-        if xp.isdtype(raw.dtype, "bool"):  # true/false labels are classes 1 and 0
-            raw = xp.astype(raw, self._dtype)
-        if raw.ndim == 1 and self.output == "softmax":
-            Y = self._one_hot(raw, name)
-        elif raw.ndim == 1 and n_out == 1:
-            Y = as_matrix(self.backend, xp.reshape(raw, (-1, 1)), name, self.dtype, n_columns=1, columns="outputs")
-        else:
-            if raw.ndim == 1:
-                raise ValueError(
-                    f"{name} is a vector of shape {tuple(raw.shape)}, but the output layer has {n_out} units; "
-                    f"pass {name} of shape (m, {n_out})"
-                )
-            Y = as_matrix(self.backend, raw, name, self.dtype, n_columns=n_out, columns="outputs")
-        if Y.shape[0] != m:
-            raise ValueError(f"{name} has {Y.shape[0]} samples but X has {m}")
-        return Y
-
-    def _one_hot(self, labels, name):
-        """A vector of integer class labels 0..n_out-1 as one-hot rows."""
-        xp, n_out = self.backend.xp, self.n_outputs
-        if not xp.isdtype(labels.dtype, ("integral", "real floating")):
-            raise TypeError(f"{name} is a vector, so it must hold integer class labels; got dtype {labels.dtype}")
-        if labels.shape[0] == 0:
-            raise ValueError(f"{name} is empty: it has 0 labels")
-        if xp.isdtype(labels.dtype, "real floating"):
-            if not bool(xp.all(xp.isfinite(labels))):
-                raise ValueError(f"{name} contains NaN or infinite values")
-            if not bool(xp.all(labels == xp.round(labels))):
-                raise ValueError(f"{name} is a vector, so it must hold integer class labels; it holds fractions")
-        lo, hi = int(xp.min(labels)), int(xp.max(labels))
-        if lo < 0 or hi >= n_out:
-            raise ValueError(
-                f"{name} holds class label {lo if lo < 0 else hi}, but the output layer has {n_out} units "
-                f"(labels 0..{n_out - 1})"
-            )
-        classes = xp.arange(n_out, dtype=labels.dtype, device=self.backend.device)
-        return xp.astype(xp.reshape(labels, (-1, 1)) == classes, self._dtype)
-
-    def _XY(self, X, Y):
-        X = self._X(X)
-        return X, self._Y(Y, X.shape[0])
-
-    # -- the math -----------------------------------------------------------------------------------
-    def _forward(self, X, masks=None):
-        """Forward pass; returns A[L] and the caches (A[l-1], Z[l], A[l]) of every layer. ``masks``
-        (training with dropout: one per hidden layer, already scaled by 1/(1 − p), or None) multiply
-        each hidden layer's output before it feeds the next layer; the cache keeps A[l] = g(Z[l])."""
-        caches, A = [], X
-        for l, (layer, s) in enumerate(zip(self.layers, self._slices)):
-            Z, A_next = layer.forward(A, *self._params[s])
-            caches.append((A, Z, A_next))
-            A = A_next if masks is None or masks[l] is None else A_next * masks[l]
-        return A, caches
-
-    def _loss_and_grads(self, X, Y, weights=None, masks=None, scale=None):
-        """Cost (a 0-d device array), gradients aligned with params, and A[L]; ``weights`` is None (the
-        mean over samples) or the (m, 1) column of normalised sample weights (``losses.normalized_weights``);
-        ``masks`` the batch's dropout masks (:meth:`_dropout_masks`) or None; ``scale`` None, or the loss
-        scale S (a 0-d array, :mod:`bpx.loss_scaling`): the gradients are then those of S times the cost."""
-        A_L, caches = self._forward(X, masks)
-        cost, grads, _ = self._backward(A_L, caches, Y, weights, masks, scale)
-        return cost, grads, A_L
-
-    def _backward(self, A_L, caches, Y, weights=None, masks=None, scale=None):
-        """The backward pass from a forward pass's caches: the cost, the gradients aligned with params,
-        and the deltas dZ[l] of every layer (kept for ``bpx explain``)."""
-        _, Z_L, _ = caches[-1]
-        cost = self.loss_fn.cost(Z_L, A_L, Y, self._fused, weights)
-        dZ = self.loss_fn.delta(Z_L, A_L, Y, self.layers[-1].activation, weights)  # BP1
-        if scale is not None:  # loss scaling: the gradient of S · C
-            dZ = dZ * scale
-        grads, deltas = [None] * len(self._params), [None] * len(self.layers)
-        for l in range(len(self.layers) - 1, -1, -1):
-            deltas[l] = dZ
-            A_prev, _, _ = caches[l]
-            grads[self._slices[l]] = self.layers[l].gradients(dZ, A_prev)  # BP3, BP4
-            if l:
-                _, Z_prev, A_below = caches[l - 1]
-                W = self._params[self._slices[l].start]
-                mask = None if masks is None else masks[l - 1]
-                dZ = self.layers[l].delta_below(dZ, W, self.layers[l - 1], Z_prev, A_below, mask)  # BP2
-        return cost, grads, deltas
-
-    def _dropout_masks(self, m):
+    def dropout_masks(self, m):
         """Fresh dropout masks for a batch of ``m`` rows: per hidden layer an (m, n) array of 0 and
-        1/(1 − p), drawn on the host from the network's dropout stream and moved to the device (so every
-        backend draws the same masks); None when this network has no dropout."""
+        1/(1 − p), drawn on the host from the dropout stream (``rngs.dropout``) and moved to the device
+        (so every backend draws the same masks); None when this network has no dropout."""
         if not any(self.dropout):
             return None
         masks, xp = [], self.backend.xp
         for layer, p in zip(self.layers, self.dropout):
             if p:
-                keep = self.backend.asarray(self._dropout_rng.random((m, layer.n_out)) >= p)  # 1 byte per unit travels
-                masks.append(xp.astype(keep, self._dtype) * (1.0 / (1.0 - p)))
+                keep = self.backend.asarray(self.rngs.dropout.random((m, layer.n_out)) >= p)  # 1 byte per unit travels
+                masks.append(xp.astype(keep, self.array_dtype) * (1.0 / (1.0 - p)))
             else:
                 masks.append(None)
         return masks + [None]  # never on the output layer
-
-    def _measure(self, X, Y, masks=None):
-        """Cost and number of correctly classified rows (0 for regressors) on device arrays, as 0-d
-        device arrays: a forward pass, no host sync."""
-        A_L, caches = self._forward(X, masks)
-        cost = self.loss_fn.cost(caches[-1][1], A_L, Y, self._fused)
-        if self.is_classifier:
-            return cost, self._n_correct(A_L, Y)
-        return cost, self.backend.xp.zeros((), dtype=self._dtype, device=self.backend.device)
-
-    def _n_correct_batches(self, outputs):
-        """The correct count over a list of (A, Y) batches: one concatenation, one count."""
-        if len(outputs) == 1:
-            return self._n_correct(*outputs[0])
-        xp = self.backend.xp
-        return self._n_correct(xp.concat([A for A, _ in outputs], axis=0), xp.concat([Y for _, Y in outputs], axis=0))
-
-    def _n_correct(self, A, Y):
-        """How many rows of A predict the class(es) of Y (a 0-d device array)."""
-        xp = self.backend.xp
-        if ndarray_ok(A):  # fast path: ndarray methods, no wrappers (the same reductions)
-            hits = A.argmax(axis=1) == Y.argmax(axis=1) if self.output == "softmax" else ((A >= 0.5) == (Y >= 0.5)).all(axis=1)
-            return hits.sum(dtype=A.dtype)
-        if self.output == "softmax":
-            hits = xp.argmax(A, axis=1) == xp.argmax(Y, axis=1)
-        else:
-            hits = xp.all((A >= 0.5) == (Y >= 0.5), axis=1)
-        return xp.sum(xp.astype(hits, self._dtype))
 
     # -- public math --------------------------------------------------------------------------------
     def forward(self, X):
         """The output activations A[L], shape (m, n_out) (a lazy dask array for a dask X)."""
         if is_dask_array(X):
             return self._distributed().forward(self, X)
-        return self._forward(self._X(X))[0]
+        return forward_pass(self, self._params, as_inputs(self, X))[0]
 
     def loss(self, X, Y):
         """The cost C on (X, Y) as a Python float."""
         if is_dask_array(X):
             return self._distributed().evaluate(self, X, Y)["loss"]
-        return self._evaluate_arrays(*self._XY(X, Y))["loss"]
+        return self._evaluate_arrays(*as_data(self, X, Y))["loss"]
 
     def loss_and_grads(self, X, Y):
         """``(cost, grads)``: the cost as a float and ∂C/∂p for every p in :attr:`params` (fresh arrays).
@@ -406,8 +349,8 @@ class MLP:
         with a fixed dropout mask."""
         if is_dask_array(X):
             return self._distributed().loss_and_grads(self, X, Y)
-        X, Y = self._XY(X, Y)
-        cost, grads, _ = self._loss_and_grads(X, Y)
+        X, Y = as_data(self, X, Y)
+        cost, grads, _ = loss_and_grads(self, self._params, X, Y)
         return float(cost), grads
 
     def train_step(self, X, Y, optimizer):
@@ -415,7 +358,7 @@ class MLP:
         check_optimizer(optimizer, self)
         if is_dask_array(X):
             return self._distributed().train_step(self, X, Y, optimizer)
-        X, Y = self._XY(X, Y)
+        X, Y = as_data(self, X, Y)
         return float(run_step(self, optimizer, X, Y))  # compiled where the backend compiles (bpx.step)
 
     def predict_proba(self, X):
@@ -451,10 +394,10 @@ class MLP:
         through the model's preprocessing as in :meth:`predict`; text labels are class names."""
         if is_dask_array(X):
             return self._distributed().evaluate(self, X, Y)
-        return self._evaluate_arrays(*self._XY(model_input(self, X), model_labels(self, Y)))
+        return self._evaluate_arrays(*as_data(self, model_input(self, X), model_labels(self, Y)))
 
     # -- training ---------------------------------------------------------------------------------------
-    def fit(self, X, Y, epochs=1, batch_size=None, optimizer=None, shuffle=True, validation_data=None,
+    def fit(self, X, Y, *, epochs=1, batch_size=None, optimizer=None, shuffle=True, validation_data=None,
             verbose=1, validation_split=0.0, early_stopping=None, sample_weight=None, callbacks=None,
             checkpoint=None, checkpoint_every=1, resume=False):
         """Train by backpropagation; returns a :class:`History`. The loop is :func:`bpx.training.fit`
@@ -511,25 +454,10 @@ class MLP:
 
         return distributed
 
-    def _sample_weight(self, w, m):
-        """Sample weights as an (m,) device vector of the network's dtype: finite, >= 0, not all zero."""
-        xp = self.backend.xp
-        w = self.backend.asarray(w, name="sample_weight")
-        if w.ndim != 1 or w.shape[0] != m:
-            raise ValueError(f"sample_weight must be a vector of {m} weights (one per sample), got shape {tuple(w.shape)}")
-        if not xp.isdtype(w.dtype, ("real floating", "integral")):
-            raise TypeError(f"sample_weight must hold real numbers, got dtype {w.dtype}")
-        w = xp.astype(w, self._dtype)
-        ok = xp.stack([xp.all(xp.isfinite(w)), xp.all(w >= 0.0), xp.any(w > 0.0)])
-        finite, nonneg, some = (bool(v) for v in self.backend.to_numpy(ok))
-        if not (finite and nonneg and some):
-            raise ValueError("sample_weight must be finite and >= 0 with at least one weight > 0")
-        return w
-
     def _evaluate_arrays(self, X, Y):
         """``{"loss", "accuracy"}`` on device arrays, with one host sync."""
         xp = self.backend.xp
-        cost, correct = (float(v) for v in self.backend.to_numpy(xp.stack(self._measure(X, Y))))
+        cost, correct = (float(v) for v in self.backend.to_numpy(xp.stack(measure(self, self._params, X, Y))))
         result = {"loss": cost}
         if self.is_classifier:
             result["accuracy"] = correct / X.shape[0]

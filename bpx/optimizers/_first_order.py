@@ -64,6 +64,22 @@ class Optimizer:
     def reset(self):
         """Forget the state (velocities, moments, step count)."""
         self._shapes = None
+        self._state = None
+
+    @property
+    def prepared(self):
+        """Whether this optimizer holds a state for a parameter list (:meth:`prepare` made one)."""
+        return self._shapes is not None
+
+    @property
+    def state(self):
+        """The state of the stateful interface (``{slot: [one array per parameter]}``, None before
+        :meth:`prepare`): what :meth:`update` takes and returns. Engines set it after a functional step."""
+        return self._state if self._shapes is not None else None
+
+    @state.setter
+    def state(self, state):
+        self._state = state
 
     def _slots(self, params):
         """Per-parameter state arrays; override."""
@@ -97,7 +113,7 @@ class Optimizer:
         gets them as inputs and every engine uses the very same numbers."""
         return (self.rate(t),)
 
-    def _math_key(self):
+    def math_key(self):
         """What a compiled rule depends on: the type and every hyperparameter but the learning rate
         (a per-step input, :meth:`coefficients`), so a new rate compiles nothing."""
         return (type(self).__name__,) + tuple(

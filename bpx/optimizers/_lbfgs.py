@@ -2,7 +2,7 @@
 
 One iteration (Nocedal & Wright, Numerical Optimization, alg. 7.4 and 7.5), on the parameters θ
 flattened into one vector (W1, b1, W2, b2, ... in order) and the full-batch cost C(θ) with its
-backprop gradient g = ∇C (``MLP._loss_and_grads``):
+backprop gradient g = ∇C (the functional core's ``loss_and_grads``):
 
     direction      d = −H g, H g by the two-loop recursion over the last ``history_size`` pairs
                    s_k = θ_{k+1} − θ_k, y_k = g_{k+1} − g_k, with H_0 = (sᵀy / yᵀy) I
@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 
 from ..backends._backend import namespace, to_numpy
+from ..nn._functional import loss_and_grads
 from ..utils._validation import check_float, check_int
 from ._first_order import Optimizer
 
@@ -227,18 +228,18 @@ class LBFGS(Optimizer):
 # -- the cost along a line, with one host transfer per evaluation ------------------------------------
 class Objective:
     """C(θ) and ∇C(θ) of ``net`` on the full batch, θ flat; counts evaluations (the eager engine's: one
-    backprop per evaluation, ``MLP._loss_and_grads``)."""
+    backprop per evaluation, the functional core's ``loss_and_grads``)."""
 
     def __init__(self, net, X, Y, weights, weight_decay):
         self.net, self.X, self.Y, self.weights = net, X, Y, weights
         self.xp = net.backend.xp
-        self.dtype = net._dtype
+        self.dtype = net.array_dtype
         self.shapes = net.param_shapes()
         self.sizes = [math.prod(shape) for shape in self.shapes]
         self.wd = weight_decay
         self.decay = None
         if weight_decay:
-            xp, dtype, dev = self.xp, net._dtype, net.backend.device
+            xp, dtype, dev = self.xp, net.array_dtype, net.backend.device
             parts = [xp.full(n, 1.0 if len(shape) == 2 else 0.0, dtype=dtype, device=dev)
                      for n, shape in zip(self.sizes, self.shapes)]
             self.decay = xp.concat(parts)  # 1 on weight entries, 0 on biases
@@ -256,15 +257,15 @@ class Objective:
 
     def __call__(self, theta, d=None):
         """``(C, data C, gᵀd, max|g|)`` as host floats, and g and A[L] on the device."""
-        self.net._params = self.unflat(theta)  # the trial point (the loop puts the accepted one back)
-        values, g, A_L = self.evaluate(self.net, theta, d)
+        params = self.net.params = self.unflat(theta)  # the trial point (the loop puts the accepted one back)
+        values, g, A_L = self.evaluate(self.net, params, theta, d)
         return self.result(self.net.backend.to_numpy(values), g, A_L)
 
-    def evaluate(self, net, theta, d):
+    def evaluate(self, net, params, theta, d):
         """The evaluation as array math (what a compiled objective compiles): the device vector
-        ``[C, data C, gᵀd, max|g|]``, g and A[L], for ``net`` holding the parameters θ."""
+        ``[C, data C, gᵀd, max|g|]``, g and A[L], for ``net``'s architecture at ``params`` (θ unflattened)."""
         xp = self.xp
-        cost, grads, A_L = net._loss_and_grads(self.X, self.Y, self.weights)
+        cost, grads, A_L = loss_and_grads(net, params, self.X, self.Y, self.weights)
         g = self.flat(grads)
         total = cost
         if self.wd:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import array_api_compat
 
 from ..backends._backend import namespace
+from ..nn._functional import loss_and_grads
 from ..utils._validation import check_float, check_int
 
 SCALE, GOOD = "loss_scale", "good_steps"  # the scaler's entries in the optimizer's state
@@ -132,7 +133,7 @@ def scaled_step(net, optimizer, params, state, coefs, X, Y, weights=None, masks=
     scaler = net.loss_scaler
     scale, good = state[SCALE][0], state[GOOD][0]
     rule_state = {k: v for k, v in state.items() if k not in (SCALE, GOOD)}
-    cost, grads, A_L = net._loss_and_grads(X, Y, weights, masks, scale=scale)  # BP1's delta times S
+    cost, grads, A_L = loss_and_grads(net, params, X, Y, weights, masks, scale=scale)  # BP1's delta times S
     xp = namespace(scale)
     inverse = 1.0 / scale
     grads = [g * inverse for g in grads]

@@ -1,7 +1,7 @@
 """The teaching view: one gradient-descent step of a small network, equation by equation.
 
-:func:`explain` runs one step of bpx's own code path on a copy of the network — ``MLP._forward``
-(``Dense.forward`` layer by layer), ``MLP._backward`` (the loss's ``cost`` and ``delta`` for BP1,
+:func:`explain` runs one step of bpx's own code path on a copy of the network — the functional core's ``forward``
+(``Dense.forward`` layer by layer) and ``backward`` (the loss's ``cost`` and ``delta`` for BP1,
 ``Dense.gradients`` for BP3/BP4, ``Dense.delta_below`` for BP2) and ``SGD.step`` — keeping every
 intermediate array, so the view shows what bpx really computes on the chosen backend. This module is
 host-side presentation (DESIGN rule 1): it computes nothing itself; numpy only holds the results,
@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..backends._backend import get_backend
+from ..data._adapter import as_data
 from ..data._model_inputs import model_input, model_labels
+from ..nn._functional import backward, forward, measure
 from ..utils._validation import check_float
 
 MAX_UNITS = 16  # widest layer (input and output included) the view will show
@@ -234,7 +236,7 @@ def explain(net=None, X=None, Y=None, lr=SEED004_LR, backend=None, dtype=None):
         raise ValueError(f"X has {m} samples; explain shows at most {MAX_SAMPLES} (MAX_SAMPLES): pass X[:{MAX_SAMPLES}]")
     if net is not None:  # the preprocessing the model carries: the report shows the network's own inputs
         X, Y = model_input(work, X), model_labels(work, Y)
-    X, Y = work._XY(X, Y)
+    X, Y = as_data(work, X, Y)
     if X.shape[0] > MAX_SAMPLES:
         raise ValueError(f"X has {X.shape[0]} samples; explain shows at most {MAX_SAMPLES} (MAX_SAMPLES)")
     report = _step(work, X, Y, lr)
@@ -243,21 +245,22 @@ def explain(net=None, X=None, Y=None, lr=SEED004_LR, backend=None, dtype=None):
 
 
 def _step(work, X, Y, lr):
-    """The library's own step, with the intermediates kept (MLP._forward, MLP._backward, SGD.step)."""
+    """The library's own step, with the intermediates kept (the functional core's forward and backward,
+    SGD.step)."""
     from ..optimizers._first_order import SGD
 
     xp = work.backend.xp
     with work.backend.quiet_float_errors():
-        A_L, caches = work._forward(X)  # Z[l] = A[l-1] @ W[l] + b[l], A[l] = g(Z[l])
-        cost, grads, deltas = work._backward(A_L, caches, Y)  # BP1, then BP2-BP4 layer by layer
+        A_L, caches = forward(work, work.params, X)  # Z[l] = A[l-1] @ W[l] + b[l], A[l] = g(Z[l])
+        cost, grads, deltas = backward(work, work.params, A_L, caches, Y)  # BP1, then BP2-BP4 layer by layer
         L = len(work.layers)
         before = [xp.asarray(p, copy=True) for p in work.params]  # the optimizer may update in place
-        work.set_params(SGD(lr=lr).step(work.params, grads))  # W[l] -= lr * dW[l]
+        work.set_params(SGD(lr=lr).step(list(work.params), grads))  # W[l] -= lr * dW[l]
         after = work.params
-        cost_after = work._measure(X, Y)[0]
+        cost_after = measure(work, work.params, X, Y)[0]
     host = work.backend.to_numpy
     def slot(arrays, l, k):  # layer l's parameter k (0: W, 1: b); None for a layer without that parameter
-        s = work._slices[l]
+        s = work.slices[l]
         return host(arrays[s.start + k]) if s.start + k < s.stop else None
 
     layers = [
@@ -270,7 +273,7 @@ def _step(work, X, Y, lr):
     return Explanation(layer_sizes=list(work.layer_sizes), activation=work.activation, output=work.output,
                        loss=work.loss_name, backend=work.backend.spec, dtype=work.dtype, lr=lr,
                        X=host(X), Y=host(Y), cost=float(host(cost)), cost_after=float(host(cost_after)),
-                       fused=work._fused, layers=layers)
+                       fused=work.fused, layers=layers)
 
 
 def _default_dtype(backend):

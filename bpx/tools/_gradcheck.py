@@ -10,7 +10,10 @@ gives O(1), a right one ~1e-9 or less.
 from __future__ import annotations
 
 from ..backends._backend import host_rngs, to_numpy
+from ..data._adapter import as_data, as_sample_weight
 from ..nn._activations import ACTIVATION_TOL, check_activation  # noqa: F401 (bpx.gradcheck.check_activation)
+from ..nn._functional import loss_and_grads, measure
+from ..nn._losses import normalized_weights
 from ..utils._validation import check_float, check_int
 
 
@@ -62,24 +65,23 @@ def gradcheck(net, X, Y, eps=1e-5, max_entries=200, seed=0, sample_weight=None):
     if max_entries is not None:
         max_entries = check_int(max_entries, "max_entries")
     twin = net.copy(dtype="float64")
-    X, Y = twin._XY(X, Y)
+    X, Y = as_data(twin, X, Y)
     xp = twin.backend.xp
     weights = None
     if sample_weight is not None:
-        from ..nn._losses import normalized_weights
-
-        weights = normalized_weights(twin._sample_weight(sample_weight, X.shape[0]), xp)
-    (rng, twin._dropout_rng) = host_rngs(seed, 2)
-    masks = twin._dropout_masks(X.shape[0])  # fixed: the same mask for every evaluation below
-    _, grads, _ = twin._loss_and_grads(X, Y, weights, masks)
+        weights = normalized_weights(as_sample_weight(twin, sample_weight, X.shape[0]), xp)
+    (rng, twin.rngs.dropout) = host_rngs(seed, 2)
+    masks = twin.dropout_masks(X.shape[0])  # fixed: the same mask for every evaluation below
+    params = twin.params
+    _, grads, _ = loss_and_grads(twin, params, X, Y, weights, masks)
 
     def cost():
         if weights is None:
-            return float(twin._measure(X, Y, masks)[0])
-        return float(twin._loss_and_grads(X, Y, weights, masks)[0])
+            return float(measure(twin, params, X, Y, masks)[0])
+        return float(loss_and_grads(twin, params, X, Y, weights, masks)[0])
 
     errors = {}
-    for k, (name, p, g) in enumerate(zip(twin.param_names(), list(twin._params), grads)):
+    for k, (name, p, g) in enumerate(zip(twin.param_names(), list(params), grads)):
         size = 1
         for n in p.shape:
             size *= n
@@ -91,13 +93,13 @@ def gradcheck(net, X, Y, eps=1e-5, max_entries=200, seed=0, sample_weight=None):
         worst_diff, scale = 0.0, 0.0
         for i in entries:
             bump = eps * xp.reshape(xp.eye(1, size, k=int(i), dtype=p.dtype, device=twin.backend.device), p.shape)
-            twin._params[k] = p + bump
+            params[k] = p + bump
             c_plus = cost()
-            twin._params[k] = p - bump
+            params[k] = p - bump
             c_minus = cost()
             numeric = (c_plus - c_minus) / (2 * eps)
             worst_diff = max(worst_diff, abs(float(analytic[i]) - numeric))
             scale = max(scale, abs(float(analytic[i])), abs(numeric))
-        twin._params[k] = p
+        params[k] = p
         errors[name] = worst_diff / scale if scale else worst_diff
     return errors

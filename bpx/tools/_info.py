@@ -11,7 +11,9 @@ import os
 import platform
 import sys
 
-from ..backends._backend import _probe, auto_name, backend_status
+from .._version import __version__
+from ..backends._backend import auto_name, backend_status, probe
+from ..backends._fastest import cache_path, cached_choices
 from ..backends._libraries import LIBRARIES
 
 # the array libraries' own distributions come from the registry; these are the others worth reporting
@@ -31,7 +33,7 @@ def version(dist):
 
 
 def _devices(status):
-    return {name: lib.devices(_probe(name)[0]) for name, lib in LIBRARIES.items() if status[name] is None}
+    return {name: lib.devices(probe(name)[0]) for name, lib in LIBRARIES.items() if status[name] is None}
 
 
 def blas_info():
@@ -58,8 +60,6 @@ def _settings(status):
 
 def collect():
     """Everything ``bpx info`` reports, as a dict."""
-    from .._version import __version__
-
     status = backend_status()
     blas = blas_info()
     return {
@@ -75,6 +75,7 @@ def collect():
         "blas": blas if blas is not None else [{"note": "install threadpoolctl (bpx[info]) to see the BLAS in use"}],
         "tf32": _settings(status),
         "environment": {k: os.environ[k] for k in ENVIRONMENT if k in os.environ},
+        "fastest": {"cache_file": cache_path(), "choices": cached_choices()},
     }
 
 
@@ -93,4 +94,10 @@ def format_text(info):
     if info["environment"]:
         lines += ["", "environment:"]
         lines += [f"  {k}={v}" for k, v in info["environment"].items()]
+    fastest = info["fastest"]
+    lines += ["", f"backend='fastest' (cache {fastest['cache_file']}; this machine and software):"]
+    lines += [f"  {c['picked']:18} for MLP {'-'.join(map(str, c['network']['layer_sizes']))} {c['network']['dtype']}"
+              + (f" {c['network']['precision']}" if c["network"].get("precision") else "")
+              + f", batch {c['batch']}, {c['planned_steps']:,} planned steps (timed {c['timed_at']})"
+              for c in fastest["choices"]] or ["  no choice cached yet"]
     return "\n".join(lines)

@@ -86,8 +86,10 @@ def drift_report(specs=None, dtypes=("float32", "float64"), layer_sizes=(32, 64,
     Returns
     -------
     dict
-        JSON-ready: ``reference``, ``settings``, ``rows`` (one per backend, dtype and epoch: ``loss``,
-        ``max_abs_dloss``, ``max_abs_dW``, ``max_rel_dW``) and ``skipped`` (with the reasons)."""
+        JSON-ready: ``reference``, ``settings``, ``rows`` (one per backend, dtype and epoch: ``shuffle``
+        (whether the run and its reference shuffled), ``loss``, ``reference_loss`` (the float64 NumPy run of
+        the same setup), ``max_abs_dloss``, ``max_abs_dW``, ``max_rel_dW``) and ``skipped`` (with the
+        reasons)."""
     specs = default_specs() if specs is None else list(specs)
     for spec in specs:
         get_backend(spec)  # an unknown or unusable backend fails here, before any training
@@ -110,8 +112,9 @@ def drift_report(specs=None, dtypes=("float32", "float64"), layer_sizes=(32, 64,
             for epoch, (loss, ps, ref_loss, ref_ps) in enumerate(zip(losses, params, ref_losses, ref_params), 1):
                 dW = max(float(abs(p - r).max()) for p, r in zip(ps, ref_ps))
                 scale = max(float(abs(r).max()) for r in ref_ps)
-                rows.append({"backend": spec, "dtype": dtype, "epoch": epoch, "loss": loss,
-                             "max_abs_dloss": abs(loss - ref_loss), "max_abs_dW": dW, "max_rel_dW": dW / scale})
+                rows.append({"backend": spec, "dtype": dtype, "epoch": epoch, "shuffle": shuffle, "loss": loss,
+                             "reference_loss": ref_loss, "max_abs_dloss": abs(loss - ref_loss), "max_abs_dW": dW,
+                             "max_rel_dW": dW / scale})
     return {"reference": "numpy float64", "settings": {k: v for k, v in settings.items() if k not in ("X", "y")}
             | {"samples": samples, "optimizer": f"SGD(lr={lr}, momentum={momentum})"}, "rows": rows,
             "skipped": skipped}
@@ -129,12 +132,21 @@ def format_table(report):
     -------
     str
         The table, one line per row."""
-    lines = [f"Drift against {report['reference']} ({report['settings']['optimizer']}, "
-             f"layers {report['settings']['layer_sizes']}, batch {report['settings']['batch_size']}):", "",
-             "| backend | dtype | epoch | loss | max abs Δloss | max abs ΔW | max rel ΔW |",
-             "|---|---|---:|---:|---:|---:|---:|"]
-    for r in report["rows"]:
-        lines.append(f"| {r['backend']} | {r['dtype']} | {r['epoch']} | {r['loss']:.6f} | {r['max_abs_dloss']:.2e} "
-                     f"| {r['max_abs_dW']:.2e} | {r['max_rel_dW']:.2e} |")
+    settings = report["settings"]
+    lines = []
+    for shuffle in (True, False):  # one table per setup, each against the reference run of that same setup
+        rows = [r for r in report["rows"] if r.get("shuffle", True) is shuffle]
+        if not rows:
+            continue
+        setup = ("shuffled batches, the host permutation every backend shares" if shuffle else
+                 "unshuffled batches: a lazy backend (Dask) draws its shuffled batches by chunks, so it and its "
+                 "reference run in order")
+        lines += [*([""] if lines else []),
+                  f"Drift against {report['reference']} with the same setup ({settings['optimizer']}, "
+                  f"layers {settings['layer_sizes']}, batch {settings['batch_size']}, {setup}):", "",
+                  "| backend | dtype | epoch | loss | reference loss | max abs Δloss | max abs ΔW | max rel ΔW |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"| {r['backend']} | {r['dtype']} | {r['epoch']} | {r['loss']:.6f} | {r['reference_loss']:.6f} | "
+                  f"{r['max_abs_dloss']:.2e} | {r['max_abs_dW']:.2e} | {r['max_rel_dW']:.2e} |" for r in rows]
     lines += [f"(skipped {s['backend']} {s['dtype']}: {s['reason']})" for s in report["skipped"]]
     return "\n".join(lines)

@@ -1,6 +1,6 @@
 """The training step, written once: a pure function of (parameters, optimizer state, batch).
 
-:func:`step` is forward, backprop (BP1–BP4, the network's own ``_loss_and_grads``) and the optimizer's
+:func:`step` is forward, backprop (BP1–BP4, the functional core's ``loss_and_grads``) and the optimizer's
 update rule (:meth:`bpx.Optimizer.update`) as one function
 
     (params, state, coefs, X, Y[, weights]) -> (params, state, cost, A_L)
@@ -38,6 +38,7 @@ import copy
 
 import numpy as np
 
+from ..nn._functional import loss_and_grads, n_correct
 from ..nn._losses import normalized_weights
 from ..optimizers._first_order import Optimizer
 from ..optimizers._loss_scaling import scaled_step, with_scaler_state
@@ -45,24 +46,15 @@ from ..optimizers._loss_scaling import scaled_step, with_scaler_state
 CACHE_SIZE = 16  # compiled (architecture, optimizer) pairs kept
 
 
-def _on(net, params):
-    """``net``'s math on ``params``: the network itself when they are its parameters, else a shallow
-    copy holding ``params`` (inside a compiled function they are tracers)."""
-    if params is net._params:
-        return net
-    view = copy.copy(net)
-    view._params = params
-    return view
-
-
 def step(net, optimizer, params, state, coefs, X, Y, inplace=False, weights=None, masks=None):
     """One training step on the batch (X, Y) as a pure function (unless ``inplace``): returns the new
     parameters and optimizer state, the batch's cost before the update (a 0-d array) and A[L].
     ``weights``: None, or the batch's normalised sample weights (an (m, 1) column); ``masks``: the
-    batch's dropout masks (``MLP._dropout_masks``), or None."""
+    batch's dropout masks (``MLP.dropout_masks``), or None. ``net`` supplies the architecture (the
+    functional core's :class:`bpx.nn._functional.Network`), ``params`` the numbers."""
     if getattr(net, "loss_scaler", None) is not None:  # fp16: dynamic loss scaling, the generic update
-        return scaled_step(_on(net, params), optimizer, params, state, coefs, X, Y, weights, masks)
-    cost, grads, A_L = (net if params is net._params else _on(net, params))._loss_and_grads(X, Y, weights, masks)
+        return scaled_step(net, optimizer, params, state, coefs, X, Y, weights, masks)
+    cost, grads, A_L = loss_and_grads(net, params, X, Y, weights, masks)
     params, state = optimizer.update(params, grads, state, coefs, inplace)
     return params, state, cost, A_L
 
@@ -85,29 +77,29 @@ class EagerSteps:
         self.functional = functional(optimizer)
         if self.functional:
             prepare(net, optimizer)
-            self.inplace = optimizer.use_inplace(net._params)
+            self.inplace = optimizer.use_inplace(net.params)
 
     def __call__(self, X, Y, weights=None, masks=None):
         net, optimizer = self.net, self.optimizer
         if not self.functional:  # an optimizer with its own step(): the stateful interface
-            cost, grads, A_L = net._loss_and_grads(X, Y, weights, masks)
-            net._params = optimizer.step(net._params, grads)
+            cost, grads, A_L = loss_and_grads(net, net.params, X, Y, weights, masks)
+            net.params = optimizer.step(net.params, grads)
             return cost, A_L
-        if optimizer._shapes is None:  # reset() between steps (a callback): a fresh state, as eager_step makes
+        if not optimizer.prepared:  # reset() between steps (a callback): a fresh state, as eager_step makes
             prepare(net, optimizer)
         optimizer.t += 1
-        net._params, optimizer._state, cost, A_L = step(net, optimizer, net._params, optimizer._state,
-                                                        optimizer.coefficients(optimizer.t), X, Y, self.inplace,
-                                                        weights, masks)
+        net.params, optimizer.state, cost, A_L = step(net, optimizer, net.params, optimizer.state,
+                                                      optimizer.coefficients(optimizer.t), X, Y, self.inplace,
+                                                      weights, masks)
         return cost, A_L
 
 
 def prepare(net, optimizer):
     """The optimizer's state for ``net``'s parameters (:meth:`Optimizer.prepare`), with the loss scaler's
     entries added for an fp16 network (:mod:`bpx.loss_scaling`)."""
-    state = optimizer.prepare(net._params)
+    state = optimizer.prepare(net.params)
     if getattr(net, "loss_scaler", None) is not None:
-        state = optimizer._state = with_scaler_state(net.loss_scaler, state, net._params)
+        state = optimizer.state = with_scaler_state(net.loss_scaler, state, net.params)
     return state
 
 
@@ -138,12 +130,12 @@ def train_step(net, optimizer, X, Y):
     """One step of ``net.train_step``: compiled where the library compiles, else :func:`eager_step`.
     Returns the cost (a 0-d array)."""
     if not compiles(net, optimizer) or any(getattr(net, "dropout", None) or ()):  # one step's masks: eager
-        return eager_step(net, optimizer, X, Y, masks=net._dropout_masks(X.shape[0]))[0]
+        return eager_step(net, optimizer, X, Y, masks=net.dropout_masks(X.shape[0]))[0]
     compiled = Compiled.get(net, optimizer)
     state = prepare(net, optimizer)
     optimizer.t += 1
     coefs = _coefs(net, optimizer, optimizer.t, 1)[0]
-    net._params, optimizer._state, cost = compiled.step(list(net._params), state, coefs, X, Y)
+    net.params, optimizer.state, cost = compiled.step(list(net.params), state, coefs, X, Y)
     return cost
 
 
@@ -161,8 +153,8 @@ def epoch(net, optimizer, X, Y, order, batch, sample_weight=None, masks=None):
     optimizer.t += n
     if order is not None:  # a host array: the compiled call moves it with its arguments (cheaper than a put first)
         order = order.astype(np.int32)
-    net._params, optimizer._state, costs, values = compiled.epoch(list(net._params), state, coefs, X, Y, order,
-                                                                  sample_weight, masks, batch)
+    net.params, optimizer.state, costs, values = compiled.epoch(list(net.params), state, coefs, X, Y, order,
+                                                                sample_weight, masks, batch)
     return costs, values
 
 
@@ -174,7 +166,7 @@ def epoch_masks(net, m, batch):
     if not any(net.dropout):
         return None
     sizes = [batch] * (m // batch) + ([m % batch] if m % batch else [])
-    drawn = [[net._dropout_rng.random((rows, layer.n_out)) >= p if p else None
+    drawn = [[net.rngs.dropout.random((rows, layer.n_out)) >= p if p else None
               for layer, p in zip(net.layers, net.dropout)] for rows in sizes]
     full = m // batch
     move = net.backend.asarray
@@ -202,7 +194,7 @@ class Compiled:
     def get(cls, net, optimizer):
         # the activation and loss objects too: a user activation registered again under its name is new math
         math = tuple(id(layer.activation) for layer in net.layers) + (id(net.loss_fn),)
-        key = (type(net), repr(net), math, str(net.backend.device), type(optimizer), optimizer._math_key())
+        key = (type(net), repr(net), math, str(net.backend.device), type(optimizer), optimizer.math_key())
         compiled = cls._cache.get(key)
         if compiled is None:
             compiled = cls._cache[key] = cls(net, optimizer)
@@ -214,9 +206,9 @@ class Compiled:
     def __init__(self, net, optimizer):
         # private copies: the cache must hold neither the caller's arrays nor objects they may change
         self.net = copy.copy(net)
-        self.net._params, self.net.optimizer = None, None
+        self.net.params, self.net.optimizer = [], None
         self.optimizer = copy.copy(optimizer)
-        self.optimizer._shapes = self.optimizer._state = None
+        self.optimizer.reset()
         library = net.backend.library
         self.library = library
         self.step = library.jit(self._step, donate_argnums=(0, 1))
@@ -233,8 +225,8 @@ class Compiled:
         xp = self.net.backend.xp
         weights = None if w is None else normalized_weights(w, xp)
         masks = None
-        if keep is not None:  # MLP._dropout_masks' arithmetic on the host-drawn keep-masks
-            masks = [None if k is None else xp.astype(k, self.net._dtype) * (1.0 / (1.0 - p))
+        if keep is not None:  # MLP.dropout_masks' arithmetic on the host-drawn keep-masks
+            masks = [None if k is None else xp.astype(k, self.net.array_dtype) * (1.0 / (1.0 - p))
                      for k, p in zip(keep, self.net.dropout)] + [None]
         params, state, cost, A_L = step(self.net, self.optimizer, params, state, tuple(coefs), X, Y, weights=weights,
                                         masks=masks)
@@ -243,8 +235,8 @@ class Compiled:
     def _correct(self, A_L, Y):
         net = self.net
         if net.is_classifier:
-            return net._n_correct(A_L, Y)
-        return net.backend.xp.zeros((), dtype=net._dtype, device=net.backend.device)
+            return n_correct(net, A_L, Y)
+        return net.backend.xp.zeros((), dtype=net.array_dtype, device=net.backend.device)
 
     def _epoch(self, params, state, coefs, X, Y, order, w, masks, batch):
         xp = self.net.backend.xp

@@ -14,6 +14,7 @@ import copy
 
 import numpy as np
 
+from ...nn._functional import measure
 from ...nn._losses import normalized_weights
 from ...optimizers._lbfgs import Objective
 from .._step import compiles, epoch_masks
@@ -28,7 +29,7 @@ class CompiledEngine(EagerEngine):
     batch_hooks = "replayed"  # on_batch_end runs after the compiled epoch, from its per-batch costs
 
     def snapshot(self):
-        return list(self.net._params)  # compiled epochs never overwrite their inputs
+        return list(self.net.params)  # compiled epochs never overwrite their inputs
 
     def epoch(self, optimizer, data, batch, rng, position=None, stop=None, on_batch=None):
         if not compiles(self.net, optimizer):  # an optimizer with its own stateful step(): eager steps
@@ -49,7 +50,7 @@ class CompiledEngine(EagerEngine):
             return super().host_values(values, val)
         net = self.net
         if val is not None:
-            values = net.backend.xp.concat([values, net.backend.xp.stack(net._measure(*val))])
+            values = net.backend.xp.concat([values, net.backend.xp.stack(measure(net, net.params, *val))])
         return [float(v) for v in net.backend.to_numpy(values)]
 
     def objective(self, data, weight_decay):
@@ -63,19 +64,18 @@ class CompiledObjective(Objective):
 
     def __init__(self, net, X, Y, weights, weight_decay):
         super().__init__(net, X, Y, weights, weight_decay)
-        self._view = copy.copy(net)  # the compiled function's own network (its parameters are tracers)
-        self._view.optimizer = None
+        self._view = copy.copy(net)  # the compiled function's own network: the architecture, no arrays
+        self._view.params, self._view.optimizer = [], None
         self._zeros = None
         self._compiled = net.backend.library.jit(self._evaluate)
 
     def _evaluate(self, theta, d, X, Y, weights):
         inner = copy.copy(self)  # the data as arguments, not constants baked into the compiled function
         inner.X, inner.Y, inner.weights = X, Y, weights
-        self._view._params = self.unflat(theta)
-        return inner.evaluate(self._view, theta, d)
+        return inner.evaluate(self._view, self.unflat(theta), theta, d)  # the parameters are tracers here
 
     def __call__(self, theta, d=None):
-        self.net._params = self.unflat(theta)
+        self.net.params = self.unflat(theta)
         if d is None:  # gᵀd is not read without a direction: a zero direction keeps one compiled shape
             if self._zeros is None:
                 self._zeros = self.net.backend.asarray(np.zeros(theta.shape[0]), self.net.dtype)

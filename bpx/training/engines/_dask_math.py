@@ -3,7 +3,7 @@
 over row chunks, on a ``dask.distributed`` cluster when a ``Client`` is active, else on Dask's local
 scheduler.
 
-The math is the network's own, never a copy: each row chunk runs ``MLP._forward`` and ``MLP._backward``
+The math is the network's own, never a copy: each row chunk runs the functional core's ``forward`` and ``backward``
 (the Dense layers, the loss's BP1, BP2) on its rows inside one task, and returns its share of BP3/BP4's
 sum over samples, ``m_c · ∂C_c/∂p`` (with its summed loss and correct count) as one small host row.
 Dask adds those rows up in a tree reduction (fan-in :data:`SPLIT_EVERY`), so one step is
@@ -48,56 +48,49 @@ import dask
 import dask.array as da
 import numpy as np
 
-from ...backends._backend import namespace, to_numpy
+from ...backends._backend import library_of, namespace, to_numpy
+from ...data._adapter import as_inputs, as_targets
 from ...data._dask_arrays import CHUNK_BYTES, as_dask, client, connect, default_rows, is_dask  # noqa: F401
+from ...nn._functional import backward, measure, n_correct
+from ...nn._functional import forward as forward_pass
 
 SPLIT_EVERY = 8  # fan-in of the tree reduction of the per-chunk sums
 PERSIST_FRACTION = 0.5  # persist X and Y when they take at most this share of the memory available
 
 
 # -- the per-chunk math -------------------------------------------------------------------------------
-class _ChunkNet:
-    """What the network's math reads from an MLP (layers, loss, output), with the parameters bound per
-    task: the model class's own ``_forward``, ``_backward``, ``_measure`` and ``_n_correct`` run on it as
-    they are, on one row chunk. Small: it travels with every task. ``weighted``: the chunks get a column
-    of sample weights; ``dropout``: the chunks get one keep-mask per hidden layer with dropout."""
+class ChunkNet:
+    """What the functional core reads from a network (:class:`bpx.nn._functional.Network`: layers,
+    loss, output), without its arrays: :meth:`bind` gives it, per task, the namespace of a row chunk and
+    the parameters unpacked from the step's flat vector. Small: it travels with every task.
+    ``weighted``: the chunks get a column of sample weights; ``dropout``: the chunks get one keep-mask
+    per hidden layer with dropout."""
 
     def __init__(self, net, weighted=False, dropout=False):
-        self.model = type(net)  # the math's home (pickled by reference)
-        self.layers, self.loss_fn, self._fused, self.output = net.layers, net.loss_fn, net._fused, net.output
-        self._slices = net._slices  # each layer's parameters in the list (W, b or W alone)
+        self.layers, self.loss_fn, self.fused, self.output = net.layers, net.loss_fn, net.fused, net.output
+        self.slices = net.slices  # each layer's parameters in the list (W, b or W alone)
         self.is_classifier = net.is_classifier
         self.shapes = net.param_shapes()
         self.n_values = sum(math.prod(s) for s in self.shapes)
         self.weighted = weighted
         self.dropout = list(net.dropout) if dropout else None
-
-    def _forward(self, X, masks=None):
-        return self.model._forward(self, X, masks)
-
-    def _backward(self, A_L, caches, Y, weights=None, masks=None):
-        return self.model._backward(self, A_L, caches, Y, weights, masks)
-
-    def _measure(self, X, Y, masks=None):
-        return self.model._measure(self, X, Y, masks)
-
-    def _n_correct(self, A, Y):
-        return self.model._n_correct(self, A, Y)
+        self.backend = self.array_dtype = None  # set per chunk by bind
 
     def bind(self, flat, X):
-        """A copy holding the parameters unpacked from the host vector ``flat``, in X's namespace."""
+        """``(view, params)``: a copy in X's namespace and dtype, and the parameters unpacked from the
+        host vector ``flat``."""
         xp = namespace(X)
         if not array_api_compat.is_numpy_array(X):  # CuPy chunks (dask-cuda): the parameters follow the data
             flat = xp.asarray(flat)
         bound = copy.copy(self)
         bound.backend = types.SimpleNamespace(xp=xp, device=array_api_compat.device(X))
-        bound._dtype = X.dtype
-        bound._params, start = [], 0
+        bound.array_dtype = X.dtype
+        params, start = [], 0
         for shape in self.shapes:
             size = math.prod(shape)
-            bound._params.append(xp.reshape(flat[start:start + size], shape))
+            params.append(xp.reshape(flat[start:start + size], shape))
             start += size
-        return bound
+        return bound, params
 
 
 def _host_row(xp, values):
@@ -105,7 +98,7 @@ def _host_row(xp, values):
     return row if array_api_compat.is_numpy_array(row) else to_numpy(row)
 
 
-def _chunk_gradients(X, Y, *rest):
+def chunk_gradients(X, Y, *rest):
     """One row chunk's share of a step: the row ``[m_c·∂C_c/∂p for every parameter value...,
     m_c·C_c, correct_c]``. ``C_c`` is the chunk's mean loss, so ``m_c·∂C_c/∂p`` is BP3/BP4's sum over the
     chunk's samples; adding the rows of every chunk gives the batch's sums. ``rest`` is the chunk's
@@ -128,10 +121,10 @@ def _chunk_gradients(X, Y, *rest):
     if math_.dropout is not None:
         keep = iter(blocks)
         masks = [xp.astype(next(keep), X.dtype) * (1.0 / (1.0 - p)) if p else None for p in math_.dropout] + [None]
-    net = math_.bind(flat, X)
-    A_L, caches = net._forward(X, masks)
-    cost, grads, _ = net._backward(A_L, caches, Y, weights, masks)
-    correct = net._n_correct(A_L, Y) if math_.is_classifier else xp.zeros((), dtype=X.dtype)
+    net, params = math_.bind(flat, X)
+    A_L, caches = forward_pass(net, params, X, masks)
+    cost, grads, _ = backward(net, params, A_L, caches, Y, weights, masks)
+    correct = n_correct(net, A_L, Y) if math_.is_classifier else xp.zeros((), dtype=X.dtype)
     sums = [xp.reshape(g, (-1,)) * scale for g in grads]
     tail = [xp.reshape(cost * scale, (1,)), xp.reshape(xp.astype(correct, X.dtype), (1,))]
     if math_.weighted:
@@ -139,18 +132,18 @@ def _chunk_gradients(X, Y, *rest):
     return _host_row(xp, sums + tail)
 
 
-def _chunk_measure(X, Y, flat, math_):
-    """One row chunk's ``[m_c·C_c, correct_c]`` (``MLP._measure``: a forward pass)."""
+def chunk_measure(X, Y, flat, math_):
+    """One row chunk's ``[m_c·C_c, correct_c]`` (the functional core's ``measure``: a forward pass)."""
     xp = namespace(X)
     if X.shape[0] == 0:
         return np.zeros((1, 2), dtype=X.dtype)
     if not bool(xp.all(xp.isfinite(X))):
         raise ValueError(f"X contains NaN or infinite values (in a row chunk of {X.shape[0]} rows)")
-    cost, correct = math_.bind(flat, X)._measure(X, Y)
+    cost, correct = measure(*math_.bind(flat, X), X, Y)
     return _host_row(xp, [xp.reshape(cost * float(X.shape[0]), (1,)), xp.reshape(xp.astype(correct, X.dtype), (1,))])
 
 
-def _reduce(function, X, Y, shared, math_, width, extra=()):
+def reduce_chunks(function, X, Y, shared, math_, width, extra=()):
     """The lazy sum over row chunks of ``function``'s (1, width) rows: Dask's tree reduction. ``extra``:
     more arrays with X's row chunks (sample weights, keep-masks), handed to ``function`` after Y."""
     parts = da.map_blocks(function, X, Y, *extra, shared, math_, chunks=((1,) * X.numblocks[0], (width,)),
@@ -158,19 +151,19 @@ def _reduce(function, X, Y, shared, math_, width, extra=()):
     return parts.sum(axis=0, split_every=SPLIT_EVERY)
 
 
-def _share(net):
+def share(net):
     """The parameters as one flat host vector, one key of the step's graph that every chunk task reads.
 
     A key of the graph, not data scattered to the workers: the scheduler can always recompute it, so a
     worker lost mid-step costs a retry, never the fit (scattered data has no recipe: losing its holder
     cancels the step). The vector passes through the scheduler once per step (P values)."""
     flat = np.concatenate([np.reshape(p if array_api_compat.is_numpy_array(p) else to_numpy(p), -1)
-                           for p in net._params])
+                           for p in net.params])
     return dask.delayed(flat, pure=False)
 
 
 # -- checking and preparing the data ------------------------------------------------------------------
-def _host_twin(net):
+def host_twin(net):
     """The network on the host library (NumPy): what the per-chunk tasks of forward/predict/evaluate and
     the target encoding call. Parameters are copied; the optimizer is not."""
     return net.copy(backend="numpy")
@@ -180,24 +173,22 @@ def _twin_for(twin, X):
     """``twin`` on X's library when the chunks are not NumPy (CuPy under dask-cuda)."""
     if array_api_compat.is_numpy_array(X):
         return twin
-    from ...backends._backend import _library
-
-    return twin.copy(backend=_library(X).name)
+    return twin.copy(backend=library_of(X).name)
 
 
-def _features(net, twin, X, name="X"):
+def features(net, twin, X, name="X"):
     """X checked up front (shape, dtype, columns: as_matrix's messages), cast to the network's dtype."""
     X = as_dask(X, name=name)
     if X.ndim != 2:  # as_matrix's message, from a read-only view of zeros of X's shape (no memory)
-        twin._X(np.broadcast_to(np.zeros((), dtype=X.dtype), X.shape), name)
+        as_inputs(twin, np.broadcast_to(np.zeros((), dtype=X.dtype), X.shape), name)
         raise ValueError(f"{name} must be 2-D (samples, features), got shape {X.shape}")
-    twin._X(np.zeros((1, X.shape[1]), dtype=X.dtype), name)  # dtype and width, with as_matrix's messages
+    as_inputs(twin, np.zeros((1, X.shape[1]), dtype=X.dtype), name)  # dtype and width, with as_matrix's messages
     if X.shape[0] == 0:
         raise ValueError(f"{name} is empty: it has 0 samples (shape {X.shape})")
     return X.astype(net.dtype) if X.dtype != np.dtype(net.dtype) else X
 
 
-def _targets(twin, Y, X, name="Y", encode=True):
+def targets(twin, Y, X, name="Y", encode=True):
     """Y as a dask array with X's row chunks: one-hot (m, n_out) targets when ``encode`` (the network's
     ``_Y``, run per chunk: bad labels surface in the first pass over the data), else as given."""
     if Y is None:
@@ -220,7 +211,7 @@ def _targets(twin, Y, X, name="Y", encode=True):
             raise ValueError(f"{name} has {host.shape[0]} samples but X has {m}")
         Y = da.from_array(host, chunks=(rows,) + ((-1,) if host.ndim == 2 else ()))
     probe = np.zeros((1,) + Y.shape[1:], dtype=Y.dtype)
-    twin._Y(probe, 1, name)  # dtype, width and shape errors now, with the network's messages
+    as_targets(twin, probe, 1, name)  # dtype, width and shape errors now, with the network's messages
     if not encode:
         return Y
     n_out = twin.n_outputs
@@ -229,7 +220,7 @@ def _targets(twin, Y, X, name="Y", encode=True):
 
 
 def _encode_chunk(Y, twin, name):
-    return twin._Y(Y, Y.shape[0], name) if Y.shape[0] else np.zeros((0, twin.n_outputs), dtype=twin.dtype)
+    return as_targets(twin, Y, Y.shape[0], name) if Y.shape[0] else np.zeros((0, twin.n_outputs), dtype=twin.dtype)
 
 
 def _nonfinite_chunks(X):
@@ -250,7 +241,7 @@ def _fits_in_memory(nbytes):
     return nbytes <= PERSIST_FRACTION * total
 
 
-def _prepare(pairs):
+def prepare(pairs):
     """Persist the (X, Y) pairs when they fit in memory, then one pass over every chunk: non-finite
     values in X, and the targets' encoding (labels in range, finite) in Y. Returns the pairs to use."""
     if _fits_in_memory(sum(X.nbytes + Y.nbytes for X, Y, _ in pairs)):
@@ -270,8 +261,8 @@ def _prepare(pairs):
 # -- public entry points (MLP dispatches here for dask arrays) ---------------------------------------------
 def forward(net, X, method="forward"):
     """``net.forward(X)`` (or ``predict``/``predict_proba``) as a lazy dask array, one task per row chunk."""
-    twin = _host_twin(net)
-    X = _features(net, twin, X)
+    twin = host_twin(net)
+    X = features(net, twin, X)
     sample = getattr(twin, method)(np.zeros((1, X.shape[1]), dtype=net.dtype))
     if sample.ndim == 1:
         return X.map_blocks(_apply_chunk, twin, method, drop_axis=1, chunks=(X.chunks[0],), dtype=sample.dtype,
@@ -286,16 +277,16 @@ def _apply_chunk(X, twin, method):
 
 def evaluate(net, X, Y):
     """``{"loss", "accuracy"}`` over a dask X (and Y), computed chunk by chunk in one graph execution."""
-    twin = _host_twin(net)
-    X = _features(net, twin, X)
-    Y = _targets(twin, Y, X)
-    return _evaluate_prepared(net, X, Y)
+    twin = host_twin(net)
+    X = features(net, twin, X)
+    Y = targets(twin, Y, X)
+    return evaluate_prepared(net, X, Y)
 
 
-def _evaluate_prepared(net, X, Y, flat=None):
+def evaluate_prepared(net, X, Y, flat=None):
     m = X.shape[0]
-    flat = _share(net) if flat is None else flat
-    cost, correct = (float(v) for v in dask.compute(_reduce(_chunk_measure, X, Y, flat, _ChunkNet(net), 2))[0])
+    flat = share(net) if flat is None else flat
+    cost, correct = (float(v) for v in dask.compute(reduce_chunks(chunk_measure, X, Y, flat, ChunkNet(net), 2))[0])
     result = {"loss": cost / m}
     if net.is_classifier:
         result["accuracy"] = correct / m
@@ -304,17 +295,17 @@ def _evaluate_prepared(net, X, Y, flat=None):
 
 def loss_and_grads(net, X, Y, dropout=False):
     """``(cost, grads)`` on a dask X: one step's sums (no update), the gradients on the network's backend.
-    ``dropout``: with the network's dropout masks (drawn on the host, as ``MLP._dropout_masks`` draws a
+    ``dropout``: with the network's dropout masks (drawn on the host, as ``MLP.dropout_masks`` draws a
     batch's), as a training step sees it."""
-    twin = _host_twin(net)
-    X = _features(net, twin, X)
-    ((X, Y, _),) = _prepare([(X, _targets(twin, Y, X), ("X", "Y"))])
+    twin = host_twin(net)
+    X = features(net, twin, X)
+    ((X, Y, _),) = prepare([(X, targets(twin, Y, X), ("X", "Y"))])
     dropout = dropout and any(net.dropout)
-    math_ = _ChunkNet(net, dropout=dropout)
-    extra = [da.from_array(net._dropout_rng.random((X.shape[0], layer.n_out)) >= p, chunks=(X.chunks[0], -1))
+    math_ = ChunkNet(net, dropout=dropout)
+    extra = [da.from_array(net.rngs.dropout.random((X.shape[0], layer.n_out)) >= p, chunks=(X.chunks[0], -1))
              for layer, p in zip(net.layers, net.dropout) if p] if dropout else []
-    sums = dask.compute(_reduce(_chunk_gradients, X, Y, _share(net), math_, math_.n_values + 2, extra))[0]
-    grads = [net.backend.asarray(g, net.dtype) for g in _unflatten(sums[:-2] / X.shape[0], math_.shapes)]
+    sums = dask.compute(reduce_chunks(chunk_gradients, X, Y, share(net), math_, math_.n_values + 2, extra))[0]
+    grads = [net.backend.asarray(g, net.dtype) for g in unflatten(sums[:-2] / X.shape[0], math_.shapes)]
     return float(sums[-2]) / X.shape[0], grads
 
 
@@ -322,11 +313,11 @@ def train_step(net, X, Y, optimizer):
     """``MLP.train_step`` on a dask X: one update on exactly this batch (with fresh dropout masks); the
     cost before it."""
     cost, grads = loss_and_grads(net, X, Y, dropout=True)
-    net._params = optimizer.step(net._params, grads)
+    net.params = optimizer.step(net.params, grads)
     return cost
 
 
-def _unflatten(flat, shapes):
+def unflatten(flat, shapes):
     out, start = [], 0
     for shape in shapes:
         size = math.prod(shape)
@@ -335,7 +326,7 @@ def _unflatten(flat, shapes):
     return out
 
 
-def _batches(arrays, batch, rng):
+def batches(arrays, batch, rng):
     """The epoch's batches of ``arrays`` (X, Y and any other arrays with X's row chunks): the arrays
     themselves (full batch), consecutive slices, or with ``rng`` the chunk-order + within-chunk
     permutation scheme of the module docstring."""

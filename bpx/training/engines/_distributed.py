@@ -5,7 +5,9 @@ the optimizer live on the client (host NumPy arrays) and are updated there. Samp
 column chunked like X, dropout keep-masks (drawn on the host per batch, in the eager engine's order)
 as arrays chunked like the batch, so both work on dask arrays. L-BFGS evaluates its cost and gradient
 with one graph per evaluation: the classic data-parallel full-batch method. The engine can stop after
-any step and continue an epoch from that position, as the eager engine does.
+any step and continue an epoch from that position, as the eager engine does; on a dask.distributed
+client a step that a stop request, a lost scheduler or a cluster without workers holds up is given up
+or reported (:mod:`bpx.training.engines._cluster`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,24 @@ import dask
 import dask.array as da
 import numpy as np
 
+from ...data._adapter import as_sample_weight
 from ...optimizers._lbfgs import Objective
-from . import _dask_math as dd
+from ._cluster import compute
+from ._dask_math import (
+    ChunkNet,
+    batches,
+    chunk_gradients,
+    chunk_measure,
+    evaluate_prepared,
+    features,
+    host_twin,
+    is_dask,
+    prepare,
+    reduce_chunks,
+    share,
+    targets,
+    unflatten,
+)
 
 
 class DistributedEngine:
@@ -34,27 +52,27 @@ class DistributedEngine:
         holds out the rows the eager engine holds out (one permutation of the shuffle stream), taken
         chunk by chunk in their stored order."""
         net = self.net
-        twin = dd._host_twin(net)
-        X = dd._features(net, twin, X)
-        pairs = [(X, dd._targets(twin, Y, X), ("X", "Y"))]
+        twin = host_twin(net)
+        X = features(net, twin, X)
+        pairs = [(X, targets(twin, Y, X), ("X", "Y"))]
         w = None
         if sample_weight is not None:
-            host = sample_weight.compute() if dd.is_dask(sample_weight) else sample_weight
-            w = np.asarray(net.backend.to_numpy(net._sample_weight(host, X.shape[0])))
+            host = sample_weight.compute() if is_dask(sample_weight) else sample_weight
+            w = np.asarray(net.backend.to_numpy(as_sample_weight(net, host, X.shape[0])))
         if validation_data is not None:
-            X_val = dd._features(net, twin, validation_data[0])
-            pairs.append((X_val, dd._targets(twin, validation_data[1], X_val), ("X", "Y")))
+            X_val = features(net, twin, validation_data[0])
+            pairs.append((X_val, targets(twin, validation_data[1], X_val), ("X", "Y")))
         elif validation_split:
             m = X.shape[0]
             n_val = max(1, int(round(m * validation_split)))
             if n_val >= m:
                 raise ValueError(f"validation_split={validation_split} leaves no training samples out of {m}")
-            order = net._shuffle_rng.permutation(m)
+            order = net.rngs.shuffle.permutation(m)
             train, held = np.sort(order[n_val:]), np.sort(order[:n_val])
             (X, Y, names) = pairs[0]
             pairs = [(X[train], Y[train], names), (X[held], Y[held], names)]
             w = None if w is None else w[train]
-        pairs = dd._prepare(pairs)
+        pairs = prepare(pairs)
         (X, Y, _), val = pairs[0], (pairs[1][:2] if len(pairs) > 1 else None)
         if w is not None:
             w = da.from_array(w.reshape(-1, 1).astype(net.dtype), chunks=(X.chunks[0], (1,)))
@@ -64,7 +82,7 @@ class DistributedEngine:
     # -- mini-batch epochs ---------------------------------------------------------------------------
     def snapshot(self):
         xp = self.net.backend.xp
-        return [xp.asarray(p, copy=True) for p in self.net._params]
+        return [xp.asarray(p, copy=True) for p in self.net.params]
 
     def epoch(self, optimizer, data, batch, rng, position=None, stop=None, on_batch=None):
         """One epoch, one graph per step; returns ``(costs, values, None)`` (host values ``[summed cost,
@@ -74,7 +92,7 @@ class DistributedEngine:
         xp = net.backend.xp
         weighted = data.w is not None
         dropout = any(net.dropout)
-        math_ = dd._ChunkNet(net, weighted=weighted, dropout=dropout)
+        math_ = ChunkNet(net, weighted=weighted, dropout=dropout)
         width = math_.n_values + (3 if weighted else 2)
         costs, correct, summed, first = [], 0.0, 0.0, 0
         if position is not None:
@@ -82,13 +100,19 @@ class DistributedEngine:
             correct, summed, first = position["correct"], position["summed"], position["next_batch"]
         arrays = [data.X, data.Y] + ([data.w] if weighted else [])
         m = data.m
-        for k, batch_arrays in enumerate(dd._batches(arrays, batch, rng)):
+        for k, batch_arrays in enumerate(batches(arrays, batch, rng)):
             if k < first:
                 continue  # replayed to draw the same batches; no work
             Xb, Yb = batch_arrays[:2]
             rows = Xb.shape[0]
+            masks_from = net.rngs.dropout.bit_generator.state if dropout else None
             extra = batch_arrays[2:] + (self._masks(Xb) if dropout else [])
-            sums = dask.compute(dd._reduce(dd._chunk_gradients, Xb, Yb, dd._share(net), math_, width, extra))[0]
+            sums = compute(reduce_chunks(chunk_gradients, Xb, Yb, share(net), math_, width, extra), stop)
+            if sums is None:  # given up (a stop request, a lost scheduler): continue later from this batch
+                if dropout:
+                    net.rngs.dropout.bit_generator.state = masks_from
+                return None, None, {"next_batch": k, "costs": [float(c) for c in costs], "correct": correct,
+                                    "summed": summed}
             if weighted:  # Σ w·∂L/∂p, Σ w·L, correct, Σ w: the batch's weighted means
                 total = max(float(sums[-1]), float(np.finfo(sums.dtype).smallest_normal))
                 flat, cost, hits = sums[:-3] / total, sums[-3] / total, sums[-2]
@@ -96,8 +120,8 @@ class DistributedEngine:
             else:
                 flat, cost, hits = sums[:-2] / rows, sums[-2] / rows, sums[-1]
                 summed += float(sums[-2])
-            grads = dd._unflatten(flat, math_.shapes)
-            net._params = optimizer.step(net._params, [net.backend.asarray(g, net.dtype) for g in grads])
+            grads = unflatten(flat, math_.shapes)
+            net.params = optimizer.step(net.params, [net.backend.asarray(g, net.dtype) for g in grads])
             costs.append(net.backend.asarray(cost, net.dtype))
             correct += float(hits)
             if on_batch is not None:
@@ -105,15 +129,15 @@ class DistributedEngine:
             if stop.signal is not None and k < -(-m // batch) - 1:
                 return None, None, {"next_batch": k + 1, "costs": [float(c) for c in costs], "correct": correct,
                                     "summed": summed}
-        finite = xp.all(xp.stack([xp.all(xp.isfinite(p)) for p in net._params]))
+        finite = xp.all(xp.stack([xp.all(xp.isfinite(p)) for p in net.params]))
         values = [summed, correct, float(finite)]
         return costs, values, None
 
     def _masks(self, Xb):
-        """The batch's keep-masks, drawn on the host (as ``MLP._dropout_masks`` draws them), chunked like Xb."""
+        """The batch's keep-masks, drawn on the host (as ``MLP.dropout_masks`` draws them), chunked like Xb."""
         net = self.net
         rows = Xb.shape[0]
-        return [da.from_array(net._dropout_rng.random((rows, layer.n_out)) >= p, chunks=(Xb.chunks[0], -1))
+        return [da.from_array(net.rngs.dropout.random((rows, layer.n_out)) >= p, chunks=(Xb.chunks[0], -1))
                 for layer, p in zip(net.layers, net.dropout) if p]
 
     def host_values(self, values, val):
@@ -123,7 +147,7 @@ class DistributedEngine:
         if val is not None:
             net = self.net
             cost, correct = (float(v) for v in dask.compute(
-                dd._reduce(dd._chunk_measure, val[0], val[1], dd._share(net), dd._ChunkNet(net), 2))[0])
+                reduce_chunks(chunk_measure, val[0], val[1], share(net), ChunkNet(net), 2))[0])
             values += [cost / val[0].shape[0], correct]
         return values
 
@@ -138,7 +162,7 @@ class DistributedEngine:
         net = self.net
         entry = {"loss": f_data, "accuracy": correct / data.m if net.is_classifier else None}
         if data.val is not None:
-            measured = dd._evaluate_prepared(net, data.val[0], data.val[1])
+            measured = evaluate_prepared(net, data.val[0], data.val[1])
             entry["val_loss"] = measured["loss"]
             entry["val_accuracy"] = measured.get("accuracy")
         return entry
@@ -159,20 +183,20 @@ class _Data:
 
 class DistributedObjective(Objective):
     """L-BFGS's full-batch cost and gradient as one Dask graph per evaluation (the per-chunk sums of
-    :func:`bpx.distributed._chunk_gradients`), on the client's host parameters."""
+    :func:`bpx.training.engines._dask_math.chunk_gradients`), on the client's host parameters."""
 
     def __init__(self, net, data, weight_decay):
         super().__init__(net, data.X, data.Y, data.w, weight_decay)
         self.data = data
-        self.math = dd._ChunkNet(net, weighted=data.w is not None)
+        self.math = ChunkNet(net, weighted=data.w is not None)
 
     def __call__(self, theta, d=None):
         xp, data = self.xp, self.data
-        self.net._params = self.unflat(theta)
+        self.net.params = self.unflat(theta)
         weighted = data.w is not None
         width = self.math.n_values + (3 if weighted else 2)
         extra = [data.w] if weighted else []
-        sums = dask.compute(dd._reduce(dd._chunk_gradients, data.X, data.Y, dask.delayed(theta, pure=False),
+        sums = dask.compute(reduce_chunks(chunk_gradients, data.X, data.Y, dask.delayed(theta, pure=False),
                                        self.math, width, extra))[0]
         rows = float(sums[-1]) if weighted else float(data.m)
         if weighted:

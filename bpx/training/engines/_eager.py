@@ -8,6 +8,8 @@ an epoch from such a position, so a resumed run takes exactly the remaining step
 
 from __future__ import annotations
 
+from ...data._adapter import as_data, as_sample_weight
+from ...nn._functional import measure, n_correct, n_correct_batches
 from ...nn._losses import normalized_weights
 from ...optimizers._lbfgs import Objective
 from .._step import EagerSteps
@@ -39,15 +41,15 @@ class EagerEngine:
         """Checked device arrays; ``validation_split`` holds out a random fraction (the shuffle stream's
         next permutation; sample weights are split alike)."""
         net = self.net
-        X, Y = net._XY(X, Y)
-        w = None if sample_weight is None else net._sample_weight(sample_weight, X.shape[0])
-        val = net._XY(*validation_data) if validation_data is not None else None
+        X, Y = as_data(net, X, Y)
+        w = None if sample_weight is None else as_sample_weight(net, sample_weight, X.shape[0])
+        val = as_data(net, *validation_data) if validation_data is not None else None
         if validation_split:
             m = X.shape[0]
             n_val = max(1, int(round(m * validation_split)))
             if n_val >= m:
                 raise ValueError(f"validation_split={validation_split} leaves no training samples out of {m}")
-            order = net.backend.asarray(net._shuffle_rng.permutation(m))
+            order = net.backend.asarray(net.rngs.shuffle.permutation(m))
             xp = net.backend.xp
             train, held = order[n_val:], order[:n_val]
             val = (xp.take(X, held, axis=0), xp.take(Y, held, axis=0))
@@ -59,7 +61,7 @@ class EagerEngine:
     def snapshot(self):
         """The parameters the epoch starts from (restored if it diverges): copies, as steps update in place."""
         xp = self.net.backend.xp
-        return [xp.asarray(p, copy=True) for p in self.net._params]
+        return [xp.asarray(p, copy=True) for p in self.net.params]
 
     def epoch(self, optimizer, data, batch, rng, position=None, stop=None, on_batch=None):
         """One epoch, one step per batch (fresh dropout masks per batch, drawn on the host). ``rng``: the
@@ -72,7 +74,7 @@ class EagerEngine:
         X, Y, sample_weight = data.X, data.Y, data.w
         m = X.shape[0]
         order = None if rng is None else backend.asarray(rng.permutation(m))  # drawn on the host
-        costs, correct = [], xp.zeros((), dtype=net._dtype, device=backend.device)
+        costs, correct = [], xp.zeros((), dtype=net.array_dtype, device=backend.device)
         first = 0
         if position is not None:
             costs = [backend.asarray(c, net.dtype) for c in position["costs"]]
@@ -100,7 +102,7 @@ class EagerEngine:
                 Xb, Yb = Xg[i - start:j - start, :], Yg[i - start:j - start, :]
                 wb = None if sample_weight is None else wg[i - start:j - start]
             cost, A_L = step(Xb, Yb, None if wb is None else normalized_weights(wb, xp),
-                             net._dropout_masks(j - i) if dropout else None)
+                             net.dropout_masks(j - i) if dropout else None)
             costs.append(cost)  # weighted by the batch's size at the end of the epoch
             if classifier:
                 # counted in chunks (one argmax over many batches is cheaper than one per batch);
@@ -108,26 +110,26 @@ class EagerEngine:
                 outputs.append((A_L, Yb))
                 rows += j - i
                 if rows >= chunk_rows or j == m:
-                    correct = correct + net._n_correct_batches(outputs)
+                    correct = correct + n_correct_batches(net, outputs)
                     outputs, rows = [], 0
             if on_batch is not None:
                 on_batch(len(costs) - 1, j - i, cost)
             if stop.signal is not None and j < m:  # stopped inside the epoch: where to continue
                 if outputs:
-                    correct = correct + net._n_correct_batches(outputs)
+                    correct = correct + n_correct_batches(net, outputs)
                 host = backend.to_numpy(xp.stack(costs + [correct]))
                 return None, None, {"next": j, "costs": [float(c) for c in host[:-1]], "correct": float(host[-1])}
-        finite = xp.all(xp.stack([xp.all(xp.isfinite(p)) for p in net._params]))
+        finite = xp.all(xp.stack([xp.all(xp.isfinite(p)) for p in net.params]))
         sizes = [batch] * (len(costs) - 1) + [m - batch * (len(costs) - 1)]  # rows per batch: cost × rows = Σ loss
         summed = xp.sum(xp.stack(costs) * backend.asarray(sizes, net.dtype))
-        return costs, [summed, correct, xp.astype(finite, net._dtype)], None
+        return costs, [summed, correct, xp.astype(finite, net.array_dtype)], None
 
     def host_values(self, values, val):
         """The epoch's one host sync: ``values`` and, with validation data, its cost and correct count."""
         net = self.net
         xp = net.backend.xp
         if val is not None:
-            values = [*values, *net._measure(*val)]
+            values = [*values, *measure(net, net.params, *val)]
         return [float(v) for v in net.backend.to_numpy(xp.stack(values))]
 
     def finite(self, cost):
@@ -145,9 +147,9 @@ class EagerEngine:
         entry = {"loss": f_data, "accuracy": None}
         values = []
         if net.is_classifier:
-            values.append(net._n_correct(A_L, data.Y))
+            values.append(n_correct(net, A_L, data.Y))
         if data.val is not None:
-            values += net._measure(*data.val)
+            values += measure(net, net.params, *data.val)
         if values:
             host = [float(v) for v in net.backend.to_numpy(net.backend.xp.stack(values))]
             if net.is_classifier:
