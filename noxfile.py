@@ -162,7 +162,7 @@ def smoke(session):
     dist = Path(session.create_tmp()) / "dist"
     shutil.rmtree(dist, ignore_errors=True)
     session.run("python", "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(dist), str(ROOT))
-    (wheel,) = dist.glob("bpx-*.whl")
+    (wheel,) = dist.glob("bpx_backprop-*.whl")
     session.install(str(wheel))
     work = dist.parent / "train"
     shutil.rmtree(work, ignore_errors=True)
@@ -192,6 +192,20 @@ def lint(session):
     session.install("ruff")
     paths = ("bpx", "tests", "benchmarks", "examples", "docs", "noxfile.py")
     session.run("ruff", "check", *[p for p in paths if (ROOT / p).exists()])
+
+
+@nox.session
+def mutation(session):
+    """Mutation testing (not a default session; docs/development/mutation.md): mutmut mutates the math
+    (layers, losses, activations, optimizers, schedules, clipping), the training loop, the checkpoint,
+    the callbacks and model files ([tool.mutmut] in pyproject.toml) and runs, for each mutant, the tests
+    that cover the mutated function, on numpy. ``nox -s mutation -- 'bpx.training*'`` runs a subset
+    (mutmut's name patterns); the results stay in mutants/ (``mutmut results``, ``mutmut show NAME``)."""
+    session.install("-r", "backends/numpy.txt")
+    session.install(".[test]", "mutmut>=3.3,<4")
+    env = {"BPX_BACKEND": "numpy", "PYTHONPATH": ""}
+    session.run("mutmut", "run", "--max-children", str(os.cpu_count() or 2), *session.posargs, env=env)
+    session.run("mutmut", "results", env=env)
 
 
 @nox.session(tags=["bench"])

@@ -2,7 +2,7 @@
 full-batch gradient descent at lr 0.0075 for 2,500 epochs, pixels / 255, from the seed's own initial
 weights (``np.random.seed(1)``, randn / sqrt(fan_in)).
 
-The data (seed 003's ``train_catvnoncat.h5`` and ``test_catvnoncat.h5``) is not shipped with bpx. With
+The data (the cat classifier tutorial's ``train_catvnoncat.h5`` and ``test_catvnoncat.h5``) is not shipped with bpx. With
 it, this script trains, prints the accuracies (the seed publishes train 0.986, test 0.80) and draws
 ``cat_classifier.png``; without it, it says so and leaves the committed figure as it is (the figure in
 the docs was made by this script with the data present). Needs h5py and matplotlib.
@@ -27,7 +27,7 @@ DIMS = [12288, 20, 7, 5, 1]
 
 
 def seed003_network():
-    """The network with seed 003's initial weights (its W is (n_out, n_in); bpx's is the transpose)."""
+    """The network with the cat classifier tutorial's initial weights (its W is (n_out, n_in); bpx's is the transpose)."""
     net = bpx.MLP(DIMS, activation="relu", output="sigmoid", loss="binary_cross_entropy", dtype="float64")
     rs = np.random.RandomState(1)
     params = []
@@ -40,7 +40,8 @@ def seed003_network():
 def main(data, figures):
     train_file, test_file = Path(data or ".") / "train_catvnoncat.h5", Path(data or ".") / "test_catvnoncat.h5"
     if not data or not (train_file.exists() and test_file.exists()):
-        print(f"seed 003's data is not in {data or '(no --data, no $BPX_CAT_DATA)'}: keeping the committed figure")
+        where = data or "(no --data, no $BPX_CAT_DATA)"
+        print(f"the cat classifier tutorial's data is not in {where}: keeping the committed figure")
         return
     train, test = load(train_file), load(test_file)
     X, Xt = train.X / 255, test.X / 255
@@ -60,7 +61,7 @@ def main(data, figures):
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
     ax.plot(np.arange(1, len(history.loss) + 1), history.loss)
     ax.set(xlabel="epoch (full batch)", ylabel="cost (binary cross-entropy)",
-           title=f"seed 003's cat classifier: train {train_acc:.3f}, test {test_acc:.2f}")
+           title=f"the cat classifier: train {train_acc:.3f}, test {test_acc:.2f}")
     fig.tight_layout()
     Path(figures).mkdir(parents=True, exist_ok=True)
     fig.savefig(Path(figures) / "cat_classifier.png", dpi=100, metadata={"Software": None})

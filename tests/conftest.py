@@ -153,3 +153,42 @@ def strict_device_move_refused():
     except TypeError as exc:
         return f"array-api-strict cannot move arrays between its devices on NumPy {np.__version__} ({exc})"
     return None
+
+
+# -- a clean tree: the suite (docs examples included) writes nothing into the checkout ----------------------
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_TREE = pytest.StashKey[object]()
+
+
+def git_status():
+    """``git status --porcelain`` of the checkout the tests live in (untracked files listed one by one), or
+    None outside a git checkout (an installed package, an sdist) or without git."""
+    import subprocess
+
+    if not os.path.exists(os.path.join(ROOT, ".git")):
+        return None
+    try:
+        done = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):  # the controller of an xdist run, or a plain run
+        session.config.stash[_TREE] = git_status()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    before = session.config.stash.get(_TREE, None)
+    if before is None or hasattr(session.config, "workerinput"):
+        return
+    after = git_status()
+    # files the suite created or deleted (edits to tracked files during a run are a developer's, not the suite's)
+    new = sorted(line for line in set((after or "").splitlines()) - set(before.splitlines())
+                 if line.startswith(("??", " D", "D ")))
+    if new:
+        session.config.get_terminal_writer().line(
+            "the test suite changed the working tree (git status --porcelain): " + "; ".join(new[:20]), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -126,9 +126,11 @@ def test_a_resume_with_other_settings_or_fewer_epochs_is_refused_before_any_work
     assert rc == 0
     files = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     for extra, message in ((["--epochs", "2"], "already holds 3 complete epochs"),
-                           (["--scale", "max"], "written by a bpx train with other settings (preprocessing:"),
-                           (["--hidden", "8"], "the checkpoint is of another run (architecture:"),
-                           (["--batch-size", "4"], "batch size: checkpoint 8, this fit 4")):
+                           (["--scale", "max"], "written by a bpx train with other settings: "
+                                                "preprocessing.scaling.method differs (checkpoint 'standardize', now 'max')"),
+                           (["--hidden", "8"], "the checkpoint is of another run: architecture.layer_sizes differs "
+                                               "(checkpoint [4, 16, 3], this fit [4, 8, 3])"),
+                           (["--batch-size", "4"], "batch size differs (checkpoint 8, this fit 4)")):
         with contextlib.redirect_stdout(io.StringIO()):
             rc = main(command(data, flags, tmp_path, 3, "--checkpoint", str(ckpt), "--resume") + extra)
         assert rc == 1

@@ -1,7 +1,7 @@
 """bpx on Dask: the NumPy backend's numbers on dask arrays, on the local scheduler and on a 2-worker
 multi-process LocalCluster (started and closed here), a worker killed mid-fit, and bad input.
 
-These tests need dask[array] and distributed (``pip install 'bpx[dask]'``); they run whatever
+These tests need dask[array] and distributed (``pip install 'bpx-backprop[dask]'``); they run whatever
 BPX_BACKEND is, since they compare the dask path against NumPy.
 """
 
@@ -17,9 +17,9 @@ import pytest
 
 import bpx
 
-dask = pytest.importorskip("dask", reason="needs dask[array]: pip install 'bpx[dask]'")
-da = pytest.importorskip("dask.array", reason="needs dask[array]: pip install 'bpx[dask]'")
-distributed = pytest.importorskip("distributed", reason="needs dask.distributed: pip install 'bpx[dask]'")
+dask = pytest.importorskip("dask", reason="needs dask[array]: pip install 'bpx-backprop[dask]'")
+da = pytest.importorskip("dask.array", reason="needs dask[array]: pip install 'bpx-backprop[dask]'")
+distributed = pytest.importorskip("distributed", reason="needs dask.distributed: pip install 'bpx-backprop[dask]'")
 import bpx.training.engines._dask_math as bd  # noqa: E402
 
 RTOL = 1e-10  # float64, NumPy backend vs Dask

@@ -1,4 +1,4 @@
-"""``bpx.explain`` and ``bpx explain``: seed 004's worked example, equation by equation, on every backend."""
+"""``bpx.explain`` and ``bpx explain``: the 2-2-2 worked example, equation by equation, on every backend."""
 
 import json
 import re
@@ -162,7 +162,7 @@ def test_big_networks_and_batches_are_refused(backend):
     with pytest.raises(ValueError, match=f"at most {MAX_SAMPLES}"):
         explain(net, np.zeros((MAX_SAMPLES + 1, 2)), np.zeros((MAX_SAMPLES + 1, 2)))
     assert explain(net, np.zeros((MAX_SAMPLES, 2)), np.zeros((MAX_SAMPLES, 2))).m == MAX_SAMPLES
-    own = explain(None, np.zeros((2, 2)), np.zeros((2, 2)), backend=backend)  # seed 004's network, other samples
+    own = explain(None, np.zeros((2, 2)), np.zeros((2, 2)), backend=backend)  # the 2-2-2 worked example's network, other samples
     assert own.m == 2 and not own.seed004 and "Mazur" not in str(own)
 
 
@@ -205,7 +205,7 @@ def test_cli_json_has_the_same_numbers(backend, dtype, capsys):
     report = json.loads(out)
     assert report["network"] == {"layer_sizes": [2, 2, 2], "activation": "sigmoid", "output": "sigmoid", "loss": "mse",
                                  "backend": backend.spec, "dtype": dtype}
-    assert report["example"] == "seed 004" and report["lr"] == 0.5
+    assert report["example"] == "2-2-2 worked example" and report["lr"] == 0.5
     out_a = report["layers"][-1]["a"][0]
     assert close(out_a[0], OUTPUTS[0], dtype) and close(out_a[1], OUTPUTS[1], dtype)
     assert close(report["cost"], E_TOTAL, dtype)

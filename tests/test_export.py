@@ -7,7 +7,8 @@ import os
 import numpy as np
 import pytest
 
-ndx = pytest.importorskip("ndonnx", reason="needs ndonnx, which exists for Python >= 3.11 only (pip install 'bpx[onnx]')")
+ndx = pytest.importorskip("ndonnx", reason="needs ndonnx, which exists for Python >= 3.11 only "
+                                           "(pip install 'bpx-backprop[onnx]')")
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 

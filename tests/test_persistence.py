@@ -82,12 +82,13 @@ def test_the_file_holds_no_pickle_and_a_json_header(saved):
         assert names == ["W1.npy", "W2.npy", "b1.npy", "b2.npy", "header.npy"]
     with np.load(saved, allow_pickle=False) as npz:
         header = json.loads(npz["header"].tobytes())
-    assert header["format"] == "bpx.mlp" and header["format_version"] == 1  # readable by every bpx (bias-free: 2)
+    assert header["format"] == "bpx.mlp" and header["format_version"] == 3  # 3: the checksum covers the header
     assert header["bpx_version"] == bpx.__version__ and len(header["sha256"]) == 64
 
 
-def rewrite(path, **changes):
-    """Rewrite a model file with some arrays or header fields replaced (checksum left as it was)."""
+def rewrite(path, resign=True, **changes):
+    """Rewrite a model file with some arrays or header fields replaced; ``resign``: with the checksum of
+    the new header recomputed (as a forger would), so that the check after the checksum is reached."""
     with np.load(path, allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
     header = json.loads(arrays["header"].tobytes())
@@ -96,6 +97,10 @@ def rewrite(path, **changes):
             arrays[key] = value
         else:
             header[key] = value
+    if resign:
+        from bpx.io._persistence import checksum
+
+        header["sha256"] = checksum(header, [arrays[n] for n in header["arrays"] if n in arrays])
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     with open(path, "wb") as f:
         np.savez(f, **arrays)
@@ -137,7 +142,7 @@ def test_altered_weights_fail_the_checksum(saved, dtype):
     with np.load(saved, allow_pickle=False) as npz:
         W1 = npz["W1"].copy()
     W1[0, 0] += 1
-    rewrite(saved, W1=W1)
+    rewrite(saved, resign=False, W1=W1)
     with pytest.raises(ModelFileError, match="checksum"):
         bpx.load(saved)
 
@@ -154,7 +159,7 @@ def test_nan_weights_are_refused(saved):
 def test_pickles_and_object_arrays_are_refused(tmp_path):
     path = tmp_path / "evil.npz"
     np.savez(path, header=np.array([{"format": "bpx.mlp"}], dtype=object))
-    with pytest.raises(ModelFileError, match="pickle"):
+    with pytest.raises(ModelFileError, match="holds Python objects, which only a pickle can restore; bpx never loads"):
         bpx.load(path)
     path = tmp_path / "pickle.pkl"
     import pickle

@@ -4,7 +4,7 @@ its comments say.
 A block's claim is the comment on each ``print(`` line (or the comment lines right after it), in order.
 Numbers must match to 1e-3, or, written ``≈X±T``, to within T: use that for float32 training results,
 whose last digits differ between machines with different BLAS kernels. A block that needs an optional
-library that is not installed (it imports it, or bpx says "pip install 'bpx[...]'") is skipped with
+library that is not installed (it imports it, or bpx says "pip install 'bpx-backprop[...]'") is skipped with
 that reason, with the blocks after it on its page. A
 page is read top to bottom: its blocks run in order in one namespace (a later block may use what an
 earlier one defined), in an empty working directory, on the numpy backend.

@@ -141,9 +141,15 @@ REFUSED = {}  # (feature, engine) -> the reason it cannot be offered; refused be
 def run_feature(backend, to_input, feature, tmp_path):
     spec = dict(FEATURES[feature])
     X, y = problem()
-    net = net_on(backend, dropout=spec.pop("dropout", 0.0))
+    dropout = spec.pop("dropout", 0.0)
+    net = net_on(backend, dropout=dropout)
     kw = dict(epochs=spec.pop("epochs", 3), verbose=0)
-    kw["optimizer"] = bpx.LBFGS() if spec.pop("optimizer", None) == "lbfgs" else bpx.SGD(lr=0.1, momentum=0.5)
+    lbfgs = spec.pop("optimizer", None) == "lbfgs"
+
+    def optimizer():
+        return bpx.LBFGS() if lbfgs else bpx.SGD(lr=0.1, momentum=0.5)
+
+    kw["optimizer"] = optimizer()
     seen = []
     if spec.pop("sample_weight", False):
         kw["sample_weight"] = np.random.default_rng(1).uniform(0.0, 2.0, 45 if spec.get("validation_data") else 60)
@@ -163,6 +169,19 @@ def run_feature(backend, to_input, feature, tmp_path):
         assert os.path.exists(kw["checkpoint"])
     if "validation_split" in kw or "validation_data" in kw:
         assert len(history.val_loss) == len(history)
+    # the effect: the same run without the feature trains otherwise (weights, dropout, fewer training rows)
+    effects = [k for k in ("sample_weight", "validation_split") if k in kw] + (["dropout"] if dropout else [])
+    if effects:
+        base_kw = {k: v for k, v in kw.items()
+                   if k not in (*effects, "callbacks", "checkpoint", "early_stopping", "validation_data")}
+        base_kw["optimizer"] = optimizer()
+        base = net_on(backend, dropout=0.0 if "dropout" in effects else dropout)
+        h0 = base.fit(to_input(X), y, **base_kw)
+        n = min(len(h0), len(history))
+        assert not np.allclose(history.loss[:n], h0.loss[:n], rtol=1e-6, atol=0), (feature, effects)
+    if "validation_data" in kw and "early_stopping" not in kw:  # the last val_loss is the final model's
+        Xv, yv = kw["validation_data"]
+        np.testing.assert_allclose(history.val_loss[-1], net.evaluate(Xv, yv)["loss"], rtol=1e-4)
     return history
 
 
@@ -353,7 +372,7 @@ def test_a_checkpoint_of_another_run_is_refused(backend, to_input, tmp_path):
     for net, change, what in cases:
         before = host(net)
         kw = dict(dict(epochs=2, batch_size=16, optimizer=bpx.SGD(lr=0.1), verbose=0), **change)
-        with pytest.raises(CheckpointError, match=f"another run.*{what}: checkpoint"):
+        with pytest.raises(CheckpointError, match=rf"another run: {what}[^(]* differs \(checkpoint"):
             net.fit(to_input(X), y, checkpoint=path, resume=True, **kw)
         for p, q in zip(before, host(net)):
             np.testing.assert_array_equal(p, q)

@@ -6,12 +6,13 @@ import os
 
 import array_api_compat
 
+from ..utils._extras import DISTRIBUTION, install_hint
 from ._library import ArrayLibrary, DeviceError, Unavailable, not_installed, numpy_float_errors
 
 
 class CuPy(ArrayLibrary):
     name = "cupy"
-    install = "pip install 'bpx[cupy]' for CUDA 12, 'bpx[cupy13]' for CUDA 13"
+    install = f"{install_hint('cupy')} for CUDA 12, '{DISTRIBUTION}[cupy13]' for CUDA 13"
     distributions = ("cupy-cuda12x", "cupy-cuda13x", "cupy")
     inplace = True
     ndarray = True

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import array_api_compat
 
+from ..utils._extras import install_hint
 from ._library import ArrayLibrary, DeviceError, Unavailable, library_of, numpy_float_errors
 
 
 class Dask(ArrayLibrary):
     name = "dask"
-    install = "pip install 'bpx[dask]'"
+    install = install_hint("dask")
     distributions = ("dask", "distributed")
     lazy = True  # dask arrays are task graphs: fit/forward/predict/evaluate run through bpx.distributed
     # inplace/ndarray stay False: they describe dask arrays; the parameters are NumPy's (its fast paths apply)

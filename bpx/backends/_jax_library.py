@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 
+from ..utils._extras import install_hint
 from ._library import ArrayLibrary, DeviceError, Unavailable, not_installed
 
 X64_HINT = "JAX has float64 only in x64 mode: set JAX_ENABLE_X64=1 or call jax.config.update('jax_enable_x64', True) " \
@@ -21,7 +22,7 @@ PLATFORMS = ("cpu", "gpu", "cuda", "rocm", "tpu")
 
 class Jax(ArrayLibrary):
     name = "jax"
-    install = "pip install 'bpx[jax]'"
+    install = install_hint("jax")
     distributions = ("jax", "jaxlib")
     compiled = True
 

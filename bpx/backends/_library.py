@@ -24,7 +24,7 @@ class ArrayLibrary:
     """One array library as bpx sees it. Subclasses override what differs from these defaults."""
 
     name = ""
-    install = ""  # how to install it, e.g. "pip install 'bpx[torch]'"
+    install = ""  # how to install it, e.g. install_hint("torch") (bpx.utils)
     distributions = ()  # PyPI distributions whose versions ``bpx info`` reports
     inplace = False
     ndarray = False

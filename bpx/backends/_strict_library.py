@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 
+from ..utils._extras import install_hint
 from ._library import ArrayLibrary, DeviceError, not_installed, numpy_float_errors
 
 
@@ -18,7 +19,7 @@ def device_name(device):
 
 class ArrayApiStrict(ArrayLibrary):
     name = "array_api_strict"
-    install = "pip install 'bpx[strict]'"
+    install = install_hint("strict")
     distributions = ("array-api-strict",)
 
     def load(self):

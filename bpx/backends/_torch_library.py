@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import array_api_compat
 
+from ..utils._extras import install_hint
 from ._library import ArrayLibrary, DeviceError, not_installed
 
 
 class Torch(ArrayLibrary):
     name = "torch"
-    install = "pip install 'bpx[torch]'"
+    install = install_hint("torch")
     distributions = ("torch",)
     inplace = True
 

@@ -30,6 +30,7 @@ import numbers
 import os
 
 from ..backends._backend import to_numpy
+from ..utils._paths import check_output_file
 from ..utils._validation import check_float, check_int
 
 
@@ -220,12 +221,7 @@ class CSVLogger(Callback):
     COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy")
 
     def __init__(self, path, append=False):
-        if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f"CSVLogger: path must be a str or os.PathLike, got {type(path).__name__}")
-        self.path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(self.path))
-        if os.path.isdir(self.path) or not os.path.isdir(folder):
-            raise ValueError(f"CSVLogger: path {self.path!r} must be a file in an existing folder")
+        self.path = check_output_file(path, "CSVLogger: path")
         self.append = bool(append)
         self.rows = 0
 

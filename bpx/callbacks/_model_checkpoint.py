@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from ..io._persistence import save
+from ..utils._paths import as_path, check_output_file
 from ..utils._validation import check_int
 from ._callback import (
     Callback,
@@ -55,12 +56,8 @@ class ModelCheckpoint(Callback):
     """
 
     def __init__(self, path, every=None, best=False, monitor="auto", mode="auto", keep=None):
-        if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f"ModelCheckpoint: path must be a str or os.PathLike, got {type(path).__name__}")
-        self.path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(self.path.replace("{", "").replace("}", "")))
-        if not os.path.isdir(folder):
-            raise ValueError(f"ModelCheckpoint: the folder of {self.path!r} does not exist")
+        self.path = as_path(path, "ModelCheckpoint: path")
+        check_output_file(self.path.replace("{", "").replace("}", ""), "ModelCheckpoint: path")
         self.every = None if every is None else check_int(every, "every")
         self.best = bool(best)
         check_monitor(monitor, mode, "ModelCheckpoint")

@@ -68,7 +68,7 @@ def run_command(args):
     except KeyboardInterrupt:
         print(f"bpx {args.command}: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, OSError, ImportError, FloatingPointError) as exc:
+    except (ValueError, TypeError, OSError, ImportError, FloatingPointError, RuntimeError) as exc:
         print(f"bpx {args.command}: error: {exc}", file=sys.stderr)
         return 1
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import math
 
+from bpx.utils._paths import check_output_file, output_clash
+
 
 def _int(text, minimum, expected):
     try:
@@ -61,9 +63,10 @@ def dropout(text):
 
 
 def int_list(text):
-    """``64,32`` -> [64, 32]: positive integers separated by commas."""
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if not parts:
+    """``64,32`` -> [64, 32]: positive integers separated by commas (no empty entry: ``4,,4`` and ``,4,``
+    are refused, not read as 4,4 and 4)."""
+    parts = [p.strip() for p in text.split(",")]
+    if not text.strip() or not all(parts):
         raise argparse.ArgumentTypeError(f"expected comma-separated positive integers such as 64,32, got {text!r}")
     return [positive_int(p) for p in parts]
 
@@ -123,11 +126,15 @@ def existing_data(text):
 
 def output_path(text):
     """A file path whose folder exists (checked before any work)."""
-    import os
+    try:
+        return check_output_file(text, None)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
-    if not text or os.path.isdir(text):
-        raise argparse.ArgumentTypeError(f"expected a file name, got {text!r}")
-    folder = os.path.dirname(os.path.abspath(text))
-    if not os.path.isdir(folder):
-        raise argparse.ArgumentTypeError(f"the folder of {text!r} does not exist")
-    return text
+
+def refuse_overwrite(parser, outputs, inputs):
+    """A usage error (exit 2, before any work) when an output (``{option: path}``) resolves to an input or
+    to another output (real paths, symlinks resolved: :func:`bpx.utils.output_clash`)."""
+    problem = output_clash(outputs, inputs)
+    if problem is not None:
+        parser.error(f"argument {problem}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bpx.cli.args import existing_file, int_list, positive_int
+from bpx.cli.args import existing_file, int_list, positive_int, refuse_overwrite
 
 
 def _names(text):
@@ -63,7 +63,7 @@ def add_parser(subparsers):
                                                                      "or the model's)")
     mine.add_argument("--refresh", action="store_true", help="with --fastest: time again even when a choice is cached")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, parser=parser)
     return parser
 
 
@@ -89,6 +89,8 @@ def _network(args):
 def run(args):
     import bpx.tools._bench as bench
 
+    refuse_overwrite(args.parser, {"--output": args.output, "--json": args.json, "--plot": args.plot},
+                     {"--model": args.model})
     network = _network(args)
     for flag in ("refresh", "planned_steps", "precision"):
         if getattr(args, flag) and not args.fastest:

@@ -37,7 +37,7 @@ def run(args):
     predict_dask.check_eager(args)
     net = bpx.load(args.model, backend=args.backend)
     ds, X = load_for_model(net, args, require_labels=True)  # the model applies its preprocessing
-    Y = model_targets(net, ds.y, ds.classes, what=f"{ds.path}: labels")
+    Y = model_targets(net, ds.y, ds.classes, what=f"{ds.path}: labels", where=ds.where)
     return show(args, net, ds, X, Y)
 
 
@@ -68,7 +68,8 @@ def show(args, net, ds, X, Y):
         return 0
     print(f"model     {args.model}")
     print(f"data      {ds.path} ({len(ds)} samples)")
-    print(f"loss      {report['loss']:.6g} ({net.loss_name})")
+    what = "mse: ½·MSE, half the mean squared error" if net.loss_name == "mse" else net.loss_name
+    print(f"loss      {report['loss']:.6g} ({what})")
     if "r2" in report:
         print(f"R²        {report['r2']:.4f}")
         print(f"RMSE      {report['rmse']:.6g}")

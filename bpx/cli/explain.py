@@ -1,22 +1,23 @@
 """``bpx explain``: the four backprop equations' values, layer by layer, for one gradient-descent step
-of a small network (default: seed 004's 2-2-2 worked example)."""
+of a small network (default: the 2-2-2 worked example)."""
 
 from __future__ import annotations
 
 import argparse
-import os
 
 from bpx.cli.args import positive_float, positive_int
+from bpx.utils._paths import regular_file_problem
 
 
 def add_parser(subparsers):
     from bpx.tools._explain import MAX_SAMPLES, MAX_UNITS
 
     parser = subparsers.add_parser(
-        "explain", help="one backprop step, equation by equation (seed 004's example by default)",
+        "explain", help="one backprop step, equation by equation (the 2-2-2 worked example by default)",
         description="Print z, a, the cost, δ (BP1, BP2), ∂C/∂W (BP4), ∂C/∂b (BP3) and the updated weights of one "
-                    "gradient-descent step, layer by layer, as seed 004's tutorial lays them out. Default: seed 004's "
-                    f"2-2-2 sigmoid network. With --model and --data: a saved model (at most {MAX_UNITS} units per "
+                    "gradient-descent step, layer by layer, as the worked example's tutorial lays them out. "
+                    "Default: the 2-2-2 worked example's sigmoid network (Mazur's). "
+                    f"With --model and --data: a saved model (at most {MAX_UNITS} units per "
                     f"layer) on the first --rows rows (at most {MAX_SAMPLES}) of an .npz file with arrays X and y.")
     parser.add_argument("--backend", help="backend spec (default $BPX_BACKEND, else auto)")
     parser.add_argument("--dtype", choices=("float32", "float64"),
@@ -46,9 +47,9 @@ def run(args):
 
     parser = args.explain_parser
     if (args.model is None) != (args.data is None):
-        parser.error("--model and --data go together: give both, or neither for seed 004's example")
+        parser.error("--model and --data go together: give both, or neither for the 2-2-2 worked example")
     if args.rows is not None and args.model is None:
-        parser.error("--rows needs --model and --data (seed 004's example has one sample)")
+        parser.error("--rows needs --model and --data (the 2-2-2 worked example has one sample)")
     try:
         backend = bpx.get_backend(args.backend)
     except ValueError as exc:
@@ -73,8 +74,12 @@ def read_npz(path, rows):
 
     import numpy as np
 
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"--data {path!r}: no such file")
+    problem = regular_file_problem(path)
+    if problem is not None:
+        raise FileNotFoundError(f"--data {path!r}: {problem}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"--data {path!r} is not a readable .npz file (bpx explain reads the arrays X and y of an .npz; "
+                         f"save a table with numpy.savez(path, X=X, y=y))")
     try:
         data = np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:

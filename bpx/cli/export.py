@@ -2,7 +2,7 @@
 
 The graph is recorded from bpx's own forward pass on ndonnx arrays (:mod:`bpx.export`), with the
 model's stored scaling in front; classifiers output ``probabilities`` and ``label``, regressors
-``values``. Needs ``pip install 'bpx[onnx]'``.
+``values``. Needs ``pip install 'bpx-backprop[onnx]'``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from bpx.cli.args import existing_file, output_path
+from bpx.cli.args import existing_file, output_path, refuse_overwrite
 
 
 def add_parser(subparsers):
@@ -23,13 +23,15 @@ def add_parser(subparsers):
 
 
 def run(args):
-    import onnx
-
-    import bpx
-    from bpx.io._onnx import OPSET, node_count
-
     if os.path.splitext(args.out)[1].lower() != ".onnx":
         args.parser.error(f"argument --out: expected a .onnx file name, got {args.out!r}")
+    refuse_overwrite(args.parser, {"--out": args.out}, {"--model": args.model})
+    from bpx.io._onnx import OPSET, node_count, require_onnx
+
+    _, onnx = require_onnx()
+
+    import bpx
+
     net = bpx.load(args.model, backend="numpy")  # the weights only travel into the graph's constants
     bpx.export_onnx(net, args.out)
     model = onnx.load(args.out)

@@ -23,7 +23,7 @@ import shlex
 import signal
 
 from bpx.callbacks._callback import Callback
-from bpx.cli.args import output_path, positive_int
+from bpx.cli.args import output_path, positive_int, refuse_overwrite
 
 EXIT_CODES = {"SIGINT": 128 + signal.SIGINT, "SIGTERM": 128 + signal.SIGTERM,
               "scheduler-lost": 1}  # the Dask scheduler went away mid-run (bpx.training.engines._cluster)
@@ -52,15 +52,11 @@ def check_flags(args):
         args.parser.error("argument --resume: needs --checkpoint PATH (the checkpoint to continue from)")
     if args.checkpoint_every is not None and not args.checkpoint:
         args.parser.error("argument --checkpoint-every: needs --checkpoint PATH")
-    files = {"--out": args.out, "--checkpoint": args.checkpoint, "--log": args.log, "--plot": args.plot}
-    seen = {}
-    for option, path in files.items():
-        if path is None:
-            continue
-        key = os.path.abspath(path)
-        if key in seen:
-            args.parser.error(f"argument {option}: the same file as {seen[key]} ({path})")
-        seen[key] = option
+    refuse_overwrite(args.parser,
+                     {"--out": args.out, "--checkpoint": args.checkpoint or default_checkpoint(args.out),
+                      "--log": args.log, "--plot": args.plot},
+                     {"--data": args.data, "--test-data": args.test_data, "--labels": args.labels,
+                      "--init-from": args.init_from})
 
 
 def default_checkpoint(out):
@@ -113,12 +109,12 @@ def check_resume(args, settings):
         raise ValueError(f"{path}: this checkpoint was not written by bpx train (it has no record of the "
                          f"command's data and preprocessing); resume it with fit(resume=True), or use another "
                          f"--checkpoint")
-    differ = sorted(k for k in set(saved) | set(settings) if saved.get(k) != settings.get(k))
-    if differ:
-        raise ValueError(f"{path}: the checkpoint was written by a bpx train with other settings ("
-                         + "; ".join(f"{k}: checkpoint {_short(saved.get(k))}, now {_short(settings.get(k))}"
-                                     for k in differ)
-                         + "); resume with the command that wrote it, or use another --checkpoint")
+    differ = checkpoint.first_difference(saved, settings)
+    if differ is not None:
+        key, was, now = differ
+        raise ValueError(f"{path}: the checkpoint was written by a bpx train with other settings: {key} differs "
+                         f"(checkpoint {_short(was)}, now {_short(now)}); resume with the command that wrote it, "
+                         f"or use another --checkpoint")
     if state["epoch"] > args.epochs:
         raise ValueError(f"--epochs {args.epochs}: the checkpoint {path} already holds {state['epoch']} complete "
                          f"epochs; --resume goes on to --epochs in total, so give --epochs {state['epoch']} or more")
@@ -154,6 +150,25 @@ def interrupted(args, net, history, started):
                           "epochs_run": len(history), "checkpoint": os.path.abspath(checkpoint),
                           "resume": command, "history": history.as_dict()}, indent=2))
     return exit_code(history.interrupted)
+
+
+class RunKept(RuntimeError):
+    """A step after training failed; the trained model and the checkpoint were kept (the message says where)."""
+
+
+def kept(args, net, history, exc):
+    """The error for a failure after training, once the model is saved to ``--out`` (when it can be) and
+    the checkpoint kept: a :class:`RunKept` that names the failure and both files."""
+    import bpx
+
+    checkpoint = args.checkpoint or default_checkpoint(args.out)
+    try:
+        bpx.save(net, args.out)
+        model = f"the trained model is saved to {args.out}"
+    except Exception as save_exc:  # noqa: BLE001 (the first failure is the one to report)
+        model = f"the model could not be saved to {args.out} ({save_exc})"
+    where = f"; the checkpoint is kept at {checkpoint}" if os.path.exists(checkpoint) else ""
+    return RunKept(f"training finished after {len(history)} epoch(s), then failed: {exc}; {model}{where}")
 
 
 def finished(args):

@@ -75,6 +75,10 @@ def check_optimizer_options(args, error):
                 error(f"argument --{flag}: does not apply to --optimizer lbfgs (a full-batch line search)")
         if args.lr_schedule != "constant":
             error("argument --lr-schedule: does not apply to --optimizer lbfgs (a full-batch line search)")
+        given = any(a == "--batch-size" or a.startswith("--batch-size=") for a in getattr(args, "argv", None) or [])
+        if given and getattr(args, "batch_size", None) is not None:
+            error(f"argument --batch-size: {args.batch_size} does not apply to --optimizer lbfgs (it trains full "
+                  f"batch); leave it out or give --batch-size full")
 
 
 def build_optimizer(args, n_train):

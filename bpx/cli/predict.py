@@ -14,7 +14,7 @@ import os
 import sys
 
 from bpx.cli import predict_dask
-from bpx.cli.args import backend_spec, existing_data, existing_file, output_path
+from bpx.cli.args import backend_spec, existing_data, existing_file, output_path, refuse_overwrite
 from bpx.cli.predictions import table, wants_proba, write_rows
 from bpx.cli.train import add_data_options
 from bpx.cli.train_dask import add_dask_options
@@ -57,6 +57,8 @@ def run(args):
 
     if args.out and os.path.splitext(args.out)[1].lower() not in (".csv", ".npy"):
         args.parser.error(f"argument --out: expected a .csv or .npy file name, got {args.out!r}")
+    refuse_overwrite(args.parser, {"--out": args.out},
+                     {"--model": args.model, "--data": args.data, "--labels": args.labels})
     if predict_dask.lazy(args):  # --backend dask: lazily, chunk by chunk, on a cluster
         return predict_dask.predict(args, table)
     predict_dask.check_eager(args)

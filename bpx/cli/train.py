@@ -42,6 +42,7 @@ from bpx.cli.args import (
 )
 from bpx.cli.optimizer_options import DEFAULT_LR, OPTIMIZERS, add_optimizer_options, build_optimizer, check_optimizer_options
 from bpx.cli.train_dask import add_dask_options, dask_options_given
+from bpx.utils._extras import install_hint
 
 from . import long_runs, train_dask
 
@@ -95,7 +96,7 @@ def add_parser(subparsers):
                    help="auto (default): classes for text labels or at most 20 distinct integers (or integer "
                         "labels 0..k-1 / 1..k), regression for fractional numbers, several target columns or "
                         "many distinct integers; the choice and its reason are printed")
-    p.add_argument("--no-bias", action="store_true", help="layers without biases (Z = A @ W, as in seeds 000/002)")
+    p.add_argument("--no-bias", action="store_true", help="layers without biases (Z = A @ W, as in the two-layer NumPy networks)")
     p.add_argument("--dropout", type=dropout, default=0.0, metavar="P[,P...]",
                    help="dropout probability while training, for every hidden layer or one per hidden layer "
                         "(default 0)")
@@ -181,7 +182,7 @@ def run(args):
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            raise ImportError("--plot needs matplotlib: pip install 'bpx[plot]'") from None
+            raise ImportError(f"--plot needs matplotlib: {install_hint('plot')}") from None
     lazy = _lazy(args.backend)  # --backend dask: the data stay lazy, the steps run on a dask cluster
     if not lazy:
         given = dask_options_given(args)
@@ -255,7 +256,7 @@ def _train(args, lazy, say, opened=None):
     classify = task == "classification"
     classes, encoder = None, None
     if classify:
-        names = label_names(y, train.classes)
+        names = label_names(y, train.classes, f"{train.path}: labels", train.where)
         classes = list(train.classes) if train.classes is not None else sorted_classes(names)
         encoder = LabelEncoder(classes)
         targets = encoder.transform(list(names), f"{train.path}: labels")
@@ -280,7 +281,8 @@ def _train(args, lazy, say, opened=None):
         output = args.output or {"mse": "identity", "binary_cross_entropy": "sigmoid", "cross_entropy": "softmax"}[loss]
         n_out = 1 if targets.ndim == 1 else targets.shape[1]
     if test is not None:
-        test_targets = (encoder.transform(list(label_names(test.y, test.classes)), f"{test.path}: labels") if classify
+        test_targets = (encoder.transform(list(label_names(test.y, test.classes, f"{test.path}: labels", test.where)),
+                                          f"{test.path}: labels") if classify
                         else test.y.astype(np.float64))
     raw = train.X if lazy or train.table is None else train.table  # a Table: text columns, gaps and names
     X_train, X_test = raw, None
@@ -293,6 +295,12 @@ def _train(args, lazy, say, opened=None):
                  if classify
                  else random_split(len(train), args.test_split, args.seed))
         (tr, te) = split
+        if len(te) == 0 or len(tr) == 0:  # checked now, not after training (an empty test set fails at the end)
+            why_empty = ("every class has a single row" if classify and len(np.unique(targets if targets.ndim == 1
+                                                                                    else targets.argmax(axis=1))) == len(train)
+                         else f"{len(train)} rows")
+            raise ValueError(f"{train.path}: --test-split {args.test_split} leaves {len(tr)} training and {len(te)} "
+                             f"test rows ({why_empty}); give --test-split 0 (no test set), --test-data FILE, or more rows")
         if lazy:  # rows gathered chunk by chunk, in order
             tr, te = np.sort(tr), np.sort(te)
         X_train, X_test, targets, test_targets = raw[tr], raw[te], targets[tr], targets[te]
@@ -385,7 +393,6 @@ def _train(args, lazy, say, opened=None):
                           **long_runs.fit_options(args, settings))
         if history.interrupted:  # the model so far, and how to go on (still inside: a 2nd Ctrl-C waits)
             return long_runs.interrupted(args, net, history, started)
-    long_runs.finished(args)
 
     def measure(X, Y):
         metrics = net.evaluate(feed(X), Y)
@@ -393,14 +400,20 @@ def _train(args, lazy, say, opened=None):
             metrics.update(regression_metrics(Y, bpx.to_numpy(net.predict(feed(X)))))
         return metrics
 
-    result = {"train": measure(X_train, targets)}
-    if X_test is not None:
-        result["test"] = measure(X_test, test_targets)
+    # a finished run is never thrown away: whatever fails from here on, the model is saved and the
+    # checkpoint kept (long_runs.kept says where), and the default checkpoint goes only once all is done
     net.metadata["training"]["epochs_run"] = len(history)
-    net.metadata["training"]["result"] = result
-    bpx.save(net, args.out)
-    if args.plot:
-        history.plot(args.plot)
+    try:
+        result = {"train": measure(X_train, targets)}
+        if X_test is not None:
+            result["test"] = measure(X_test, test_targets)
+        net.metadata["training"]["result"] = result
+        bpx.save(net, args.out)
+        if args.plot:
+            history.plot(args.plot)
+    except Exception as exc:
+        raise long_runs.kept(args, net, history, exc) from exc
+    long_runs.finished(args)
     seconds = time.perf_counter() - started
     if args.json:
         print(json.dumps({
@@ -432,5 +445,5 @@ def _line(name, metrics):
         text = f"{name} accuracy {metrics['accuracy']:.4f}, " + text
     elif "r2" in metrics:
         text = (f"{name} R² {metrics['r2']:.4f}, RMSE {metrics['rmse']:.4g}, MAE {metrics['mae']:.4g}, "
-                f"loss {metrics['loss']:.4f}")
+                f"loss {metrics['loss']:.4f} (½·MSE, the mse loss: half the mean squared error)")
     return text

@@ -1,4 +1,4 @@
-"""CSV and Parquet files read through Apache Arrow (``pip install 'bpx[data]'``; ``bpx[cli]`` pulls it in).
+"""CSV and Parquet files read through Apache Arrow (``pip install 'bpx-backprop[data]'``; the ``[cli]`` extra pulls it in).
 
 :func:`read_csv` parses a CSV file with ``pyarrow.csv`` (multi-threaded C++; the numbers go straight into
 columns, without Python strings) and :func:`read_parquet` reads a Parquet file with ``pyarrow.parquet``.

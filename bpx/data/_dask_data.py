@@ -40,6 +40,7 @@ import os
 
 import numpy as np
 
+from ..utils._extras import install_hint
 from ._layout import Dataset, default_key, label_index
 
 X_NAMES = ("x",)
@@ -195,7 +196,7 @@ def _open_h5(path, x_key, y_key, chunks):
     try:
         import h5py
     except ImportError:
-        raise ImportError(f"{path}: reading HDF5 files needs h5py: pip install 'bpx[data]'") from None
+        raise ImportError(f"{path}: reading HDF5 files needs h5py: {install_hint('data')}") from None
     import functools
 
     try:

@@ -14,9 +14,9 @@ targets) and dispatches on the extension:
                                parse failure, and without pyarrow, by the careful reader, which
                                names the row and column of the problem.
 ``.parquet`` (``.pq``)         the same columns as a CSV file, read with ``pyarrow.parquet``.
-``.h5``/``.hdf5``              seed 003's layout (``train_set_x``/``train_set_y``/``list_classes``, or
+``.h5``/``.hdf5``              the cat classifier's HDF5 layout (``train_set_x``/``train_set_y``/``list_classes``, or
                                ``test_set_*``; images are flattened to (m, 64·64·3)) or any named
-                               datasets (``x_key``/``y_key``). Needs h5py (``pip install 'bpx[data]'``).
+                               datasets (``x_key``/``y_key``). Needs h5py (``pip install 'bpx-backprop[data]'``).
 MNIST IDX (``.gz`` or raw)     detected by the magic number; the labels file is ``labels`` or the
                                sibling whose name has ``labels-idx1`` for ``images-idx3``
 =============================  ===================================================================
@@ -37,10 +37,16 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import math
 import os
+import zipfile
+import zlib
 
 import numpy as np
 
+from ..utils._extras import install_hint
+from ..utils._npz import MAX_NPY_HEADER, memory_budget, npy_header
+from ..utils._paths import regular_file_problem
 from ._arrow_files import NULL_VALUES, column_values, is_numeric, numeric_matrix, read_csv, read_parquet
 from ._arrow_files import available as arrow_available
 from ._layout import LABEL_NAMES, Dataset  # noqa: F401  (bpx.datasets.Dataset is public)
@@ -113,15 +119,14 @@ def load(path, label_column=None, x_key=None, y_key=None, labels=None, require_l
         value that is not a finite number, X/y length mismatch, an unknown extension, missing keys or
         labels when ``require_labels``.
     ImportError
-        For an HDF5 file without h5py (``pip install 'bpx[data]'``).
+        For an HDF5 file without h5py (``pip install 'bpx-backprop[data]'``).
     """
     if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise ValueError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise ValueError(f"{path}: is a directory, not a data file")
+    problem = regular_file_problem(path)
+    if problem is not None:
+        raise ValueError(f"{path}: {problem}")
     if os.path.getsize(path) == 0:
         raise ValueError(f"{path}: the file is empty")
     ext = os.path.splitext(path)[1].lower()
@@ -167,7 +172,7 @@ def _check(ds, require_labels):
         raise ValueError(f"{path}: y must be labels (m,) or targets (m, k), got shape {y.shape}")
     if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
         r = int(np.argwhere(~np.isfinite(y))[0][0])
-        raise ValueError(f"{path}: non-finite value in y at sample {r + 1}")
+        raise ValueError(f"{path}: non-finite value in y at {ds.where(r)}")
 
 
 def _as_X(path, a, what="X"):
@@ -188,7 +193,7 @@ def _as_y(path, a, what="y"):
     if a.dtype.kind not in "biufU":
         raise ValueError(f"{path}: {what} must hold numbers or names, got dtype {a.dtype}")
     if a.ndim == 2 and 1 in a.shape and a.shape[0] == 1:
-        a = a.reshape(-1)  # seed 003 stores labels as a (1, m) row
+        a = a.reshape(-1)  # the cat classifier's HDF5 layout stores labels as a (1, m) row
     elif a.ndim == 2 and a.shape[1] == 1 and a.dtype.kind != "f":
         a = a.reshape(-1)
     elif is_one_hot(a):
@@ -214,30 +219,78 @@ def _pick(path, names, wanted, what, option):
 
 
 # -- npz / npy ------------------------------------------------------------------------------------------
+def _refuse(path):
+    return lambda reason: ValueError(f"{path}: {reason}")
+
+
+def _check_declared(path, what, shape, dtype, budget=None):
+    """Refuse an array whose declared shape needs more memory (as float64) than this process may use,
+    before anything is read (a small compressed file may declare gigabytes)."""
+    count = math.prod(shape)
+    need = count * max(8, dtype.itemsize)
+    budget = memory_budget() if budget is None else budget
+    if need > budget:
+        raise ValueError(f"{path}: {what} declares shape {tuple(shape)} ({need / 2**30:.1f} GiB as float64), more "
+                         f"than this process may use ({budget / 2**30:.1f} GiB)")
+    return count
+
+
 def _load_npz(path, x_key, y_key):
     try:
-        with np.load(path, allow_pickle=False) as f:
-            names = list(f.files)
-            xk = _pick(path, names, x_key, "array", "x_key") or _default_key(names, ("x",))
-            if xk is None:
-                raise ValueError(f"{path}: no array 'X' (or 'x'); the file holds {', '.join(sorted(names)) or 'nothing'}")
-            yk = _pick(path, names, y_key, "array", "y_key") or _default_key(names, ("y", "labels", "label", "target"))
-            X, y = f[xk], (f[yk] if yk is not None else None)
-    except ValueError as exc:
-        if str(exc).startswith(path):
-            raise
-        raise ValueError(f"{path}: unreadable .npz ({exc})") from None
-    except (OSError, EOFError) as exc:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise ValueError(f"{path}: not a readable .npz archive ({exc})") from None
+    with archive:
+        members = [i.filename for i in archive.infolist()]
+        duplicate = next((n for n in members if members.count(n) > 1), None)
+        if duplicate is not None:
+            raise ValueError(f"{path}: the archive holds member {duplicate!r} twice")
+        names = [n[:-4] for n in members if n.endswith(".npy")]
+        xk = _pick(path, names, x_key, "array", "x_key") or _default_key(names, ("x",))
+        if xk is None:
+            raise ValueError(f"{path}: no array 'X' (or 'x'); the file holds {', '.join(sorted(names)) or 'nothing'}")
+        yk = _pick(path, names, y_key, "array", "y_key") or _default_key(names, ("y", "labels", "label", "target"))
+        X = _npz_member(path, archive, xk)
+        y = _npz_member(path, archive, yk) if yk is not None else None
     return Dataset(_as_X(path, X), None if y is None else _as_y(path, y), None, path, label_column=yk)
 
 
-def _load_npy(path):
+def _npz_member(path, archive, name):
+    """One array of a data .npz: its .npy header checked and its declared size bounded before reading."""
+    info = archive.getinfo(name + ".npy")
     try:
-        X = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"{path}: not a readable .npy array ({exc})") from None
-    return Dataset(_as_X(path, X), None, None, path)
+        with archive.open(info) as f:
+            raw = f.read(MAX_NPY_HEADER + 16)
+            dtype, shape, offset, fortran = npy_header(raw, f"array {name!r}", _refuse(path))
+            count = _check_declared(path, f"array {name!r}", shape, dtype)
+            need = count * dtype.itemsize
+            if offset + need != info.file_size:
+                raise ValueError(f"{path}: array {name!r} declares {need} bytes of data, the member holds "
+                                 f"{info.file_size - offset}")
+            data = raw[offset:] + f.read(need - len(raw[offset:]))
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError, zlib.error) as exc:
+        raise ValueError(f"{path}: array {name!r} is unreadable ({type(exc).__name__}: {exc})") from None
+    if len(data) != need:
+        raise ValueError(f"{path}: array {name!r} is truncated")
+    return _from_bytes(data, dtype, shape, fortran)
+
+
+def _from_bytes(data, dtype, shape, fortran):
+    a = np.frombuffer(data, dtype=dtype)
+    return a.reshape(shape[::-1]).T if fortran else a.reshape(shape)
+
+
+def _load_npy(path):
+    with open(path, "rb") as f:
+        raw = f.read(MAX_NPY_HEADER + 16)
+        dtype, shape, offset, fortran = npy_header(raw, "the file", _refuse(path))
+        count = _check_declared(path, "the array", shape, dtype)
+        need = count * dtype.itemsize
+        size = os.fstat(f.fileno()).st_size
+        if offset + need != size:
+            raise ValueError(f"{path}: the .npy header declares {need} bytes of data, the file holds {size - offset}")
+        data = raw[offset:] + f.read(need - len(raw[offset:]))
+    return Dataset(_as_X(path, _from_bytes(data, dtype, shape, fortran)), None, None, path)
 
 
 # -- CSV and Parquet ----------------------------------------------------------------------------------
@@ -271,7 +324,7 @@ def _sniff_delimiter(path):
 
 def _load_parquet(path, label_column, n_features, default_label_column, tabular):
     if not arrow_available():
-        raise ImportError(f"{path}: reading Parquet files needs pyarrow: pip install 'bpx[data]'")
+        raise ImportError(f"{path}: reading Parquet files needs pyarrow: {install_hint('data')}")
     return _from_arrow(path, read_parquet(path), label_column, n_features, default_label_column,
                        tabular, None)
 
@@ -392,18 +445,22 @@ def _careful_csv(path, label_column, n_features, default_label_column=None, deli
         delimiter = max((",", ";", "\t"), key=first.count) if any(d in first for d in ",;\t") else ","
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     header, rows, lines = None, [], []
-    for row in reader:
-        if not row or all(not cell.strip() for cell in row):
-            continue
-        if header is None:
-            header = [h.strip() for h in row]
-            continue
-        if len(row) != len(header):
-            raise ValueError(
-                f"{path}: row {reader.line_num} has {len(row)} columns, the header has {len(header)}"
-            )
-        rows.append(row)
-        lines.append(reader.line_num)
+    try:
+        for row in reader:
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            if header is None:
+                header = [h.strip() for h in row]
+                _check_header(path, header, reader.line_num)
+                continue
+            if len(row) != len(header):
+                raise ValueError(
+                    f"{path}: row {reader.line_num} has {len(row)} columns, the header has {len(header)}"
+                )
+            rows.append(row)
+            lines.append(reader.line_num)
+    except csv.Error as exc:  # a field longer than the csv module's limit, a NUL byte, ...
+        raise ValueError(f"{path}: row {max(reader.line_num, 1)}: not readable as CSV ({exc})") from None
     if not rows:
         raise ValueError(f"{path}: no rows (only a header)")
     ncol = len(header)
@@ -433,7 +490,25 @@ def _careful_csv(path, label_column, n_features, default_label_column=None, deli
             if np.all(y == np.round(y)):
                 y = y.astype(np.int64)
     return Dataset(X, y, None, path, feature_names=[header[j] for j in feats],
-                   label_column=None if label is None else header[label])
+                   label_column=None if label is None else header[label], lines=lines)
+
+
+def _check_header(path, header, line):
+    """The first row must name the columns: no repeated name, and not all numbers (a file without a header
+    row would silently lose its first sample into the column names)."""
+    seen = {}
+    for j, name in enumerate(header):
+        if name and name in seen:
+            raise ValueError(f"{path}: row {line} (the header): the column name {name!r} appears twice (columns "
+                             f"{seen[name] + 1} and {j + 1}); give each column its own name")
+        seen[name] = j
+    try:
+        [float(h) for h in header]
+    except ValueError:
+        return
+    shown = ", ".join(header[:4]) + (", ..." if len(header) > 4 else "")
+    raise ValueError(f"{path}: row {line} ({shown}) is all numbers, so the file has no header row; bpx reads the "
+                     f"first row as the column names: add a header row (e.g. x1,x2,...,label)")
 
 
 def _parse_numbers(path, cells, lines, columns):
@@ -466,13 +541,14 @@ def _load_h5(path, x_key, y_key):
     try:
         import h5py
     except ImportError:
-        raise ImportError(f"{path}: reading HDF5 files needs h5py: pip install 'bpx[data]'") from None
+        raise ImportError(f"{path}: reading HDF5 files needs h5py: {install_hint('data')}") from None
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
         raise ValueError(f"{path}: not a readable HDF5 file ({exc})") from None
     with f:
-        names = [k for k in f.keys() if isinstance(f[k], h5py.Dataset)]
+        names = [k for k in f.keys() if isinstance(f.get(k, getlink=True), h5py.HardLink)
+                 and isinstance(f[k], h5py.Dataset)]  # soft and external links are not followed
         xk = _pick(path, names, x_key, "dataset", "x_key")
         if xk is None:
             xk = _default_key(names, ("x",))
@@ -488,12 +564,34 @@ def _load_h5(path, x_key, y_key):
         if yk is None:
             guess = xk[:-1] + ("y" if xk.endswith("x") else "Y") if xk.lower().endswith("x") else None
             yk = guess if guess in names else _default_key(names, ("y", "labels", "label", "target"))
-        X = _as_X(path, f[xk][()], f"dataset {xk!r}")
-        y = _as_y(path, f[yk][()], f"dataset {yk!r}") if yk is not None else None
+        X = _as_X(path, _h5_read(path, f[xk], xk), f"dataset {xk!r}")
+        y = _as_y(path, _h5_read(path, f[yk], yk), f"dataset {yk!r}") if yk is not None else None
         classes = None
         if "list_classes" in names and y is not None and y.ndim == 1 and y.dtype.kind in "iu":
-            classes = [c.decode() if isinstance(c, bytes) else str(c) for c in f["list_classes"][()].reshape(-1)]
+            stored = _h5_read(path, f["list_classes"], "list_classes")
+            classes = [c.decode() if isinstance(c, bytes) else str(c) for c in stored.reshape(-1)]
     return Dataset(X, y, classes, path, label_column=yk)
+
+
+def _h5_read(path, ds, name):
+    """A dataset's values, refusing storage outside the file (external raw files, virtual datasets that
+    map other files: reading them would read whatever file they name) and declared sizes beyond memory."""
+    if ds.external:
+        raise ValueError(f"{path}: dataset {name!r} keeps its data in external file(s) "
+                         f"({', '.join(str(e[0]) for e in ds.external)[:200]}); bpx reads data stored in the file only")
+    if ds.is_virtual:
+        raise ValueError(f"{path}: dataset {name!r} is a virtual dataset (its data live in other files); bpx reads "
+                         f"data stored in the file only")
+    if ds.shape is None:
+        raise ValueError(f"{path}: dataset {name!r} is empty (no shape)")
+    if ds.dtype.kind in "biuf":
+        _check_declared(path, f"dataset {name!r}", ds.shape, ds.dtype)
+    elif math.prod(ds.shape) > 1 << 24:
+        raise ValueError(f"{path}: dataset {name!r} declares {math.prod(ds.shape)} text entries")
+    try:
+        return ds[()]
+    except (OSError, ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: dataset {name!r} is unreadable ({exc})") from None
 
 
 # -- MNIST IDX ------------------------------------------------------------------------------------------
@@ -523,15 +621,18 @@ def _read_idx(path):
     if header is None:
         raise ValueError(f"{path}: not an IDX file (bad magic number)")
     dtype, shape = header
+    offset = 4 + 4 * len(shape)
+    count = _check_declared(path, "the IDX header", shape, np.dtype(dtype))  # Python ints: no overflow
+    need = count * np.dtype(dtype).itemsize
     try:
         with _open(path) as f:
-            data = f.read()
-    except (OSError, EOFError) as exc:
+            data = f.read(offset + need + 1)  # one byte more: a longer file is refused, never read whole
+    except (OSError, EOFError, zlib.error) as exc:
         raise ValueError(f"{path}: unreadable IDX file ({exc})") from None
-    offset = 4 + 4 * len(shape)
-    need = int(np.prod(shape)) * np.dtype(dtype).itemsize
     if len(data) - offset != need:
-        raise ValueError(f"{path}: IDX header announces shape {shape} ({need} bytes), the file holds {len(data) - offset}")
+        more = "more than" if len(data) - offset > need else str(len(data) - offset)
+        raise ValueError(f"{path}: IDX header announces shape {shape} ({need} bytes), the file holds {more}"
+                         + (" that" if more == "more than" else ""))
     return np.frombuffer(data, dtype=dtype, offset=offset).reshape(shape)
 
 
@@ -566,7 +667,7 @@ def open_dask(path, x_key=None, y_key=None, label_column=None, chunks=None, labe
     """Open big data lazily: a :class:`Dataset` whose X and y are dask arrays chunked by rows (a zarr
     store, an HDF5 dataset, a directory or glob of .npy/.npz shards, a CSV file); docs/guide/dask.md.
     Local paths are made absolute before the graph is built (a cluster's workers seldom share the
-    client's working directory). Needs ``pip install 'bpx[dask]'``.
+    client's working directory). Needs ``pip install 'bpx-backprop[dask]'``.
 
     Parameters
     ----------
@@ -596,7 +697,7 @@ def open_dask(path, x_key=None, y_key=None, label_column=None, chunks=None, labe
     ValueError
         If nothing is there, the shards mix kinds, or the format is not one dask can open lazily.
     ImportError
-        Without dask (``pip install 'bpx[dask]'``)."""
+        Without dask (``pip install 'bpx-backprop[dask]'``)."""
     from ._dask_data import open_dask as opener
 
     return opener(path, x_key=x_key, y_key=y_key, label_column=label_column, chunks=chunks, labels=labels)

@@ -44,6 +44,12 @@ class Dataset:
     feature_names: list | None = field(default=None, repr=False)
     label_column: str | None = None
     table: object = field(default=None, repr=False)
+    lines: list | None = field(default=None, repr=False)
+
+    def where(self, i):
+        """Sample ``i`` as messages name it: ``row N`` of a CSV file (its line, the header being row 1),
+        else ``sample i+1``."""
+        return f"row {self.lines[i]}" if self.lines is not None else f"sample {i + 1}"
 
     def __len__(self):
         return (self.X if self.X is not None else self.table).shape[0]

@@ -124,32 +124,36 @@ def _host_matrix(X, name):
 
 
 # -- labels ---------------------------------------------------------------------------------------------
-def label_names(y, classes=None):
+def label_names(y, classes=None, what="class labels", where=None):
     """Labels as strings: ``classes[y]`` when the file declares class names (y are indices into
-    them), else the labels themselves (integral numbers written without a decimal point: 3.0 -> "3")."""
+    them), else the labels themselves (integral numbers written without a decimal point: 3.0 -> "3").
+    ``what`` starts an error message (e.g. ``"data.csv: labels"``); ``where(i)`` names sample ``i`` in
+    it (a :class:`Dataset`'s ``where``: the CSV row as elsewhere; default ``label i+1``)."""
     y = np.asarray(y)
     if y.ndim != 1:
-        raise ValueError(f"class labels must be a vector, got shape {y.shape}")
+        raise ValueError(f"{what} must be a vector, got shape {y.shape}")
     if classes is not None:
-        idx = _integral(y, "labels")
+        idx = _integral(y, what, where)
         if idx.size and (idx.min() < 0 or idx.max() >= len(classes)):
             raise ValueError(f"labels index class names 0..{len(classes) - 1}, got {int(idx.min())}..{int(idx.max())}")
         return np.asarray([str(classes[i]) for i in idx], dtype=object)
     if y.dtype.kind in "biuf":
-        idx = _integral(y, "class labels")
+        idx = _integral(y, what, where)
         return np.asarray([str(int(v)) for v in idx], dtype=object)
     return np.asarray([str(v) for v in y], dtype=object)
 
 
-def _integral(y, what):
+def _integral(y, what, where=None):
+    where = where or (lambda i: f"label {i + 1}")
     if y.dtype.kind in "biu":
         return y.astype(np.int64)
     if y.dtype.kind == "f":
         if not np.all(np.isfinite(y)):
-            raise ValueError(f"{what} contain NaN or infinite values")
+            bad = int(np.flatnonzero(~np.isfinite(y))[0])
+            raise ValueError(f"{what} contain NaN or infinite values ({where(bad)} is {float(y[bad])!r})")
         if not np.all(y == np.round(y)):
             bad = int(np.flatnonzero(y != np.round(y))[0])
-            raise ValueError(f"{what} must be integers (or names); label {bad + 1} is {float(y[bad])!r}")
+            raise ValueError(f"{what} must be integers (or names); {where(bad)} is {float(y[bad])!r}")
         return y.astype(np.int64)
     raise TypeError(f"{what} must be numbers, got dtype {y.dtype}")
 
@@ -292,16 +296,18 @@ def describe(net):
     return meta if isinstance(meta, dict) else {}
 
 
-def model_targets(net, y, classes=None, what="labels"):
+def model_targets(net, y, classes=None, what="labels", where=None):
     """Labels/targets from a data file in the form the model trains on: class indices (by class name,
     refusing names unseen at training time; one-hot rows for several sigmoid units) for a classifier
     with class names, else the numbers."""
     y = np.asarray(y)
     if net.classes is not None and y.ndim == 1:
-        index = LabelEncoder(net.classes).transform(list(label_names(y, classes)), what)
+        index = LabelEncoder(net.classes).transform(list(label_names(y, classes, what, where)), what)
         return one_hot(index, net.n_outputs) if net.output == "sigmoid" and net.n_outputs > 1 else index
     if y.dtype.kind not in "biuf":
-        raise ValueError(f"{what} must be numbers for this model (it has no class names), got dtype {y.dtype}")
+        first = (where or (lambda i: f"label {i + 1}"))(0)
+        raise ValueError(f"{what} must be numbers for this model (it has no class names); {first} is "
+                         f"{str(y.reshape(-1)[0])!r}, a name")
     return y.astype(np.float64)
 
 

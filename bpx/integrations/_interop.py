@@ -31,6 +31,7 @@ import numpy as np
 
 from ..backends._backend import to_numpy
 from ..nn._activations import ACTIVATIONS, LEAKY_SLOPE, get_activation
+from ..utils._extras import install_hint
 
 # torch.nn module (class name, keyword arguments) that may stand for a bpx activation; each pairing is
 # confirmed on a probe before use. Names bpx does not have are skipped.
@@ -55,7 +56,7 @@ def _torch():
     try:
         import torch
     except ImportError:
-        raise ImportError("PyTorch interop needs torch: pip install 'bpx[torch]'") from None
+        raise ImportError(f"PyTorch interop needs torch: {install_hint('torch')}") from None
     return torch
 
 

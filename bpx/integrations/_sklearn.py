@@ -3,7 +3,7 @@
 They take ``sklearn.neural_network``'s parameter names, defaults and meanings, train a :class:`bpx.MLP`
 on any bpx backend (``backend=``: ``"numpy"``, ``"torch:cuda"``, ``"cupy"``, ...) and pass
 scikit-learn's estimator checks, so they drop into pipelines, grid searches and ``clone``.
-scikit-learn is an optional dependency (``pip install 'bpx[sklearn]'``); ``import bpx`` never needs it.
+scikit-learn is an optional dependency (``pip install 'bpx-backprop[sklearn]'``); ``import bpx`` never needs it.
 
 How they map onto scikit-learn's MLP (same names, same defaults):
 
@@ -61,6 +61,7 @@ from ..models._mlp import MLP, TrainingDiverged
 from ..nn._functional import loss_and_grads
 from ..optimizers._first_order import SGD, Adam
 from ..optimizers._lbfgs import LBFGS
+from ..utils._extras import install_hint
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -78,7 +79,7 @@ try:
         validate_data,
     )
 except ImportError as exc:  # pragma: no cover - exercised only without scikit-learn
-    raise ImportError("bpx.sklearn needs scikit-learn: pip install 'bpx[sklearn]' (or scikit-learn>=1.4)") from exc
+    raise ImportError(f"bpx.sklearn needs scikit-learn>=1.4: {install_hint('sklearn')}") from exc
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 

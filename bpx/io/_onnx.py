@@ -27,7 +27,7 @@ tests check), so :func:`onnx_model` keeps only the branch that computes, drops `
 dead nodes, and stores constants as initializers (``lean=False`` keeps ndonnx's graph as it is).
 ndonnx's NaN handling of ``max`` (the standard's rule, which ONNX leaves open) is kept.
 
-ndonnx, onnx and onnxruntime are optional: ``pip install 'bpx[onnx]'``.
+ndonnx, onnx and onnxruntime are optional: ``pip install 'bpx-backprop[onnx]'``.
 """
 
 from __future__ import annotations
@@ -39,16 +39,19 @@ from ..backends._backend import to_numpy
 from ..data._preprocessing import describe
 from ..data._table import TablePreprocessor
 from ..nn._functional import forward
+from ..utils._extras import install_hint
+from ..utils._paths import check_output_file
 
 OPSET = 21  # ai.onnx opset of the graphs ndonnx 0.23 writes; checked against the built model
 
 
-def _require():
+def require_onnx():
+    """``(ndonnx, onnx)``, or an ImportError with the install hint."""
     try:
         import ndonnx
         import onnx
     except ImportError as exc:
-        raise ImportError(f"ONNX export needs ndonnx and onnx: pip install 'bpx[onnx]' ({exc})") from None
+        raise ImportError(f"ONNX export needs ndonnx and onnx: {install_hint('onnx')} ({exc})") from None
     return ndonnx, onnx
 
 
@@ -103,7 +106,7 @@ def onnx_model(net, *, lean=True):
     ValueError
         If an activation does not run on ndonnx arrays, or the stored preprocessing does not fit the model."""
     _check_net(net)
-    ndx, onnx = _require()
+    ndx, onnx = require_onnx()
     dtype = getattr(ndx, net.dtype)
     pre = TablePreprocessor.of(net)
     if pre is not None and pre.n_features_out != net.n_features:
@@ -225,7 +228,7 @@ def export_onnx(net, path, *, lean=True):
     Raises
     ------
     ImportError
-        If ndonnx or onnx is not installed (``pip install 'bpx[onnx]'``).
+        If ndonnx or onnx is not installed (``pip install 'bpx-backprop[onnx]'``).
     TypeError
         If ``net`` is not a :class:`bpx.MLP`.
     ValueError
@@ -234,10 +237,10 @@ def export_onnx(net, path, *, lean=True):
         is written.
     PermissionError
         If the folder is not writable."""
-    from ._persistence import check_path, write_atomically
+    from ._persistence import write_atomically
 
     _check_net(net)
-    path = check_path(path, for_writing=True)
+    path = check_output_file(path, "path")
     _check_writable(path)
     blob = onnx_model(net, lean=lean).SerializeToString()
     write_atomically(path, lambda f: f.write(blob))

@@ -18,8 +18,9 @@ network through its public protocol (``get_config()``, ``params``, ``param_names
 from __future__ import annotations
 
 import json
+import math
 import os
-import zipfile
+import warnings
 
 import numpy as np
 
@@ -27,9 +28,14 @@ from ..backends._backend import to_numpy
 from ..nn._layers import param_layout
 from ..utils._atomic import digest as _digest
 from ..utils._atomic import write_atomically  # noqa: F401 (bpx.export writes through it too)
+from ..utils._npz import read_npz
+from ..utils._paths import as_path, check_output_file, regular_file_problem
 
 FORMAT = "bpx.mlp"
-FORMAT_VERSION = 2  # 2: layers without biases (header "bias": false); every other file is written as 1
+# 1: the first; 2: layers without biases (header "bias": false); 3: the checksum covers the header, the
+# member names, dtypes and shapes besides the weights (1 and 2 are still read, with their weaker check)
+FORMAT_VERSION = 3
+MAX_WIDTH = 1 << 31  # units in one layer: anything wider is a corrupted header, not a network
 MAX_HEADER_BYTES = 1 << 20
 CONVENTIONS = {
     "layout": "row-major batches: Z = A_prev @ W + b, W of shape (n_in, n_out), b of shape (n_out,)",
@@ -58,15 +64,13 @@ class ModelFileError(ValueError):
 
 
 def check_path(path, for_writing):
-    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    path = os.fspath(path)
+    """A writable file path in an existing folder, or (reading) a regular file; ModelFileError otherwise."""
     if for_writing:
-        if os.path.isdir(path):
-            raise ValueError(f"path {path!r} is a directory; give a file name such as model.npz")
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise ValueError(f"path {path!r}: the folder {folder!r} does not exist")
+        return check_output_file(path, "path")
+    path = as_path(path)
+    problem = regular_file_problem(path)
+    if problem is not None:
+        raise ModelFileError(path, problem)
     return path
 
 
@@ -111,68 +115,79 @@ def save(net, path):
     config = net.get_config()  # the architecture (with dropout and precision, the mixed-precision setting)
     header = {
         "format": FORMAT,
-        # a bias-free file needs a reader that knows the "bias" field; anything else stays readable by
-        # every bpx that reads format 1 (dropout only matters for training, older readers ignore it; so
-        # does precision: the parameters are saved in the master dtype)
-        "format_version": FORMAT_VERSION if not config["bias"] else 1,
+        # precision (the mixed-precision setting) is informative: the parameters are in the master dtype
+        "format_version": FORMAT_VERSION,
         "bpx_version": _version(),
         **config,
         "arrays": names,
         "classes": None if net.classes is None else [str(c) for c in net.classes],
         "conventions": CONVENTIONS,
         "metadata": metadata,
-        "sha256": _digest(arrays),
-    }
+        "sha256": "",
+        }
+    header["sha256"] = checksum(header, arrays)
     blob = np.frombuffer(json.dumps(header, sort_keys=True).encode("utf-8"), dtype=np.uint8)
     write_atomically(path, lambda f: np.savez(f, header=blob, **dict(zip(names, arrays))))
     return path
 
 
 def read(path):
-    """The checked ``(header, arrays)`` of a model file, arrays as host numpy arrays."""
+    """The checked ``(header, arrays)`` of a model file, arrays as host numpy arrays.
+
+    Nothing is read before it is bounded: the header member by :data:`MAX_HEADER_BYTES`, each weight
+    member by the bytes its shape in the header's architecture needs (:func:`bpx.utils.read_npz` refuses
+    compressed, duplicate, oddly named or non-numeric members); the checksum of format version 3 covers
+    the header (all but the checksum), the member names, dtypes and shapes, and the weights."""
     path = check_path(path, for_writing=False)
-    if not os.path.isfile(path):
-        raise ModelFileError(path, "no such file")
     if os.path.getsize(path) == 0:
         raise ModelFileError(path, "the file is empty")
-    if not zipfile.is_zipfile(path):
-        raise ModelFileError(path, "not a bpx model file (not an .npz archive; truncated or foreign)")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            members = set(npz.files)
-            if "header" not in members:
-                raise ModelFileError(path, "not a bpx model file (no header)")
-            with zipfile.ZipFile(path) as archive:
-                info = archive.getinfo("header.npy")
-            if info.file_size > MAX_HEADER_BYTES:
-                raise ModelFileError(path, f"header of {info.file_size} bytes exceeds the {MAX_HEADER_BYTES}-byte limit")
-            header = _parse_header(path, npz["header"])
-            names = [name for name, _ in param_layout(header["layer_sizes"], header["bias"])]
-            if header.get("arrays") != names or not set(names) <= members:
-                raise ModelFileError(path, f"the file's arrays {sorted(members - {'header'})} do not match the architecture")
-            arrays = [npz[name] for name in names]
-    except ModelFileError:
-        raise
-    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
-        reason = "it holds pickled objects, which bpx never loads" if "pickle" in str(exc) else f"unreadable ({exc})"
-        raise ModelFileError(path, reason) from None
+
+    def error(reason):
+        return ModelFileError(path, reason)
+
+    def header_limit(name):
+        return MAX_HEADER_BYTES if name == "header" else 0
+
+    first = read_npz(path, error, limit=header_limit, names={"header"}, kind="model file")
+    if "header" not in first:
+        raise ModelFileError(path, "not a bpx model file (no header)")
+    header = _parse_header(path, first["header"])
+    layout = param_layout(header["layer_sizes"], header["bias"])
+    names = [name for name, _ in layout]
+    if header.get("arrays") != names:
+        raise ModelFileError(path, f"the header's arrays {header.get('arrays')!r} do not match the architecture "
+                                   f"({names})")
+    itemsize = np.dtype(header["dtype"]).itemsize if header["dtype"] in ("float16", "float32", "float64") else 8
+    sizes = {name: math.prod(shape) * itemsize for name, shape in layout}
+    members = read_npz(path, error, limit=lambda name: sizes.get(name, MAX_HEADER_BYTES), kind="model file")
+    extra = sorted(set(members) - set(names) - {"header"})
+    missing = [name for name in names if name not in members]
+    if extra or missing:
+        raise ModelFileError(path, f"the file's arrays do not match the architecture (missing {missing}, "
+                                   f"unexpected {extra})")
+    arrays = [members[name] for name in names]
     _check_arrays(path, header, arrays)
     return header, arrays
+
+
+def _finite_json(value):
+    raise ValueError(f"{value} is not a number JSON allows")
 
 
 def _parse_header(path, blob):
     if blob.dtype != np.uint8 or blob.ndim != 1:
         raise ModelFileError(path, "not a bpx model file (malformed header)")
     try:
-        header = json.loads(blob.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(path, f"corrupted header ({exc})") from None
+        header = json.loads(blob.tobytes().decode("utf-8"), parse_constant=_finite_json)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise ModelFileError(path, f"corrupted header ({reason})") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         found = header.get("format") if isinstance(header, dict) else None
         raise ModelFileError(path, f"not a bpx model file (format {found!r}, expected {FORMAT!r})")
     version = header.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise ModelFileError(path, f"malformed format_version {version!r}")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ModelFileError(path, f"malformed format_version {version!r} (versions start at 1)")
     if version > FORMAT_VERSION:
         raise ModelFileError(
             path, f"written in format version {version} by bpx {header.get('bpx_version')}; this bpx "
@@ -180,7 +195,7 @@ def _parse_header(path, blob):
         )
     sizes = header.get("layer_sizes")
     if (not isinstance(sizes, list) or len(sizes) < 2
-            or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes)):
+            or not all(isinstance(s, int) and not isinstance(s, bool) and 0 < s <= MAX_WIDTH for s in sizes)):
         raise ModelFileError(path, f"malformed layer_sizes {sizes!r}")
     for key in ("activation", "output", "loss", "dtype", "sha256"):
         if not isinstance(header.get(key), str):
@@ -188,7 +203,41 @@ def _parse_header(path, blob):
     header.setdefault("bias", True)  # written before bias-free layers existed: every layer had a bias
     if not isinstance(header["bias"], bool):
         raise ModelFileError(path, f"malformed header: bias {header['bias']!r} is not true or false")
+    classes = header.get("classes")
+    if classes is not None:
+        if not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
+            raise ModelFileError(path, f"malformed class names {_short(classes)}")
+        n_out = sizes[-1]
+        if len(classes) != (2 if n_out == 1 else n_out) or len(set(classes)) != len(classes):
+            raise ModelFileError(path, f"{len(classes)} class names ({_short(classes)}) for {n_out} output unit(s); "
+                                       f"expected {2 if n_out == 1 else n_out} distinct names")
+    metadata = header.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise ModelFileError(path, f"malformed metadata {_short(metadata)}")
+    _check_scaling(path, metadata, sizes[0])
     return header
+
+
+def _short(value, limit=80):
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _check_scaling(path, metadata, n_features):
+    """A stored scaling's per-feature lists must have one entry per input feature, all finite numbers."""
+    preprocessing = metadata.get("preprocessing")
+    scaling = preprocessing.get("scaling") if isinstance(preprocessing, dict) else None
+    if not isinstance(scaling, dict):
+        return
+    for key, value in scaling.items():
+        if isinstance(value, list):
+            if len(value) != n_features or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                    for v in value):
+                raise ModelFileError(path, f"the stored scaling's {key!r} has {len(value)} entries for "
+                                           f"{n_features} input features")
+    names = preprocessing.get("feature_names")
+    if isinstance(names, list) and len(names) != n_features:
+        raise ModelFileError(path, f"{len(names)} stored feature names for {n_features} input features")
 
 
 def _check_arrays(path, header, arrays):
@@ -200,8 +249,23 @@ def _check_arrays(path, header, arrays):
             raise ModelFileError(path, f"array {name} has dtype {a.dtype}, the header says {header['dtype']}")
         if not np.all(np.isfinite(a)):
             raise ModelFileError(path, f"array {name} contains NaN or infinite weights")
-    if _digest(arrays) != header["sha256"]:
+    if header["format_version"] >= 3:
+        if checksum(header, arrays) != header["sha256"]:
+            raise ModelFileError(path, "checksum mismatch: the header or the weights were corrupted or altered")
+    elif _digest(arrays) != header["sha256"]:
         raise ModelFileError(path, "checksum mismatch: the weights were corrupted or altered")
+    else:
+        warnings.warn(f"{path}: format version {header['format_version']} (bpx before 0.2 wrote it): its checksum "
+                      f"covers the weights only, not the header; save it again for the full check", stacklevel=3)
+
+
+def checksum(header, arrays):
+    """Format 3's SHA-256: the header without its ``sha256`` (canonical JSON), then each array's name,
+    dtype and shape, then the weights' bytes."""
+    rest = json.dumps({k: v for k, v in header.items() if k != "sha256"}, sort_keys=True, allow_nan=False)
+    described = json.dumps([[name, str(a.dtype), list(a.shape)] for name, a in zip(header["arrays"], arrays)])
+    return _digest([np.frombuffer(rest.encode("utf-8"), np.uint8), np.frombuffer(described.encode("utf-8"), np.uint8),
+                    *arrays])
 
 
 def _version():

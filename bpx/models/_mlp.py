@@ -67,7 +67,7 @@ class MLP:
     default He for relu/leaky_relu, LeCun otherwise). One ``seed`` gives the same initial network on
     every backend, bit for bit in float64.
 
-    ``bias=False`` builds layers without biases (``Z = A @ W``, the networks of seeds 000 and 002):
+    ``bias=False`` builds layers without biases (``Z = A @ W``, the two-layer NumPy networks):
     :attr:`params` is then ``[W1, W2, ...]``. ``dropout`` is the probability of dropping a hidden unit
     while training (one value for every hidden layer, or one per hidden layer; inverted dropout: the
     kept units are scaled by 1/(1 − p), so nothing changes at prediction time, where dropout is off).

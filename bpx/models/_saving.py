@@ -79,7 +79,8 @@ def _precision(precision, backend):
 
 def _check_registered(path, key, name):
     if name not in ACTIVATIONS and not (key == "output" and name in OUTPUT_ONLY):
+        which = "hidden" if key == "activation" else key
         raise ModelFileError(
-            path, f"the model's {key} activation {name!r} is not registered in this session; register it "
+            path, f"the model's {which} activation {name!r} is not registered in this session; register it "
             f"first with bpx.activation({name!r}, forward, derivative) (the same functions it was trained with), "
             f"then load. Registered: {', '.join(ACTIVATIONS)}")

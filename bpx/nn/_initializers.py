@@ -11,7 +11,7 @@ import math
 
 
 def lecun(rng, n_in, n_out):
-    """The seeds' initialisation: W ~ N(0, 1) / √n_in (seed 003's ``randn / sqrt(n_prev)``).
+    """The seeds' initialisation: W ~ N(0, 1) / √n_in (the cat classifier tutorial's ``randn / sqrt(n_prev)``).
 
     Parameters
     ----------

@@ -3,7 +3,7 @@
 Row-major batches, as DESIGN.md writes them: A_prev is (m, n_in), W is (n_in, n_out), b is (n_out,).
 The layer holds no arrays; the network passes its parameters in, so the parameter list stays the one
 source of truth. A layer built with ``bias=False`` has the weight matrix only (``Z = A_prev @ W``,
-seeds 000 and 002); :func:`param_layout` names and shapes the parameters of a whole network.
+the two-layer NumPy networks); :func:`param_layout` names and shapes the parameters of a whole network.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Workloads (issue 5):
 
-(a) ``tiny``: seed 004's 2-2-2 sigmoid network (MSE, SGD lr 0.5), 10,000 single-sample steps in
+(a) ``tiny``: the 2-2-2 worked example's sigmoid network (MSE, SGD lr 0.5), 10,000 single-sample steps in
     float64: the per-step overhead, reported in µs/step.
 (b) ``standard``: MLP 784-512-512-10, ReLU, softmax + cross-entropy, SGD lr 0.1, batch 256, float32,
     60,000 synthetic samples (fixed seed): throughput in samples/s, one epoch per repeat.
@@ -247,7 +247,7 @@ class HandLoop:
         if self.output == "softmax":
             cost = -(Y * (shifted - np.log(S))).sum() / m
             dZ = (A - Y) / m
-        else:  # sigmoid + MSE (seed 004)
+        else:  # sigmoid + MSE (the 2-2-2 worked example)
             D = A - Y
             cost = (D * D).sum() / (2.0 * m)
             dZ = D / m * A * (1.0 - A)
@@ -540,7 +540,7 @@ def _torch_devices(peers):
 
 
 def run_tiny(specs, peers, steps, repeats, warmup, log=None):
-    """Workload (a): seed 004's 2-2-2 sigmoid/MSE network, ``steps`` single-sample SGD steps, float64
+    """Workload (a): the 2-2-2 worked example's 2-2-2 sigmoid/MSE network, ``steps`` single-sample SGD steps, float64
     (float32 on a device without float64), all implementations timed interleaved."""
     sizes, lr, dtype = [2, 2, 2], 0.5, "float64"
     x, y = np.array([[0.05, 0.10]]), np.array([[0.01, 0.99]])
@@ -908,7 +908,8 @@ def format_table(report):
     tiny = [r for r in res if r["workload"] == "a"]
     if tiny:
         hand = _find(res, "a", "numpy hand loop")
-        lines += ["", f"### (a) tiny: seed 004 2-2-2 sigmoid/MSE, {tiny[0]['steps']:,} single-sample SGD steps, float64",
+        lines += ["", f"### (a) tiny: the 2-2-2 worked example, sigmoid/MSE, {tiny[0]['steps']:,} single-sample SGD "
+                      "steps, float64",
                   "", "| implementation | µs/step | steps/s | step time / hand loop |", "|---|---:|---:|---:|"]
         for r in tiny:
             ratio = _ratio(r["us_per_step"], hand and hand["us_per_step"])

@@ -5,11 +5,11 @@
 ``Dense.gradients`` for BP3/BP4, ``Dense.delta_below`` for BP2) and ``SGD.step`` — keeping every
 intermediate array, so the view shows what bpx really computes on the chosen backend. This module is
 host-side presentation (DESIGN rule 1): it computes nothing itself; numpy only holds the results,
-copied to the host at the end to be shown. :func:`format_text` lays the result out as seed 004's step-by-step tutorial
-does (forward pass, total error, backward pass from the output layer down, updated weights), with
-the seed's names w1..w8 for its 2-2-2 example.
+copied to the host at the end to be shown. :func:`format_text` lays the result out as the 2-2-2 worked
+example's step-by-step tutorial does (forward pass, total error, backward pass from the output layer down, updated weights), with
+the tutorial's names w1..w8 for its 2-2-2 example.
 
-With no arguments it explains seed 004 (Mazur's worked example): inputs 0.05, 0.10, targets 0.01,
+With no arguments it explains the 2-2-2 worked example (Mazur's): inputs 0.05, 0.10, targets 0.01,
 0.99, w1..w8 = 0.15..0.55, biases 0.35 and 0.60, sigmoid units, the ½·Σ(a−y)² error, lr 0.5.
 """
 
@@ -92,7 +92,7 @@ class Explanation:
     cost_after: float  # C after the step (same X, Y)
     fused: bool  # the output activation is the loss's matched pair: δ[L] = (a[L] − y)/m
     layers: list = field(default_factory=list)  # LayerStep for l = 1..L
-    seed004: bool = False  # seed 004's example (its network and its sample)
+    seed004: bool = False  # the 2-2-2 worked example (its network and its sample)
 
     @property
     def m(self):
@@ -108,7 +108,7 @@ class Explanation:
         return [p for layer in self.layers for p in (layer.W_new, layer.b_new) if p is not None]
 
     def named_weights(self):
-        """The weights one by one, numbered as seed 004 numbers them: layer by layer, and within a
+        """The weights one by one, numbered as the 2-2-2 worked example numbers them: layer by layer, and within a
         layer unit by unit of the layer, input by input (w1 = W[1][0, 0], w2 = W[1][1, 0], ...).
         Each is ``{"name", "layer", "i", "j", "from", "to", "before", "grad", "after"}``."""
         rows, k = [], 0
@@ -130,7 +130,7 @@ class Explanation:
         out = {
             "network": {"layer_sizes": list(self.layer_sizes), "activation": self.activation, "output": self.output,
                         "loss": self.loss, "backend": self.backend, "dtype": self.dtype},
-            "example": "seed 004" if self.seed004 else None, "lr": self.lr, "m": self.m,
+            "example": "2-2-2 worked example" if self.seed004 else None, "lr": self.lr, "m": self.m,
             "X": self.X.tolist(), "Y": self.Y.tolist(),
             "cost": self.cost, "cost_after": self.cost_after,
             "layers": [
@@ -179,8 +179,8 @@ def explain(net=None, X=None, Y=None, lr=SEED004_LR, backend=None, dtype=None):
     """One gradient-descent step of ``net`` on ``(X, Y)`` with learning rate ``lr``, every
     intermediate kept: an :class:`Explanation`.
 
-    With ``net=None`` it is seed 004's network (and, unless given, its sample). ``backend`` and
-    ``dtype`` move the work to another backend or dtype (default: the network's own; for seed 004,
+    With ``net=None`` it is the 2-2-2 worked example's network (and, unless given, its sample). ``backend`` and
+    ``dtype`` move the work to another backend or dtype (default: the network's own; for the 2-2-2 worked example,
     float64 where available). The caller's network is never modified: the step runs on a copy.
     Networks wider than ``MAX_UNITS`` units in a layer, or more than ``MAX_SAMPLES`` samples, are
     refused (a teaching view, not a debugger).
@@ -188,10 +188,10 @@ def explain(net=None, X=None, Y=None, lr=SEED004_LR, backend=None, dtype=None):
     Parameters
     ----------
     net : bpx.MLP, optional
-        The network (default: seed 004's 2-2-2 network).
+        The network (default: the 2-2-2 worked example's network).
     X, Y : array_like, optional
-        The samples and their targets (default for seed 004: x = (0.05, 0.10), y = (0.01, 0.99)). A
-        network that carries preprocessing (``bpx train``, or fitted on a DataFrame) applies it to
+        The samples and their targets (default for the 2-2-2 worked example: x = (0.05, 0.10), y = (0.01, 0.99)).
+        A network that carries preprocessing (``bpx train``, or fitted on a DataFrame) applies it to
         ``X`` first (and maps class names in ``Y``), as :meth:`bpx.MLP.predict` does.
     lr : float, default 0.5
         The learning rate of the SGD step.
@@ -210,7 +210,7 @@ def explain(net=None, X=None, Y=None, lr=SEED004_LR, backend=None, dtype=None):
     ------
     TypeError
         If ``net`` is not a :class:`bpx.MLP`, or ``X`` or ``Y`` is missing (both are needed, except
-        with seed 004's network, which has its own sample).
+        with the 2-2-2 worked example's network, which has its own sample).
     ValueError
         For a layer wider than ``MAX_UNITS``, more than ``MAX_SAMPLES`` samples, or an ``lr`` that is
         not a positive finite number.
@@ -337,7 +337,7 @@ def _line(label, value, d, indent=4):
 
 
 def format_text(report):
-    """The step laid out like seed 004's tutorial: forward pass, cost, backward pass (BP1..BP4) from
+    """The step laid out like the worked example's tutorial: forward pass, cost, backward pass (BP1..BP4) from
     the output layer down, updated parameters, and the weights one by one (w1, w2, ...).
 
     Parameters

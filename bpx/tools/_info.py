@@ -15,6 +15,7 @@ from .._version import __version__
 from ..backends._backend import auto_name, backend_status, probe
 from ..backends._fastest import cache_path, cached_choices
 from ..backends._libraries import LIBRARIES
+from ..utils._extras import install_hint
 
 # the array libraries' own distributions come from the registry; these are the others worth reporting
 DISTRIBUTIONS = ("numpy", "array-api-compat", *(d for lib in LIBRARIES.values() for d in lib.distributions
@@ -72,7 +73,7 @@ def collect():
         "backends": {name: "usable" if status[name] is None else f"unavailable: {status[name]}" for name in LIBRARIES},
         "auto": auto_name(),
         "devices": _devices(status),
-        "blas": blas if blas is not None else [{"note": "install threadpoolctl (bpx[info]) to see the BLAS in use"}],
+        "blas": blas if blas is not None else [{"note": f"install threadpoolctl ({install_hint('info')}) for the BLAS"}],
         "tf32": _settings(status),
         "environment": {k: os.environ[k] for k in ENVIRONMENT if k in os.environ},
         "fastest": {"cache_file": cache_path(), "choices": cached_choices()},

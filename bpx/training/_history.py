@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from ..utils._extras import install_hint
+
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
@@ -76,13 +78,13 @@ class History:
         return f"History({len(self)} epochs{': ' + last if last else ''})"
 
     def plot(self, path):
-        """Write a PNG of the loss (and accuracy) curves to ``path``. Needs matplotlib (``bpx[plot]``)."""
+        """Write a PNG of the loss (and accuracy) curves to ``path``. Needs matplotlib (the ``plot`` extra)."""
         if not len(self):
             raise ValueError("the history is empty: train for at least one epoch before plotting")
         try:
             from matplotlib.figure import Figure  # no pyplot: leaves the user's backend alone
         except ImportError:
-            raise ImportError("history.plot needs matplotlib: pip install 'bpx[plot]'") from None
+            raise ImportError(f"history.plot needs matplotlib: {install_hint('plot')}") from None
         panels = [("loss", "val_loss")] + ([("accuracy", "val_accuracy")] if self.accuracy else [])
         fig = Figure(figsize=(5.5 * len(panels), 4))
         axes = fig.subplots(1, len(panels), squeeze=False)

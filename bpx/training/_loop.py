@@ -26,8 +26,9 @@ from typing import Any, Protocol
 from ..callbacks._callback import EarlyStopping, as_callbacks
 from ..optimizers._first_order import Adam
 from ..optimizers._lbfgs import LBFGS
+from ..utils._paths import check_output_file
 from ..utils._validation import check_bool, check_float, check_int
-from ._checkpoint import check_identity
+from ._checkpoint import check_identity, check_state
 from ._checkpoint import read as read_checkpoint
 from ._checkpoint import write as write_checkpoint
 from ._history import History
@@ -169,6 +170,7 @@ class Run:
             identity = _identity(net, engine, settings.optimizer, settings.batch_size, data.m) if path is not None else None
             if saved is not None:
                 check_identity(path, saved[0], identity)
+                check_state(path, saved[1], settings.epochs, identity, settings.optimizer)  # before anything is restored
         except BaseException:
             net.rngs.shuffle.bit_generator.state = stream  # refused: the network as it was
             raise
@@ -291,13 +293,7 @@ class Run:
 def _checkpoint_path(path):
     if path is None:
         return None
-    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"checkpoint must be a file path (str or os.PathLike), got {type(path).__name__}")
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path) or not os.path.isdir(folder):
-        raise ValueError(f"checkpoint={path!r} must be a file in an existing folder")
-    return path
+    return check_output_file(path, "checkpoint")
 
 
 ARCHITECTURE = ("layer_sizes", "activation", "output", "loss", "bias", "dropout")  # of MLP.get_config()
