@@ -33,6 +33,9 @@ DEVICES = {
 }
 # environment a session's tests need: JAX has float64 only in x64 mode (bpx never switches it on itself)
 ENV = {"jax": {"JAX_ENABLE_X64": "1"}}
+# where JAX may start next to CuPy or PyTorch on a GPU (every test process probes every backend): no 75%
+# preallocation of the GPU's memory by JAX, and deterministic GPU kernels (bit-for-bit resume); docs/gpu.md
+GPU_ENV = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "XLA_FLAGS": "--xla_gpu_deterministic_ops=true"}
 # Tests that touch no array of the session's backend run once, in the numpy session (tests/conftest.py
 # skips them elsewhere, saying so, when BPX_ONCE_IN is set to the session that runs them).
 ONCE_IN = "numpy"
@@ -59,9 +62,15 @@ def cuda_device(requirements):
         return f"no CUDA device found (nvidia-smi: {(result.stderr or result.stdout).strip()[:200]})"
     found = re.search(r"CUDA Version:\s*(\d+)", result.stdout)
     wanted = re.search(r"cuda(\d+)x", requirements)
-    if found and wanted and found.group(1) != wanted.group(1):
-        return f"{requirements} needs a CUDA {wanted.group(1)} driver; this one is CUDA {found.group(1)}"
+    if found and wanted and not driver_runs(int(wanted.group(1)), int(found.group(1))):
+        return f"{requirements} needs a CUDA {wanted.group(1)} (or newer) driver; this one is CUDA {found.group(1)}"
     return None
+
+
+def driver_runs(build, driver):
+    """Whether a driver of CUDA major version ``driver`` runs a CuPy built for CUDA ``build``: the same or
+    a newer one (NVIDIA's drivers run older CUDA builds), so a CUDA 13 driver runs cupy-cuda12x too."""
+    return driver >= build
 
 
 def session_id(requirements, spec):
@@ -82,10 +91,28 @@ def tests(session, requirements, spec):
             session.skip(f"cupy: {reason}")
     session.install("-r", f"backends/{requirements}.txt")
     session.install(".[test]")
-    env = {"BPX_BACKEND": spec, "BPX_ONCE_IN": ONCE_IN, **ENV.get(requirements, {})}
+    env = {"BPX_BACKEND": spec, "BPX_ONCE_IN": ONCE_IN, **ENV.get(requirements, {}), **gpu_env()}
     if requirements == "jax":
         env.update(jax_compilation_cache(session))
     session.run("python", "-m", "pytest", *PYTEST, *session.posargs, env=env)
+
+
+def gpu_env():
+    """:data:`GPU_ENV` where an NVIDIA GPU is visible (and the user has not set those variables), else nothing."""
+    if shutil.which("nvidia-smi") is None:
+        return {}
+    return {k: v for k, v in GPU_ENV.items() if k not in os.environ}
+
+
+@nox.session(tags=["device"])
+def device_check_cpu(session):
+    """benchmarks/device_check.sh --cpu: the device check's sections (info, smoke, tests, bench, mixed precision,
+    fastest) on numpy, torch and jax on the CPU (the plumbing of the GPU run; its exit status is the sections'
+    results; under 3 minutes on a quiet machine). Its logs land in .nox/device-check-cpu/."""
+    session.install("-r", "backends/torch.txt", "-r", "backends/jax.txt")
+    session.install(".[test]")
+    session.run("bash", str(ROOT / "benchmarks" / "device_check.sh"), "--cpu", str(ROOT / ".nox" / "device-check-cpu"),
+                external=True, env={"PYTHON": str(Path(session.bin) / "python")})
 
 
 def jax_compilation_cache(session):

@@ -8,13 +8,22 @@ CPU too (``--device cpu``, small sizes) to check the script itself.
 
 Each row: samples/s over ``--steps`` training steps after a warm-up (compiled runs compile in the warm-up),
 and the ratio to bpx float32 on the same backend. bpx fp16 trains with its dynamic loss scaling
-(bpx.loss_scaling); the autocast fp16 row uses torch.amp.GradScaler, as torch recommends.
+(bpx.loss_scaling); the autocast fp16 row uses torch.amp.GradScaler, as torch recommends. Each row is
+printed, and appended to ``--output``, as soon as it is measured (a run cut short keeps its rows).
+
+float32 rows run under bpx's matmul-precision rule (full float32 on every backend). The "float32 + TF32"
+row runs in a fresh process with ``BPX_TF32=1``, bpx's one opt-in switch: CuPy reads ``CUPY_TF32`` once,
+at its first matmul, so TF32 can only be switched on for CuPy before it starts (bpx sets ``CUPY_TF32=1``
+from ``BPX_TF32=1`` then), and the same fresh process gives torch and JAX the same treatment.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import json
+import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -27,43 +36,33 @@ def _sync(net):
 
 
 def bpx_rate(spec, sizes, batch, steps, precision=None, tf32=False):
-    """Samples/s of ``steps`` bpx training steps (``fit`` over ``steps`` batches, one epoch)."""
+    """Samples/s of ``steps`` bpx training steps (``fit`` over ``steps`` batches, one epoch); with ``tf32``,
+    measured in a fresh process with ``BPX_TF32=1`` (see the module docstring)."""
+    if tf32:
+        return _in_fresh_process(spec, sizes, batch, steps, precision)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((batch * steps, sizes[0])).astype(np.float32)
     y = rng.integers(0, sizes[-1], batch * steps)
     net = bpx.MLP(sizes, backend=spec, seed=0, precision=precision)
     Xd, yd = net.backend.asarray(X), y
-    with _tf32(spec, tf32):
-        net.fit(Xd[: batch * 5], yd[: batch * 5], epochs=1, batch_size=batch, optimizer=bpx.Adam(1e-3), verbose=0)
-        net.fit(Xd, yd, epochs=1, batch_size=batch, optimizer=bpx.Adam(1e-3), verbose=0)  # compiles this shape
-        _sync(net)
-        start = time.perf_counter()
-        net.fit(Xd, yd, epochs=1, batch_size=batch, optimizer=bpx.Adam(1e-3), verbose=0)
-        _sync(net)
+    net.fit(Xd[: batch * 5], yd[: batch * 5], epochs=1, batch_size=batch, optimizer=bpx.Adam(1e-3), verbose=0)
+    net.fit(Xd, yd, epochs=1, batch_size=batch, optimizer=bpx.Adam(1e-3), verbose=0)  # compiles this shape
+    _sync(net)
+    start = time.perf_counter()
+    net.fit(Xd, yd, epochs=1, batch_size=batch, optimizer=bpx.Adam(1e-3), verbose=0)
+    _sync(net)
     return batch * steps / (time.perf_counter() - start)
 
 
-@contextlib.contextmanager
-def _tf32(spec, on):
-    if not on:
-        yield
-        return
-    if spec.startswith("torch"):
-        import torch
-
-        old = torch.backends.cuda.matmul.allow_tf32
-        torch.backends.cuda.matmul.allow_tf32 = True
-        try:
-            yield
-        finally:
-            torch.backends.cuda.matmul.allow_tf32 = old
-    elif spec.startswith("jax"):
-        import jax
-
-        with jax.default_matmul_precision("tensorfloat32"):
-            yield
-    else:
-        yield
+def _in_fresh_process(spec, sizes, batch, steps, precision):
+    env = {**os.environ, "BPX_TF32": "1"}
+    code = (f"import json, sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); "
+            f"import mixed_precision as m; print(json.dumps(m.bpx_rate({spec!r}, {list(sizes)!r}, {batch}, {steps}, "
+            f"{precision!r})))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"the BPX_TF32=1 process failed: {out.stderr.strip().splitlines()[-1:]}")
+    return float(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def torch_rate(device, sizes, batch, steps, autocast=None):
@@ -109,40 +108,50 @@ def main(argv=None):
     p.add_argument("--output", default=None)
     args = p.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    rows = []
+    header = [f"network {sizes}, batch {args.batch}, Adam, {args.steps} steps timed", "",
+              "| backend | run | samples/s | vs bpx float32 |", "|---|---|---:|---:|"]
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write("\n".join(header) + "\n")
+    print("\n".join(header), flush=True)
+
+    def row(*cells):
+        line = "| " + " | ".join(cells) + " |"
+        print(line, flush=True)
+        if args.output:
+            with open(args.output, "a") as f:
+                f.write(line + "\n")
+
+    failed = 0
     for spec in args.specs.split(","):
         try:
             bpx.get_backend(spec)
         except ValueError as exc:
-            rows.append((spec, "-", f"not usable: {str(exc).splitlines()[0][:80]}", ""))
+            row(spec, "-", f"not usable: {str(exc).splitlines()[0][:80]}", "")
             continue
         base = bpx_rate(spec, sizes, args.batch, args.steps)
-        rows.append((spec, "bpx float32", f"{base:,.0f}", "1.00"))
-        for label, kw in (("bpx float32 + TF32", {"tf32": True}), ("bpx bf16", {"precision": "bf16"}),
+        row(spec, "bpx float32", f"{base:,.0f}", "1.00")
+        for label, kw in (("bpx float32 + TF32 (BPX_TF32=1)", {"tf32": True}), ("bpx bf16", {"precision": "bf16"}),
                           ("bpx fp16", {"precision": "fp16"})):
             try:
                 rate = bpx_rate(spec, sizes, args.batch, args.steps, **kw)
-                rows.append((spec, label, f"{rate:,.0f}", f"{rate / base:.2f}"))
+                row(spec, label, f"{rate:,.0f}", f"{rate / base:.2f}")
             except ValueError as exc:
-                rows.append((spec, label, f"refused: {exc}", ""))
+                row(spec, label, f"refused: {str(exc)[:120]}", "")
+            except RuntimeError as exc:
+                failed += 1
+                row(spec, label, f"failed: {str(exc)[:120]}", "")
         if spec.startswith("torch"):
             device = "cuda" if "cuda" in spec else "cpu"
             for autocast in (None, "bf16", "fp16"):
                 label = "torch float32" if autocast is None else f"torch.autocast {autocast}"
                 try:
                     rate = torch_rate(device, sizes, args.batch, args.steps, autocast)
-                    rows.append((spec, label, f"{rate:,.0f}", f"{rate / base:.2f}"))
+                    row(spec, label, f"{rate:,.0f}", f"{rate / base:.2f}")
                 except RuntimeError as exc:
-                    rows.append((spec, label, f"failed: {str(exc)[:80]}", ""))
-    table = [f"network {sizes}, batch {args.batch}, Adam, {args.steps} steps timed", "",
-             "| backend | run | samples/s | vs bpx float32 |", "|---|---|---:|---:|"]
-    table += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
-    text = "\n".join(table)
-    print(text)
-    if args.output:
-        with open(args.output, "w") as f:
-            f.write(text + "\n")
+                    row(spec, label, f"failed: {str(exc)[:80]}", "")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

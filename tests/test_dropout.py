@@ -124,3 +124,22 @@ def test_dropout_needs_a_hidden_layer(backend):
     with pytest.raises(ValueError, match="needs a hidden layer"):
         bpx.MLP([4, 3], dropout=0.5, backend=backend)
     assert bpx.MLP([4, 3], dropout=0.0, backend=backend).dropout == []
+
+
+@pytest.mark.parametrize("width", [1, 7, 8, 13, 64])
+def test_masks_travel_as_packed_bits_and_unpack_to_the_host_draw(backend, width, monkeypatch):
+    """The masks are the host draw ``u >= p`` (unchanged), and what crosses to the device is one bit per
+    unit: ⌈n/8⌉ bytes per row (issue 26, item 5; benchmarks/dropout_transfer.py measures it)."""
+    if backend.library.lazy:
+        pytest.skip("dask draws its masks as host chunks of its row chunks (tests/test_dask.py)")
+    p, m, seed = 0.3, 10, 3
+    net = bpx.MLP([4, width, 2], dropout=p, backend=backend, dtype="float32", seed=seed)
+    moved = []
+    transfer = backend.library.transfer
+    monkeypatch.setattr(backend.library, "transfer", lambda xp, host, device: moved.append(host) or
+                        transfer(xp, host, device))
+    masks = net.dropout_masks(m)
+    assert [h.shape for h in moved] == [(m, -(-width // 8))] and moved[0].dtype == np.uint8
+    want = (host_rngs(seed, 3)[2].random((m, width)) >= p) / (1 - p)
+    np.testing.assert_array_equal(bpx.to_numpy(masks[0]), want.astype(np.float32))
+    assert masks[1] is None

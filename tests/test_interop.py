@@ -348,3 +348,61 @@ def test_to_sklearn_refuses_networks_scikit_learn_cannot_express(backend, neural
         bpx.to_sklearn(bpx.MLP([3, 4, 2], output="tanh", loss="mse", backend=backend))
     with pytest.raises(TypeError, match="net must be a bpx.MLP"):
         bpx.to_sklearn(None)
+
+
+FITTED = ("coefs_", "intercepts_", "n_features_in_", "n_layers_", "n_outputs_", "out_activation_", "n_iter_", "t_",
+          "loss_", "loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_")
+
+
+@pytest.mark.parametrize("output, k, classes", [
+    ("softmax", 3, ["ant", "bee", "cow"]), ("softmax", 2, None), ("sigmoid", 1, ["no", "yes"]), ("sigmoid", 3, None),
+    ("identity", 1, None), ("identity", 2, None),
+])
+def test_to_sklearn_estimator_continues_training(backend, neural_network, output, k, classes):
+    """partial_fit and fit(warm_start=True) go on from net's weights: one (two) epochs of scikit-learn's Adam,
+    the same numbers as net.fit with that Adam; every fitted attribute is there from the start."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    dtype = host_dtype(backend)
+    net = trained(backend, "tanh", output, dtype, sizes=(5, 6, k))
+    net.classes = classes
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(30, 5))
+    if output == "identity":
+        y = Y = rng.normal(size=(30, k))
+        y = y[:, 0] if k == 1 else y
+    elif output == "sigmoid" and k > 1:
+        y = Y = (rng.random((30, k)) < 0.5).astype(np.int64)
+    else:
+        names = np.asarray(classes if classes is not None else np.arange(max(k, 2)))
+        idx = rng.integers(0, max(k, 2), 30)
+        y, Y = names[idx], (np.eye(k)[idx] if k > 1 else idx[:, None].astype(float))
+    for continued in ("partial_fit", "warm_start"):
+        est = bpx.to_sklearn(net).set_params(alpha=0.0, shuffle=False)
+        assert all(hasattr(est, name) for name in FITTED), [name for name in FITTED if not hasattr(est, name)]
+        assert (est.n_iter_, est.t_, est.loss_curve_, est.best_loss_) == (0, 0, [], np.inf)
+        assert est.validation_scores_ is None and est.best_validation_score_ is None
+        ref = net.copy()
+        adam = bpx.Adam(lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8)
+        if continued == "partial_fit":
+            est.partial_fit(X, y)
+            history = ref.fit(X, Y, epochs=1, batch_size=30, optimizer=adam, shuffle=False, verbose=0)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                est.set_params(warm_start=True, max_iter=2).fit(X, y)
+            history = ref.fit(X, Y, epochs=2, batch_size=30, optimizer=adam, shuffle=False, verbose=0)
+        for a, b in zip(est.coefs_, ref.weights):
+            np.testing.assert_array_equal(a, bpx.to_numpy(b))
+        expected = [v / (k if output == "identity" else 1) for v in history.loss]  # scikit-learn averages outputs
+        assert est.loss_curve_ == expected and est.loss_ == expected[-1] and est.best_loss_ == min(expected)
+        assert (est.n_iter_, est.t_) == (len(expected), 30 * len(expected))
+    est = bpx.to_sklearn(net).set_params(warm_start=True, early_stopping=True, max_iter=3, n_iter_no_change=5,
+                                         random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    assert len(est.validation_scores_) == est.n_iter_ == 3
+    assert est.best_validation_score_ == max(est.validation_scores_) and est.best_loss_ == np.inf

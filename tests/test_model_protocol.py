@@ -25,10 +25,8 @@ PKG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 
 ALLOWED = {
     # spox's switch for constant folding while ONNX export records (a third-party private, kept on purpose)
     ("io/_onnx.py", "._VALUE_PROP_BACKEND"): 3,
-    # scikit-learn's own private helper, and the estimators' network (issue 23's integrations step)
+    # scikit-learn's own private helper
     ("integrations/_sklearn.py", "._check_solver"): 2,
-    ("integrations/_interop.py", "._net"): 1,
-    ("integrations/_interop.py", "._label_binarizer"): 1,
 }
 
 

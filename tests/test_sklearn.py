@@ -446,6 +446,30 @@ def test_warm_start_continues(backend):
         clf.fit(X, (y + 1) % 4)
 
 
+def test_stochastic_solvers_train_with_one_run_of_the_loop(backend, monkeypatch):
+    """fit is one bpx fit of max_iter epochs (stopped by scikit-learn's rule), partial_fit one of one epoch;
+    invscaling's rate is a schedule inside the run and a number between runs: scikit-learn's final rate."""
+    calls = []
+    original = bpx.MLP.fit
+
+    def counted(net, *args, **kwargs):
+        calls.append(kwargs["epochs"])
+        return original(net, *args, **kwargs)
+
+    monkeypatch.setattr(bpx.MLP, "fit", counted)
+    X, y = _blobs(n=30)
+    kw = _fast(solver="sgd", learning_rate="invscaling", learning_rate_init=0.1, power_t=0.5, batch_size=10,
+               max_iter=6, tol=1e-9, n_iter_no_change=100, backend=backend.spec)
+    clf = _quiet_fit(MLPClassifier(**kw), X, y)
+    assert calls == [6] and (clf.n_iter_, clf.t_) == (6, 180)
+    assert clf._optimizer.lr == clf._optimizer.learning_rate == pytest.approx(0.1 / 181 ** 0.5, rel=1e-12)
+    clf.partial_fit(X, y)
+    assert calls == [6, 1] and (clf.n_iter_, clf.t_) == (1, 210)
+    assert clf._optimizer.lr == pytest.approx(0.1 / 211 ** 0.5, rel=1e-12)
+    stopped = _quiet_fit(MLPClassifier(**dict(kw, learning_rate="constant", tol=10.0, n_iter_no_change=1)), X, y)
+    assert calls[2:] == [6] and stopped.n_iter_ == 3  # stopped inside the run: no 10.0 gain for more than 1 epoch
+
+
 def test_pickle_round_trip_and_clone(backend, to_input):
     X, y = _blobs(n=30)
     clf = _quiet_fit(MLPClassifier(**_fast(backend=backend.spec)), to_input(X), y)

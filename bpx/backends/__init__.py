@@ -21,11 +21,13 @@ from ._backend import (
     namespace,
     namespace_name,
     ndarray_ok,
+    on_device,
     to_numpy,
 )
 from ._fastest import Fastest, FastestChoice, choose_fastest
 from ._libraries import LIBRARIES, ArrayLibrary, DeviceError, Unavailable, register
 
-__all__ = ["NAMES", "LIBRARIES", "ArrayLibrary", "Backend", "DeviceError", "Fastest", "FastestChoice", "Unavailable", "auto_name",
-           "available_backends", "backend_status", "choose_fastest", "dtype_name", "fast_paths", "get_backend", "host_rngs",
-           "inplace_ok", "is_host_data", "namespace", "namespace_name", "ndarray_ok", "register", "to_numpy"]
+__all__ = ["NAMES", "LIBRARIES", "ArrayLibrary", "Backend", "DeviceError", "Fastest", "FastestChoice", "Unavailable",
+           "auto_name", "available_backends", "backend_status", "choose_fastest", "dtype_name", "fast_paths",
+           "get_backend", "host_rngs", "inplace_ok", "is_host_data", "namespace", "namespace_name", "ndarray_ok",
+           "on_device", "register", "to_numpy"]

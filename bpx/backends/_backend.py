@@ -153,6 +153,11 @@ class Backend:
                 host = host.astype(dtype_name(dtype or "float32"), copy=False)
         return self.library.from_host(xp, host, dt, self.device)
 
+    def transfer(self, host):
+        """Move a small host numpy array made per step (packed dropout masks) onto the device, in its own
+        dtype, without a host sync where the library allows (``ArrayLibrary.transfer``)."""
+        return self.library.transfer(self.xp, host, self.device)
+
     def quiet_float_errors(self):
         """A context in which overflow/invalid-value warnings are silenced (numpy and cupy warn
         through numpy's error state); ``fit`` checks finiteness itself and raises a clear error."""
@@ -165,6 +170,34 @@ class Backend:
     def synchronize(self):
         """Wait until the work queued on this backend's device is done (for timing GPU work)."""
         self.library.synchronize(self.device)
+
+    def device_context(self):
+        """The context computations on this backend run inside (``ArrayLibrary.device_context``): CuPy's
+        current device, JAX's matmul precision; nothing for most libraries."""
+        return self.library.device_context(self.device)
+
+
+def in_device_context(backend, fn):
+    """``fn()`` run inside ``backend``'s :meth:`Backend.device_context` (a timed peer, e.g. a GEMM roof,
+    computing under the precision bpx computes under)."""
+
+    def run():
+        with backend.device_context():
+            return fn()
+
+    return run
+
+
+def on_device(method):
+    """Run ``method(self, ...)`` of an object with a ``backend`` (a network) inside its backend's
+    :meth:`Backend.device_context`: what fit, the forward pass and prediction are wrapped in."""
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        with self.backend.device_context():
+            return method(self, *args, **kwargs)
+
+    return run
 
 
 def is_host_data(x):
@@ -275,6 +308,20 @@ def ndarray_ok(x):
     ok = _NDARRAY.get(type(x))
     if ok is None:
         ok = _NDARRAY[type(x)] = bool(getattr(_library(x), "ndarray", False))
+    return ok and _FAST["on"]
+
+
+_CLAMPS = {}
+
+
+def clip_ok(x):
+    """Fast path check: ``x``'s library clamps with ``clip`` and Python-scalar bounds without making an
+    array, where ``maximum``/``minimum`` with a scalar make one per call (torch through array-api-compat:
+    a host-to-device copy on CUDA, every step). Elsewhere ``maximum`` is the faster form (array-api-compat's
+    ``clip`` for NumPy and CuPy casts and broadcasts its bounds)."""
+    ok = _CLAMPS.get(type(x))
+    if ok is None:
+        ok = _CLAMPS[type(x)] = bool(getattr(_library(x), "clamps", False))
     return ok and _FAST["on"]
 
 

@@ -8,6 +8,7 @@ import array_api_compat
 
 from ..utils._extras import DISTRIBUTION, install_hint
 from ._library import ArrayLibrary, DeviceError, Unavailable, not_installed, numpy_float_errors
+from ._matmul_precision import tf32_allowed
 
 
 class CuPy(ArrayLibrary):
@@ -19,6 +20,8 @@ class CuPy(ArrayLibrary):
     accelerator = True
 
     def load(self):
+        if tf32_allowed() and "CUPY_TF32" not in os.environ:  # CuPy reads it once, at its first matmul (below)
+            os.environ["CUPY_TF32"] = "1"
         try:
             import cupy
         except ImportError:
@@ -64,6 +67,12 @@ class CuPy(ArrayLibrary):
     def owns(self, x):
         return array_api_compat.is_cupy_array(x)
 
+    def device_context(self, device):
+        """``device`` itself (a ``cupy.cuda.Device``): array-api-compat ignores ``device=`` for CuPy, so
+        every array bpx makes (``xp.zeros(..., device=)`` in the step, the snapshots) lands on the current
+        device, which this context makes the network's."""
+        return device
+
     def from_host(self, xp, host, dtype, device):
         with device:
             return xp.asarray(host, dtype=dtype)
@@ -80,5 +89,7 @@ class CuPy(ArrayLibrary):
     float_errors = staticmethod(numpy_float_errors)
 
     def settings(self):
-        return {"cupy TF32": "on (CUPY_TF32=1)" if os.environ.get("CUPY_TF32") == "1" else "off (set CUPY_TF32=1 to allow)"}
+        if os.environ.get("CUPY_TF32") == "1":
+            return {"cupy TF32": "on (CUPY_TF32=1" + (", from BPX_TF32=1)" if tf32_allowed() else ", set outside bpx)")}
+        return {"cupy TF32": "off (BPX_TF32=1 allows it)"}
 

@@ -4,20 +4,49 @@ compiles whole epochs (``compiled``): see :mod:`bpx.step`.
 
 float64 needs JAX's x64 mode, a switch for the whole process. bpx never flips it: without it the jax
 backend is a device without float64, and asking for float64 says how to turn it on.
+
+Matrix products run at the highest precision unless the user opts in to TF32 (``BPX_TF32=1``,
+:mod:`bpx.backends._matmul_precision`): JAX's own default is TF32 on recent GPUs.
+
+Before JAX starts its GPU client (the first probe), the entry sets two environment variables the user
+has not set (docs/gpu.md): ``XLA_PYTHON_CLIENT_PREALLOCATE=false``, so JAX does not take 75% of the
+GPU's memory next to CuPy or PyTorch in the same process, and ``--xla_gpu_deterministic_ops=true`` in
+``XLA_FLAGS``, so a run resumed from a checkpoint in another process ends bit for bit where an
+uninterrupted run ends (the autotuner may otherwise pick other GEMM kernels in the second compilation).
+Both act only on GPUs; both are read once, when JAX's backend starts.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 
 import numpy as np
 
 from ..utils._extras import install_hint
 from ._library import ArrayLibrary, DeviceError, Unavailable, not_installed
+from ._matmul_precision import jax_precision
 
 X64_HINT = "JAX has float64 only in x64 mode: set JAX_ENABLE_X64=1 or call jax.config.update('jax_enable_x64', True) " \
            "before creating arrays"
 PLATFORMS = ("cpu", "gpu", "cuda", "rocm", "tpu")
+DETERMINISTIC = "--xla_gpu_deterministic_ops=true"
+
+
+def gpu_environment(environ=None):
+    """Set, where the user has not, what bpx's JAX needs on a GPU (see the module docstring):
+    ``XLA_PYTHON_CLIENT_PREALLOCATE=false`` and ``--xla_gpu_deterministic_ops=true`` in ``XLA_FLAGS``
+    (a user's own ``--xla_gpu_deterministic_ops=...`` is kept). Returns what it set."""
+    environ = os.environ if environ is None else environ
+    changed = {}
+    if "XLA_PYTHON_CLIENT_PREALLOCATE" not in environ:
+        changed["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+    flags = environ.get("XLA_FLAGS", "")
+    if "xla_gpu_deterministic_ops" not in flags:
+        changed["XLA_FLAGS"] = f"{flags} {DETERMINISTIC}".strip()
+    environ.update(changed)
+    return changed
 
 
 class Jax(ArrayLibrary):
@@ -27,6 +56,7 @@ class Jax(ArrayLibrary):
     compiled = True
 
     def load(self):
+        gpu_environment()  # before JAX's backend starts (it reads both once)
         try:
             import jax
             import jax.numpy as jnp
@@ -119,7 +149,20 @@ class Jax(ArrayLibrary):
         ``static_argnums``); the arguments at ``donate_argnums`` may be overwritten."""
         import jax
 
-        return jax.jit(fn, donate_argnums=donate_argnums, static_argnums=static_argnums)
+        def traced(*args):  # the precision rule is traced into the program itself
+            with jax.default_matmul_precision(jax_precision()):
+                return fn(*args)
+
+        return jax.jit(traced, donate_argnums=donate_argnums, static_argnums=static_argnums)
+
+    def device_context(self, device):
+        """The matmul precision bpx promises (``"highest"`` unless ``BPX_TF32=1``) for the eager calls
+        of a fit, forward pass or prediction (the compiled ones carry it already, :meth:`jit`)."""
+        try:
+            import jax
+        except ImportError:
+            return contextlib.nullcontext()
+        return jax.default_matmul_precision(jax_precision())
 
     def scan(self, body, carry, xs):
         """``lax.scan``: ``body(carry, x) -> (carry, y)`` over the leading axis of ``xs``, compiled as one loop."""
@@ -129,9 +172,10 @@ class Jax(ArrayLibrary):
 
     def settings(self):
         try:
-            return {"jax_enable_x64 (float64 on jax)": _x64()}
+            x64 = _x64()
         except ImportError:
             return {}
+        return {"jax_enable_x64 (float64 on jax)": x64, "jax matmul precision inside bpx": jax_precision()}
 
 
 def _x64():

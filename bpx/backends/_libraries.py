@@ -13,6 +13,8 @@ module here, never a branch in an ``if name == ...`` chain:
 ``to_host()``       copy one of its arrays into a fresh host NumPy array (never a view)
 ``synchronize()``   wait for queued device work (GPU timing)
 ``float_errors()``  a context silencing its overflow warnings (fit checks finiteness itself)
+``device_context``  the context fit, forward/predict and snapshots run inside on a device (CuPy:
+                    its ``cupy.cuda.Device``; JAX: the matmul precision, :mod:`bpx.backends._precision`)
 ``settings()``      numerics settings worth reporting (TF32, x64, ...), for ``bpx info``; must work
                     (return ``{}``) when the library is not installed
 ``dtypes()``        the device's dtypes by name (default: the namespace's ``__array_namespace_info__``)
@@ -23,7 +25,9 @@ module here, never a branch in an ``if name == ...`` chain:
 capabilities        ``inplace`` (in-place operators on fresh temporaries), ``ndarray`` (NumPy-style
                     array methods), ``compiled`` (fit compiles whole epochs; the entry then has
                     ``jit``, ``scan`` and ``block``, see :mod:`bpx.step`), ``lazy`` (arrays are
-                    task graphs computed on demand), ``accelerator`` (``auto`` picks it when usable)
+                    task graphs computed on demand), ``accelerator`` (``auto`` picks it when usable),
+                    ``clamps`` (``clip`` with Python-scalar bounds makes no array, while
+                    ``maximum``/``minimum`` with a scalar do: array-api-compat's torch wrapper)
 ==================  ==================================================================================
 
 The registry :data:`LIBRARIES` keeps them in the order ``bpx info`` lists them. These modules are

@@ -31,6 +31,7 @@ class ArrayLibrary:
     compiled = False
     lazy = False
     accelerator = False
+    clamps = False
 
     def load(self):
         raise NotImplementedError
@@ -50,10 +51,21 @@ class ArrayLibrary:
     def to_host(self, x):
         return np.array(np.from_dlpack(x), copy=True)
 
+    def transfer(self, xp, host, device):
+        """Move a small per-step host array (dropout masks) onto ``device`` without waiting for the copy
+        where the library can (torch:cuda: pinned memory, ``non_blocking``); default: :meth:`from_host`."""
+        return self.from_host(xp, host, None, device)
+
     def synchronize(self, device):
         """Wait until the work queued on ``device`` is done (CPU libraries compute eagerly: nothing)."""
 
     def float_errors(self):
+        return contextlib.nullcontext()
+
+    def device_context(self, device):
+        """The context bpx's fit, forward pass, prediction and snapshots run inside on ``device``: where
+        the library needs one to make arrays on the right device (CuPy's current device) or to compute
+        at the precision bpx promises (JAX's matmul precision). Default: none."""
         return contextlib.nullcontext()
 
     def settings(self):

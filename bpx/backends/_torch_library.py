@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import array_api_compat
+import numpy as np
 
 from ..utils._extras import install_hint
 from ._library import ArrayLibrary, DeviceError, not_installed
+from ._matmul_precision import tf32_allowed
 
 
 class Torch(ArrayLibrary):
@@ -13,6 +17,7 @@ class Torch(ArrayLibrary):
     install = install_hint("torch")
     distributions = ("torch",)
     inplace = True
+    clamps = True  # torch.clamp takes Python-scalar bounds; array-api-compat's maximum makes a tensor of one
 
     def load(self):
         try:
@@ -52,6 +57,17 @@ class Torch(ArrayLibrary):
             host = host.copy()  # torch cannot wrap read-only memory (it warns); a copy keeps the caller's array safe
         return xp.asarray(host, dtype=dtype, device=device)
 
+    def transfer(self, xp, host, device):
+        """One code path on every device: a tensor over ``host``, pinned on CUDA (the only memory a copy
+        can leave without waiting: torch's pinned allocator keeps the buffer until the copy is done), then
+        ``.to(device, non_blocking=True)`` (a no-op on the CPU, where the tensor is already there)."""
+        import torch
+
+        tensor = torch.from_numpy(np.ascontiguousarray(host))
+        if getattr(device, "type", None) == "cuda":
+            tensor = tensor.pin_memory()
+        return tensor.to(device, non_blocking=True)
+
     def to_host(self, x):
         x = x.detach()
         return x.numpy().copy() if x.device.type == "cpu" else x.cpu().numpy()  # .numpy() of a CPU tensor is a view
@@ -62,12 +78,31 @@ class Torch(ArrayLibrary):
 
             torch.cuda.synchronize(device)
 
+    def device_context(self, device):
+        """On CUDA, TF32 matmuls exactly as the user chose (``BPX_TF32``, :mod:`bpx.backends._matmul_precision`),
+        whatever ``torch.backends.cuda.matmul.allow_tf32`` says outside bpx; nothing on the CPU."""
+        if getattr(device, "type", None) != "cuda":
+            return contextlib.nullcontext()
+        return _allow_tf32(tf32_allowed())
+
     def settings(self):
         try:
             import torch
         except ImportError:
             return {}
 
-        return {"torch.backends.cuda.matmul.allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32),
-                "torch.get_float32_matmul_precision()": torch.get_float32_matmul_precision()}
+        return {"torch:cuda TF32 inside bpx": "on (BPX_TF32=1)" if tf32_allowed() else "off",
+                "torch.backends.cuda.matmul.allow_tf32 (outside bpx)": bool(torch.backends.cuda.matmul.allow_tf32)}
+
+
+@contextlib.contextmanager
+def _allow_tf32(on):
+    import torch
+
+    before = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = on
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = before
 

@@ -393,6 +393,8 @@ def to_sklearn(net):
     ``net``'s outputs (a binary classifier adds the first column ``1 - p``); class labels are
     ``net.classes`` where the model has them, else 0..k-1. Hidden activations must be scikit-learn's
     (identity, logistic (sigmoid), tanh, relu), so that ``clone`` and refitting mean the same network.
+    ``partial_fit`` and ``fit`` with ``warm_start=True`` go on training from ``net``'s weights; the
+    bookkeeping (``loss_curve_``, ``best_loss_``, ``validation_scores_``, ...) starts empty.
 
     Parameters
     ----------

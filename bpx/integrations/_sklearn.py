@@ -55,12 +55,14 @@ import array_api_compat
 import numpy as np
 
 from ..backends._backend import Backend, dtype_name, get_backend, is_host_data, to_numpy
+from ..callbacks._callback import Callback
 from ..data._adapter import as_data, as_matrix, as_sample_weight
 from ..data._table import TablePreprocessor, as_table, is_frame
 from ..models._mlp import MLP, TrainingDiverged
 from ..nn._functional import loss_and_grads
 from ..optimizers._first_order import SGD, Adam
 from ..optimizers._lbfgs import LBFGS
+from ..optimizers._schedules import Schedule
 from ..utils._extras import install_hint
 
 try:
@@ -342,14 +344,19 @@ class _BaseMLP(BaseEstimator):
         net.set_params([q for pair in zip(coefs, intercepts) for q in pair])
         self.__dict__.pop("_coefs_set", None)
         self.__dict__.pop("_intercepts_set", None)
+        self._use(net)
+
+    def _use(self, net):
+        """``net`` as this estimator's network, with scikit-learn's attributes of a network that has not
+        trained yet (the bookkeeping of scikit-learn's ``_initialize``)."""
         self._net = net
-        self.n_layers_ = len(sizes)
-        self.n_outputs_ = n_outputs
-        self.out_activation_ = {"sigmoid": "logistic"}.get(out, out)
-        for name, value in (("n_iter_", 0), ("t_", 0), ("loss_curve_", []), ("_no_improvement_count", 0),
-                            ("best_loss_", np.inf), ("validation_scores_", None), ("best_validation_score_", None)):
-            if not hasattr(self, name):
-                setattr(self, name, value)
+        self.n_layers_ = len(net.layer_sizes)
+        self.n_outputs_ = net.n_outputs
+        self.out_activation_ = {"sigmoid": "logistic"}.get(net.output, net.output)
+        self.n_iter_, self.t_, self.loss_curve_, self._no_improvement_count = 0, 0, [], 0
+        self.validation_scores_, self.best_validation_score_, self.best_loss_ = (
+            ([], -np.inf, None) if self.early_stopping else (None, None, np.inf))
+        return self
 
     # -- data ---------------------------------------------------------------------------------------
     def _dtype_for(self, backend, X):
@@ -448,22 +455,7 @@ class _BaseMLP(BaseEstimator):
         net = MLP(sizes, activation=ACTIVATIONS[p["activation"]], output=out_activation, loss=loss, backend=backend,
                   dtype=dtype, seed=int(rs.randint(np.iinfo(np.int32).max)), init="glorot")
         net.set_params(params)
-        self._net = net
-        self.n_layers_ = len(sizes)
-        self.n_outputs_ = n_outputs
-        self.out_activation_ = {"sigmoid": "logistic"}.get(out_activation, out_activation)
-        self.n_iter_ = 0
-        self.t_ = 0
-        self.loss_curve_ = []
-        self._no_improvement_count = 0
-        if self.early_stopping:
-            self.validation_scores_ = []
-            self.best_validation_score_ = -np.inf
-            self.best_loss_ = None
-        else:
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
-            self.best_loss_ = np.inf
+        self._use(net)
 
     def _make_optimizer(self, p):
         if p["solver"] == "sgd":
@@ -560,11 +552,11 @@ class _BaseMLP(BaseEstimator):
         return loss, np.concatenate([grads[k].ravel() for k in order])
 
     def _fit_stochastic(self, p, Xd, Y, y, sw, incremental):
-        backend = self._net.backend
-        dtype = self._net.dtype
+        """scikit-learn's ``_fit_stochastic`` as one run of bpx's loop: :class:`_ScikitLearnEpochs` keeps the
+        per-epoch bookkeeping and the stopping rule, :class:`_EpochInverseScaling` is ``invscaling``."""
+        net, backend = self._net, self._net.backend
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer(p)
-        net, xp = self._net, self._net.backend.xp
         early_stopping = self.early_stopping and not incremental
         m = Xd.shape[0]
         val = None
@@ -579,13 +571,14 @@ class _BaseMLP(BaseEstimator):
                     f"The validation set is too small ({held.shape[0]} sample) for early_stopping=True: "
                     f"raise validation_fraction={p['validation_fraction']} or pass more than {m} samples"
                 )
+            xp = backend.xp
             ti, hi = backend.asarray(train), backend.asarray(held)
             val = (xp.take(Xd, hi, axis=0), y[held])
             if sw is not None:
                 sw, sw_val = sw[train], sw[held]
             Xd, Y, m = xp.take(Xd, ti, axis=0), Y[train], train.shape[0]
-        Yd = backend.asarray(Y, dtype, name="y")
-        swd = None if sw is None else backend.asarray(sw, dtype, name="sample_weight")
+        Yd = backend.asarray(Y, net.dtype, name="y")
+        swd = None if sw is None else backend.asarray(sw, net.dtype, name="sample_weight")
         if self.batch_size == "auto":
             batch = min(200, m)
         else:
@@ -597,84 +590,30 @@ class _BaseMLP(BaseEstimator):
         # scikit-learn divides the penalty's gradient by each batch's Σw: with weights, by the mean batch's
         mean_w = 1.0 if sw is None else float(np.mean(sw))
         opt.weight_decay = p["alpha"] / (batch * mean_w) if mean_w > 0 else 0.0
-        self.n_iter_ = 0
-        for _ in range(p["max_iter"]):
-            if p["alpha"]:  # ‖W‖² before the epoch's updates (scikit-learn adds it at every batch's forward pass)
-                with backend.quiet_float_errors():  # huge weights of a diverging fit overflow to inf here
-                    sq = xp.sum(xp.stack([xp.sum(W * W) for W in net.weights]))
-            try:
-                history = net.fit(Xd, Yd, epochs=1, batch_size=batch, optimizer=opt, shuffle=bool(self.shuffle),
-                                  verbose=0, sample_weight=swd)
-            except TrainingDiverged:
-                # scikit-learn keeps going on NaN; bpx restored the epoch's start. With early stopping the
-                # best parameters are restored below (scikit-learn's outcome); without, it is its error.
-                if not early_stopping:
-                    raise ValueError(NONFINITE) from None
-                self.n_iter_ += 1
-                self.t_ += m
-                self.loss_curve_.append(float("nan"))
-                self.validation_scores_.append(float("nan"))
-                break
-            self.n_iter_ += 1
-            self.t_ += m
-            loss = history.loss[-1] / (self.n_outputs_ if net.loss_name == "mse" else 1)
-            if p["alpha"]:
-                loss += 0.5 * p["alpha"] * float(to_numpy(sq)) * (-(-m // batch)) / m
-            self.loss_curve_.append(loss)
-            if self.verbose:
-                print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
-            self._update_no_improvement_count(early_stopping, val, p["tol"], sw_val)
-            if p["solver"] == "sgd" and p["learning_rate"] == "invscaling":
-                opt.lr = p["lr"] / (self.t_ + 1) ** p["power_t"]
-            if self._no_improvement_count > p["n_iter_no_change"]:
-                what = "Validation score" if early_stopping else "Training loss"
-                msg = (f"{what} did not improve more than tol={p['tol']:f} for {p['n_iter_no_change']} "
-                       f"consecutive epochs.")
-                if p["solver"] == "sgd" and p["learning_rate"] == "adaptive" and opt.lr > 1e-6:
-                    opt.lr /= 5.0
-                    if self.verbose:
-                        print(msg + f" Setting learning rate to {opt.lr:f}")
-                    self._no_improvement_count = 0
-                else:
-                    if self.verbose:
-                        print(msg + (" Learning rate too small. Stopping." if p["learning_rate"] == "adaptive" else
-                                     " Stopping."))
-                    break
-            if incremental:
-                break
-            if self.n_iter_ == p["max_iter"]:
-                warnings.warn(
-                    f"Stochastic Optimizer: Maximum iterations ({p['max_iter']}) reached and the optimization "
-                    f"hasn't converged yet.", ConvergenceWarning, stacklevel=4)
+        if p["solver"] == "sgd" and p["learning_rate"] == "invscaling":
+            opt.lr = _EpochInverseScaling(p["lr"], p["power_t"], opt.learning_rate, self.t_, m, -(-m // batch),
+                                          getattr(opt, "t", 0) + 1)
+        scale = self.n_outputs_ if net.loss_name == "mse" else 1  # scikit-learn's squared loss averages outputs
+        epochs = _ScikitLearnEpochs(self, p, m, batch, scale, self._no_improvement_count, self._best_params,
+                                    score=(lambda: self._validation_score(*val, sw_val)) if early_stopping else None)
+        try:
+            net.fit(Xd, Yd, epochs=1 if incremental else p["max_iter"], batch_size=batch, optimizer=opt,
+                    shuffle=bool(self.shuffle), verbose=0, sample_weight=swd, callbacks=[epochs])
+        except TrainingDiverged:
+            # scikit-learn keeps going on NaN; bpx restored the epoch's start. With early stopping the
+            # best parameters are restored below (scikit-learn's outcome); without, it is its error.
+            if not early_stopping:
+                raise ValueError(NONFINITE) from None
+            epochs.record(float("nan"), diverged=True)
+        finally:
+            opt.lr = opt.learning_rate  # the rate the next fit or partial_fit starts from, as a number
+            self._no_improvement_count, self._best_params = epochs.no_improvement_count, epochs.best_params
         if early_stopping and self._best_params is not None:
             net.set_params(self._best_params)
+        if not (incremental or epochs.stopped) and self.n_iter_ == p["max_iter"]:
+            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({p['max_iter']}) reached and the optimization "
+                          f"hasn't converged yet.", ConvergenceWarning, stacklevel=4)
         self.loss_ = self.loss_curve_[-1]
-
-    def _update_no_improvement_count(self, early_stopping, val, tol, sw_val=None):
-        if early_stopping:
-            with self._net.backend.quiet_float_errors():  # a diverging fit's predictions may overflow
-                score = self._validation_score(*val, sw_val)
-            self.validation_scores_.append(score)
-            if self.verbose:
-                print(f"Validation score: {score:f}")
-            if score < self.best_validation_score_ + tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if score > self.best_validation_score_:
-                self.best_validation_score_ = score
-                self._best_params = [to_numpy(q).copy() for q in self._net.params]
-        else:
-            self._best_params = None
-            loss = self.loss_curve_[-1]
-            if self.best_loss_ is None:  # fitted with early_stopping=True before: no best loss yet
-                self.best_loss_ = np.inf
-            if loss > self.best_loss_ - tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if loss < self.best_loss_:
-                self.best_loss_ = loss
 
     _best_params = None
 
@@ -705,9 +644,8 @@ class _BaseMLP(BaseEstimator):
         return est
 
     def _wrap(self, net):
-        """This (new) estimator made a fitted one around a copy of ``net`` (:meth:`from_network`)."""
-        from sklearn.preprocessing import LabelBinarizer
-
+        """This (new) estimator made a fitted one around a copy of ``net`` (:meth:`from_network`), with
+        the bookkeeping of a network that has not trained here yet (``loss_`` None)."""
         k = net.n_outputs
         if self._classifier:
             if net.output == "sigmoid" and k > 1:  # multilabel
@@ -719,13 +657,10 @@ class _BaseMLP(BaseEstimator):
                 binarizer = LabelBinarizer().fit(classes)
             self._label_binarizer = binarizer
             self.classes_ = binarizer.classes_
-        self._net = net.copy()
         self.n_features_in_ = net.n_features
-        self.n_layers_ = len(net.layer_sizes)
-        self.n_outputs_ = k
-        self.out_activation_ = {"sigmoid": "logistic"}.get(net.output, net.output)
-        self.n_iter_, self.t_, self.loss_curve_, self._no_improvement_count = 0, 0, [], 0
-        self.best_loss_, self.validation_scores_, self.best_validation_score_ = np.inf, None, None
+        self._random_state = check_random_state(self.random_state)  # early_stopping's split in a warm fit
+        self.loss_ = None
+        self._use(net.copy())
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
@@ -821,7 +756,10 @@ early_stopping, validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, 
             elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
                 raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
                                  f"'y' has {classes}.")
-        return self._label_binarizer.transform(y).astype(np.float64)
+        Y = self._label_binarizer.transform(y).astype(np.float64)
+        if not first and Y.shape[1] == 1 and self.n_outputs_ == 2:  # a softmax over two classes (bpx.to_sklearn)
+            Y = np.concatenate([1.0 - Y, Y], axis=1)
+        return Y
 
     def _output_layer(self, Y):
         if self._label_binarizer.y_type_ == "multiclass":
@@ -1014,17 +952,106 @@ def _dense(X):
     return X
 
 
-class _SGD(SGD):
-    """bpx.SGD with scikit-learn's name for the current step size (``_optimizer.learning_rate``)."""
+class _EpochInverseScaling(Schedule):
+    """scikit-learn's ``invscaling`` as the schedule of one ``fit``: ``start`` during its first epoch, then
+    ``lr / (t + 1) ** power_t``, t the samples seen when the epoch begins (``seen`` before the fit, ``m``
+    more per epoch of ``steps`` optimizer steps; ``first`` is the fit's first step)."""
+
+    def __init__(self, lr, power_t, start, seen, m, steps, first):
+        self.lr, self.power_t, self.start, self.seen, self.m, self.steps, self.first = (
+            lr, power_t, start, seen, m, steps, first)
+
+    def __call__(self, t):
+        epoch = (t - self.first) // self.steps  # this fit's epochs before step t
+        return self.start if epoch <= 0 else self.lr / (self.seen + epoch * self.m + 1) ** self.power_t
+
+
+class _ScikitLearnEpochs(Callback):
+    """scikit-learn's bookkeeping after each epoch (``_fit_stochastic``, ``_update_no_improvement_count``)
+    in bpx's loop: ``n_iter_``, ``t_`` and ``loss_curve_`` (``scale`` divides the loss, ``alpha`` adds
+    the L2 penalty of the epoch's starting weights), then ``best_loss_`` or, with ``score`` (early
+    stopping), ``validation_scores_``, ``best_validation_score_`` and ``best_params``. Stops once
+    ``no_improvement_count`` exceeds ``n_iter_no_change``; ``learning_rate='adaptive'`` divides the rate
+    by 5 instead while it is above 1e-6. See docs/development/architecture.md (callbacks)."""
+
+    def __init__(self, estimator, p, m, batch, scale, no_improvement_count, best_params, score=None):
+        self.estimator, self.p, self.m, self.batch, self.scale, self.score = estimator, p, m, batch, scale, score
+        self.no_improvement_count, self.best_params = no_improvement_count, best_params
+        self.stopped, self.penalty = False, 0.0
+        estimator.n_iter_ = 0
+        if score is not None:  # fitted before without early stopping (or made by bpx.to_sklearn): nothing yet
+            estimator.validation_scores_ = estimator.validation_scores_ or []
+            if estimator.best_validation_score_ is None:
+                estimator.best_validation_score_ = -np.inf
+        elif estimator.best_loss_ is None:  # fitted with early_stopping=True before: no best loss yet
+            estimator.best_loss_ = np.inf
+
+    def on_epoch_begin(self, epoch):
+        if self.p["alpha"]:  # scikit-learn adds α/2 ‖W‖² at every batch's forward pass; here ‖W‖² at the start
+            xp = self.model.backend.xp
+            sq = float(to_numpy(xp.sum(xp.stack([xp.sum(W * W) for W in self.model.weights]))))
+            self.penalty = 0.5 * self.p["alpha"] * sq * (-(-self.m // self.batch)) / self.m
+
+    def on_epoch_end(self, epoch, logs):
+        est, p = self.estimator, self.p
+        loss = self.record(logs["loss"] / self.scale + self.penalty)
+        if self.score is None:
+            self.best_params = None
+            self.count(loss > est.best_loss_ - p["tol"])
+            est.best_loss_ = min(est.best_loss_, loss)
+        else:
+            score = self.score()
+            est.validation_scores_.append(score)
+            if est.verbose:
+                print(f"Validation score: {score:f}")
+            self.count(score < est.best_validation_score_ + p["tol"])
+            if score > est.best_validation_score_:
+                est.best_validation_score_ = score
+                self.best_params = [to_numpy(q).copy() for q in self.model.params]
+        if self.no_improvement_count > p["n_iter_no_change"]:
+            what = "Validation score" if self.score is not None else "Training loss"
+            msg = f"{what} did not improve more than tol={p['tol']:f} for {p['n_iter_no_change']} consecutive epochs."
+            opt = self.model.optimizer
+            if p["solver"] == "sgd" and p["learning_rate"] == "adaptive" and opt.lr > 1e-6:
+                opt.lr /= 5.0
+                self.no_improvement_count = 0
+                msg += f" Setting learning rate to {opt.lr:f}"
+            else:
+                self.stopped = True
+                msg += " Learning rate too small. Stopping." if p["learning_rate"] == "adaptive" else " Stopping."
+            if est.verbose:
+                print(msg)
+        return self.stopped
+
+    def record(self, loss, diverged=False):
+        """One more epoch of ``m`` samples and its ``loss``; one that ``diverged`` (under early stopping)
+        scores NaN, as in scikit-learn."""
+        est = self.estimator
+        est.n_iter_ += 1
+        est.t_ += self.m
+        est.loss_curve_.append(loss)
+        if diverged:
+            est.validation_scores_.append(loss)
+        elif est.verbose:
+            print(f"Iteration {est.n_iter_}, loss = {loss:.8f}")
+        return loss
+
+    def count(self, worse):
+        self.no_improvement_count = self.no_improvement_count + 1 if worse else 0
+
+
+class _ScikitLearnRate:
+    """scikit-learn's name for the optimizer's current step size, ``_optimizer.learning_rate`` (the next
+    step's rate where ``lr`` is a schedule)."""
 
     @property
     def learning_rate(self):
-        return self.lr
+        return self.rate(getattr(self, "t", 0) + 1)
 
 
-class _Adam(Adam):
-    """bpx.Adam with scikit-learn's name for the current step size."""
+class _SGD(_ScikitLearnRate, SGD):
+    """bpx.SGD with scikit-learn's ``learning_rate``."""
 
-    @property
-    def learning_rate(self):
-        return self.lr
+
+class _Adam(_ScikitLearnRate, Adam):
+    """bpx.Adam with scikit-learn's ``learning_rate``."""

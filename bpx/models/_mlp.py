@@ -21,10 +21,11 @@ import json
 
 from array_api_compat import is_dask_array
 
-from ..backends._backend import dtype_name, get_backend, host_rngs, to_numpy
+from ..backends._backend import dtype_name, get_backend, host_rngs, on_device, to_numpy
 from ..data._adapter import as_data, as_inputs
 from ..data._model_inputs import fit_inputs, model_input, model_labels, named_predictions
 from ..nn._activations import get_activation
+from ..nn._dropout import batch_masks
 from ..nn._functional import forward as forward_pass
 from ..nn._functional import loss_and_grads, measure
 from ..nn._initializers import default_init, get_initializer
@@ -81,6 +82,14 @@ class MLP:
     ``precision="fp16"`` does the same in float16 (torch, JAX, CuPy) and trains with dynamic loss
     scaling (:mod:`bpx.loss_scaling`), set by ``loss_scaler`` (a :class:`bpx.LossScaler`; None: its
     defaults, torch.amp.GradScaler's).
+
+    What engines, optimizers and tools read (the model's public protocol, docs/development/architecture.md):
+    :meth:`get_config` (the architecture, written once; :meth:`from_config` builds from it), :attr:`params`
+    (the live parameter list), ``layers``, ``slices``, ``loss_fn``, ``fused``, ``output`` and
+    ``array_dtype`` (what the functional core :mod:`bpx.nn._functional` computes with), ``rngs`` (the
+    host streams ``rngs.shuffle`` and ``rngs.dropout``) and :meth:`dropout_masks`. The data adapter
+    (:mod:`bpx.data._adapter`) turns what a user passes into the network's arrays. Every argument after
+    ``layer_sizes`` is keyword-only.
 
     Parameters
     ----------
@@ -163,10 +172,11 @@ class MLP:
         self.rngs = HostStreams(shuffle, dropout_rng)
         xp, dev = self.backend.xp, self.backend.device
         self._params = []
-        for layer in self.layers:
-            self._params.append(self.backend.asarray(initializer(init_rng, layer.n_in, layer.n_out), self.dtype))
-            if layer.bias:
-                self._params.append(xp.zeros(layer.n_out, dtype=self.array_dtype, device=dev))
+        with self.backend.device_context():  # CuPy makes the zeros on its current device, whatever device= says
+            for layer in self.layers:
+                self._params.append(self.backend.asarray(initializer(init_rng, layer.n_in, layer.n_out), self.dtype))
+                if layer.bias:
+                    self._params.append(xp.zeros(layer.n_out, dtype=self.array_dtype, device=dev))
         self.optimizer = None
         self.classes = None  # optional class names (a list of str), saved with the model
         self.metadata = {}  # JSON-serializable facts saved with the model (e.g. the CLI's preprocessing)
@@ -317,32 +327,30 @@ class MLP:
 
     def dropout_masks(self, m):
         """Fresh dropout masks for a batch of ``m`` rows: per hidden layer an (m, n) array of 0 and
-        1/(1 − p), drawn on the host from the dropout stream (``rngs.dropout``) and moved to the device
-        (so every backend draws the same masks); None when this network has no dropout."""
+        1/(1 − p), drawn on the host from the dropout stream (``rngs.dropout``) and moved to the device as packed
+        bits (``bpx.nn._dropout``: every backend draws the same masks); None when this network has no dropout."""
         if not any(self.dropout):
             return None
-        masks, xp = [], self.backend.xp
-        for layer, p in zip(self.layers, self.dropout):
-            if p:
-                keep = self.backend.asarray(self.rngs.dropout.random((m, layer.n_out)) >= p)  # 1 byte per unit travels
-                masks.append(xp.astype(keep, self.array_dtype) * (1.0 / (1.0 - p)))
-            else:
-                masks.append(None)
+        widths = [layer.n_out for layer in self.layers[:-1]]
+        masks = batch_masks(self.backend, self.rngs.dropout, widths, self.dropout, self.array_dtype, m)
         return masks + [None]  # never on the output layer
 
     # -- public math --------------------------------------------------------------------------------
+    @on_device
     def forward(self, X):
         """The output activations A[L], shape (m, n_out) (a lazy dask array for a dask X)."""
         if is_dask_array(X):
             return self._distributed().forward(self, X)
         return forward_pass(self, self._params, as_inputs(self, X))[0]
 
+    @on_device
     def loss(self, X, Y):
         """The cost C on (X, Y) as a Python float."""
         if is_dask_array(X):
             return self._distributed().evaluate(self, X, Y)["loss"]
         return self._evaluate_arrays(*as_data(self, X, Y))["loss"]
 
+    @on_device
     def loss_and_grads(self, X, Y):
         """``(cost, grads)``: the cost as a float and ∂C/∂p for every p in :attr:`params` (fresh arrays).
         Dropout is off here (the network as it predicts); :func:`bpx.gradcheck` checks the gradients
@@ -353,6 +361,7 @@ class MLP:
         cost, grads, _ = loss_and_grads(self, self._params, X, Y)
         return float(cost), grads
 
+    @on_device
     def train_step(self, X, Y, optimizer):
         """One forward/backward/update on exactly this batch; returns the cost before the update."""
         check_optimizer(optimizer, self)
@@ -370,6 +379,7 @@ class MLP:
             return self._distributed().forward(self, X, "predict_proba")
         return self.forward(model_input(self, X))
 
+    @on_device
     def predict(self, X):
         """Class labels (m,) for softmax; 0/1 labels for sigmoid ((m,) for one unit, else (m, n_out));
         the output values (m, n_out) for an identity output. A dask X gives a lazy dask array.
@@ -389,6 +399,7 @@ class MLP:
             return named_predictions(self, labels[:, 0]) if self.n_outputs == 1 else labels
         return A
 
+    @on_device
     def evaluate(self, X, Y):
         """``{"loss": C, "accuracy": fraction correct}`` (accuracy for classifiers only). ``X`` goes
         through the model's preprocessing as in :meth:`predict`; text labels are class names."""
@@ -397,6 +408,7 @@ class MLP:
         return self._evaluate_arrays(*as_data(self, model_input(self, X), model_labels(self, Y)))
 
     # -- training ---------------------------------------------------------------------------------------
+    @on_device
     def fit(self, X, Y, *, epochs=1, batch_size=None, optimizer=None, shuffle=True, validation_data=None,
             verbose=1, validation_split=0.0, early_stopping=None, sample_weight=None, callbacks=None,
             checkpoint=None, checkpoint_every=1, resume=False):

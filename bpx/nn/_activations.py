@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from ..backends._backend import get_backend, inplace_ok, ndarray_ok, to_numpy
 from ..backends._backend import namespace as array_namespace
+from ._bounds import at_least, at_most
 
 LEAKY_SLOPE = 0.01
 
@@ -49,10 +50,10 @@ class Sigmoid(Activation):
         den = xp.exp(-xp.abs(Z))
         if inplace_ok(den):  # fast path: the same operations, in place on the fresh temporaries
             den += 1.0
-            num = xp.exp(xp.minimum(Z, 0.0))
+            num = xp.exp(at_most(Z, 0.0))
             num /= den
             return num
-        return xp.exp(xp.minimum(Z, 0.0)) / (1.0 + den)
+        return xp.exp(at_most(Z, 0.0)) / (1.0 + den)
 
     def backward(self, Z, A, dA):
         """g'(z) = g(z) (1 - g(z)) = a (1 - a)."""
@@ -89,7 +90,7 @@ class ReLU(Activation):
 
     def __call__(self, Z):
         """g(z) = max(z, 0)."""
-        return array_namespace(Z).maximum(Z, 0.0)
+        return at_least(Z, 0.0)
 
     def backward(self, Z, A, dA):
         """g'(z) = 1 for z > 0, else 0."""
@@ -190,7 +191,7 @@ def log_softmax(Z):
 def softplus(Z):
     """log(1 + e^z) = max(z, 0) + log1p(e^-|z|): finite for any finite z."""
     xp = array_namespace(Z)
-    return xp.maximum(Z, 0.0) + xp.log1p(xp.exp(-xp.abs(Z)))
+    return at_least(Z, 0.0) + xp.log1p(xp.exp(-xp.abs(Z)))
 
 
 class Exp(Activation):
@@ -336,13 +337,13 @@ def _softplus_derivative(Z, A):
 def _elu(Z):
     """ELU (α = 1): g(z) = z for z > 0, else e^z − 1 (expm1 of min(z, 0): no overflow)."""
     xp = array_namespace(Z)
-    return xp.where(Z > 0, Z, xp.expm1(xp.minimum(Z, 0.0)))
+    return xp.where(Z > 0, Z, xp.expm1(at_most(Z, 0.0)))
 
 
 def _elu_derivative(Z, A):
     """g'(z) = 1 for z > 0, else e^z."""
     xp = array_namespace(Z)
-    E = xp.exp(xp.minimum(Z, 0.0))
+    E = xp.exp(at_most(Z, 0.0))
     return xp.where(Z > 0, xp.ones_like(E), E)
 
 

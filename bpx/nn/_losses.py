@@ -18,6 +18,7 @@ from __future__ import annotations
 from ..backends._backend import inplace_ok, ndarray_ok
 from ..backends._backend import namespace as array_namespace
 from ._activations import ACTIVATIONS, softplus
+from ._bounds import at_least
 
 
 def _sum(x):
@@ -46,7 +47,7 @@ def normalized_weights(w, xp=None):
     xp = array_namespace(w) if xp is None else xp
     total = xp.sum(w)
     tiny = float(xp.finfo(w.dtype).smallest_normal)
-    return xp.reshape(w / xp.maximum(total, tiny), (-1, 1))
+    return xp.reshape(w / at_least(total, tiny), (-1, 1))
 
 
 class Loss:
@@ -141,13 +142,13 @@ class Poisson(Loss):
         """C = (1/m) Σ Σ_j [y log y − y log a − y + a]; from logits: y log y − y z − y + e^z."""
         xp = array_namespace(A)
         ylogy = Y * xp.log(xp.where(Y > 0, Y, 1.0))  # 0 where y = 0, with no log(0) evaluated
-        log_a = Z if fused else xp.log(xp.maximum(A, float(xp.finfo(A.dtype).smallest_normal)))
+        log_a = Z if fused else xp.log(at_least(A, float(xp.finfo(A.dtype).smallest_normal)))
         return _mean(ylogy - Y * log_a - Y + A, A.shape[0], weights)
 
     def gradient(self, A, Y, weights=None):
         """∂C/∂A = (1 − y / a) / m, with a kept above the dtype's smallest normal number."""
         xp = array_namespace(A)
-        return _per_sample(1.0 - Y / xp.maximum(A, float(xp.finfo(A.dtype).smallest_normal)), A.shape[0], weights)
+        return _per_sample(1.0 - Y / at_least(A, float(xp.finfo(A.dtype).smallest_normal)), A.shape[0], weights)
 
 
 LOSSES = {cls.name: cls() for cls in (MeanSquaredError, BinaryCrossEntropy, CrossEntropy, Poisson)}

@@ -52,6 +52,7 @@ import numpy as np
 
 from .._version import __version__
 from ..backends import available_backends, get_backend, to_numpy
+from ..backends._backend import in_device_context
 from ..backends._fastest import cpu_model
 from ..models import MLP
 from ..optimizers import SGD
@@ -503,7 +504,8 @@ def run_throughput(workload, sizes, batch, dtype, samples, specs, peers, repeats
             if backend and not backend.library.lazy and (not _on_cpu(spec) or backend.library.compiled):
                 name = f"bpx[{spec}] GEMM roof"
                 roofs[name] = (inner, (f"bpx[{spec}]",))
-                jobs[name] = (own_roof_fn(backend, sizes, batch, dtype, inner), synchronizer(backend))
+                roof = own_roof_fn(backend, sizes, batch, dtype, inner)
+                jobs[name] = (in_device_context(backend, roof), synchronizer(backend))  # bpx's precision (no TF32)
     first, compiled = {}, {f"bpx[{spec}]" for spec in specs if _compiling(spec)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # sklearn's ConvergenceWarning for one epoch of partial_fit

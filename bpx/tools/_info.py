@@ -15,6 +15,7 @@ from .._version import __version__
 from ..backends._backend import auto_name, backend_status, probe
 from ..backends._fastest import cache_path, cached_choices
 from ..backends._libraries import LIBRARIES
+from ..backends._matmul_precision import describe as matmul_precision
 from ..utils._extras import install_hint
 
 # the array libraries' own distributions come from the registry; these are the others worth reporting
@@ -22,7 +23,8 @@ DISTRIBUTIONS = ("numpy", "array-api-compat", *(d for lib in LIBRARIES.values() 
                                                  if d != "numpy"),
                  "threadpoolctl", "scikit-learn", "tqdm", "matplotlib", "h5py")
 ENVIRONMENT = ("BPX_BACKEND", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-               "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "CUPY_TF32")
+               "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "CUPY_TF32", "BPX_TF32",
+               "XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_FLAGS")
 
 
 def version(dist):
@@ -52,8 +54,8 @@ def blas_info():
 
 
 def _settings(status):
-    """Each library's numerics settings worth knowing (TF32 is off unless you opt in)."""
-    settings = {}
+    """The matmul-precision rule (TF32 only with ``BPX_TF32=1``) and each library's numerics settings."""
+    settings = {"bpx matmul precision": matmul_precision()}
     for lib in LIBRARIES.values():
         settings.update(lib.settings())
     return settings
@@ -90,7 +92,7 @@ def format_text(info):
     lines += ["", "BLAS (threadpoolctl):"]
     for pool in info["blas"]:
         lines.append("  " + ", ".join(f"{k}={v}" for k, v in pool.items()))
-    lines += ["", "TF32 (off unless you opt in):"]
+    lines += ["", "matmul precision and TF32 (BPX_TF32=1 opts in on every backend):"]
     lines += [f"  {k}: {v}" for k, v in info["tf32"].items()]
     if info["environment"]:
         lines += ["", "environment:"]

@@ -1,10 +1,12 @@
-"""Progress reporting for ``fit``: a tqdm bar on a terminal, plain lines when asked, else nothing."""
+"""Progress reporting for ``fit``: a tqdm bar on a terminal, plain lines when asked, else nothing.
+
+tqdm is imported when a bar is first drawn, not when bpx is imported: ``import bpx`` (and ``bpx info``)
+needs nothing beyond NumPy and array-api-compat, and a machine without tqdm trains with no bar.
+"""
 
 from __future__ import annotations
 
 import sys
-
-from tqdm import tqdm
 
 
 class Progress:
@@ -16,6 +18,10 @@ class Progress:
         self.verbose = verbose
         self.bar = None
         if verbose == 1 and sys.stderr.isatty():  # ``done``: epochs already run (a resumed fit)
+            try:
+                from tqdm import tqdm
+            except ImportError:  # an install without it (a GPU image): no bar
+                return
             self.bar = tqdm(total=epochs, initial=done, unit="epoch", dynamic_ncols=True, leave=True)
 
     def update(self, epoch, metrics):

@@ -38,6 +38,7 @@ import copy
 
 import numpy as np
 
+from ..nn._dropout import bit_positions, draw_packed, scale_keep, unpack_keep
 from ..nn._functional import loss_and_grads, n_correct
 from ..nn._losses import normalized_weights
 from ..optimizers._first_order import Optimizer
@@ -161,15 +162,16 @@ def epoch(net, optimizer, X, Y, order, batch, sample_weight=None, masks=None):
 def epoch_masks(net, m, batch):
     """The dropout keep-masks of an epoch of ``m`` rows in batches of ``batch``, drawn on the host from
     the network's dropout stream in the order the eager step draws them (batch by batch, layer by
-    layer), as ``(full, last)``: per hidden layer a (full batches, batch, n) and a (rows left, n) boolean
-    device array (None where that layer has no dropout, or no such batch). None without dropout."""
+    layer), as ``(full, last)``: per hidden layer a (full batches, batch, ⌈n/8⌉) and a (rows left, ⌈n/8⌉)
+    uint8 device array of packed bits (``bpx.nn._dropout``; None where that layer has no dropout, or no
+    such batch). None without dropout."""
     if not any(net.dropout):
         return None
     sizes = [batch] * (m // batch) + ([m % batch] if m % batch else [])
-    drawn = [[net.rngs.dropout.random((rows, layer.n_out)) >= p if p else None
+    drawn = [[draw_packed(net.rngs.dropout, rows, layer.n_out, p) if p else None
               for layer, p in zip(net.layers, net.dropout)] for rows in sizes]
     full = m // batch
-    move = net.backend.asarray
+    move = net.backend.transfer
     stack = [None if p == 0.0 or not full else move(np.stack([b[k] for b in drawn[:full]]))
              for k, p in enumerate(net.dropout)]
     last = [None if p == 0.0 or full == len(sizes) else move(drawn[-1][k]) for k, p in enumerate(net.dropout)]
@@ -225,9 +227,11 @@ class Compiled:
         xp = self.net.backend.xp
         weights = None if w is None else normalized_weights(w, xp)
         masks = None
-        if keep is not None:  # MLP.dropout_masks' arithmetic on the host-drawn keep-masks
-            masks = [None if k is None else xp.astype(k, self.net.array_dtype) * (1.0 / (1.0 - p))
-                     for k, p in zip(keep, self.net.dropout)] + [None]
+        if keep is not None:  # MLP.dropout_masks' arithmetic on the host-drawn packed keep-masks
+            positions = bit_positions(xp, self.net.backend.device)
+            masks = [None if k is None else
+                     scale_keep(unpack_keep(k, layer.n_out, xp, positions), p, self.net.array_dtype, xp)
+                     for k, p, layer in zip(keep, self.net.dropout, self.net.layers)] + [None]
         params, state, cost, A_L = step(self.net, self.optimizer, params, state, tuple(coefs), X, Y, weights=weights,
                                         masks=masks)
         return (params, state), (cost, self._correct(A_L, Y))
