@@ -73,10 +73,10 @@ def test_bare_train_reaches_97_percent_and_saves_the_model(capsys, tmp_path, mon
     assert net.metadata["preprocessing"]["scaling"] == {"method": "max", "n_features": 64, "scale": 16.0}
     # the saved model evaluates to the same test accuracy through the library
     d = datasets.load_digits()
-    from bpx.data._preprocessing import model_features, stratified_split
+    from bpx.data._preprocessing import stratified_split
 
     _, test = stratified_split(d.y, 0.2, 0)
-    acc = net.evaluate(model_features(net, d.X[test]), d.y[test])["accuracy"]
+    acc = net.evaluate(d.X[test], d.y[test])["accuracy"]  # the model applies its scaling
     assert f"test accuracy {acc:.4f}" in last
 
 
@@ -203,9 +203,8 @@ def test_test_data_and_named_classes_round_trip(capsys, tmp_path, spec, small, b
     status, out, _ = run_cli(capsys, "evaluate", "--model", model, "--data", named, "--json", *spec)
     report = json.loads(out)
     truth = np.array([net.classes.index(n) for n in datasets.load(named).y])
-    from bpx.data._preprocessing import model_features
 
-    expected = net.evaluate(model_features(net, datasets.load(named).X), truth)
+    expected = net.evaluate(datasets.load(named).X, truth)
     assert report["accuracy"] == pytest.approx(expected["accuracy"]) and report["loss"] == pytest.approx(expected["loss"])
     matrix = np.array(report["confusion_matrix"])
     assert matrix.sum() == 300 and np.trace(matrix) == report["n_correct"] == round(report["accuracy"] * 300)
@@ -318,8 +317,8 @@ def test_bad_flags_of_the_other_commands_exit_2_with_one_line(capsys, tmp_path, 
 
 
 # -- bad data files exit 1 naming the file, the row and the column --------------------------------------
-@pytest.mark.parametrize("text, where", [
-    ("a,b,y\n1,2,0\n3,x,1\n", "row 3, column 2 ('b'): not a number: 'x'"),
+@pytest.mark.parametrize("text, where", [  # text cells are a text column and gaps are filled, except with --missing error
+    ("a,b,y\n1,2,0\n3,,1\n", "row 3, column 2 ('b'): empty cell"),
     ("a,b,y\n1,2,0\n\n\n3,4,1\n5,nan,1\n", "row 6, column 2 ('b'): non-finite value 'nan'"),
     ("a,b,y\n1,2,0\n3,4\n", "row 3 has 2 columns, the header has 3"),
     ("a,b,y\n", "no rows (only a header)"),
@@ -328,7 +327,7 @@ def test_bad_flags_of_the_other_commands_exit_2_with_one_line(capsys, tmp_path, 
 def test_bad_data_files_exit_1_naming_file_row_and_column(capsys, tmp_path, spec, text, where):
     bad = tmp_path / "bad.csv"
     bad.write_text(text)
-    status, out, err = run_cli(capsys, "train", *spec, "--data", bad, "--out", tmp_path / "m.npz")
+    status, out, err = run_cli(capsys, "train", *spec, "--data", bad, "--out", tmp_path / "m.npz", "--missing", "error")
     assert status == 1 and err.count("\n") == 1
     assert err == f"bpx train: error: {bad}: {where}\n"
     assert not (tmp_path / "m.npz").exists()
@@ -342,7 +341,7 @@ def test_bad_model_and_mismatched_data_exit_1(capsys, tmp_path, spec, small):
         assert status == 1 and err.count("\n") == 1 and "junk.npz" in err
     np.save(tmp_path / "narrow.npy", np.zeros((2, 5)))
     status, _, err = run_cli(capsys, "predict", "--model", model, "--data", tmp_path / "narrow.npy", *spec)
-    assert status == 1 and "the data has 5 features per sample, but the model expects 64" in err
+    assert status == 1 and "X has 5 columns per sample, but the model takes 64 feature columns" in err
     status, _, err = run_cli(capsys, "evaluate", "--model", model, "--data", tmp_path / "narrow.npy", *spec)
     assert status == 1 and "narrow.npy: the file holds no labels" in err
     status, _, err = run_cli(capsys, "summary", "--model", tmp_path / "junk.npz")

@@ -166,8 +166,12 @@ def test_generic_refusals(tmp_path):
     (tmp_path / "e.npz").write_bytes(b"")
     with pytest.raises(ValueError, match=r"e\.npz: the file is empty"):
         datasets.load(tmp_path / "e.npz")
+    (tmp_path / "d.feather").write_bytes(b"ARROW1....")
+    with pytest.raises(ValueError, match=r"d\.feather: unknown data format '\.feather'; known: \.npz, \.npy, \.csv"):
+        datasets.load(tmp_path / "d.feather")
+    pytest.importorskip("pyarrow")
     (tmp_path / "d.parquet").write_bytes(b"PAR1....")
-    with pytest.raises(ValueError, match=r"d\.parquet: unknown data format '\.parquet'; known: \.npz, \.npy, \.csv"):
+    with pytest.raises(ValueError, match=r"d\.parquet: not a readable Parquet file"):
         datasets.load(tmp_path / "d.parquet")
     with pytest.raises(TypeError, match="path must be a str"):
         datasets.load(3)

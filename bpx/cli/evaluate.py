@@ -30,14 +30,13 @@ def add_parser(subparsers):
 
 def run(args):
     import bpx
-    from bpx.data._preprocessing import model_features, model_targets
+    from bpx.data._preprocessing import model_targets
 
     if predict_dask.lazy(args):  # --backend dask: lazily, chunk by chunk, on a cluster
         return predict_dask.evaluate(args, show)
     predict_dask.check_eager(args)
     net = bpx.load(args.model, backend=args.backend)
-    ds = load_for_model(net, args, require_labels=True)
-    X = model_features(net, ds.X)
+    ds, X = load_for_model(net, args, require_labels=True)  # the model applies its preprocessing
     Y = model_targets(net, ds.y, ds.classes, what=f"{ds.path}: labels", where=ds.where)
     return show(args, net, ds, X, Y)
 

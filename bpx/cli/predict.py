@@ -1,6 +1,8 @@
 """``bpx predict``: a saved model's predictions for a data file, as CSV (stdout or file) or .npy.
 
-The model's stored preprocessing (scaling, label column) is applied first. Classifiers write class
+The model's stored preprocessing (a :class:`bpx.data.TablePreprocessor`: columns by name, imputation,
+one-hot text columns, scaling) is applied by the model itself, as ``bpx.load(...).predict(table)`` does;
+the stored label column is left out. Classifiers write class
 names (``--proba``: one probability column per class); regressors write the output values. With
 ``--backend dask`` the data are opened lazily and predicted chunk by chunk on a cluster
 (:mod:`bpx.cli.predict_dask`).
@@ -24,7 +26,7 @@ def add_parser(subparsers):
                                           "present, is ignored).")
     p.add_argument("--model", type=existing_file, required=True, help="model file written by bpx train / bpx.save")
     p.add_argument("--data", type=existing_data, required=True, metavar="FILE",
-                   help="data: .csv, .npz, .npy (X only), .h5 or IDX; with --backend dask also a zarr store or a "
+                   help="data: .csv, .parquet, .npz, .npy (X only), .h5 or IDX; with --backend dask also a zarr store or a "
                         "directory/glob of .npy/.npz shards, read lazily chunk by chunk")
     p.add_argument("--out", type=output_path, metavar="FILE", help="write to FILE (.csv or .npy) instead of stdout")
     p.add_argument("--proba", action="store_true", help="class probabilities instead of class names")
@@ -35,22 +37,23 @@ def add_parser(subparsers):
 
 
 def load_for_model(net, args, require_labels):
-    """The data file read with the model's stored label column, as the model's features."""
+    """``(dataset, raw)``: the data file read with the model's stored label column, and its features as
+    the model takes them (a :class:`bpx.data.Table` for CSV/Parquet, matched by name; else the array)."""
     from bpx import datasets
+    from bpx.data import TablePreprocessor
     from bpx.data._preprocessing import describe
 
     stored = describe(net).get("label_column")
+    pre = TablePreprocessor.of(net)
     label_column = args.label_column
     ds = datasets.load(args.data, label_column=label_column, x_key=args.x_key, y_key=args.y_key, labels=args.labels,
-                       require_labels=require_labels, n_features=net.n_features,
-                       default_label_column=stored if label_column is None else None)
-    return ds
+                       require_labels=require_labels, n_features=net.n_features if pre is None else pre.n_features_in,
+                       default_label_column=stored if label_column is None else None, tabular=True)
+    return ds, (ds.table if ds.table is not None and pre is not None and pre.feature_names else ds.X)
 
 
 def run(args):
-
     import bpx
-    from bpx.data._preprocessing import model_features
 
     if args.out and os.path.splitext(args.out)[1].lower() not in (".csv", ".npy"):
         args.parser.error(f"argument --out: expected a .csv or .npy file name, got {args.out!r}")
@@ -62,8 +65,7 @@ def run(args):
     net = bpx.load(args.model, backend=args.backend)
     if args.proba and not net.is_classifier:
         raise ValueError(f"--proba needs a classifier; {args.model} has a {net.output!r} output")
-    ds = load_for_model(net, args, require_labels=False)
-    X = model_features(net, ds.X)
+    ds, X = load_for_model(net, args, require_labels=False)  # the model applies its preprocessing
     header, values = table(net, args.proba, bpx.to_numpy(net.predict_proba(X) if wants_proba(net, args.proba)
                                                          else net.predict(X)))
     if args.out and args.out.lower().endswith(".npy"):

@@ -61,6 +61,11 @@ def run(args):
     if pre:
         print(f"preprocessing  {_scaling_text(pre.get('scaling'))}; task {pre.get('task')}; "
               f"label column {pre.get('label_column')!r}")
+        columns = pre.get("columns") or []
+        text = [c for c in columns if c.get("type") == "text"]
+        if columns:
+            print(f"table          {len(columns)} columns ({len(columns) - len(text)} numeric, {len(text)} text one-hot "
+                  f"into {sum(len(c.get('categories', [])) for c in text)}); missing cells: {pre.get('missing')}")
     training = info["training"]
     if training:
         result = training.get("result", {})

@@ -6,9 +6,12 @@ saves ``bpx-model.npz``. The task (``--task``, by default inferred from the targ
 :func:`bpx.preprocessing.infer_task`, the rule and its reason printed) decides the output layer:
 softmax + cross-entropy for classes, sigmoid + binary cross-entropy for two classes with
 ``--loss binary_cross_entropy``, identity + mse for numeric targets (reported with R², RMSE and MAE).
-``--scale auto`` picks the feature scaling with :func:`bpx.preprocessing.choose_scaling`. The scaling,
-class names and label column are saved with the model (``net.metadata["preprocessing"]``) so that
-``bpx predict`` and ``bpx evaluate`` apply them.
+``--scale auto`` picks the feature scaling with :func:`bpx.preprocessing.choose_scaling`. A CSV or
+Parquet table may hold text columns (one-hot encoded) and missing cells (``--missing impute``, the
+default: the median, or a ``"(missing)"`` category; the summary says which columns, how many cells and
+what was filled in). All of it is one :class:`bpx.data.TablePreprocessor`, saved with the model
+(``net.metadata["preprocessing"]``) with the class names and the label column, so that ``bpx predict``,
+``bpx evaluate`` and the loaded model's ``predict``/``evaluate`` apply it.
 
 One command for every engine: with ``--backend dask`` the data stay lazy and the steps run on a
 dask.distributed cluster (:mod:`bpx.cli.train_dask`); checkpoints, ``--resume``, ``--log`` and
@@ -47,6 +50,7 @@ HIDDEN_ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "identity", "gelu
 OUTPUTS = ("softmax", "sigmoid", "identity")
 LOSSES = ("cross_entropy", "binary_cross_entropy", "mse")
 SCALINGS = ("auto", "none", "255", "max", "standardize")
+MISSING = ("impute", "error")
 
 
 def add_data_options(parser, labels=True):
@@ -70,8 +74,8 @@ def add_parser(subparsers):
         description="Train a multi-layer perceptron. With no arguments: the bundled 8x8 digits, a 20% "
                     "held-out test split, and a model saved to bpx-model.npz.")
     p.add_argument("--data", type=existing_data, metavar="FILE",
-                   help="training data: .csv, .npz, .h5/.hdf5 or MNIST IDX (default: the bundled digits); with "
-                        "--backend dask also a zarr store or a directory/glob of .npy/.npz shards, opened lazily "
+                   help="training data: .csv, .parquet, .npz, .h5/.hdf5 or MNIST IDX (default: the bundled digits); "
+                        "with --backend dask also a zarr store or a directory/glob of .npy/.npz shards, opened lazily "
                         "(.npy shards: X_<name>.npy with labels in y_<name>.npy, or --labels GLOB)")
     p.add_argument("--test-data", type=existing_data, metavar="FILE",
                    help="test data (default: hold out --test-split of --data)")
@@ -117,6 +121,10 @@ def add_parser(subparsers):
                    help="feature scaling: 255 (X/255), max (X/max of the training data), standardize (per "
                         "feature), none; auto (default): max for pixel-like data (at least 16 non-negative columns "
                         "sharing one range), else standardize; the choice and its reason are printed")
+    p.add_argument("--missing", choices=MISSING, default="impute",
+                   help="missing cells of a CSV/Parquet table: impute (default: the column's median, or a "
+                        "'(missing)' category for text; the summary says what was filled in) or error (refuse, "
+                        "naming the row and column)")
     p.add_argument("--out", type=output_path, default="bpx-model.npz", help="model file (default bpx-model.npz)")
     p.add_argument("--plot", type=output_path, metavar="PNG", help="write the loss/accuracy curves to this PNG")
     p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
@@ -201,11 +209,11 @@ def _train(args, lazy, say, opened=None):
 
     import bpx
     from bpx import datasets
+    from bpx.data import TablePreprocessor
+    from bpx.data._datasets import refuse_gaps
     from bpx.data._metrics import regression_metrics
     from bpx.data._preprocessing import (
         LabelEncoder,
-        Scaler,
-        choose_scaling,
         infer_task,
         label_names,
         random_split,
@@ -222,9 +230,14 @@ def _train(args, lazy, say, opened=None):
     if lazy:
         train, test = opened
     else:
-        train = datasets.load(args.data, **opts) if args.data else datasets.load_digits()
-        test = datasets.load(args.test_data, **opts) if args.test_data else None
-    if test is not None and test.n_features != train.n_features:
+        train = datasets.load(args.data, **opts, tabular=True) if args.data else datasets.load_digits()
+        test = datasets.load(args.test_data, **opts, tabular=True) if args.test_data else None
+        if args.missing == "error":
+            for ds in (train, test):
+                if ds is not None:
+                    refuse_gaps(ds)
+    tables = not lazy and train.table is not None and test is not None and test.table is not None
+    if test is not None and not tables and test.n_features != train.n_features:  # tables: matched by name
         raise ValueError(f"{test.path}: {test.n_features} features per sample, but {train.path} has {train.n_features}")
     y = train.y
     loss = args.loss
@@ -271,9 +284,10 @@ def _train(args, lazy, say, opened=None):
         test_targets = (encoder.transform(list(label_names(test.y, test.classes, f"{test.path}: labels", test.where)),
                                           f"{test.path}: labels") if classify
                         else test.y.astype(np.float64))
-    X_train, X_test = train.X, None
+    raw = train.X if lazy or train.table is None else train.table  # a Table: text columns, gaps and names
+    X_train, X_test = raw, None
     if test is not None:
-        X_test = test.X
+        X_test = test.X if lazy or test.table is None else test.table
     elif args.test_split:
         if len(train) < 2:
             raise ValueError(f"{train.path}: {len(train)} sample(s) cannot be split into training and test sets")
@@ -289,22 +303,22 @@ def _train(args, lazy, say, opened=None):
                              f"test rows ({why_empty}); give --test-split 0 (no test set), --test-data FILE, or more rows")
         if lazy:  # rows gathered chunk by chunk, in order
             tr, te = np.sort(tr), np.sort(te)
-        X_train, X_test, targets, test_targets = train.X[tr], train.X[te], targets[tr], targets[te]
-    if lazy:
+        X_train, X_test, targets, test_targets = raw[tr], raw[te], targets[tr], targets[te]
+    if lazy:  # the lazy path scales dask arrays itself; the model carries the same (numeric) preprocessing
         scaler, method, scale_why = train_dask.fit_scaler(X_train, args.scale)
+        pre = TablePreprocessor.for_scaler(scaler, train.feature_names, scale_why)
 
-        def transform(X):
+        def feed(X):
             return train_dask.scaled(scaler, X)
-    else:
-        method, scale_why = args.scale, "--scale"
-        if method == "auto":
-            method, scale_why = choose_scaling(X_train)
-            scale_why = f"auto: {scale_why}"
-        scaler = Scaler(method).fit(X_train)
-        transform = scaler.transform
+    else:  # one TablePreprocessor: the network applies it to the raw table in fit/evaluate/predict
+        pre = TablePreprocessor(scale=args.scale, missing=args.missing).fit(X_train, train.path or "the data")
+        method, scale_why = pre.scaler.method, (f"auto: {pre.scaling_reason}" if args.scale == "auto" else "--scale")
+
+        def feed(X):
+            return X
 
     # -- network -----------------------------------------------------------------------------------
-    sizes = [train.n_features, *args.hidden, n_out]
+    sizes = [pre.n_features_out, *args.hidden, n_out]
     net = bpx.MLP(sizes, activation=args.activation, output=output, loss=loss, backend=_backend(args, X_train),
                   dtype=args.dtype, seed=args.seed, init=args.init, bias=not args.no_bias, dropout=args.dropout,
                   precision=args.precision)
@@ -322,10 +336,9 @@ def _train(args, lazy, say, opened=None):
     net.classes = classes
     net.metadata = {
         "preprocessing": {
-            "scaling": scaler.to_dict(),
+            **pre.to_dict(),
             "label_column": train.label_column,
             "task": "classification" if classify else "regression",
-            "feature_names": train.feature_names,
         },
         "training": {
             "data": train.path if args.data else "bundled digits (bpx/data/digits.npz)",
@@ -356,6 +369,9 @@ def _train(args, lazy, say, opened=None):
     say(f"model: {' -> '.join(map(str, sizes))}, {args.activation}/{output}, {loss}, {net.n_params:,} parameters"
         f"{extras}; backend {net.backend.spec}, {net.dtype}{precision}; {args.optimizer} lr={lr}, "
         f"batch {args.batch_size or 'full'}, {args.epochs} epochs; scaling {method} ({scale_why})")
+    if pre.text or pre.filled:
+        say(f"table: {len(pre.numeric)} numeric column(s), {len(pre.text)} text column(s) one-hot encoded into "
+            f"{pre.n_features_out - len(pre.numeric)} columns; missing cells: {pre.describe_filled()}")
     sys.stdout.flush()
 
     # -- training: Ctrl-C/SIGTERM stop it after the current step, with a checkpoint (long_runs) -------
@@ -371,7 +387,7 @@ def _train(args, lazy, say, opened=None):
     # signal handlers can only be installed by the main thread (main() called from another: no handlers)
     with stop_on_signals() if threading.current_thread() is threading.main_thread() else contextlib.nullcontext(), \
             train_dask.second_signal_aborts(STOP) if lazy else contextlib.nullcontext():
-        history = net.fit(transform(X_train), targets, epochs=args.epochs, batch_size=args.batch_size,
+        history = net.fit(feed(X_train), targets, epochs=args.epochs, batch_size=args.batch_size,
                           optimizer=optimizer, validation_split=args.val_split, early_stopping=args.early_stopping,
                           verbose=min(args.verbose, 1) if quiet else args.verbose,
                           **long_runs.fit_options(args, settings))
@@ -379,9 +395,9 @@ def _train(args, lazy, say, opened=None):
             return long_runs.interrupted(args, net, history, started)
 
     def measure(X, Y):
-        metrics = net.evaluate(transform(X), Y)
+        metrics = net.evaluate(feed(X), Y)
         if not classify and loss == "mse":  # R², RMSE and MAE in the targets' own units
-            metrics.update(regression_metrics(Y, bpx.to_numpy(net.predict(transform(X)))))
+            metrics.update(regression_metrics(Y, bpx.to_numpy(net.predict(feed(X)))))
         return metrics
 
     # a finished run is never thrown away: whatever fails from here on, the model is saved and the
@@ -404,6 +420,8 @@ def _train(args, lazy, say, opened=None):
             "model": os.path.abspath(args.out), "backend": net.backend.spec, "dtype": net.dtype,
             "layer_sizes": sizes, "activation": args.activation, "output": output, "loss": loss,
             "classes": classes, "task": task, "task_reason": why, "scaling": method, "scaling_reason": scale_why,
+            "feature_names": pre.feature_names, "text_columns": [c["name"] for c in pre.text],
+            "missing": {"policy": args.missing if not lazy else "error", "filled": pre.filled},
             "bias": net.bias, "dropout": net.dropout, "epochs_run": len(history), "best_epoch": history.best_epoch,
             "stopped_early": history.stopped_early, "history": history.as_dict(), "plot": args.plot,
             "seconds": round(seconds, 3), "checkpoint": args.checkpoint and os.path.abspath(args.checkpoint),

@@ -74,6 +74,8 @@ def as_targets(net, Y, m, name="Y"):
     if Y is None:
         raise TypeError(f"{name} must be an array of targets, got None")
     raw = backend.asarray(Y, name=name)
+    if xp.isdtype(raw.dtype, "bool"):  # true/false labels are classes 1 and 0
+        raw = xp.astype(raw, backend.dtype(net.dtype))
     if raw.ndim == 1 and net.output == "softmax":
         Y = one_hot(net, raw, name)
     elif raw.ndim == 1 and n_out == 1:

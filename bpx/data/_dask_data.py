@@ -18,6 +18,8 @@ a directory or glob of ``.npy``     memory-mapped, in file-name order: X only, o
                                     ``labels=`` (a directory or glob of .npy shards, in the same order)
 a directory or glob of ``.npz``     ``X`` and ``y`` of every shard (one chunk per shard, or
                                     ``chunks`` rows)
+``.parquet`` (``.pq``)              ``dask.dataframe.read_parquet``: row chunks by row group (or
+                                    ``chunks`` rows); numeric columns, the label column as for CSV
 ``.csv`` (``.tsv``, ``.txt``)       split into ~``chunks``-sized byte blocks at line ends
                                     (``dask.bytes.read_bytes``), each parsed by NumPy; a header row;
                                     the label column as for :func:`bpx.datasets.load` (numeric
@@ -110,6 +112,8 @@ def _open(path, x_key, y_key, label_column, chunks, labels, n_features=None, def
         return _open_h5(path, x_key, y_key, chunks)
     if ext in (".csv", ".tsv", ".txt"):
         return _open_csv(path, label_column, chunks, "\t" if ext == ".tsv" else None, n_features, default_label_column)
+    if ext in (".parquet", ".pq"):
+        return _open_parquet(path, label_column, chunks, n_features, default_label_column)
     if files:
         kinds = {os.path.splitext(f)[1].lower() for f in files}
         if kinds == {".npy"}:
@@ -119,7 +123,7 @@ def _open(path, x_key, y_key, label_column, chunks, labels, n_features=None, def
         raise ValueError(f"{path}: mixes .npy and .npz shards; use one kind")
     if not os.path.exists(path):
         raise ValueError(f"{path}: no such file, directory or matching shards")
-    raise ValueError(f"{path}: not a data set dask can open lazily; known: a zarr store, .h5/.hdf5, .csv/.tsv/.txt, "
+    raise ValueError(f"{path}: not a data set dask can open lazily; known: a zarr store, .h5/.hdf5, .csv/.tsv/.txt, .parquet, "
                      f"a directory or glob of .npy or .npz shards")
 
 
@@ -416,4 +420,35 @@ def _open_csv(path, label_column, chunks, delimiter, n_features=None, default_la
     y = None if not ys else ys[0] if len(ys) == 1 else da.concatenate(ys, axis=0)
     ds = _dataset(path, X, y, None if label is None else header[label])
     ds.feature_names = [header[j] for j in feats]
+    return ds
+
+
+# -- Parquet ---------------------------------------------------------------------------------------------
+def _open_parquet(path, label_column, chunks, n_features=None, default_label_column=None):
+    """A Parquet file opened lazily with ``dask.dataframe.read_parquet`` (only its schema is read here):
+    numeric feature columns as X, the label column as y, row chunks as dask sizes them (``chunks``:
+    rows per chunk). Text feature columns and class names need the host loader (``bpx.datasets.load``)."""
+    try:
+        import dask.dataframe as dd
+    except ImportError:
+        raise ImportError(f"{path}: opening Parquet lazily needs dask.dataframe: {install_hint('dask')}") from None
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: no such file")
+    try:
+        frame = dd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a readable Parquet file ({exc})") from None
+    header = [str(c) for c in frame.columns]
+    label = label_index(path, header, label_column, n_features, default_label_column)  # None: features only
+    feats = [header[j] for j in range(len(header)) if j != label]
+    text = [n for n in feats if frame[n].dtype.kind not in "biuf"]
+    if text:
+        raise ValueError(f"{path}: column {text[0]!r} holds text; the dask path reads numeric columns (train on the "
+                         f"host to one-hot encode it)")
+    if chunks is not None:
+        frame = frame.repartition(npartitions=max(1, -(-len(frame) // chunks)))
+    X = frame[feats].astype("float64").to_dask_array(lengths=True)
+    y = None if label is None else frame[header[label]].to_dask_array(lengths=True)
+    ds = _dataset(path, X.rechunk({1: -1}), y, None if label is None else header[label])
+    ds.feature_names = feats
     return ds

@@ -4,11 +4,16 @@
 targets) and dispatches on the extension:
 
 =============================  ===================================================================
-``.npz``                       arrays ``X`` and ``y`` (also ``x``/``Y``; any case)
+``.npz``                       arrays ``X`` and ``y`` (also ``x``/``Y``; any case); one-hot label
+                               columns (and those of ``.h5``) are read as class indices
 ``.npy``                       X only (data to predict on)
 ``.csv`` (``.txt``, ``.tsv``)  a header row, one sample per row; the label column is ``label_column``,
                                else one named label/y/target/class, else the last column.
-                               Non-numeric labels become class names.
+                               Non-numeric labels become class names. Parsed by ``pyarrow.csv``
+                               (:mod:`bpx.data._arrow_files`) where pyarrow is installed; on a
+                               parse failure, and without pyarrow, by the careful reader, which
+                               names the row and column of the problem.
+``.parquet`` (``.pq``)         the same columns as a CSV file, read with ``pyarrow.parquet``.
 ``.h5``/``.hdf5``              the cat classifier's HDF5 layout (``train_set_x``/``train_set_y``/``list_classes``, or
                                ``test_set_*``; images are flattened to (m, 64·64·3)) or any named
                                datasets (``x_key``/``y_key``). Needs h5py (``pip install 'bpx-backprop[data]'``).
@@ -42,12 +47,16 @@ import numpy as np
 from ..utils._extras import install_hint
 from ..utils._npz import MAX_NPY_HEADER, memory_budget, npy_header
 from ..utils._paths import regular_file_problem
+from ._arrow_files import NULL_VALUES, column_values, is_numeric, numeric_matrix, read_csv, read_parquet
+from ._arrow_files import available as arrow_available
 from ._dask_data import open_dask as open_dask_data
 from ._layout import LABEL_NAMES, Dataset  # noqa: F401  (bpx.datasets.Dataset is public)
 from ._layout import default_key as _default_key
 from ._layout import label_index as _label_index
+from ._table import Table, from_arrow, missing_rows
 
-EXTENSIONS = (".npz", ".npy", ".csv", ".tsv", ".txt", ".h5", ".hdf5", "IDX (.gz or raw, by magic number)")
+EXTENSIONS = (".npz", ".npy", ".csv", ".tsv", ".txt", ".parquet", ".pq", ".h5", ".hdf5",
+              "IDX (.gz or raw, by magic number)")
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
@@ -66,7 +75,7 @@ def load_digits():
 
 
 def load(path, label_column=None, x_key=None, y_key=None, labels=None, require_labels=False, n_features=None,
-         default_label_column=None):
+         default_label_column=None, tabular=False):
     """Read the data file ``path`` into a :class:`Dataset` (see the module docstring).
 
     ``label_column``: the CSV label column (name or 1-based number). ``x_key``/``y_key``: the arrays or
@@ -91,6 +100,11 @@ def load(path, label_column=None, x_key=None, y_key=None, labels=None, require_l
         A CSV without a named label column and with exactly this many columns is read as features only.
     default_label_column : str, optional
         A CSV column taken as the label column when present.
+    tabular : bool, default False
+        CSV and Parquet: keep text feature columns and missing cells, in ``Dataset.table`` (a
+        :class:`bpx.data.Table` for :class:`bpx.data.TablePreprocessor`); ``X`` is then the numeric
+        matrix only when every feature column is numbers without a gap, else None. Without it such a
+        file is refused, naming the row and column.
 
     Returns
     -------
@@ -122,7 +136,10 @@ def load(path, label_column=None, x_key=None, y_key=None, labels=None, require_l
     elif ext == ".npy":
         ds = _load_npy(path)
     elif ext in (".csv", ".tsv", ".txt"):
-        ds = _load_csv(path, label_column, n_features, default_label_column, delimiter="\t" if ext == ".tsv" else None)
+        ds = _load_csv(path, label_column, n_features, default_label_column, delimiter="\t" if ext == ".tsv" else None,
+                       tabular=tabular)
+    elif ext in (".parquet", ".pq"):
+        ds = _load_parquet(path, label_column, n_features, default_label_column, tabular)
     elif ext in (".h5", ".hdf5"):
         ds = _load_h5(path, x_key, y_key)
     elif _idx_header(path) is not None:
@@ -135,6 +152,8 @@ def load(path, label_column=None, x_key=None, y_key=None, labels=None, require_l
 
 def _check(ds, require_labels):
     path, X, y = ds.path, ds.X, ds.y
+    if X is None:  # a table with text or missing cells: the TablePreprocessor checks it
+        X = np.zeros((len(ds.table), 1))
     if X.ndim != 2:
         raise ValueError(f"{path}: X must be 2-D (samples, features), got shape {X.shape}")
     if X.shape[0] == 0:
@@ -178,7 +197,17 @@ def _as_y(path, a, what="y"):
         a = a.reshape(-1)  # the cat classifier's HDF5 layout stores labels as a (1, m) row
     elif a.ndim == 2 and a.shape[1] == 1 and a.dtype.kind != "f":
         a = a.reshape(-1)
+    elif is_one_hot(a):
+        a = a.argmax(axis=1).astype(np.int64)  # one-hot label columns are classes, as MLP.fit takes them
     return a
+
+
+def is_one_hot(a):
+    """Whether ``a`` is (m, k>1) rows of k-1 zeros and one 1: one-hot class labels, read as class indices."""
+    a = np.asarray(a)
+    if a.ndim != 2 or a.shape[1] < 2 or a.shape[0] == 0 or a.dtype.kind not in "biuf":
+        return False
+    return bool(np.all((a == 0) | (a == 1)) and np.all(a.sum(axis=1) == 1))
 
 
 def _pick(path, names, wanted, what, option):
@@ -265,8 +294,170 @@ def _load_npy(path):
     return Dataset(_as_X(path, _from_bytes(data, dtype, shape, fortran)), None, None, path)
 
 
-# -- CSV ------------------------------------------------------------------------------------------------
-def _load_csv(path, label_column, n_features, default_label_column=None, delimiter=None):
+# -- CSV and Parquet ----------------------------------------------------------------------------------
+def _load_csv(path, label_column, n_features, default_label_column=None, delimiter=None, tabular=False):
+    """Through Arrow where pyarrow is installed; the careful reader names the row and column of what
+    Arrow cannot take (and reads everything without pyarrow)."""
+    def careful():
+        ds = _careful_csv(path, label_column, n_features, default_label_column, delimiter)
+        if tabular:
+            ds.table = Table(ds.feature_names, [ds.X[:, j] for j in range(ds.X.shape[1])])
+        return ds
+
+    if not arrow_available():
+        return careful()
+    if delimiter is None:
+        delimiter = _sniff_delimiter(path)
+    table = read_csv(path, delimiter)
+    if table is None:
+        return careful()
+    try:
+        _check_header(path, [str(h).strip() for h in table.column_names], 1)
+    except ValueError:  # a repeated name or no header row: the careful reader names the header's row
+        return careful()
+    ds = _from_arrow(path, table, label_column, n_features, default_label_column, tabular, careful)
+    if ds.lines is None:
+        ds.lines = _FileRows(path, delimiter)
+    return ds
+
+
+class _FileRows:
+    """The file row of each sample (the header being row 1), as the careful reader counts them, read only
+    when a message names a sample: Arrow keeps no line numbers, so the first lookup reads the file again
+    with the csv module, once."""
+
+    def __init__(self, path, delimiter):
+        self.path, self.delimiter, self.rows = path, delimiter, None
+
+    def __getitem__(self, i):
+        if self.rows is None:
+            with open(self.path, newline="", encoding="utf-8-sig") as f:
+                reader = csv.reader(f, delimiter=self.delimiter)
+                lines = [reader.line_num for row in reader if row and any(cell.strip() for cell in row)]
+            self.rows = lines[1:]  # the first non-blank row is the header
+        return self.rows[i]
+
+
+def _sniff_delimiter(path):
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            first = next((line for line in f if line.strip()), "")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not a UTF-8 text file ({exc})") from None
+    return max((",", ";", "\t"), key=first.count) if any(d in first for d in ",;\t") else ","
+
+
+def _load_parquet(path, label_column, n_features, default_label_column, tabular):
+    if not arrow_available():
+        raise ImportError(f"{path}: reading Parquet files needs pyarrow: {install_hint('data')}")
+    return _from_arrow(path, read_parquet(path), label_column, n_features, default_label_column,
+                       tabular, None)
+
+
+def _from_arrow(path, table, label_column, n_features, default_label_column, tabular, careful):
+    """A Dataset from an Arrow table. What only the careful reader can word (a gap, text or a
+    non-finite value in a numeric read, an empty label) is handed to ``careful`` (CSV: it names the
+    file's row and column); for Parquet the row is the sample's number."""
+    import pyarrow as pa
+
+    header = [str(h).strip() for h in table.column_names]
+    if table.num_rows == 0:
+        if careful is not None:
+            return careful()
+        raise ValueError(f"{path}: no rows (only a header)")
+    label = _label_index(path, header, label_column, n_features, default_label_column)
+    feats = [j for j in range(len(header)) if j != label]
+    if not feats:
+        raise ValueError(f"{path}: no feature columns besides the label column {header[label]!r}")
+    y = None
+    if label is not None:
+        col = table.column(label)
+        if col.null_count:
+            if careful is not None:
+                return careful()
+            k = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
+            raise ValueError(f"{path}: row {k + 1}, column {label + 1} ({header[label]!r}): empty label")
+        if is_numeric(col) and not pa.types.is_boolean(col.type):
+            y = column_values(col)
+            if not np.all(np.isfinite(y)):
+                if careful is not None:
+                    return careful()
+                k = int(np.flatnonzero(~np.isfinite(y))[0])
+                raise ValueError(f"{path}: row {k + 1}, column {label + 1} ({header[label]!r}): non-finite label")
+            if np.all(y == np.round(y)):
+                y = y.astype(np.int64)
+        else:
+            y = np.asarray([str(v) for v in col.cast(pa.string()).to_pylist()], dtype=str)
+    names = [header[j] for j in feats]
+    columns = [table.column(j) for j in feats]
+    numeric = all(is_numeric(c) and not c.null_count for c in columns)
+    X = numeric_matrix(columns) if numeric else None
+    if X is not None and not np.all(np.isfinite(X)):
+        X = None
+    if X is None and not tabular:
+        if careful is not None:
+            return careful()
+        for name, j, col in zip(names, feats, columns):
+            if not is_numeric(col):
+                raise ValueError(f"{path}: column {j + 1} ({name!r}) holds text ({col.type}); pass tabular=True "
+                                 f"(bpx train does) to one-hot encode it")
+            values = column_values(col)
+            bad = np.flatnonzero(~np.isfinite(values))
+            if bad.size:
+                raise ValueError(f"{path}: row {int(bad[0]) + 1}, column {j + 1} ({name!r}): missing or non-finite "
+                                 f"value")
+    if not tabular:
+        found = None
+    elif X is not None:
+        found = Table(names, [X[:, j] for j in range(X.shape[1])])
+    else:
+        found = from_arrow(pa.Table.from_arrays(columns, names=names), path)
+    return Dataset(X, y, None, path, feature_names=names, label_column=None if label is None else header[label],
+                   table=found)
+
+
+def refuse_gaps(ds):
+    """``--missing error``: a ValueError naming the first missing feature cell of ``ds`` (read with
+    ``tabular=True``) by its row and column, as the careful reader words it (CSV: the file's row, the
+    header being row 1; Parquet: the sample's number); nothing when no cell is missing."""
+    table = ds.table
+    if table is None or not any(table.n_missing(n) for n in table.names):
+        return
+    path = ds.path
+    if os.path.splitext(path)[1].lower() in (".csv", ".tsv", ".txt"):
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            text = f.read()
+        delimiter = "\t" if path.lower().endswith(".tsv") else _sniff_delimiter(path)
+        reader, header = csv.reader(io.StringIO(text), delimiter=delimiter), None
+        for row in reader:
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            if header is None:
+                header = [h.strip() for h in row]
+                wanted = [(header.index(n), n) for n in table.names if n in header]
+                continue
+            for j, name in wanted:
+                cell = row[j].strip() if j < len(row) else ""
+                if cell in NULL_VALUES:
+                    raise ValueError(f"{path}: row {reader.line_num}, column {j + 1} ({name!r}): empty cell")
+                if _is_nonfinite(cell):
+                    raise ValueError(f"{path}: row {reader.line_num}, column {j + 1} ({name!r}): "
+                                     f"non-finite value {cell!r}")
+    for name in table.names:
+        gone = missing_rows(table.column(name))
+        if gone.size:
+            raise ValueError(f"{path}: row {int(gone[0]) + 1}, column {table.names.index(name) + 1} ({name!r}): "
+                             f"empty cell")
+
+
+def _is_nonfinite(cell):
+    try:
+        return not np.isfinite(float(cell))
+    except ValueError:
+        return False
+
+
+def _careful_csv(path, label_column, n_features, default_label_column=None, delimiter=None):
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             text = f.read()

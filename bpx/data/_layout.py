@@ -32,7 +32,10 @@ class Dataset:
     feature_names : list of str, optional
         Column names (CSV header, or the bundled digits' pixel names).
     label_column : str, optional
-        The name of the label column."""
+        The name of the label column.
+    table : bpx.data.Table, optional
+        The feature columns by name, text and missing cells kept (``load(..., tabular=True)``); X is
+        then None when a column holds text or a cell is missing."""
 
     X: np.ndarray
     y: np.ndarray | None = None
@@ -40,6 +43,7 @@ class Dataset:
     path: str | None = None
     feature_names: list | None = field(default=None, repr=False)
     label_column: str | None = None
+    table: object = field(default=None, repr=False)
     lines: list | None = field(default=None, repr=False)
 
     def where(self, i):
@@ -48,11 +52,11 @@ class Dataset:
         return f"row {self.lines[i]}" if self.lines is not None else f"sample {i + 1}"
 
     def __len__(self):
-        return self.X.shape[0]
+        return (self.X if self.X is not None else self.table).shape[0]
 
     @property
     def n_features(self):
-        return self.X.shape[1]
+        return (self.X if self.X is not None else self.table).shape[1]
 
 
 def default_key(names, candidates):

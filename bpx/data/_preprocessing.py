@@ -297,15 +297,6 @@ def describe(net):
     return meta if isinstance(meta, dict) else {}
 
 
-def model_features(net, X):
-    """``X`` transformed as at training time (the stored scaling), checked against the model's width."""
-    X = _host_matrix(X, "X")
-    if X.shape[1] != net.n_features:
-        raise ValueError(f"the data has {X.shape[1]} features per sample, but the model expects {net.n_features}")
-    scaling = describe(net).get("scaling")
-    return X if scaling is None else Scaler.from_dict(scaling).transform(X)
-
-
 def model_targets(net, y, classes=None, what="labels", where=None):
     """Labels/targets from a data file in the form the model trains on: class indices (by class name,
     refusing names unseen at training time; one-hot rows for several sigmoid units) for a classifier

@@ -35,6 +35,13 @@ lists, DataFrames) in, NumPy out; a torch tensor in, a torch tensor out on its d
 in, array-api-strict out on its device. Input already on the estimator's backend and device is used
 where it is (no host round trip); other input travels through the host. Class labels are mapped on
 the host, so ``predict`` returns string labels as a NumPy array whatever the input.
+
+A pandas (or polars, pyarrow) DataFrame keeps its column names (``feature_names_in_``). One with text
+columns (which scikit-learn's own MLP refuses) is encoded on the host by a
+:class:`bpx.data.TablePreprocessor` with ``bpx train``'s defaults (one-hot over the training
+categories, unseen ones all zeros; missing cells: the median or a ``(missing)`` category; the numeric
+columns scaled as ``--scale auto`` picks), kept by the estimator, so later DataFrames are matched by
+column name. A network from :func:`bpx.to_sklearn` applies the preprocessing it carries.
 ``coefs_`` and ``intercepts_`` are host NumPy copies in scikit-learn's (n_in, n_out) layout; the
 live parameters stay on the device.
 """
@@ -50,6 +57,7 @@ import numpy as np
 from ..backends._backend import Backend, dtype_name, get_backend, is_host_data, to_numpy
 from ..callbacks._callback import Callback
 from ..data._adapter import as_data, as_matrix, as_sample_weight
+from ..data._table import TablePreprocessor, as_table, is_frame
 from ..errors import TrainingDiverged
 from ..models._mlp import MLP
 from ..nn._functional import loss_and_grads
@@ -326,6 +334,17 @@ class _BaseMLP(BaseEstimator):
         """(X on the backend's device, y on the host) after scikit-learn's checks. Sparse X (CSR/CSC) is
         densified on the host, then moved to the backend."""
         backend = get_backend(self.backend) if reset or not hasattr(self, "_net") else self._net.backend
+        names = None
+        if reset:
+            self._table_preprocessing = None
+        if is_frame(X) and any(c.dtype == object for c in as_table(X).columns):
+            # text columns: one-hot encoded on the host by the preprocessing the network then carries
+            pre = TablePreprocessor().fit(X) if reset else self._preprocessing()
+            if pre is None:
+                raise ValueError(f"X has text columns, but {type(self).__name__} was fitted on numbers")
+            X, names = pre.transform(X), pre.feature_names
+            if reset:
+                self._table_preprocessing = pre.to_dict()
         if _on(backend, X):
             if reset:
                 self.n_features_in_ = int(X.shape[1]) if X.ndim == 2 else 0
@@ -338,10 +357,18 @@ class _BaseMLP(BaseEstimator):
         X, y = validate_data(self, _host(X), _host(y), reset=reset, multi_output=True, accept_sparse=["csr", "csc"],
                              y_numeric=not self._classifier, dtype=(np.float64, np.float32))
         X = _dense(X)
+        if names is not None and reset:
+            self.feature_names_in_ = np.asarray(names, dtype=object)
         dtype = self._dtype_for(backend, X) if reset else self._net.dtype
         if not reset and X.shape[1] != self.n_features_in_:  # pragma: no cover - validate_data raises first
             raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_}")
         return backend, dtype, _to_backend(backend, X, dtype), y
+
+    def _preprocessing(self):
+        """The table preprocessing X goes through: the estimator's own (a DataFrame with text columns at
+        fit; the network computes on the encoded matrix), else the one its network carries, else None."""
+        own = getattr(self, "_table_preprocessing", None)
+        return TablePreprocessor.from_dict(own) if own is not None else TablePreprocessor.of(self._net)
 
     def _check_y(self, y, m):
         """y checks for the device path (scikit-learn's validate_data checks them on the host path)."""
@@ -362,6 +389,9 @@ class _BaseMLP(BaseEstimator):
         check_is_fitted(self)
         self._apply_assigned()
         backend = self._net.backend
+        pre = self._preprocessing()
+        if pre is not None:  # text columns at fit, or a network that carries preprocessing (bpx.to_sklearn)
+            return as_matrix(backend, pre.transform(X), "X", self._net.dtype, n_columns=self._net.n_features)
         if _on(backend, X):
             return as_matrix(backend, X, "X", self._net.dtype, n_columns=self.n_features_in_)
         X = validate_data(self, _host(X), reset=False, dtype=(np.float64, np.float32), accept_sparse=["csr", "csc"])

@@ -8,9 +8,14 @@ by hand; a new activation exports as soon as its code uses only standard functio
 
 The graph (ai.onnx opset :data:`OPSET`, the one ndonnx writes):
 
-- input ``X``: raw features, shape ``(N, n_features)`` with a dynamic batch ``N``, the model's dtype;
-  the preprocessing saved with CLI models (``net.metadata["preprocessing"]["scaling"]``) is recorded
-  from :meth:`bpx.preprocessing.Scaler.apply`, so the model takes what ``bpx predict`` takes;
+- input ``X``: raw features, shape ``(N, n_features)`` with a dynamic batch ``N``, the model's dtype.
+  The preprocessing a model carries (:class:`bpx.data.TablePreprocessor`, ``net.metadata["preprocessing"]``)
+  is in the graph for its numeric columns: a missing value (NaN) becomes the training median (unless
+  the model refuses missing cells) and the scaling is recorded from :meth:`bpx.preprocessing.Scaler.apply`.
+  ``X``'s columns are the encoded matrix's (the metadata property ``bpx.inputs`` names them): the
+  numeric columns in training order, raw, then the one-hot columns of the text columns, which stay
+  host-side (encode them with ``TablePreprocessor``, or pass a table to ``net.predict``). For an
+  all-numeric model, ``X`` is the raw table, as ``bpx predict`` takes it;
 - classifiers: ``probabilities`` (``net.predict_proba``, ``(N, n_out)``) and ``label``: the class
   name (a string) where the model has class names, else ``net.predict``'s int64 labels;
 - regressors: ``values`` (``net.forward``, ``(N, n_out)``).
@@ -32,7 +37,8 @@ import os
 
 from .._version import __version__
 from ..backends._backend import to_numpy
-from ..data._preprocessing import Scaler, describe
+from ..data._preprocessing import describe
+from ..data._table import TablePreprocessor
 from ..nn._functional import forward
 from ..utils._atomic import write_atomically
 from ..utils._extras import install_hint
@@ -94,14 +100,14 @@ def onnx_model(net, *, lean=True):
     TypeError
         If ``net`` is not a :class:`bpx.MLP`.
     ValueError
-        If an activation does not run on ndonnx arrays, or the stored scaling does not fit the model."""
+        If an activation does not run on ndonnx arrays, or the stored preprocessing does not fit the model."""
     check_model(net)
     ndx, onnx = require_onnx()
     dtype = getattr(ndx, net.dtype)
-    scaling = describe(net).get("scaling")
-    scaler = None if scaling is None else Scaler.from_dict(scaling)
-    if scaler is not None and scaler.n_features not in (None, net.n_features):
-        raise ValueError(f"net.metadata's scaling was fitted on {scaler.n_features} features, the model has {net.n_features}")
+    pre = TablePreprocessor.of(net)
+    if pre is not None and pre.n_features_out != net.n_features:
+        raise ValueError(f"net.metadata's preprocessing encodes {pre.n_features_out} features, the model has "
+                         f"{net.n_features}")
 
     def const(values):
         return ndx.asarray(to_numpy(values).astype(net.dtype))
@@ -109,7 +115,7 @@ def onnx_model(net, *, lean=True):
     with _reference_value_propagation():
         _check_activations(net, ndx, dtype)
         X = ndx.argument(shape=("N", net.n_features), dtype=dtype)
-        A = X if scaler is None else scaler.apply(X, const)
+        A = X if pre is None else _prepared(pre, X, ndx, const)
         # the same layers and forward code, on ndonnx arrays: the parameters become graph constants
         A, _ = forward(net, [const(p) for p in net.params], A)
         outputs = {"probabilities": A, "label": _label(net, ndx, A)} if net.is_classifier else {"values": A}
@@ -124,6 +130,22 @@ def onnx_model(net, *, lean=True):
     onnx.helper.set_model_props(model, {**{p.key: p.value for p in model.metadata_props}, **_props(net)})
     onnx.checker.check_model(model, full_check=True)
     return model
+
+
+def _prepared(pre, X, ndx, const):
+    """The numeric columns of ``X`` imputed and scaled as :meth:`TablePreprocessor.transform` does; the
+    one-hot columns after them as they come."""
+    import numpy as np
+
+    k = len(pre.numeric)
+    if not k:
+        return X
+    numeric = X if k == X.shape[1] else X[:, :k]
+    if pre.missing == "impute":
+        medians = const(np.asarray([c["median"] for c in pre.numeric]))
+        numeric = ndx.where(ndx.isnan(numeric), medians, numeric)
+    numeric = pre.scaler.apply(numeric, const)
+    return numeric if k == X.shape[1] else ndx.concat([numeric, X[:, k:]], axis=1)
 
 
 @contextlib.contextmanager
@@ -166,7 +188,14 @@ def _props(net):
     import json
 
     return {"bpx.layer_sizes": json.dumps(net.layer_sizes), "bpx.activation": net.activation, "bpx.output": net.output,
-            "bpx.dtype": net.dtype, "bpx.classes": json.dumps(net.classes), "bpx.preprocessing": json.dumps(describe(net))}
+            "bpx.dtype": net.dtype, "bpx.classes": json.dumps(net.classes), "bpx.preprocessing": json.dumps(describe(net)),
+            "bpx.inputs": json.dumps(_inputs(net))}
+
+
+def _inputs(net):
+    """The names of X's columns: the preprocessing's encoded columns, else x1..xn."""
+    pre = TablePreprocessor.of(net)
+    return pre.output_names if pre is not None else [f"x{j + 1}" for j in range(net.n_features)]
 
 
 def export_onnx(net, path, *, lean=True):

@@ -218,15 +218,21 @@ def _check_scaling(path, metadata, n_features):
     scaling = preprocessing.get("scaling") if isinstance(preprocessing, dict) else None
     if not isinstance(scaling, dict):
         return
+    columns = preprocessing.get("columns")
+    n_scaled = n_named = n_features
+    if isinstance(columns, list):  # a table's preprocessing (bpx.data.TablePreprocessor): the scaling covers
+        n_named = len(columns)     # its numeric columns; text columns are one-hot encoded into several inputs
+        n_scaled = sum(1 for c in columns if isinstance(c, dict) and c.get("type") == "number")
     for key, value in scaling.items():
         if isinstance(value, list):
-            if len(value) != n_features or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                    for v in value):
+            if len(value) != n_scaled or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                  for v in value):
                 raise ModelFileError(path, f"the stored scaling's {key!r} has {len(value)} entries for "
-                                           f"{n_features} input features")
+                                           f"{n_scaled} {'numeric columns' if columns else 'input features'}")
     names = preprocessing.get("feature_names")
-    if isinstance(names, list) and len(names) != n_features:
-        raise ModelFileError(path, f"{len(names)} stored feature names for {n_features} input features")
+    if isinstance(names, list) and len(names) != n_named:
+        raise ModelFileError(path, f"{len(names)} stored feature names for {n_named} "
+                                   f"{'table columns' if columns else 'input features'}")
 
 
 def _check_arrays(path, header, arrays):

@@ -23,6 +23,7 @@ from array_api_compat import is_dask_array
 
 from ..backends._backend import dtype_name, get_backend, host_rngs, on_device, to_numpy
 from ..data._adapter import as_data, as_inputs
+from ..data._model_inputs import fit_inputs, model_input, model_labels, named_predictions
 from ..nn._activations import get_activation
 from ..nn._dropout import batch_masks
 from ..nn._functional import forward as forward_pass
@@ -369,34 +370,41 @@ class MLP:
         return float(run_step(self, optimizer, X, Y))  # compiled where the backend compiles (bpx.step)
 
     def predict_proba(self, X):
-        """Class probabilities (m, n_out) for sigmoid/softmax outputs."""
+        """Class probabilities (m, n_out) for sigmoid/softmax outputs. ``X`` goes through the
+        preprocessing the model carries, as in :meth:`predict`."""
         if not self.is_classifier:
             raise ValueError(f"predict_proba needs a sigmoid or softmax output; this network's output is {self.output!r}")
         if is_dask_array(X):
             return self._distributed().forward(self, X, "predict_proba")
-        return self.forward(X)
+        return self.forward(model_input(self, X))
 
     @on_device
     def predict(self, X):
         """Class labels (m,) for softmax; 0/1 labels for sigmoid ((m,) for one unit, else (m, n_out));
-        the output values (m, n_out) for an identity output. A dask X gives a lazy dask array."""
+        the output values (m, n_out) for an identity output. A dask X gives a lazy dask array.
+
+        ``X`` may be a DataFrame (pandas, polars, pyarrow): a model that carries preprocessing (trained
+        by ``bpx train``, or fitted on a DataFrame) applies it to any host X, matching a table's columns
+        by name, and returns class names (a NumPy array) where it has them; see
+        :mod:`bpx.data._model_inputs` and docs/guide/csv.md."""
         if is_dask_array(X):
             return self._distributed().forward(self, X, "predict")
         xp = self.backend.xp
-        A = self.forward(X)
+        A = self.forward(model_input(self, X))
         if self.output == "softmax":
-            return xp.argmax(A, axis=1)
+            return named_predictions(self, xp.argmax(A, axis=1))
         if self.output == "sigmoid":
             labels = xp.astype(A >= 0.5, xp.int64)
-            return labels[:, 0] if self.n_outputs == 1 else labels
+            return named_predictions(self, labels[:, 0]) if self.n_outputs == 1 else labels
         return A
 
     @on_device
     def evaluate(self, X, Y):
-        """``{"loss": C, "accuracy": fraction correct}`` (accuracy for classifiers only)."""
+        """``{"loss": C, "accuracy": fraction correct}`` (accuracy for classifiers only). ``X`` goes
+        through the model's preprocessing as in :meth:`predict`; text labels are class names."""
         if is_dask_array(X):
             return self._distributed().evaluate(self, X, Y)
-        return self._evaluate_arrays(*as_data(self, X, Y))
+        return self._evaluate_arrays(*as_data(self, model_input(self, X), model_labels(self, Y)))
 
     # -- training ---------------------------------------------------------------------------------------
     @on_device
@@ -424,7 +432,10 @@ class MLP:
         Parameters
         ----------
         X, Y : arrays
-            Samples (m, n_in) and targets (labels (m,) or (m, n_out)).
+            Samples (m, n_in) and targets (labels (m,) or (m, n_out)). ``X`` may be a DataFrame
+            (pandas, polars, pyarrow): it fits the preprocessing the model then carries (columns by
+            name, imputation, one-hot text columns, scaling; :class:`bpx.data.TablePreprocessor`),
+            and ``Y`` may then hold class names. Boolean labels are classes 0 and 1.
         epochs : int
             Epochs in total (with ``resume=True``, including those the checkpoint holds).
 
@@ -441,6 +452,7 @@ class MLP:
         TrainingDiverged
             The loss or a parameter became NaN or infinite.
         """
+        X, Y, validation_data = fit_inputs(self, X, Y, validation_data)  # DataFrames, text and bool labels
         return fit_loop(self, X, Y, epochs=epochs, batch_size=batch_size, optimizer=optimizer, shuffle=shuffle,
                              validation_data=validation_data, verbose=verbose, validation_split=validation_split,
                              early_stopping=early_stopping, sample_weight=sample_weight, callbacks=callbacks,

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..backends._backend import get_backend
 from ..data._adapter import as_data
+from ..data._model_inputs import model_input, model_labels
 from ..models._mlp import MLP
 from ..nn._functional import backward, forward, measure
 from ..optimizers._first_order import SGD
@@ -191,6 +192,8 @@ def explain(net=None, X=None, Y=None, lr=SEED004_LR, backend=None, dtype=None):
         The network (default: the 2-2-2 worked example's network).
     X, Y : array_like, optional
         The samples and their targets (default for the 2-2-2 worked example: x = (0.05, 0.10), y = (0.01, 0.99)).
+        A network that carries preprocessing (``bpx train``, or fitted on a DataFrame) applies it to
+        ``X`` first (and maps class names in ``Y``), as :meth:`bpx.MLP.predict` does.
     lr : float, default 0.5
         The learning rate of the SGD step.
     backend : str or bpx.Backend, optional
@@ -230,6 +233,8 @@ def explain(net=None, X=None, Y=None, lr=SEED004_LR, backend=None, dtype=None):
     m = _n_rows(X)
     if m is not None and m > MAX_SAMPLES:
         raise ValueError(f"X has {m} samples; explain shows at most {MAX_SAMPLES} (MAX_SAMPLES): pass X[:{MAX_SAMPLES}]")
+    if net is not None:  # the preprocessing the model carries: the report shows the network's own inputs
+        X, Y = model_input(work, X), model_labels(work, Y)
     X, Y = as_data(work, X, Y)
     if X.shape[0] > MAX_SAMPLES:
         raise ValueError(f"X has {X.shape[0]} samples; explain shows at most {MAX_SAMPLES} (MAX_SAMPLES)")

@@ -166,8 +166,12 @@ def share(net):
 # -- checking and preparing the data ------------------------------------------------------------------
 def host_twin(net):
     """The network on the host library (NumPy): what the per-chunk tasks of forward/predict/evaluate and
-    the target encoding call. Parameters are copied; the optimizer is not."""
-    return net.copy(backend="numpy")
+    the target encoding call. Parameters are copied; the optimizer is not. A dask X holds the network's
+    own features (bpx.data._model_inputs), so the twin leaves out the table preprocessing the model
+    carries: its chunk tasks must not apply it a second time."""
+    twin = net.copy(backend="numpy")
+    twin.metadata.pop("preprocessing", None)
+    return twin
 
 
 def _twin_for(twin, X):
