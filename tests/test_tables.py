@@ -74,6 +74,11 @@ def write_csv(df, path):
 
 
 # -- the wine-like case: bpx.load(...).predict(df) is what `bpx predict` writes ----------------------------
+
+def widest(backend):
+    """float64 where the device has it (exact agreement is then easy to see), else float32."""
+    return "float64" if backend.has_dtype("float64") else "float32"
+
 def test_loaded_model_predicts_on_a_reordered_raw_dataframe_what_bpx_predict_writes(capsys, tmp_path, backend):
     df = wine_like()
     train, test = df.iloc[:240], df.iloc[240:]
@@ -81,7 +86,7 @@ def test_loaded_model_predicts_on_a_reordered_raw_dataframe_what_bpx_predict_wri
     write_csv(test.drop(columns="cultivar"), tmp_path / "test.csv")
     model = tmp_path / "wine.npz"
     status, out, err = run_cli(capsys, "train", "--data", tmp_path / "train.csv", "--backend", cli_spec(backend),
-                               "--out", model, "--verbose", "0", "--dtype", "float64")
+                               "--out", model, "--verbose", "0", "--dtype", widest(backend))
     assert status == 0, err
     status, out, err = run_cli(capsys, "predict", "--model", model, "--data", tmp_path / "test.csv",
                                "--backend", cli_spec(backend))
@@ -104,7 +109,7 @@ def test_columns_are_matched_by_name_and_misfits_named(tmp_path, backend):
     df = wine_like(120)
     y = df.pop("cultivar")
     pre = TablePreprocessor().fit(df)
-    net = bpx.MLP([pre.n_features_out, 8, 3], backend=backend, dtype="float64", seed=0)
+    net = bpx.MLP([pre.n_features_out, 8, 3], backend=backend, dtype=widest(backend), seed=0)
     net.fit(df, y, epochs=3, verbose=0)
     with pytest.raises(ValueError, match=r"no column 'hue' .*the model takes 6: acidity, sugar"):
         net.predict(df.drop(columns="hue"))
@@ -202,7 +207,7 @@ def test_dataframe_fit_predict_evaluate_save_load_on_every_backend(tmp_path, bac
     df = census_like(400, seed=1)
     y = df.pop("income")
     pre = TablePreprocessor().fit(df)
-    net = bpx.MLP([pre.n_features_out, 16, 2], backend=backend, dtype="float64", seed=0)
+    net = bpx.MLP([pre.n_features_out, 16, 2], backend=backend, dtype=widest(backend), seed=0)
     with pytest.raises(ValueError, match=rf"encodes to {pre.n_features_out} features"):
         bpx.MLP([3, 2], backend=backend).fit(df, y, epochs=1, verbose=0)
     net.fit(df, y, epochs=20, batch_size=32, verbose=0)
@@ -228,7 +233,7 @@ def test_bool_labels_are_classes(backend):
     X = rng.normal(size=(64, 3))
     y = X[:, 0] > 0
     for output, units, loss in (("softmax", 2, "cross_entropy"), ("sigmoid", 1, "binary_cross_entropy")):
-        net = bpx.MLP([3, 8, units], output=output, loss=loss, backend=backend, dtype="float64", seed=0)
+        net = bpx.MLP([3, 8, units], output=output, loss=loss, backend=backend, dtype=widest(backend), seed=0)
         net.fit(X, y, epochs=200, batch_size=None, verbose=0, optimizer=bpx.Adam(0.05))
         assert net.evaluate(X, y)["accuracy"] > 0.95
         assert net.evaluate(X, y) == net.evaluate(X, y.astype(np.int64))
@@ -290,14 +295,15 @@ def test_explain_to_sklearn_and_onnx_apply_the_preprocessing(tmp_path, backend):
     df[["a", "b"]] = df[["a", "b"]].astype(float)
     pre = TablePreprocessor().fit(df)
     assert pre.output_names == ["a", "b", "t=(missing)", "t=p", "t=q", "t=r"]
-    net = bpx.MLP([pre.n_features_out, 6, 2], backend=backend, dtype="float64", seed=0)
+    net = bpx.MLP([pre.n_features_out, 6, 2], backend=backend, dtype=widest(backend), seed=0)
     net.fit(df, y, epochs=5, verbose=0)
     encoded = pre.transform(df)
     # explain: the report's inputs are the encoded table
     from bpx.tools import explain
 
     report = explain(net, df.iloc[:3], y.iloc[:3])
-    np.testing.assert_allclose(report.X, encoded[:3], rtol=1e-12)
+    exact = dict(rtol=1e-12) if net.dtype == "float64" else dict(rtol=1e-6)  # the report holds the model's dtype
+    np.testing.assert_allclose(report.X, encoded[:3], **exact)
     # to_sklearn: the estimator takes the raw table and answers with the class names
     if not backend.library.lazy:
         pytest.importorskip("sklearn")
@@ -309,10 +315,11 @@ def test_explain_to_sklearn_and_onnx_apply_the_preprocessing(tmp_path, backend):
     model = bpx.export_onnx(net, tmp_path / "m.onnx")
     numeric = df[[c["name"] for c in pre.numeric]].to_numpy(dtype=np.float64)
     assert np.isnan(numeric).any()
-    X = np.concatenate([numeric, encoded[:, len(pre.numeric):]], axis=1)
+    X = np.concatenate([numeric, encoded[:, len(pre.numeric):]], axis=1).astype(net.dtype)
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     proba, label = session.run(["probabilities", "label"], {"X": X})
-    np.testing.assert_allclose(proba, bpx.to_numpy(net.predict_proba(df)), rtol=1e-9, atol=1e-12)
+    close = dict(rtol=1e-9, atol=1e-12) if net.dtype == "float64" else dict(rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(proba, bpx.to_numpy(net.predict_proba(df)), **close)
     assert label.tolist() == net.predict(df).tolist()
     props = {p.key: p.value for p in __import__("onnx").load(str(model)).metadata_props}
     assert json.loads(props["bpx.inputs"]) == pre.output_names
