@@ -150,7 +150,7 @@ def test_empty_stratified_test_split_is_refused_before_training(capsys, tmp_path
     data = tmp_path / "one-each.csv"
     data.write_text("a,b,label\n" + "".join(f"{i},{i * 2},{c}\n" for i, c in enumerate("pqrs")))
     status, out, err = run_cli(capsys, "train", "--data", data, "--out", tmp_path / "m.npz", "--epochs", 2,
-                               "--verbose", 0)
+                               "--verbose", 0, "--backend", "numpy")  # the host loader (tests/test_dask.py: lazy)
     assert status == 1
     assert "--test-split 0.2 leaves 4 training and 0 test rows (every class has a single row)" in err
     assert "model:" not in out  # refused before the network was built and trained
@@ -237,14 +237,14 @@ def test_label_errors_name_the_file_and_the_csv_row(capsys, tmp_path, model):
     data = tmp_path / "frac.csv"
     data.write_text("a,b,c,d,label\n" + "".join(f"1,2,3,{i},{v}\n" for i, v in enumerate([0, 1, 0.5, 1])))
     status, _, err = run_cli(capsys, "train", "--data", data, "--task", "classification", "--out",
-                             tmp_path / "o.npz", "--epochs", 1)
+                             tmp_path / "o.npz", "--epochs", 1, "--backend", "numpy")  # the host loader
     assert status == 1
     assert f"{data}: labels must be integers (or names); row 4 is 0.5" in err  # the header is row 1
     regression = tmp_path / "r.npz"
     bpx.save(bpx.MLP([4, 3, 1], output="identity", loss="mse", backend="numpy"), regression)
     named = tmp_path / "named.csv"
     named.write_text("a,b,c,d,label\n1,2,3,4,cat\n1,2,3,5,dog\n")
-    status, _, err = run_cli(capsys, "evaluate", "--model", regression, "--data", named)
+    status, _, err = run_cli(capsys, "evaluate", "--model", regression, "--data", named, "--backend", "numpy")
     assert status == 1
     assert f"{named}: labels must be numbers for this model (it has no class names); row 2 is 'cat'" in err
     assert "dtype" not in err
