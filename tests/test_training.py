@@ -392,14 +392,18 @@ def test_a_checkpoint_of_another_run_is_refused(backend, to_input, tmp_path):
     if backend.has_dtype("float64"):
         cases.append((bpx.MLP([4, 6, 3], activation="tanh", backend=backend, dtype="float32" if dtype_of(backend)
                               == "float64" else "float64", seed=3), {}, "dtype"))
-    if supports(backend, "bf16"):  # mixed precision computes other numbers: another run
-        cases.append((bpx.MLP([4, 6, 3], activation="tanh", backend=backend, dtype="float32", precision="bf16"), {},
-                      "precision"))
-    for net, change, what in cases:
+    cases = [case + (path,) for case in cases]
+    if supports(backend, "bf16"):  # mixed precision computes other numbers: another run (of a float32 checkpoint,
+        float32 = tmp_path / "float32.ckpt"  # so that the precision is the first setting that differs)
+        bpx.MLP([4, 6, 3], activation="tanh", backend=backend, dtype="float32", seed=3).fit(
+            to_input(X), y, epochs=1, batch_size=16, optimizer=bpx.SGD(lr=0.1), verbose=0, checkpoint=float32)
+        cases.append((bpx.MLP([4, 6, 3], activation="tanh", backend=backend, dtype="float32", precision="bf16", seed=3), {},
+                      "precision", float32))
+    for net, change, what, checkpoint in cases:
         before = host(net)
         kw = dict(dict(epochs=2, batch_size=16, optimizer=bpx.SGD(lr=0.1), verbose=0), **change)
         with pytest.raises(CheckpointError, match=rf"another run: {what}[^(]* differs \(checkpoint"):
-            net.fit(to_input(X), y, checkpoint=path, resume=True, **kw)
+            net.fit(to_input(X), y, checkpoint=checkpoint, resume=True, **kw)
         for p, q in zip(before, host(net)):
             np.testing.assert_array_equal(p, q)
     path.write_bytes(path.read_bytes()[:-40])

@@ -22,6 +22,7 @@ import numpy as np
 from .._version import __version__
 from ..errors import CheckpointError
 from ..nn._layers import param_layout
+from ..optimizers._loss_scaling import GOOD, SCALE
 from ..utils._atomic import digest, write_atomically
 from ..utils._npz import read_npz
 from ._history import METRICS
@@ -257,6 +258,11 @@ def _check_optimizer(bad, saved, optimizer, shapes, callbacks):
         if saved.get("shapes") is None or not isinstance(arrays, dict):
             raise bad("malformed optimizer state")
         for key, values in arrays.items():
+            if key in (SCALE, GOOD):  # fp16's loss scale and good-step count: one 0-d array each
+                if not (isinstance(values, list) and len(values) == 1 and isinstance(values[0], np.ndarray)
+                        and values[0].shape == ()):
+                    raise bad(f"malformed loss-scaler state {key!r}")
+                continue
             if (not isinstance(values, list) or len(values) != len(shapes)
                     or any(not isinstance(a, np.ndarray) or a.shape != s for a, s in zip(values, shapes))):
                 raise bad(f"optimizer state {key!r} does not match the parameters' shapes")
