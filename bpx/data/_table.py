@@ -176,13 +176,14 @@ class TablePreprocessor:
     max_categories : int, default 50
         One-hot columns per text column at most (the rarest categories share ``"(other)"``).
 
-    Attributes (after :meth:`fit`)
-    ------------------------------
+    Attributes
+    ----------
     feature_names : list of str or None
-        The table's feature columns in training order (None when fitted on an unnamed array).
+        After :meth:`fit`: the table's feature columns in training order (None when fitted on an unnamed
+        array).
     columns : list of dict
-        Per column: ``{"name", "type": "number", "median"}`` or ``{"name", "type": "text",
-        "categories", "other"}``.
+        Per column, a number column's name, type and median, or a text column's name, type, categories
+        and whether it has an ``"(other)"`` bucket.
     scaler : bpx.data.Scaler
         The numeric block's scaling.
     scaling_reason : str
