@@ -1,5 +1,10 @@
 """Dropout keep-masks: drawn on the host from the network's dropout stream (the same masks on every
-backend, DESIGN rule 3), moved to the device as packed bits, unpacked there.
+backend: docs/development/architecture.md, "Randomness happens on the host"), moved to the device as
+packed bits, unpacked there.
+
+This module is the one place in bpx.nn that imports numpy, and only for that host-side draw
+(:func:`draw_packed`, a ``numpy.random.Generator`` and ``np.packbits``); everything that runs on the
+device (:func:`unpack_keep`, :func:`scale_keep`) gets ``xp`` from its caller, as the rest of the math does.
 
 The draw is ``rng.random((rows, n)) >= p``, as it always was (so the masks, and every trajectory, are
 unchanged); what travels is ``np.packbits`` of it, one bit per unit instead of one byte (8x fewer bytes
