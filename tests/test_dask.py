@@ -594,13 +594,14 @@ def test_a_second_signal_aborts(monkeypatch):
     from bpx.cli.train_dask import second_signal_aborts
     from bpx.training import STOP, stop_on_signals
 
+    before = signal.getsignal(signal.SIGINT)  # default_int_handler, or SIG_IGN under nohup
     with stop_on_signals(), second_signal_aborts(STOP):
         handler = signal.getsignal(signal.SIGINT)
         handler(signal.SIGINT, None)
         assert STOP.signal == "SIGINT"
         with pytest.raises(KeyboardInterrupt):
             handler(signal.SIGTERM, None)
-    assert STOP.signal is None and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert STOP.signal is None and signal.getsignal(signal.SIGINT) is before
 
 
 def test_a_stop_request_gives_up_a_step_that_waits_on_the_cluster(cluster_client):
