@@ -415,3 +415,66 @@ def test_onecycle_defaults_boundaries_and_the_rate_after_the_cycle():
     assert schedules.OneCycle(0.1, 10, pct_start=0.15)(1) == pytest.approx(0.004, rel=1e-14)  # rise ends at 0.5
     assert schedules.OneCycle(0.1, 10, pct_start=0.9)(10) == pytest.approx(0.004 / 1e4, rel=1e-12)
     assert schedules.OneCycle(0.1, 10, anneal="cos").anneal == "cos"
+
+
+# -- L-BFGS: the strong Wolfe line search and its cubic step, against torch's (which bpx's follows) -------
+LINE_FUNCTIONS = {  # f and f' in one variable, through the math of either library
+    "quartic": (lambda x, m: (x - 3.0) ** 4 + 0.5 * x * x, lambda x, m: 4 * (x - 3.0) ** 3 + x),
+    "sine": (lambda x, m: m.sin(x) + 0.1 * x * x, lambda x, m: m.cos(x) + 0.2 * x),
+    "exp": (lambda x, m: m.exp(x) - 5 * x, lambda x, m: m.exp(x) - 5),
+}
+
+
+@pytest.mark.parametrize("t0", [1.0, 0.01, 0.1, 10.0])
+@pytest.mark.parametrize("name", sorted(LINE_FUNCTIONS))
+@pytest.mark.parametrize("max_evals", [25, 3])
+def test_strong_wolfe_tries_the_same_steps_as_torch(name, t0, max_evals):
+    torch = pytest.importorskip("torch")
+    from torch.optim.lbfgs import _strong_wolfe as torch_strong_wolfe
+
+    from bpx.optimizers._lbfgs import _strong_wolfe
+
+    f, g = LINE_FUNCTIONS[name]
+    x0 = 0.0
+    d = -g(x0, math)
+    ours = []
+
+    def objective(theta, direction):
+        x = float(theta[0])
+        ours.append(x)
+        return f(x, math), f(x, math), g(x, math) * float(direction[0]), abs(g(x, math)), np.array([g(x, math)]), x
+
+    t, new = _strong_wolfe(objective, np.array([x0]), t0, np.array([d]), f(x0, math), g(x0, math) * d, max_evals)
+    theirs = []
+
+    def torch_objective(x, step, direction):
+        point = x + step * direction
+        theirs.append(float(point[0]))
+        return float(f(point, torch)[0]), g(point, torch)
+
+    X, D = torch.tensor([x0], dtype=torch.float64), torch.tensor([d], dtype=torch.float64)
+    _, _, t_torch, evals = torch_strong_wolfe(torch_objective, X, t0, D, f(x0, math),
+                                              torch.tensor([g(x0, math)], dtype=torch.float64), g(x0, math) * d,
+                                              max_ls=max_evals)
+    # bpx never evaluates more than max_evals times (torch's max_ls may take one more): the same trial steps
+    assert len(ours) == min(evals, max_evals) and ours == pytest.approx(theirs[:len(ours)], rel=1e-13)
+    if evals <= max_evals:
+        assert t == pytest.approx(float(t_torch), rel=1e-13) and new[-1] == pytest.approx(x0 + t * d, rel=1e-13)
+
+
+@pytest.mark.parametrize("x1,f1,g1,x2,f2,g2,lo,hi", [
+    (0.0, 1.0, -2.0, 1.0, 0.5, 1.0, 0.0, 1.0), (1.0, 0.5, 1.0, 0.0, 1.0, -2.0, 0.0, 1.0),
+    (0.0, 1.0, -2.0, 2.0, -3.0, -1.0, 2.0, 20.0), (0.5, 0.0, -1.0, 0.0, 1.0, -3.0, -1.0, 2.0),
+    (0.0, 1.0, -1.0, 1.0, 2.0, -1.0, 0.0, 1.0), (0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0),
+    (0.0, 1.0, -5.0, 3.0, 0.0, 0.5, 0.5, 2.5), (2.0, 1.0, 0.3, -1.0, 4.0, -2.5, -1.0, 2.0),
+])
+def test_cubic_step_is_torchs_cubic_interpolation(x1, f1, g1, x2, f2, g2, lo, hi):
+    pytest.importorskip("torch")
+    from torch.optim.lbfgs import _cubic_interpolate
+
+    from bpx.optimizers._lbfgs import _cubic_min
+
+    torch = pytest.importorskip("torch")
+    expected = _cubic_interpolate(*(torch.tensor(v, dtype=torch.float64) for v in (x1, f1, g1, x2, f2, g2)),
+                                  bounds=(lo, hi))
+    assert _cubic_min(x1, f1, g1, x2, f2, g2, lo, hi) == pytest.approx(float(expected), rel=1e-14, abs=1e-300)
