@@ -103,6 +103,8 @@ def test_a_registered_activation_keeps_its_functions_docs_and_derivative_argumen
         a = act(z)
         np.testing.assert_allclose(act.backward(z, a, np.ones_like(z)), z * z, rtol=1e-14)
         assert act.__doc__ == "a documented forward: z³/3"
+        for _, arr, host in _paths():  # both paths of backward_owned hand z and a to the derivative
+            np.testing.assert_allclose(host(act.backward_owned(arr(z), arr(a), arr(np.ones_like(z)))), z * z, rtol=1e-14)
         bare = bpx.activation("pinned_bare", lambda z: 2.0 * z, lambda z, a: 2.0 + 0.0 * a)
         assert bare.__doc__ == "the user activation 'pinned_bare'"
         assert UserActivation("n", _forward, None, doc="given").__doc__ == "given"
@@ -336,6 +338,8 @@ def test_optimizer_state_dict_repr_and_math_key_exactly():
     params = [np.ones((2, 2))]
     new = opt.step(params, [np.ones((2, 2))])
     assert new[0] is params[0]  # numpy: the in-place path updates the caller's arrays
+    stepped = opt.state_dict()
+    assert stepped["t"] == 1 and stepped["hyper"] == fresh["hyper"] and stepped["shapes"] == [[2, 2]]
     assert repr(opt) == "SGD(weight_decay=0.0, inplace=None, lr=0.1, momentum=0.9, nesterov=False)"
     assert opt.math_key() == ("SGD", ("clip_norm", "None"), ("clip_value", "None"), ("inplace", "None"),
                               ("momentum", "0.9"), ("nesterov", "False"), ("weight_decay", "0.0"))
