@@ -464,6 +464,8 @@ def test_strong_wolfe_tries_the_same_steps_as_torch(name, t0, max_evals):
     assert len(ours) == min(evals, max_evals) and ours == pytest.approx(theirs[:len(ours)], rel=1e-13)
     if evals <= max_evals:
         assert t == pytest.approx(float(t_torch), rel=1e-13) and new[-1] == pytest.approx(x0 + t * d, rel=1e-13)
+    else:  # out of evaluations with no trial point below f(x0): no step
+        assert all(f(x, math) >= f(x0, math) for x in ours) and (t, new) == (0.0, None)
 
 
 @pytest.mark.parametrize("x1,f1,g1,x2,f2,g2,lo,hi", [
@@ -471,6 +473,8 @@ def test_strong_wolfe_tries_the_same_steps_as_torch(name, t0, max_evals):
     (0.0, 1.0, -2.0, 2.0, -3.0, -1.0, 2.0, 20.0), (0.5, 0.0, -1.0, 0.0, 1.0, -3.0, -1.0, 2.0),
     (0.0, 1.0, -1.0, 1.0, 2.0, -1.0, 0.0, 1.0), (0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0),
     (0.0, 1.0, -5.0, 3.0, 0.0, 0.5, 0.5, 2.5), (2.0, 1.0, 0.3, -1.0, 4.0, -2.5, -1.0, 2.0),
+    (0.0, 0.0, 1.0, 1.0, 2.0 / 3.0, 1.0, 0.0, 1.0),  # no real minimiser (d2² < 0): the midpoint
+    (0.0, 0.0, 1.0, 3.0, 3.0, 4.0, 0.0, 3.0), (1.0, 0.0, 1.0, 4.0, 3.0, 4.0, 0.0, 5.0),  # d2² = 0 exactly
 ])
 def test_cubic_step_is_torchs_cubic_interpolation(x1, f1, g1, x2, f2, g2, lo, hi):
     pytest.importorskip("torch")
