@@ -274,14 +274,17 @@ STATE_CASES = [
     ("finished", "yes", r"finished 'yes' is not true or false"),
     ("params", [W1, W1, W1], r"3 parameter arrays, the network has 4"),
     ("params", "x", r"'x' parameter arrays, the network has 4"),
-    ("params.0", W1.T.copy(), r"parameter W1 is an array of shape \(4, 3\) and dtype float32, the network needs \(3, 4\) floats"),
-    ("params.0", np.zeros((3, 4), int), r"parameter W1 is an array of shape \(3, 4\) and dtype int64, the network needs \(3, 4\) floats"),
+    ("params.0", W1.T.copy(),
+     r"parameter W1 is an array of shape \(4, 3\) and dtype float32, the network needs \(3, 4\) floats"),
+    ("params.0", np.zeros((3, 4), np.int64),
+     r"parameter W1 is an array of shape \(3, 4\) and dtype int64, the network needs \(3, 4\) floats"),
     ("params.0", LONG, re.escape(f"parameter W1 is {repr(LONG)[:40]}, the network needs (3, 4) floats")),
     ("params.0", np.zeros((3, 4)), r"parameter W1 has dtype float64, the run's is float32$"),
     ("params.2", np.full((4, 2), np.nan, np.float32), r"parameter W2 holds NaN or infinite values$"),
     ("rng", [], r"malformed random streams$"),
     ("rng.fit_start", DELETE, r"malformed random stream 'fit_start' \(KeyError: 'fit_start'\)$"),
-    ("rng.dropout", {"bit_generator": "PCG64", "state": 3}, r"malformed random stream 'dropout' \((TypeError|ValueError|KeyError): "),
+    ("rng.dropout", {"bit_generator": "PCG64", "state": 3},
+     r"malformed random stream 'dropout' \((TypeError|ValueError|KeyError): "),
     ("history", [], r"malformed History$"),
     ("history.metrics", [], r"malformed History$"),
     ("history.metrics.loss", None, r"malformed History$"),
@@ -465,3 +468,9 @@ def test_check_identity_names_a_nested_setting_by_its_dotted_path(good):
     saved["architecture"]["extra"] = 1  # a setting only the checkpoint has
     assert "architecture.extra differs (checkpoint 1, this fit None)" in refused(
         good, "", lambda: check_identity(good, saved, identity))
+
+
+def test_check_identity_compares_a_setting_with_a_value_of_another_kind(good):
+    identity, _ = read(good)
+    assert refused(good, "", lambda: check_identity(good, identity, dict(identity, architecture="mlp"))).startswith(
+        f"the checkpoint is of another run: architecture differs (checkpoint {str(identity['architecture'])[:57]}...")
