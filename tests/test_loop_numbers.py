@@ -114,3 +114,23 @@ def test_a_run_stopped_inside_an_epoch_resumes_to_the_same_numbers(tmp_path, bac
     assert resumed["loss"] == reference["loss"] and len(resumed["loss"]) == 3
     for a, b in zip(resumed_net.params, reference_net.params):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_lbfgs_reports_the_epochs_it_was_given(backend, to_input):
+    X, y = data(to_input)
+    opt = bpx.LBFGS()
+    bpx.MLP([3, 4, 2], backend=backend, seed=0).fit(X, y, epochs=2, optimizer=opt, verbose=0)
+    assert opt.n_iter == 2 and opt.message == "reached epochs=2 iterations"
+
+
+def test_lbfgs_refuses_to_start_from_a_non_finite_cost_and_restores_the_parameters(backend, xp, to_input):
+    X, y = data(to_input)
+    net = bpx.MLP([3, 4, 2], backend=backend, seed=0)
+    net.params = [xp.full_like(p, float("inf")) for p in net.params]  # the cost is not finite
+    before = [np.asarray(p).copy() for p in net.params]
+    with pytest.raises(bpx.errors.TrainingDivergedError) as info:
+        net.fit(X, y, epochs=2, optimizer=bpx.LBFGS(), verbose=0)
+    assert str(info.value) == ("the cost at the starting parameters is NaN or infinite; L-BFGS cannot start "
+                               "(the parameters were restored)")
+    for a, b in zip(net.params, before):
+        np.testing.assert_array_equal(np.asarray(a), b)
