@@ -474,3 +474,10 @@ def test_check_identity_compares_a_setting_with_a_value_of_another_kind(good):
     identity, _ = read(good)
     assert refused(good, "", lambda: check_identity(good, identity, dict(identity, architecture="mlp"))).startswith(
         f"the checkpoint is of another run: architecture differs (checkpoint {str(identity['architecture'])[:57]}...")
+
+
+def test_the_member_count_message_lists_only_arrays(tmp_path, good):
+    header, body, _ = members(good)
+    path = tmp_path / "count.ckpt"
+    rewrite(path, dict(header, n_arrays=2), body, {"a0": np.zeros(1)})
+    assert refused(path, "") == "holds arrays ['a0'], the header declares 2"
