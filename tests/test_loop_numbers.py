@@ -134,3 +134,16 @@ def test_lbfgs_refuses_to_start_from_a_non_finite_cost_and_restores_the_paramete
                                "(the parameters were restored)")
     for a, b in zip(net.params, before):
         np.testing.assert_array_equal(bpx.to_numpy(a), b)
+
+
+def test_a_shuffled_fit_visits_other_batches_than_an_unshuffled_one(backend, to_input):
+    X, y = data(to_input)
+
+    def params(shuffle):
+        net = bpx.MLP([3, 4, 2], backend=backend, seed=0)
+        net.fit(X, y, epochs=2, batch_size=4, optimizer=bpx.SGD(lr=0.1), verbose=0, shuffle=shuffle)
+        return [bpx.to_numpy(p) for p in net.params]
+
+    shuffled, again, ordered = params(True), params(True), params(False)
+    assert all(np.array_equal(a, b) for a, b in zip(shuffled, again))  # the seed fixes the order
+    assert not all(np.array_equal(a, b) for a, b in zip(shuffled, ordered))
