@@ -147,3 +147,17 @@ def test_a_shuffled_fit_visits_other_batches_than_an_unshuffled_one(backend, to_
     shuffled, again, ordered = params(True), params(True), params(False)
     assert all(np.array_equal(a, b) for a, b in zip(shuffled, again))  # the seed fixes the order
     assert not all(np.array_equal(a, b) for a, b in zip(shuffled, ordered))
+
+
+def test_a_diverged_mini_batch_run_names_the_first_bad_batch_and_restores_the_parameters(backend, xp, to_input):
+    X, y = data(to_input)
+    net = bpx.MLP([3, 4, 2], backend=backend, seed=0)
+    net.params = [xp.full_like(p, 1e30) for p in net.params]  # finite, but every float32 cost overflows
+    before = [bpx.to_numpy(p) for p in net.params]
+    with pytest.raises(bpx.errors.TrainingDivergedError) as info:
+        net.fit(X, y, epochs=2, batch_size=4, optimizer=bpx.SGD(lr=0.1), verbose=0)
+    assert str(info.value) == (
+        "training diverged in epoch 1, batch 1 of 3 (batch_size 4): the loss or a parameter became NaN or infinite. "
+        "The parameters from the end of epoch 0 were restored; try a smaller learning rate.")
+    for a, b in zip(net.params, before):
+        np.testing.assert_array_equal(bpx.to_numpy(a), b)
