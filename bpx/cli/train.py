@@ -156,15 +156,15 @@ def _lazy(spec):
     return not is_fastest(spec) and get_backend(spec).library.lazy  # "fastest" never picks a lazy backend
 
 
-def _backend(args, X_train):
+def _backend(args, rows):
     """``--backend``, with ``fastest`` made a request for this run: its own batch size, and its planned
-    steps (epochs × steps per epoch) to count each backend's compile time against (bpx.backends.Fastest)."""
+    steps (epochs × steps per epoch over the ``rows`` fit trains on) to count each backend's compile
+    time against (bpx.backends.Fastest)."""
     from bpx.backends._fastest import Fastest, is_fastest
 
     if not is_fastest(args.backend):
         return args.backend
-    rows = X_train.shape[0]
-    rows = max(1, rows - _validation(args, rows))  # the rows fit sees
+    rows = max(1, rows)
     batch = min(args.batch_size or rows, rows)
     return Fastest(batch=batch, planned_steps=args.epochs * -(-rows // batch))
 
@@ -362,7 +362,7 @@ def _train(args, lazy, say, opened=None):
 
     # -- network -----------------------------------------------------------------------------------
     sizes = [pre.n_features_out, *args.hidden, n_out]
-    net = bpx.MLP(sizes, activation=args.activation, output=output, loss=loss, backend=_backend(args, X_train),
+    net = bpx.MLP(sizes, activation=args.activation, output=output, loss=loss, backend=_backend(args, n_rows - n_val),
                   dtype=args.dtype, seed=args.seed, init=args.init, bias=not args.no_bias, dropout=args.dropout,
                   precision=args.precision)
     if net.backend.chosen_by is not None:  # --backend fastest: which one was picked, why, and the cache file

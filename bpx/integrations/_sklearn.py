@@ -41,7 +41,11 @@ columns (which scikit-learn's own MLP refuses) is encoded on the host by a
 :class:`bpx.data.TablePreprocessor` with ``bpx train``'s defaults (one-hot over the training
 categories, unseen ones all zeros; missing cells: the median or a ``(missing)`` category; the numeric
 columns scaled as ``--scale auto`` picks), kept by the estimator, so later DataFrames are matched by
-column name. A network from :func:`bpx.to_sklearn` applies the preprocessing it carries.
+column name. A network from :func:`bpx.to_sklearn` hands the estimator the preprocessing it carries.
+``partial_fit`` and a ``fit`` with ``warm_start=True`` apply the estimator's preprocessing as
+``predict`` does (never learnt again; the class names kept); a ``fit`` without ``warm_start`` starts
+over, as scikit-learn's does: new weights and, for a DataFrame with text columns, a preprocessing
+learnt from that table.
 ``coefs_`` and ``intercepts_`` are host NumPy copies in scikit-learn's (n_in, n_out) layout; the
 live parameters stay on the device.
 """
@@ -691,13 +695,16 @@ early_stopping, validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, 
 
     def fit(self, X, y, sample_weight=None):
         """Fit the model to X and target labels y (1-D labels or a multilabel indicator matrix), each
-        sample's loss weighted by ``sample_weight`` if given."""
+        sample's loss weighted by ``sample_weight`` if given. Without ``warm_start`` it starts over (new
+        weights, classes and, for a DataFrame with text columns, table preprocessing learnt from X);
+        with it, training goes on through the preprocessing and classes the estimator has."""
         return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     @available_if(lambda est: est._check_solver())
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y). ``classes`` (all labels that y may hold) is required on the first call.
-        Only for the stochastic solvers ('sgd', 'adam'), as in scikit-learn."""
+        Only for the stochastic solvers ('sgd', 'adam'), as in scikit-learn. X goes through the
+        estimator's table preprocessing, as in ``predict`` (it is never learnt again here)."""
         if not hasattr(self, "_net"):
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit.")
@@ -852,13 +859,16 @@ early_stopping, validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, 
 
     def fit(self, X, y, sample_weight=None):
         """Fit the model to X and targets y ((n_samples,) or (n_samples, n_outputs)), each sample's loss
-        weighted by ``sample_weight`` if given."""
+        weighted by ``sample_weight`` if given. Without ``warm_start`` it starts over (new weights and,
+        for a DataFrame with text columns, table preprocessing learnt from X); with it, training goes on
+        through the preprocessing the estimator has."""
         return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     @available_if(lambda est: est._check_solver())
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing from the current weights (initialising on the first call).
-        Only for the stochastic solvers ('sgd', 'adam'), as in scikit-learn."""
+        Only for the stochastic solvers ('sgd', 'adam'), as in scikit-learn. X goes through the
+        estimator's table preprocessing, as in ``predict`` (it is never learnt again here)."""
         return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def _encode_y(self, y, first, incremental):
