@@ -421,3 +421,32 @@ def test_to_sklearn_goes_on_training_through_the_preprocessing_the_model_carries
     assert fresh.n_features_in_ == net.n_features + 1 and fresh.score(new, y) > 0.8
     with pytest.raises(ValueError, match=r"no column 'sex'"):
         est.partial_fit(X.drop(columns="sex"), y)
+
+
+def test_to_sklearn_regressor_imputes_and_scales_what_partial_fit_takes(capsys, tmp_path, backend):
+    """A `bpx train` regression on a numeric table with empty cells: the MLPRegressor of bpx.to_sklearn
+    takes the raw DataFrame in predict and partial_fit (scikit-learn's validation refused the NaN cells)."""
+    if backend.library.lazy:
+        pytest.skip("bpx.to_sklearn needs an eager backend (the estimators do not train on dask)")
+    pytest.importorskip("sklearn")
+    rng = np.random.default_rng(4)
+    df = pd.DataFrame({"size": rng.normal(100, 30, 400), "rooms": rng.integers(1, 6, 400).astype(float),
+                       "age": rng.normal(30, 10, 400)})
+    df["price"] = (3 * df["size"] + 40 * df["rooms"] - 2 * df["age"] + rng.normal(0, 5, 400)) / 100
+    df[["size", "age"]] = df[["size", "age"]].mask(rng.random((400, 2)) < 0.05)
+    write_csv(df, tmp_path / "houses.csv")
+    status, _, err = run_cli(capsys, "train", "--data", tmp_path / "houses.csv", "--backend", cli_spec(backend),
+                             "--out", tmp_path / "h.npz", "--verbose", "0", "--dtype", widest(backend), "--task",
+                             "regression")
+    assert status == 0, err
+    net = bpx.load(tmp_path / "h.npz", backend=backend)
+    X, y = df.drop(columns="price"), df["price"]
+    shuffled = X[["age", "rooms", "size"]]
+    est = bpx.to_sklearn(net)
+    assert type(est).__name__ == "MLPRegressor" and est.feature_names_in_.tolist() == ["size", "rooms", "age"]
+    close = dict(rtol=1e-9) if net.dtype == "float64" else dict(rtol=1e-4)
+    np.testing.assert_allclose(est.predict(shuffled).ravel(), bpx.to_numpy(net.predict(X)).ravel(), **close)
+    before = est.score(X, y)
+    for _ in range(3):
+        est.partial_fit(shuffled, y)
+    assert est.score(X, y) >= before - 0.02 and est.score(X, y) > 0.9
