@@ -2,13 +2,14 @@
 
 With no arguments: the digits, the auto backend, a stratified 20% held-out test split, 128 ReLU units,
 Adam (lr 0.003) for at most 60 epochs of 32-sample batches, /16 scaling; prints the final test accuracy
-and saves ``bpx-model.npz``. By default (``--val-split auto``) 10% of the training rows are held out for
+and saves ``bpx-model.npz``. By default (``--val-split auto``) 10% of the training rows (stratified by
+class for a classification) are held out for
 validation and training stops after 10 epochs without a better validation loss, keeping the best
 epoch's weights (scikit-learn's ``MLPClassifier(early_stopping=True)`` defaults: ``validation_fraction=0.1``,
 ``n_iter_no_change=10``): 128 units for 60 epochs overfit a table of a few thousand rows without it
 (docs/guide/csv.md has the measurements). ``--val-split 0`` turns both off, ``--early-stopping 0``
-keeps the validation split but trains every epoch. The task (``--task``, by default inferred from the targets with
-:func:`bpx.preprocessing.infer_task`, the rule and its reason printed) decides the output layer:
+keeps the validation split but trains every epoch. The task (``--task``, by default inferred from the
+targets with :func:`bpx.preprocessing.infer_task`, the rule and its reason printed) decides the output layer:
 softmax + cross-entropy for classes, sigmoid + binary cross-entropy for two classes with
 ``--loss binary_cross_entropy``, identity + mse for numeric targets (reported with R², RMSE and MAE).
 ``--scale auto`` picks the feature scaling with :func:`bpx.preprocessing.choose_scaling`. A CSV or
@@ -123,9 +124,10 @@ def add_parser(subparsers):
     p.add_argument("--batch-size", type=batch_size, default=32, help="samples per step, or 'full' (default 32)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="weights, shuffling and splits (default 0)")
     p.add_argument("--val-split", type=unit_interval_or_auto, default="auto", metavar="FRACTION|auto",
-                   help=f"fraction of the training rows held out at random for validation (the loss early stopping "
-                        f"watches); auto (default): {VAL_SPLIT} with at least {VAL_MIN_ROWS} training rows, else none "
-                        f"(none on --backend dask); 0: none, and no early stopping")
+                   help=f"fraction of the training rows held out for validation, the loss early stopping watches "
+                        f"(stratified by class for a classification, else at random); auto (default): {VAL_SPLIT} "
+                        f"with at least {VAL_MIN_ROWS} training rows, else none (none on --backend dask); 0: none, "
+                        f"and no early stopping")
     p.add_argument("--early-stopping", type=nonnegative_int, metavar="PATIENCE",
                    help=f"stop after PATIENCE epochs without a better validation loss and keep the best epoch's "
                         f"weights (default {PATIENCE} when rows are held out for validation; 0: off, every epoch "
@@ -172,7 +174,8 @@ def _backend(args, rows):
 def _validation(args, n_rows):
     """Resolve ``--val-split auto`` for ``n_rows`` training rows and ``--early-stopping``'s default, in
     ``args`` (numbers from here on: the checkpoint's settings and the rows fit sees). Returns the held-out
-    row count (fit's own rule: ``max(1, round(n * split))``)."""
+    row count of a random split (fit's own rule: ``max(1, round(n * split))``); a stratified one counts
+    its own."""
     if args.val_split == "auto":
         if args.early_stopping or n_rows >= VAL_MIN_ROWS:
             args.val_split, args.val_reason = VAL_SPLIT, "auto" if not args.early_stopping else "auto: --early-stopping"
