@@ -3,11 +3,11 @@
 With no arguments: the digits, the auto backend, a stratified 20% held-out test split, 128 ReLU units,
 Adam (lr 0.003) for at most 60 epochs of 32-sample batches, /16 scaling; prints the final test accuracy
 and saves ``bpx-model.npz``. By default (``--val-split auto``) 10% of the training rows (stratified by
-class for a classification) are held out for
-validation and training stops after 10 epochs without a better validation loss, keeping the best
-epoch's weights (scikit-learn's ``MLPClassifier(early_stopping=True)`` defaults: ``validation_fraction=0.1``,
-``n_iter_no_change=10``): 128 units for 60 epochs overfit a table of a few thousand rows without it
-(docs/guide/csv.md has the measurements). ``--val-split 0`` turns both off, ``--early-stopping 0``
+class for a classification) are held out for validation and training stops after 10 epochs without
+a better validation loss, keeping the best epoch's weights (scikit-learn's
+``MLPClassifier(early_stopping=True)`` defaults: ``validation_fraction=0.1``, ``n_iter_no_change=10``):
+128 units for 60 epochs overfit a table of a few thousand rows without it (docs/guide/csv.md has the
+measurements). ``--val-split 0`` turns both off, ``--early-stopping 0``
 keeps the validation split but trains every epoch. The task (``--task``, by default inferred from the
 targets with :func:`bpx.preprocessing.infer_task`, the rule and its reason printed) decides the output layer:
 softmax + cross-entropy for classes, sigmoid + binary cross-entropy for two classes with
