@@ -475,7 +475,7 @@ def test_a_checkpoint_without_data_fingerprints_resumes_with_a_warning(backend, 
     assert_same_run(ref, net, h_ref, h)
 
 
-def test_a_data_fingerprint_reads_at_most_1024_evenly_spaced_rows():
+def test_a_data_fingerprint_reads_at_most_1024_evenly_spaced_rows_and_2m_values():
     from bpx.training._checkpoint import fingerprint, sampled_rows
 
     assert sampled_rows(1).tolist() == [0] and sampled_rows(5).tolist() == [0, 1, 2, 3, 4]
@@ -484,6 +484,8 @@ def test_a_data_fingerprint_reads_at_most_1024_evenly_spaced_rows():
     assert len(rows) == 1024 and rows[0] == 0 and rows[-1] == 10**6 - 1
     assert set(np.diff(rows).tolist()) == {977, 978}  # (10**6 - 1) / 1023 = 977.5
     assert len(set(sampled_rows(1025).tolist())) == 1024
+    assert len(sampled_rows(10**6, width=10**4)) == 209 and sampled_rows(10**6, width=10**4)[-1] == 10**6 - 1
+    assert sampled_rows(10, width=10**8).tolist() == [0]  # one row, however wide
     sample = np.arange(12.0).reshape(4, 3)
     base = fingerprint([(10, 3)], [sample])
     assert re.fullmatch("[0-9a-f]{64}", base) and base == fingerprint([(10, 3)], [sample.copy()])

@@ -40,6 +40,7 @@ MAX_HEADER_BYTES = 1 << 16  # the header: format, version, counts and the checks
 MAX_BODY_BYTES = 1 << 28  # the JSON body: identity, History, callback states (arrays are members of their own)
 MAX_ARRAYS = 1 << 16
 SAMPLE_ROWS = 1024  # the rows of each data array a fingerprint reads: evenly spaced, the first and last included
+SAMPLE_VALUES = 1 << 21  # and at most this many values in all (16 MiB as float64), for very wide data
 ADDED_KEYS = ("data", "validation")  # identity keys a checkpoint of an older bpx lacks: resumed with a warning
 
 
@@ -311,17 +312,19 @@ def _short(value, limit=60):
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def sampled_rows(m, n=SAMPLE_ROWS):
-    """The indices of at most ``n`` evenly spaced rows out of ``m`` (``m >= 1``), the first and the last
-    included; all ``m`` rows, in order, when ``m <= n``."""
-    k = min(m, n)
+def sampled_rows(m, width=1):
+    """The indices of evenly spaced rows out of ``m`` (``m >= 1``), the first and the last among them: at
+    most :data:`SAMPLE_ROWS`, and at most :data:`SAMPLE_VALUES` values of ``width`` per row (at least
+    one row); all ``m`` rows, in order, when that many fit."""
+    k = min(m, SAMPLE_ROWS, max(1, SAMPLE_VALUES // max(1, width)))
     return np.arange(k, dtype=np.int64) * (m - 1) // max(k - 1, 1)
 
 
 def fingerprint(shapes, samples):
     """The SHA-256 (hex) of data arrays, for a checkpoint's identity: each array's whole shape and its
     dtype, then the bytes of the rows :func:`sampled_rows` picks (``samples``: host NumPy copies of those
-    rows, one per array). Cheap for any size (at most :data:`SAMPLE_ROWS` rows are read), and it changes
+    rows, one per array). Cheap for any size (at most :data:`SAMPLE_ROWS` rows, :data:`SAMPLE_VALUES`
+    values, are read), and it changes
     when the shape, the dtype, the order of the rows or any sampled value changes."""
     meta = json.dumps([[[int(d) for d in shape], s.dtype.name] for shape, s in zip(shapes, samples)])
     return digest([np.frombuffer(meta.encode("utf-8"), dtype=np.uint8), *samples])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 from typing import Any, Protocol
 
@@ -319,8 +320,8 @@ def _identity(net, engine, optimizer, batch_size, data):
 
 def _fingerprint(engine, arrays):
     """:func:`bpx.training._checkpoint.fingerprint` of arrays of the same rows: one small host copy of at
-    most ``SAMPLE_ROWS`` of their rows, once per fit (never per step)."""
-    rows = sampled_rows(arrays[0].shape[0])
+    most ``SAMPLE_ROWS`` of their rows (``SAMPLE_VALUES`` values), once per fit (never per step)."""
+    rows = sampled_rows(arrays[0].shape[0], sum(math.prod(a.shape[1:]) for a in arrays))
     return fingerprint([a.shape for a in arrays], engine.host_rows(arrays, rows))
 
 
