@@ -324,8 +324,8 @@ def fingerprint(shapes, samples):
     """The SHA-256 (hex) of data arrays, for a checkpoint's identity: each array's whole shape and its
     dtype, then the bytes of the rows :func:`sampled_rows` picks (``samples``: host NumPy copies of those
     rows, one per array). Cheap for any size (at most :data:`SAMPLE_ROWS` rows, :data:`SAMPLE_VALUES`
-    values, are read), and it changes
-    when the shape, the dtype, the order of the rows or any sampled value changes."""
+    values, are read), and it changes when the shape, the dtype, the order of the rows or any sampled
+    value changes."""
     meta = json.dumps([[[int(d) for d in shape], s.dtype.name] for shape, s in zip(shapes, samples)])
     return digest([np.frombuffer(meta.encode("utf-8"), dtype=np.uint8), *samples])
 
