@@ -187,15 +187,21 @@ def connect(args, say):
 
 def open_data(args):
     """``(train, test)``: :class:`bpx.datasets.Dataset` records whose X are dask arrays chunked by rows
-    and whose y are host NumPy labels (one number per sample); ``test`` is None without --test-data."""
+    (a CSV or Parquet file: X None and ``table`` a :class:`bpx.data._dask_table.DaskTable`, text columns
+    and missing cells kept) and whose y are host NumPy labels (one per sample; class names as text);
+    ``test`` is None without --test-data."""
     import numpy as np
 
     import bpx.data._dask_arrays as bd
     from bpx import datasets
+    from bpx.data._dask_table import is_table_file, open_table
 
     def opened(path):
-        ds = datasets.open_dask(path, x_key=args.x_key, y_key=args.y_key, label_column=args.label_column,
-                                chunks=args.chunks, labels=args.labels if path == args.data else None)
+        if is_table_file(path):  # CSV/Parquet: text columns and gaps kept, preprocessed on the cluster (fit_table)
+            ds = open_table(path, label_column=args.label_column, chunks=args.chunks)
+        else:
+            ds = datasets.open_dask(path, x_key=args.x_key, y_key=args.y_key, label_column=args.label_column,
+                                    chunks=args.chunks, labels=args.labels if path == args.data else None)
         if ds.y is None:
             raise ValueError(f"{ds.path}: the data holds no labels (y); training and evaluation need them (.npy "
                              f"shards: X_<name>.npy with y_<name>.npy, or --labels GLOB)")

@@ -384,13 +384,10 @@ def _count_rows(block, skip_header):
     return len(lines) - (1 if skip_header and lines else 0)
 
 
-def _open_csv(path, label_column, chunks, delimiter, n_features=None, default_label_column=None):
-    import dask
-    import dask.array as da
-    from dask.bytes import read_bytes
-
-    from ._dask_arrays import CHUNK_BYTES  # optional dependency: _dask_arrays imports dask
-
+def csv_header(path, delimiter=None):
+    """``(delimiter, header, sample line)`` of a CSV file: the delimiter (given, else the most frequent of
+    ``,`` ``;`` tab in the first line), the column names (trimmed) and the first data line (its length
+    sizes blocks of ``chunks`` rows)."""
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such file")
     with open(path, encoding="utf-8-sig") as f:
@@ -399,9 +396,19 @@ def _open_csv(path, label_column, chunks, delimiter, n_features=None, default_la
         raise ValueError(f"{path}: the file is empty (or its first line is)")
     if delimiter is None:
         delimiter = max((",", ";", "\t"), key=first.count) if any(d in first for d in ",;\t") else ","
-    header = [h.strip() for h in first.rstrip("\r\n").split(delimiter)]
+    return delimiter, [h.strip() for h in first.rstrip("\r\n").split(delimiter)], second or first
+
+
+def _open_csv(path, label_column, chunks, delimiter, n_features=None, default_label_column=None):
+    import dask
+    import dask.array as da
+    from dask.bytes import read_bytes
+
+    from ._dask_arrays import CHUNK_BYTES  # optional dependency: _dask_arrays imports dask
+
+    delimiter, header, sample = csv_header(path, delimiter)
     label = label_index(path, header, label_column, n_features, default_label_column)  # None: features only
-    blocksize = CHUNK_BYTES if chunks is None else max(1024, chunks * len((second or first).encode()))  # ~chunks rows
+    blocksize = CHUNK_BYTES if chunks is None else max(1024, chunks * len(sample.encode()))  # ~chunks rows
     _, blocks = read_bytes(path, delimiter=b"\n", blocksize=blocksize, sample=False)
     blocks = blocks[0]
     counts = dask.compute(*[dask.delayed(_count_rows)(b, i == 0) for i, b in enumerate(blocks)])
