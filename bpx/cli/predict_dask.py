@@ -54,8 +54,8 @@ def _opened(net, args, require_labels):
     from bpx.cli.train_dask import scaled
     from bpx.data._dask_data import open_dask
     from bpx.data._dask_table import is_table_file, open_table
-    from bpx.data._table import TablePreprocessor
     from bpx.data._preprocessing import Scaler, describe
+    from bpx.data._table import TablePreprocessor
 
     stored = describe(net).get("label_column")
     pre = TablePreprocessor.of(net)

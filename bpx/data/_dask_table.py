@@ -26,6 +26,7 @@ network's float dtype) with the partitions' known row counts, so that training r
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
@@ -279,7 +280,10 @@ def fit_table(table, scale="auto", missing="impute", max_categories=None):
     if numeric:
         lazy.update(present=num.count(), low=num.min(), high=num.max(), mean=num.mean(), var=num.var(ddof=0),
                     bracket={n: num[n].quantile([0.5 - MEDIAN_BRACKET, 0.5 + MEDIAN_BRACKET]) for n in numeric})
-    (got,) = dask.compute(lazy)
+    with warnings.catch_warnings():  # a column without a present cell: its mean and variance are NaN, unused
+        warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
+        warnings.filterwarnings("ignore", "Degrees of freedom", RuntimeWarning)
+        (got,) = dask.compute(lazy)
     medians = _exact_medians(num, got) if numeric else {}
     statistics = []
     for n in table.names:
