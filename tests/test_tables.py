@@ -393,6 +393,9 @@ def test_dask_table_statistics_equal_the_host_fit(monkeypatch):
     assert len(part) == rows.size and part.file_row(0) == rows[0] + 1
     np.testing.assert_allclose(part.encode(lazy, "float64").compute(), host.transform(df.iloc[rows]), rtol=1e-12)
     assert dt.fit_table(part).columns == TablePreprocessor().fit(df.iloc[rows]).columns
+    renamed = dt.DaskTable(dd.from_pandas(df.rename(columns={"city": "town"}), npartitions=2), [500, 500], "t.csv")
+    with pytest.raises(ValueError, match=r"t\.csv has no column 'city' and the column 'town' the model was not"):
+        renamed.encode(lazy)  # named when the graph is built, before any work
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])

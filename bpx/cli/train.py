@@ -318,6 +318,8 @@ def _train(args, lazy, say, opened=None):
         from bpx.data._dask_table import fit_table
 
         pre = fit_table(X_train, scale=args.scale, missing=args.missing)
+        if X_test is not None:  # its columns matched by name now (the graph only), not after training
+            X_test.encode(pre, name=test.path if test is not None else train.path)
         method, scale_why = pre.scaler.method, (f"auto: {pre.scaling_reason}" if args.scale == "auto" else "--scale")
 
         def feed(X):  # the table encoded chunk by chunk, in the network's dtype

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..utils._extras import install_hint
 from ._arrow_files import NULL_VALUES
+from ._dask_data import absolute, csv_header
 from ._layout import Dataset, label_index
 from ._table import MISSING, TablePreprocessor
 
@@ -123,12 +124,15 @@ class DaskTable:
     def encode(self, pre, dtype="float64", name=None):
         """The table as a dask array (rows, ``pre.n_features_out``) of ``dtype``, chunked by the partitions'
         known row counts: ``pre.transform`` of each partition (``map_partitions``; a selection of rows:
-        of each partition's picks)."""
+        of each partition's picks). A missing, renamed or extra column is a ValueError naming it, raised
+        here, before any work."""
         import dask
         import dask.array as da
         import pandas as pd
 
         dtype, name, n_out = np.dtype(dtype).name, name or self.path, pre.n_features_out
+        # the columns checked now, on an empty frame of the table's types: a misfit is named before any work
+        pre.transform(pd.DataFrame({n: pd.Series(dtype=t) for n, t in self.source.dtypes.items()}), name)
         if self.picks is None:
             columns = [str(j) for j in range(n_out)]
             meta = pd.DataFrame({c: np.zeros(0, dtype=dtype) for c in columns})
@@ -170,8 +174,6 @@ def open_table(path, label_column=None, chunks=None, n_features=None, default_la
         A missing or non-finite label (its row and column), a file dask cannot read, a column whose
         type the first rows of a CSV file did not show."""
     import dask
-
-    from ._dask_data import absolute, csv_header
 
     try:
         import dask.dataframe as dd

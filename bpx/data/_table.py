@@ -258,7 +258,7 @@ class TablePreprocessor:
                     filled.append({"column": col_name, "cells": int(col.size - present.size), "value": median})
             else:
                 counts = Counter(MISSING if v is None else v for v in col)
-                columns.append(self._text_column(col_name, counts))
+                columns.append(_text_column(col_name, counts, self.max_categories))
                 if counts.get(MISSING):
                     filled.append({"column": col_name, "cells": counts[MISSING], "value": MISSING})
         self.feature_names = table.names if named else None
@@ -270,15 +270,6 @@ class TablePreprocessor:
         self.scaler = Scaler(method).fit(block) if block.shape[1] else Scaler("none")
         self.scaling_reason = reason
         return self
-
-    def _text_column(self, name, counts):
-        """A text column's spec from its category counts (``MISSING`` counted as a category): the
-        ``max_categories - 1`` most frequent and ``"(other)"`` beyond the cap, sorted by name."""
-        kept = sorted(counts, key=lambda v: (-counts[v], v))
-        other = len(kept) > self.max_categories
-        if other:
-            kept = kept[:self.max_categories - 1]
-        return {"name": name, "type": "text", "categories": sorted(kept) + ([OTHER] if other else []), "other": other}
 
     @classmethod
     def from_statistics(cls, names, statistics, scale="auto", missing="impute", max_categories=MAX_CATEGORIES):
@@ -323,7 +314,7 @@ class TablePreprocessor:
                 std.append(stats["std"])
             else:
                 counts = {str(k): int(v) for k, v in stats["counts"].items() if v}
-                columns.append(pre._text_column(col_name, counts))
+                columns.append(_text_column(col_name, counts, max_categories))
                 if gone:
                     filled.append({"column": col_name, "cells": int(gone), "value": MISSING})
         pre.feature_names, pre.columns, pre.filled = list(names), columns, filled
@@ -481,6 +472,16 @@ class TablePreprocessor:
         parts = [f"{f['column']} {f['cells']} cell{'s' if f['cells'] != 1 else ''} -> "
                  + (f"{f['value']!s}" if isinstance(f["value"], str) else f"median {f['value']:g}") for f in self.filled]
         return f"filled {sum(f['cells'] for f in self.filled)} missing cells: " + "; ".join(parts)
+
+
+def _text_column(name, counts, max_categories):
+    """A text column's spec from its category counts (``MISSING`` counted as a category): the
+    ``max_categories - 1`` most frequent and ``"(other)"`` beyond the cap, sorted by name."""
+    kept = sorted(counts, key=lambda v: (-counts[v], v))
+    other = len(kept) > max_categories
+    if other:
+        kept = kept[:max_categories - 1]
+    return {"name": name, "type": "text", "categories": sorted(kept) + ([OTHER] if other else []), "other": other}
 
 
 def _is_number(v):
