@@ -468,3 +468,23 @@ def test_dask_cli_split_and_missing_error_as_the_host_path(capsys, tmp_path, bac
                  if v is None or (isinstance(v, float) and np.isnan(v)))
     wanted = f"row {first[0] + 2}, column {first[1] + 1} ({df.columns[first[1]]!r}): empty cell"
     assert wanted in errors["dask"] and wanted in errors["numpy"]
+
+
+def test_dask_table_types_a_csv_column_by_the_whole_file(tmp_path):
+    """A column that holds numbers in the CSV file's first block and text further down is text, as the host's
+    Arrow reader types it (dask guesses dtypes from the first block; the file is then typed by its content);
+    labels, empty cells and the first data row are read as the host reads them."""
+    pytest.importorskip("dask.dataframe")
+    from bpx.data._dask_table import fit_table, open_table
+
+    rows = ["code,hours,label"] + [f"{i},{'' if i % 10 == 3 else i % 7},{'yes' if i % 3 else 'no'}"
+                                   for i in range(1500)] + ["A-17,2,yes"]
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    ds = open_table(tmp_path / "m.csv", chunks=100)
+    assert ds.table.numblocks[0] > 5 and len(ds.table) == 1501 and ds.table.file_row(0) == 2
+    host = datasets.load(tmp_path / "m.csv", tabular=True)
+    assert ds.y.tolist() == host.y.tolist() and ds.label_column == "label"
+    lazy, expected = fit_table(ds.table, max_categories=4), TablePreprocessor(max_categories=4).fit(host.table)
+    assert_same_preprocessing(lazy.to_dict(), expected.to_dict())
+    assert lazy.columns[0]["categories"] == ["0", "1", "10", "(other)"] and lazy.columns[1]["type"] == "number"
+    assert lazy.filled == [{"column": "hours", "cells": 150, "value": 3.0}]

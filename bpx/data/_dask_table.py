@@ -188,11 +188,18 @@ def open_table(path, label_column=None, chunks=None, n_features=None, default_la
 
         delimiter, header, sample = csv_header(path, "\t" if path.lower().endswith(".tsv") else None)
         blocksize = CHUNK_BYTES if chunks is None else max(1024, chunks * len(sample.encode()))
-        frame = dd.read_csv(path, sep=delimiter, blocksize=blocksize, na_values=NULL_VALUES, keep_default_na=False,
-                            skipinitialspace=True, assume_missing=True, encoding="utf-8-sig")
-        if len(frame.columns) != len(header) or len(set(header)) != len(header):
+        if len(set(header)) != len(header):
             raise ValueError(f"{shown}: the header row must name each column once, got {header}")
-        frame.columns = header
+
+        def read_csv(**dtype):
+            frame = dd.read_csv(path, sep=delimiter, blocksize=blocksize, na_values=NULL_VALUES, keep_default_na=False,
+                                skipinitialspace=True, assume_missing=True, encoding="utf-8-sig", **dtype)
+            if len(frame.columns) != len(header):
+                raise ValueError(f"{shown}: the header row names {len(header)} columns, dask reads {len(frame.columns)}")
+            frame.columns = header
+            return frame
+
+        frame = read_csv()
     else:
         try:
             frame = dd.read_parquet(path)
@@ -213,8 +220,15 @@ def open_table(path, label_column=None, chunks=None, n_features=None, default_la
     try:
         lengths, y = dask.compute(frame.map_partitions(len), None if label is None else frame[header[label]])
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"{shown}: not readable as a table ({exc})"
-                         + ("; a column's type is guessed from the file's first rows" if csv else "")) from None
+        if not (csv and "Mismatched dtypes" in str(exc)):
+            raise ValueError(f"{shown}: not readable as a table ({exc})") from None
+        # dask typed a column by the file's first block, and a later block holds text there: every column
+        # read as text, then typed by the whole file (numbers only: float64), as the host's Arrow reader does
+        frame = read_csv(dtype=object)
+        numbers = set(header).intersection(*dask.compute(*[dask.delayed(_number_columns)(p)
+                                                           for p in frame.to_delayed()]))
+        frame = frame.astype({n: "float64" for n in header if n in numbers})
+        lengths, y = dask.compute(frame.map_partitions(len), None if label is None else frame[header[label]])
     if not sum(lengths):
         raise ValueError(f"{shown}: no rows (only a header)")
     table = DaskTable(frame[feats], list(lengths), shown, first_row, header)
@@ -223,6 +237,13 @@ def open_table(path, label_column=None, chunks=None, n_features=None, default_la
     ds = Dataset(None, y, None, shown, feature_names=feats, label_column=None if label is None else header[label],
                  table=table)
     return ds
+
+
+def _number_columns(part):
+    """The columns of a partition read as text whose every present cell is a number."""
+    import pandas as pd
+
+    return {c for c in part.columns if pd.to_numeric(part[c].dropna(), errors="coerce").notna().all()}
 
 
 def _labels(y, path, first_row, j, name):
