@@ -371,8 +371,9 @@ def _parse_block(block, delimiter, skip_header, n_columns):
     try:
         table = np.loadtxt(io.StringIO("\n".join(lines)), delimiter=delimiter, ndmin=2, dtype=np.float64)
     except ValueError as exc:
-        raise ValueError(f"CSV block: not all numbers ({exc}); lazy CSV needs numeric columns (class names: "
-                         f"use the host loader bpx.datasets.load)") from None
+        raise ValueError(f"CSV block: not all numbers ({exc}); open_dask reads a CSV file as a numeric array "
+                         f"(text columns and class names: `bpx train --backend dask` opens it as a table, or the "
+                         f"host loader bpx.datasets.load)") from None
     if table.shape[1] != n_columns:
         raise ValueError(f"CSV block: {table.shape[1]} columns, the header has {n_columns}")
     return table
@@ -434,7 +435,7 @@ def _open_csv(path, label_column, chunks, delimiter, n_features=None, default_la
 def _open_parquet(path, label_column, chunks, n_features=None, default_label_column=None):
     """A Parquet file opened lazily with ``dask.dataframe.read_parquet`` (only its schema is read here):
     numeric feature columns as X, the label column as y, row chunks as dask sizes them (``chunks``:
-    rows per chunk). Text feature columns and class names need the host loader (``bpx.datasets.load``)."""
+    rows per chunk). Text feature columns: `bpx train --backend dask` opens the file as a table (:mod:`bpx.data._dask_table`)."""
     try:
         import dask.dataframe as dd
     except ImportError:
@@ -450,8 +451,8 @@ def _open_parquet(path, label_column, chunks, n_features=None, default_label_col
     feats = [header[j] for j in range(len(header)) if j != label]
     text = [n for n in feats if frame[n].dtype.kind not in "biuf"]
     if text:
-        raise ValueError(f"{path}: column {text[0]!r} holds text; the dask path reads numeric columns (train on the "
-                         f"host to one-hot encode it)")
+        raise ValueError(f"{path}: column {text[0]!r} holds text; open_dask reads numeric columns as an array "
+                         f"(`bpx train --backend dask` opens the file as a table and one-hot encodes it)")
     if chunks is not None:
         frame = frame.repartition(npartitions=max(1, -(-len(frame) // chunks)))
     X = frame[feats].astype("float64").to_dask_array(lengths=True)
