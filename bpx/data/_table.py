@@ -283,10 +283,10 @@ class TablePreprocessor:
         names : list of str
             The feature columns, in table order.
         statistics : list of dict
-            Per column, in ``names`` order, a number column's ``{"type": "number", "missing": cells,
-            "median": median of the present cells (0.0 when none), "min", "max", "mean", "std":
-            the column's after imputation}`` or a text column's ``{"type": "text", "counts":
-            {category: cells}}`` (missing cells counted under ``"(missing)"``).
+            Per column, in ``names`` order: for a number column, ``type`` ``"number"``, ``missing``
+            (its empty cells), ``median`` (of its present cells; 0.0 when none) and ``min``, ``max``,
+            ``mean``, ``std`` (of the column after imputation); for a text column, ``type`` ``"text"``
+            and ``counts`` (cells per category, the missing ones under ``"(missing)"``).
         scale, missing, max_categories
             As for the constructor.
 
