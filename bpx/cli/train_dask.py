@@ -10,9 +10,12 @@ When the cluster fails mid-run (docs/guide/dask.md): a lost scheduler stops the 
 workers for ``--no-workers-timeout`` seconds gives a warning, and Ctrl-C/SIGTERM still stop the run
 with its checkpoint; a second Ctrl-C aborts (:func:`second_signal_aborts`).
 
-Only the labels (one number per sample) come to the host, for the class list and the split; X stays
+Only the labels (one per sample) come to the host, for the class list and the split; X stays
 lazy: the test split takes rows chunk by chunk (a seeded stratified choice of row indices, as on the
 host path), the scaling statistics are one pass over X, and training and evaluation run per chunk.
+A CSV or Parquet file is a table (:mod:`bpx.data._dask_table`): text columns and missing cells are
+kept, the host path's :class:`bpx.data.TablePreprocessor` is learnt from dask reductions over the
+training rows, and each chunk is encoded by its ``transform``; the model carries it as on the host.
 The rest of the command (flags, model, training, checkpoints, the model file) is :mod:`bpx.cli.train`'s,
 the same on every backend: ``bpx predict``/``evaluate`` read the model file on any backend.
 """
