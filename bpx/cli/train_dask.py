@@ -201,6 +201,9 @@ def open_data(args):
 
     def opened(path):
         if is_table_file(path):  # CSV/Parquet: text columns and gaps kept, preprocessed on the cluster (fit_table)
+            if args.labels is not None and path == args.data:
+                raise ValueError(f"--labels {args.labels}: label shards go with a directory or glob of .npy shards; "
+                                 f"{path} holds its labels itself (--label-column)")
             ds = open_table(path, label_column=args.label_column, chunks=args.chunks)
         else:
             ds = datasets.open_dask(path, x_key=args.x_key, y_key=args.y_key, label_column=args.label_column,
