@@ -42,6 +42,7 @@ import numpy as np
 
 from ..utils._extras import install_hint
 from ..utils._validation import check_int
+from ._hdf5 import dataset_names, open_h5, stored_dataset
 from ._layout import Dataset, default_key, label_index
 
 X_NAMES = ("x",)
@@ -185,29 +186,24 @@ def _dataset(path, X, y, label_column=None):
 
 # -- HDF5 ------------------------------------------------------------------------------------------------
 def _read_h5(path, key, a, b):
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        return _flat(f[key][a:b])
+    """Rows ``a:b`` of dataset ``key``, in the task that needs them: checked again as when the file was
+    opened (:func:`bpx.data._hdf5.stored_dataset`), so a file changed since is refused too."""
+    with open_h5(path) as f:
+        return _flat(stored_dataset(path, f, key)[a:b])
 
 
 def _open_h5(path, x_key, y_key, chunks):
-    try:
-        import h5py
-    except ImportError:
-        raise ImportError(f"{path}: reading HDF5 files needs h5py: {install_hint('data')}") from None
+    """Opened and checked as the host loader does (:mod:`bpx.data._hdf5`: data stored in the file only,
+    no links followed); only the metadata is read here."""
     import functools
 
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise ValueError(f"{path}: not a readable HDF5 file ({exc})") from None
-    with f:
-        names = [k for k in f.keys() if isinstance(f[k], h5py.Dataset)]
+    with open_h5(path) as f:
+        names = dataset_names(f)
         xk = _key(path, names, x_key, X_NAMES, "dataset")
         yk = _key(path, names, y_key, Y_NAMES, "dataset", required=False)
-        xs, xdt = f[xk].shape, f[xk].dtype
-        ys, ydt = (f[yk].shape, f[yk].dtype) if yk else (None, None)
+        x_ds, y_ds = stored_dataset(path, f, xk), stored_dataset(path, f, yk) if yk else None
+        xs, xdt = x_ds.shape, x_ds.dtype
+        ys, ydt = (y_ds.shape, y_ds.dtype) if yk else (None, None)
     shape = (xs[0], math.prod(xs[1:])) if len(xs) > 2 else xs
     rows = _rows(shape, xdt.itemsize, chunks)
     X = _from_reader(functools.partial(_read_h5, path, xk), shape, xdt, rows)
