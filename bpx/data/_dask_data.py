@@ -396,16 +396,22 @@ def csv_header(path, delimiter=None):
     return delimiter, [h.strip() for h in first.rstrip("\r\n").split(delimiter)], second or first
 
 
+def csv_blocksize(chunks, sample):
+    """The bytes per CSV block: about ``chunks`` rows of lines like ``sample``, else about
+    :data:`bpx.distributed.CHUNK_BYTES`."""
+    from ._dask_arrays import CHUNK_BYTES  # optional dependency: _dask_arrays imports dask
+
+    return CHUNK_BYTES if chunks is None else max(1024, chunks * len(sample.encode()))
+
+
 def _open_csv(path, label_column, chunks, delimiter, n_features=None, default_label_column=None):
     import dask
     import dask.array as da
     from dask.bytes import read_bytes
 
-    from ._dask_arrays import CHUNK_BYTES  # optional dependency: _dask_arrays imports dask
-
     delimiter, header, sample = csv_header(path, delimiter)
     label = label_index(path, header, label_column, n_features, default_label_column)  # None: features only
-    blocksize = CHUNK_BYTES if chunks is None else max(1024, chunks * len(sample.encode()))  # ~chunks rows
+    blocksize = csv_blocksize(chunks, sample)
     _, blocks = read_bytes(path, delimiter=b"\n", blocksize=blocksize, sample=False)
     blocks = blocks[0]
     counts = dask.compute(*[dask.delayed(_count_rows)(b, i == 0) for i, b in enumerate(blocks)])

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..utils._extras import install_hint
 from ._arrow_files import NULL_VALUES
-from ._dask_data import absolute, csv_header
+from ._dask_data import absolute, csv_blocksize, csv_header
 from ._layout import Dataset, label_index
 from ._table import MISSING, TablePreprocessor
 
@@ -184,10 +184,8 @@ def open_table(path, label_column=None, chunks=None, n_features=None, default_la
         raise ValueError(f"{shown}: no such file")
     csv = not path.lower().endswith((".parquet", ".pq"))
     if csv:
-        from ._dask_arrays import CHUNK_BYTES  # optional dependency: _dask_arrays imports dask
-
         delimiter, header, sample = csv_header(path, "\t" if path.lower().endswith(".tsv") else None)
-        blocksize = CHUNK_BYTES if chunks is None else max(1024, chunks * len(sample.encode()))
+        blocksize = csv_blocksize(chunks, sample)
         if len(set(header)) != len(header):
             raise ValueError(f"{shown}: the header row must name each column once, got {header}")
 
