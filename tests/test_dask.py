@@ -581,6 +581,7 @@ def test_dask_settings_are_used_or_refused_before_any_work(tmp_path, capsys, mon
     np.savez(tmp_path / "d.npz", X=X, y=y)
     (tmp_path / "xonly").mkdir()
     np.save(tmp_path / "xonly" / "part0.npy", X)
+    (tmp_path / "t.csv").write_text("a,b,label\n1,x,0\n2,y,1\n")
     out = tmp_path / "m.npz"
     base = ["train", "--out", str(out)]
 
@@ -610,6 +611,8 @@ def test_dask_settings_are_used_or_refused_before_any_work(tmp_path, capsys, mon
             (["--precision", "bf16"], "precision='bf16' is not offered on backend 'dask'"),
             (["--data", str(tmp_path / "xonly")], "holds no labels"),
             (["--data", str(tmp_path / "d.npz"), "--labels", str(tmp_path / "xonly")],
+             "label shards go with a directory or glob of .npy shards"),
+            (["--data", str(tmp_path / "t.csv"), "--labels", str(tmp_path / "xonly")],  # a table: its own labels
              "label shards go with a directory or glob of .npy shards")):
         assert main([*base, "--backend", "dask", *argv]) == 1
         err = capsys.readouterr().err

@@ -144,8 +144,6 @@ def test_census_like_table_trains_with_default_flags_within_two_points_of_sklear
     Seeds 0-4 (docs/guide/csv.md): linear rule -0.8 to +0.8 points (seed 0, here: -0.8), nonlinear +17 to
     +20, the same on numpy (SkylakeX and Haswell kernels), torch and array_api_strict; 60 epochs without
     early stopping (--val-split 0) scored 1.8 to 4.3 points below on the linear rule."""
-    if backend.library.lazy:
-        pytest.skip("the dask CLI path opens numeric tables only (text columns need the host loader)")
     pytest.importorskip("sklearn")
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
@@ -180,8 +178,6 @@ def test_census_like_table_trains_with_default_flags_within_two_points_of_sklear
 
 
 def test_census_like_summary_says_what_was_filled_in_and_missing_error_refuses(capsys, tmp_path, backend):
-    if backend.library.lazy:
-        pytest.skip("the dask CLI path opens numeric tables only (text columns need the host loader)")
     train, _, _, _ = census_files(tmp_path)
     filled = {"age": {"cells": int(train["age"].isna().sum()), "value": float(np.nanmedian(train["age"]))}}
     # the text summary says what was filled in
@@ -367,6 +363,156 @@ def test_sklearn_estimator_takes_a_dataframe_with_text_columns(backend):
     assert est.score(df, y) > 0.8
     with pytest.raises(ValueError, match=r"no column 'sex'"):
         est.predict(df.drop(columns="sex"))
+
+
+# -- the Dask CLI path: the same preprocessing, learnt from dask reductions ---------------------------------
+def host_preprocessing(path):
+    """The TablePreprocessor the host path learns from a table file's feature columns."""
+    return TablePreprocessor().fit(datasets.load(path, tabular=True).table)
+
+
+def assert_same_preprocessing(lazy, host):
+    """Columns, categories, medians and what was filled in: exact; the scaling: to rounding."""
+    assert lazy["feature_names"] == host["feature_names"] and lazy["columns"] == host["columns"]
+    assert lazy["filled"] == host["filled"] and lazy["scaling_reason"] == host["scaling_reason"]
+    assert lazy["scaling"]["method"] == host["scaling"]["method"] == "standardize"
+    for key in ("mean", "std"):
+        np.testing.assert_allclose(lazy["scaling"][key], host["scaling"][key], rtol=1e-12)
+
+
+def test_dask_table_statistics_equal_the_host_fit(monkeypatch):
+    """fit_table (dask reductions over many partitions) learns what TablePreprocessor.fit learns on the host:
+    the categories with the (other) cap, the medians exactly (an even count: the two middle values' mean;
+    a bracket that misses: widened), the filled cells; the encoding, chunk by chunk, is the host's."""
+    dd = pytest.importorskip("dask.dataframe")
+    import bpx.data._dask_table as dt
+
+    rng = np.random.default_rng(5)
+    n = 1000
+    df = pd.DataFrame({"x": rng.normal(3, 2, n), "k": rng.integers(0, 7, n).astype(float),
+                       "city": rng.choice([f"c{i}" for i in range(9)], n), "gone": np.full(n, np.nan)})
+    df = df.astype(object).mask(rng.random(df.shape) < 0.07)
+    df[["x", "k", "gone"]] = df[["x", "k", "gone"]].astype(float)
+    if df["x"].notna().sum() % 2:  # an even count of present cells: the median is the two middle values' mean
+        df.loc[df["x"].first_valid_index(), "x"] = np.nan
+    assert df["x"].notna().sum() % 2 == 0
+    table = dt.DaskTable(dd.from_pandas(df, npartitions=7), [len(p) for p in np.array_split(np.arange(n), 7)],
+                         "df")
+    assert table.lengths == dd.from_pandas(df, npartitions=7).map_partitions(len).compute().tolist()
+    host = TablePreprocessor(max_categories=5).fit(df)
+    for bracket in (dt.MEDIAN_BRACKET, 0.0):  # 0: the approximate median is the bracket, and it misses
+        monkeypatch.setattr(dt, "MEDIAN_BRACKET", bracket)
+        lazy = dt.fit_table(table, max_categories=5)
+        assert [c.get("median") for c in lazy.columns] == [c.get("median") for c in host.columns]
+        assert lazy.columns == host.columns and lazy.filled == host.filled
+    assert [c for c in lazy.columns if c["name"] == "city"][0]["categories"][-1] == "(other)"
+    assert lazy.columns[0]["median"] == float(np.nanmedian(df["x"]))
+    assert {f["column"]: f["cells"] for f in lazy.filled} == {k: int(v) for k, v in df.isna().sum().items()}
+    np.testing.assert_allclose(lazy.scaler.mean, host.scaler.mean, rtol=1e-12)
+    np.testing.assert_allclose(lazy.scaler.scale, host.scaler.scale, rtol=1e-12)
+    X = table.encode(lazy, "float32")
+    assert X.dtype == np.float32 and X.chunks[0] == tuple(table.lengths)
+    np.testing.assert_allclose(X.compute(), host.transform(df), rtol=1e-6, atol=1e-6)
+    rows = np.flatnonzero(rng.random(n) < 0.3)
+    part = table[rows]  # a lazy row selection, partition by partition
+    assert len(part) == rows.size and part.file_row(0) == rows[0] + 1
+    np.testing.assert_allclose(part.encode(lazy, "float64").compute(), host.transform(df.iloc[rows]), rtol=1e-12)
+    assert dt.fit_table(part).columns == TablePreprocessor().fit(df.iloc[rows]).columns
+    renamed = dt.DaskTable(dd.from_pandas(df.rename(columns={"city": "town"}), npartitions=2), [500, 500], "t.csv")
+    with pytest.raises(ValueError, match=r"t\.csv has no column 'city' and the column 'town' the model was not"):
+        renamed.encode(lazy)  # named when the graph is built, before any work
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_dask_cli_trains_on_a_table_with_text_and_gaps_and_the_model_predicts_the_raw_table(capsys, tmp_path, backend,
+                                                                                          fmt):
+    """`bpx train --backend dask` on a census-like CSV/Parquet file (text columns, 5% empty cells): the summary says
+    what was filled in (pandas' counts), the model carries the host's preprocessing (categories and medians
+    exact), and bpx.load(model).predict(raw DataFrame, columns reordered) is what `bpx predict` writes."""
+    if not backend.library.lazy:
+        pytest.skip("the Dask CLI path (each call starts a LocalCluster): the dask session")
+    df = census_like(1500, seed=4)
+    train, test = df.iloc[:1200], df.iloc[1200:]
+    paths = {}
+    for name, part in (("train", train), ("test", test)):
+        paths[name] = tmp_path / f"{name}.{fmt}"
+        write_csv(part, paths[name]) if fmt == "csv" else part.to_parquet(paths[name], row_group_size=300)
+    model = tmp_path / "m.npz"
+    status, out, err = run_cli(capsys, "train", "--data", paths["train"], "--test-data", paths["test"], "--backend",
+                               "dask", "--workers", "1", "--chunks", "300", "--batch-size", "full", "--lr", "0.03",
+                               "--epochs", "60", "--dtype", "float64", "--out", model, "--json")
+    assert status == 0, err
+    summary = json.loads(out)
+    assert summary["classes"] == ["<=50K", ">50K"] and summary["task"] == "classification"
+    assert summary["text_columns"] == ["workclass", "education", "occupation", "sex", "country"]
+    assert summary["missing"]["policy"] == "impute"
+    features = train.drop(columns="income")
+    assert {f["column"]: f["cells"] for f in summary["missing"]["filled"]} == {
+        k: int(v) for k, v in features.isna().sum().items()}
+    assert summary["test"]["accuracy"] > 0.75
+    net = bpx.load(model, backend="numpy")
+    assert_same_preprocessing(net.metadata["preprocessing"], host_preprocessing(paths["train"]).to_dict())
+    raw = test.drop(columns="income")
+    (tmp_path / "raw.csv").write_text(raw.to_csv(index=False))
+    status, out, err = run_cli(capsys, "predict", "--model", model, "--data", tmp_path / "raw.csv", "--backend", "numpy")
+    assert status == 0, err
+    written = [row[0] for row in csv.reader(out.splitlines()[1:])]
+    assert net.predict(raw[list(reversed(raw.columns))]).tolist() == written
+    assert set(written) == {"<=50K", ">50K"}
+    status, out, err = run_cli(capsys, "predict", "--model", model, "--data", paths["test"], "--backend", "dask",
+                               "--workers", "1", "--chunks", "100")  # lazily: the table encoded chunk by chunk
+    assert status == 0, err
+    assert [row[0] for row in csv.reader(out.splitlines()[1:])] == written
+
+
+def test_dask_cli_split_and_missing_error_as_the_host_path(capsys, tmp_path, backend):
+    """Without --test-data the lazy table is split by rows as on the host (the same seeded stratified choice):
+    the preprocessing learnt from the training rows is the host run's; --missing error refuses the file,
+    naming the first empty cell's row and column as the host path does, before any model is written."""
+    if not backend.library.lazy:
+        pytest.skip("the Dask CLI path (each call starts a LocalCluster): the dask session")
+    df = census_like(900, seed=6)
+    write_csv(df, tmp_path / "t.csv")
+    runs = {}
+    for spec, extra in (("numpy", []), ("dask", ["--workers", "1", "--chunks", "200"])):
+        status, out, err = run_cli(capsys, "train", "--data", tmp_path / "t.csv", "--backend", spec, *extra,
+                                   "--epochs", "1", "--batch-size", "full", "--out", tmp_path / f"{spec}.npz", "--json")
+        assert status == 0, err
+        runs[spec] = json.loads(out)
+    assert runs["dask"]["missing"] == runs["numpy"]["missing"]
+    assert runs["dask"]["text_columns"] == runs["numpy"]["text_columns"]
+    assert_same_preprocessing(bpx.load(tmp_path / "dask.npz", backend="numpy").metadata["preprocessing"],
+                              bpx.load(tmp_path / "numpy.npz", backend="numpy").metadata["preprocessing"])
+    errors = {}
+    for spec, extra in (("numpy", []), ("dask", ["--workers", "1", "--chunks", "200"])):
+        status, out, err = run_cli(capsys, "train", "--data", tmp_path / "t.csv", "--backend", spec, *extra,
+                                   "--missing", "error", "--out", tmp_path / f"e_{spec}.npz")
+        assert status == 1 and not (tmp_path / f"e_{spec}.npz").exists()
+        errors[spec] = err
+    first = next((i, j) for i, row in enumerate(df.itertuples(index=False)) for j, v in enumerate(row)
+                 if v is None or (isinstance(v, float) and np.isnan(v)))
+    wanted = f"row {first[0] + 2}, column {first[1] + 1} ({df.columns[first[1]]!r}): empty cell"
+    assert wanted in errors["dask"] and wanted in errors["numpy"]
+
+
+def test_dask_table_types_a_csv_column_by_the_whole_file(tmp_path):
+    """A column that holds numbers in the CSV file's first block and text further down is text, as the host's
+    Arrow reader types it (dask guesses dtypes from the first block; the file is then typed by its content);
+    labels, empty cells and the first data row are read as the host reads them."""
+    pytest.importorskip("dask.dataframe")
+    from bpx.data._dask_table import fit_table, open_table
+
+    rows = ["code,hours,label"] + [f"{i},{'' if i % 10 == 3 else i % 7},{'yes' if i % 3 else 'no'}"
+                                   for i in range(1500)] + ["A-17,2,yes"]
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    ds = open_table(tmp_path / "m.csv", chunks=100)
+    assert ds.table.numblocks[0] > 5 and len(ds.table) == 1501 and ds.table.file_row(0) == 2
+    host = datasets.load(tmp_path / "m.csv", tabular=True)
+    assert ds.y.tolist() == host.y.tolist() and ds.label_column == "label"
+    lazy, expected = fit_table(ds.table, max_categories=4), TablePreprocessor(max_categories=4).fit(host.table)
+    assert_same_preprocessing(lazy.to_dict(), expected.to_dict())
+    assert lazy.columns[0]["categories"] == ["0", "1", "10", "(other)"] and lazy.columns[1]["type"] == "number"
+    assert lazy.filled == [{"column": "hours", "cells": 150, "value": 3.0}]
 
 
 # -- bpx.to_sklearn of a `bpx train` model: training goes on through the preprocessing it carries -------------

@@ -264,6 +264,16 @@ def _train(args, lazy, say, opened=None):
                 require_labels=True)
     if lazy:
         train, test = opened
+        if test is not None and (train.table is None) != (test.table is None):
+            raise ValueError(f"--test-data {test.path}: a {'table' if test.table is not None else 'non-table'} file "
+                             f"for a {'table' if train.table is not None else 'non-table'} --data; give both as "
+                             f"CSV/Parquet tables, or neither")
+        if args.missing == "error":  # the whole file, as the host path does: the first gap by row and column
+            from bpx.data._dask_table import refuse_gaps as refuse_lazy_gaps
+
+            for ds in (train, test):
+                if ds is not None and ds.table is not None:
+                    refuse_lazy_gaps(ds.table)
     else:
         train = datasets.load(args.data, **opts, tabular=True) if args.data else datasets.load_digits()
         test = datasets.load(args.test_data, **opts, tabular=True) if args.test_data else None
@@ -271,7 +281,7 @@ def _train(args, lazy, say, opened=None):
             for ds in (train, test):
                 if ds is not None:
                     refuse_gaps(ds)
-    tables = not lazy and train.table is not None and test is not None and test.table is not None
+    tables = train.table is not None and test is not None and test.table is not None
     if test is not None and not tables and test.n_features != train.n_features:  # tables: matched by name
         raise ValueError(f"{test.path}: {test.n_features} features per sample, but {train.path} has {train.n_features}")
     y = train.y
@@ -319,10 +329,10 @@ def _train(args, lazy, say, opened=None):
         test_targets = (encoder.transform(list(label_names(test.y, test.classes, f"{test.path}: labels", test.where)),
                                           f"{test.path}: labels") if classify
                         else test.y.astype(np.float64))
-    raw = train.X if lazy or train.table is None else train.table  # a Table: text columns, gaps and names
+    raw = train.X if train.table is None else train.table  # a Table (lazy: a DaskTable): text, gaps and names
     X_train, X_test = raw, None
     if test is not None:
-        X_test = test.X if lazy or test.table is None else test.table
+        X_test = test.X if test.table is None else test.table
     elif args.test_split:
         if len(train) < 2:
             raise ValueError(f"{train.path}: {len(train)} sample(s) cannot be split into training and test sets")
@@ -339,7 +349,17 @@ def _train(args, lazy, say, opened=None):
         if lazy:  # rows gathered chunk by chunk, in order
             tr, te = np.sort(tr), np.sort(te)
         X_train, X_test, targets, test_targets = raw[tr], raw[te], targets[tr], targets[te]
-    if lazy:  # the lazy path scales dask arrays itself; the model carries the same (numeric) preprocessing
+    if lazy and train.table is not None:  # a lazy table: the preprocessor learnt from dask reductions
+        from bpx.data._dask_table import fit_table
+
+        pre = fit_table(X_train, scale=args.scale, missing=args.missing)
+        if X_test is not None:  # its columns matched by name now (the graph only), not after training
+            X_test.encode(pre, name=test.path if test is not None else train.path)
+        method, scale_why = pre.scaler.method, (f"auto: {pre.scaling_reason}" if args.scale == "auto" else "--scale")
+
+        def feed(X):  # the table encoded chunk by chunk, in the network's dtype
+            return X.encode(pre, net.dtype, train.path)
+    elif lazy:  # lazy arrays: scaled as dask arrays; the model carries the same (numeric) preprocessing
         scaler, method, scale_why = train_dask.fit_scaler(X_train, args.scale)
         pre = TablePreprocessor.for_scaler(scaler, train.feature_names, scale_why)
 
@@ -479,7 +499,8 @@ def _train(args, lazy, say, opened=None):
             "layer_sizes": sizes, "activation": args.activation, "output": output, "loss": loss,
             "classes": classes, "task": task, "task_reason": why, "scaling": method, "scaling_reason": scale_why,
             "feature_names": pre.feature_names, "text_columns": [c["name"] for c in pre.text],
-            "missing": {"policy": args.missing if not lazy else "error", "filled": pre.filled},
+            "missing": {"policy": args.missing if train.table is not None or not lazy else "error",
+                        "filled": pre.filled},
             "bias": net.bias, "dropout": net.dropout, "epochs_run": len(history), "best_epoch": history.best_epoch,
             "stopped_early": history.stopped_early, "validation": validation, "weights_from_epoch": kept,
             "history": history.as_dict(), "plot": args.plot,
