@@ -3,12 +3,12 @@
 With no arguments: the digits, the auto backend, a stratified 20% held-out test split, 128 ReLU units,
 Adam (lr 0.003) for at most 60 epochs of 32-sample batches, /16 scaling; prints the final test accuracy
 and saves ``bpx-model.npz``. By default (``--val-split auto``) 10% of the training rows (stratified by
-class for a classification) are held out for validation and training stops after 10 epochs without
-a better validation loss, keeping the best epoch's weights (scikit-learn's
+class for a classification; at random on dask) are held out for validation and training stops after
+10 epochs without a better validation loss, keeping the best epoch's weights (scikit-learn's
 ``MLPClassifier(early_stopping=True)`` defaults: ``validation_fraction=0.1``, ``n_iter_no_change=10``):
 128 units for 60 epochs overfit a table of a few thousand rows without it (docs/guide/csv.md has the
-measurements). ``--val-split 0`` turns both off, ``--early-stopping 0``
-keeps the validation split but trains every epoch. The task (``--task``, by default inferred from the
+measurements). ``--val-split 0`` turns both off, ``--early-stopping 0`` keeps the validation split but
+trains every epoch. The task (``--task``, by default inferred from the
 targets with :func:`bpx.preprocessing.infer_task`, the rule and its reason printed) decides the output layer:
 softmax + cross-entropy for classes, sigmoid + binary cross-entropy for two classes with
 ``--loss binary_cross_entropy``, identity + mse for numeric targets (reported with R², RMSE and MAE).
@@ -125,9 +125,9 @@ def add_parser(subparsers):
     p.add_argument("--seed", type=nonnegative_int, default=0, help="weights, shuffling and splits (default 0)")
     p.add_argument("--val-split", type=unit_interval_or_auto, default="auto", metavar="FRACTION|auto",
                    help=f"fraction of the training rows held out for validation, the loss early stopping watches "
-                        f"(stratified by class for a classification, else at random); auto (default): {VAL_SPLIT} "
-                        f"with at least {VAL_MIN_ROWS} training rows, else none (none on --backend dask); 0: none, "
-                        f"and no early stopping")
+                        f"(stratified by class for a classification, at random for a regression or on --backend "
+                        f"dask); auto (default): {VAL_SPLIT} with at least {VAL_MIN_ROWS} training rows, else none; "
+                        f"0: none, and no early stopping")
     p.add_argument("--early-stopping", type=nonnegative_int, metavar="PATIENCE",
                    help=f"stop after PATIENCE epochs without a better validation loss and keep the best epoch's "
                         f"weights (default {PATIENCE} when rows are held out for validation; 0: off, every epoch "
@@ -198,11 +198,9 @@ def run(args):
         _usage(args, "argument --momentum: applies to --optimizer sgd only")
     check_optimizer_options(args, lambda message: _usage(args, message))
     lazy = _lazy(args.backend)  # --backend dask: the data stay lazy, the steps run on a dask cluster
-    if args.val_split == "auto" and lazy:  # the dask path holds out nothing unless asked
-        args.val_split, args.val_reason = 0.0, "auto: none on --backend dask"
     if args.early_stopping and not args.val_split:
         _usage(args, "argument --early-stopping: needs a validation split (the validation loss it watches); "
-                     f"--val-split {'0 holds none' if args.val_reason is None else 'auto holds none on --backend dask'}")
+                     "--val-split 0 holds none")
     if args.init_from and args.init:
         _usage(args, "argument --init-from: not with --init (the weights come from the file)")
     if args.test_data and args.data is None:
