@@ -4,15 +4,12 @@ ends exactly where an uninterrupted run ends. Written against the mutants that s
 (docs/development/mutation.md).
 """
 
-import types
-
 import numpy as np
 import pytest
 
 import bpx
 from bpx.training import STOP
 from bpx.training._checkpoint import CheckpointError, read
-from bpx.training._loop import _identity
 
 
 class Tagged(bpx.Callback):
@@ -52,16 +49,19 @@ def test_the_checkpoint_keys_each_callback_by_its_class_and_repeat(tmp_path, bac
     assert [cb.tag for cb in fresh] == ["a", "b", "c", "d", "e"]
 
 
-def test_the_identity_holds_the_precision_and_the_settings():
-    config = {"layer_sizes": [3, 4, 2], "activation": "relu", "output": "softmax", "loss": "cross_entropy",
-              "bias": True, "dropout": [0.0], "dtype": "float32", "precision": "bf16", "seed": 7}
-    net = types.SimpleNamespace(get_config=lambda: config)
-    identity = _identity(net, types.SimpleNamespace(name="eager"), bpx.SGD(lr=0.1), 4, 12)
-    assert identity == {
-        "engine": "eager",
-        "architecture": {"activation": "relu", "bias": True, "dropout": [0.0], "layer_sizes": [3, 4, 2],
-                         "loss": "cross_entropy", "output": "softmax"},
-        "dtype": "float32", "precision": "bf16", "optimizer": repr(bpx.SGD(lr=0.1)), "batch_size": 4, "rows": 12}
+def test_the_identity_holds_the_precision_and_the_settings(tmp_path, backend, to_input):
+    X, y = data(to_input)
+    try:  # mixed precision where the backend offers it (torch, jax); the default (None) elsewhere
+        net, precision = bpx.MLP([3, 4, 2], backend=backend, seed=0, precision="bf16"), "bf16"
+    except ValueError:
+        net, precision = bpx.MLP([3, 4, 2], backend=backend, seed=0), None
+    path = tmp_path / "run.ckpt"
+    net.fit(X, y, epochs=1, batch_size=4, optimizer=bpx.SGD(lr=0.1), verbose=0, checkpoint=path)
+    identity = read(path)[0]
+    assert identity["precision"] == precision and identity["dtype"] == "float32"
+    assert identity["architecture"] == {"activation": "relu", "bias": True, "dropout": [0.0], "layer_sizes": [3, 4, 2],
+                                        "loss": "cross_entropy", "output": "softmax"}
+    assert (identity["batch_size"], identity["rows"], identity["optimizer"]) == (4, 12, repr(bpx.SGD(lr=0.1)))
 
 
 def test_a_resume_with_another_optimizer_setting_is_refused(tmp_path, backend, to_input):
