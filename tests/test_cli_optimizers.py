@@ -47,9 +47,10 @@ def test_each_optimizer_and_schedule_trains(capsys, tmp_path, backend, small, fl
         pytest.skip("`bpx train --backend dask` starts a LocalCluster per call (tests/test_cli.py's reason); "
                     "the dask CLI builds its optimizer with the same build_optimizer")
     out = tmp_path / "m.npz"
-    # 300 samples, 20% held out: 240 training samples, 8 batches of 32 an epoch, 4 epochs: 32 steps
+    # 300 samples, 20% held out for the test, none for validation: 240 training samples, 8 batches of 32 an
+    # epoch, 4 epochs: 32 steps
     status, stdout, err = run_cli(capsys, "train", "--backend", backend.spec, "--data", small, "--epochs", 4,
-                                  "--out", out, "--verbose", 0, "--json", *flags)
+                                  "--val-split", 0, "--out", out, "--verbose", 0, "--json", *flags)
     assert status == 0, err
     summary = json.loads(stdout)
     assert np.isfinite(summary["history"]["loss"][-1])
@@ -79,6 +80,10 @@ def test_a_warmup_longer_than_the_run_is_refused_before_training(capsys, tmp_pat
     out = tmp_path / "m.npz"
     status, _, err = run_cli(capsys, "train", "--data", small, "--out", out, "--epochs", 1, "--lr-schedule", "cosine",
                              "--warmup", 100)
+    # 240 training rows, 24 of them held out for validation (--val-split auto): 7 batches of 32
+    assert status != 0 and "--warmup 100: the run has only 7 steps" in err, err
+    status, _, err = run_cli(capsys, "train", "--data", small, "--out", out, "--epochs", 1, "--lr-schedule", "cosine",
+                             "--warmup", 100, "--val-split", 0)
     assert status != 0 and "--warmup 100: the run has only 8 steps" in err, err
     assert not out.exists()
 

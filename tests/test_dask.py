@@ -179,6 +179,33 @@ def test_validation_split_holds_out_the_rows_numpy_holds_out():
     assert_same_params(a, b)
 
 
+def test_a_checkpoint_fingerprint_computes_only_the_chunks_of_its_sampled_rows(tmp_path):
+    """The data fingerprint of a checkpoint's identity (one small compute of at most 1024 rows) reads the
+    chunks that hold those rows, never the whole array; and the fingerprint is the NumPy backend's."""
+    from bpx.training._checkpoint import read, sampled_rows
+    from bpx.training.engines._distributed import DistributedEngine
+
+    m, computed = 20_000, []
+
+    def record(block, block_info=None):
+        computed.append(block_info[0]["chunk-location"][0])
+        return block
+
+    host = np.arange(m * 2, dtype=np.float64).reshape(m, 2)
+    X = da.from_array(host, chunks=(10, 2)).map_blocks(record, dtype=np.float64)
+    rows = sampled_rows(m)
+    with dask.config.set(scheduler="synchronous"):
+        [sample] = DistributedEngine(bpx.MLP([2, 3, 2], backend="dask")).host_rows([X], rows)
+    np.testing.assert_array_equal(sample, host[rows])
+    assert len(set(computed)) == len(computed) == 1024 < X.numblocks[0]
+    X, y = blobs()
+    paths = {name: tmp_path / f"{name}.ckpt" for name in ("numpy", "dask")}
+    bpx.MLP([6, 8, 3], backend="numpy", seed=0).fit(X, y, epochs=1, verbose=0, checkpoint=paths["numpy"])
+    bpx.MLP([6, 8, 3], backend="dask", seed=0).fit(da.from_array(X, chunks=(70, 6)), y, epochs=1, verbose=0,
+                                                   checkpoint=paths["dask"])
+    assert read(paths["dask"])[0]["data"] == read(paths["numpy"])[0]["data"]
+
+
 # -- bad input: clear errors, nothing changed ------------------------------------------------------------
 def unchanged(net, before):
     for p, q in zip(net.params, before):
@@ -554,6 +581,7 @@ def test_dask_settings_are_used_or_refused_before_any_work(tmp_path, capsys, mon
     np.savez(tmp_path / "d.npz", X=X, y=y)
     (tmp_path / "xonly").mkdir()
     np.save(tmp_path / "xonly" / "part0.npy", X)
+    (tmp_path / "t.csv").write_text("a,b,label\n1,x,0\n2,y,1\n")
     out = tmp_path / "m.npz"
     base = ["train", "--out", str(out)]
 
@@ -583,6 +611,8 @@ def test_dask_settings_are_used_or_refused_before_any_work(tmp_path, capsys, mon
             (["--precision", "bf16"], "precision='bf16' is not offered on backend 'dask'"),
             (["--data", str(tmp_path / "xonly")], "holds no labels"),
             (["--data", str(tmp_path / "d.npz"), "--labels", str(tmp_path / "xonly")],
+             "label shards go with a directory or glob of .npy shards"),
+            (["--data", str(tmp_path / "t.csv"), "--labels", str(tmp_path / "xonly")],  # a table: its own labels
              "label shards go with a directory or glob of .npy shards")):
         assert main([*base, "--backend", "dask", *argv]) == 1
         err = capsys.readouterr().err

@@ -396,7 +396,8 @@ def test_cli_train_plans_epochs_times_steps(backend, monkeypatch, tmp_path, caps
                  "--out", str(tmp_path / "m.npz")]) == 0
     printed = capsys.readouterr().out
     rows = int(next(line for line in printed.splitlines() if line.startswith("data:")).split(": ")[2].split()[0])
-    assert f"batch 32, float32, {3 * math.ceil(rows / 32):,} planned steps" in printed
+    held = int(next(line for line in printed.splitlines() if line.startswith("validation:")).split()[1])
+    assert f"batch 32, float32, {3 * math.ceil((rows - held) / 32):,} planned steps" in printed  # the rows fit sees
     assert "cache " in printed
 
 

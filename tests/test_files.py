@@ -193,6 +193,40 @@ def test_fit_refuses_a_checkpoint_beyond_its_epochs(tmp_path):
     assert len(history) == 6 and history.resumed_from == 6
 
 
+def test_train_resume_on_other_data_of_the_same_shape_is_refused(capsys, tmp_path, backend):
+    """``bpx train --resume`` after the table changed in place (same rows, columns and medians, no
+    scaling statistics: nothing the command's own settings record) is refused by the checkpoint's data
+    fingerprint with the usual one-line error, the model and checkpoint untouched; the original table
+    resumes."""
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 16, (60, 4))
+    table = tmp_path / "t.csv"
+
+    def write(first):
+        rows = [f"{a},{b},{c},{d},{int(a > 7)}" for a, b, c, d in np.column_stack([first, X[:, 1:]])]
+        table.write_text("a,b,c,d,label\n" + "\n".join(rows) + "\n")
+
+    def train(epochs, *resume):
+        return run_cli(capsys, "train", "--data", table, "--out", tmp_path / "m.npz", "--epochs", epochs, "--scale",
+                       "none", "--checkpoint", tmp_path / "run.ckpt", *resume, "--verbose", 0, "--backend", backend.spec)
+
+    write(X[:, 0])
+    status, _, err = train(2)
+    assert status == 0, err
+    files = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name != "t.csv"}
+    write(np.where(X[:, 0] == 15, 16, X[:, 0]))  # the largest values larger: every median and label the same
+    status, _, err = train(3, "--resume")
+    assert status == 1
+    assert re.fullmatch(r"bpx train: error: .*run\.ckpt: the checkpoint is of another run: the training data "
+                        r"\(X, Y and sample_weight\) differ \(fingerprint [0-9a-f]{12} in the checkpoint, fingerprint "
+                        r"[0-9a-f]{12} in this fit\); resume with the same .*\n", err), err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name != "t.csv"} == files
+    write(X[:, 0])
+    status, out, err = train(3, "--resume")
+    assert status == 0, err
+    assert "holds 2 complete epoch(s); on to 3" in out
+
+
 # -- messages ---------------------------------------------------------------------------------------------------
 def test_unregistered_activation_is_named_once(tmp_path):
     from bpx.io._persistence import checksum

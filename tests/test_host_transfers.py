@@ -97,10 +97,12 @@ def test_a_training_step_makes_no_tensor_after_the_first(torch_backend, activati
     assert dict(made) == {}, f"tensors made per 3 steps: {dict(made)}"
 
 
-@pytest.mark.parametrize("options", [{}, {"sample_weight": True}, {"clip_norm": 1.0}],
-                         ids=["plain", "sample_weight", "clip_norm"])
-def test_a_fit_makes_no_tensor_per_step(torch_backend, options):
-    """Tensors made by a fit of 8 batches and of 4: the same count (what is made, is made per epoch)."""
+@pytest.mark.parametrize("options", [{}, {"sample_weight": True}, {"clip_norm": 1.0},
+                                     {"sample_weight": True, "checkpoint": True}],
+                         ids=["plain", "sample_weight", "clip_norm", "checkpoint"])
+def test_a_fit_makes_no_tensor_per_step(torch_backend, options, tmp_path):
+    """Tensors made by a fit of 8 batches and of 4: the same count (what is made, is made per epoch; a
+    checkpoint's data fingerprint, once per fit)."""
     X, Y = _problem("softmax", "cross_entropy", m=64)
     w = np.random.default_rng(1).random(64) + 0.5 if options.get("sample_weight") else None
 
@@ -109,9 +111,10 @@ def test_a_fit_makes_no_tensor_per_step(torch_backend, options):
         Xd, yd = torch_backend.asarray(X, net.dtype), torch_backend.asarray(Y)
         wd = None if w is None else torch_backend.asarray(w, net.dtype)
         optimizer = bpx.Adam(1e-3, clip_norm=options.get("clip_norm"))
-        net.fit(Xd, yd, epochs=1, batch_size=batch, optimizer=optimizer, verbose=0, sample_weight=wd)
+        checkpoint = {"checkpoint": tmp_path / f"run{batch}.ckpt"} if options.get("checkpoint") else {}
+        net.fit(Xd, yd, epochs=1, batch_size=batch, optimizer=optimizer, verbose=0, sample_weight=wd, **checkpoint)
         with counting() as made:
-            net.fit(Xd, yd, epochs=1, batch_size=batch, verbose=0, sample_weight=wd)
+            net.fit(Xd, yd, epochs=1, batch_size=batch, verbose=0, sample_weight=wd, **checkpoint)
         return sum(made.values())
 
     assert made_by(8) == made_by(16)

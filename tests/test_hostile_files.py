@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 import bpx
+from bpx import datasets
 from bpx.io._persistence import checksum
 from bpx.utils import digest
 
@@ -48,6 +49,8 @@ for case in cases:
                 bpx.load(path, backend="numpy")
             elif kind == "data":
                 datasets.load(path)
+            elif kind == "lazy":  # opened lazily, then its first block read
+                datasets.open_dask(path).X[:1].compute(scheduler="synchronous")
             else:
                 net = bpx.MLP([4, 6, 3], backend="numpy", seed=0)
                 before = [np.array(p) for p in net.params]
@@ -361,42 +364,109 @@ def test_hostile_data_files(tmp_path):
     (tmp_path / "folder.csv").mkdir()
     cases.append({"name": "directory", "kind": "data", "path": str(tmp_path / "folder.csv"),
                   "expect": "not a regular file .a directory"})
+    for name, build, host, _ in hdf5_files(tmp_path):
+        case(name, ".h5", host, build=build)
+    run_cases(tmp_path, cases)
+
+
+def hdf5_files(tmp_path):
+    """The hostile HDF5 files (none without h5py): ``(name, build, the host loader's refusal, the lazy
+    Dask opener's)``. Both refuse, with the same message, every dataset whose data is not stored in the
+    file (external raw storage, virtual, behind a soft or external link); the lazy opener takes a
+    declared size beyond memory (it reads block by block), the host loader refuses it."""
     try:
         import h5py
     except ImportError:
-        h5py = None
-    if h5py is not None:
-        secret = tmp_path / "secret.bin"
-        secret.write_bytes(np.arange(16, dtype=np.float64).tobytes())
+        return []
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(np.arange(16, dtype=np.float64).tobytes())
+    source = tmp_path / "source.h5"
+    with h5py.File(source, "w") as f:
+        f["data"] = np.ones((4, 4))
 
-        def external(p):
-            with h5py.File(p, "w") as f:
-                f.create_dataset("X", shape=(4, 4), dtype="<f8", external=[(str(secret), 0, 128)])
-                f["y"] = np.zeros(4)
+    def external(p):
+        with h5py.File(p, "w") as f:
+            f.create_dataset("X", shape=(4, 4), dtype="<f8", external=[(str(secret), 0, 128)])
+            f["y"] = np.zeros(4)
 
-        def virtual(p):
-            source = tmp_path / "source.h5"
-            with h5py.File(source, "w") as f:
-                f["data"] = np.ones((4, 4))
-            layout = h5py.VirtualLayout(shape=(4, 4), dtype="f8")
-            layout[:] = h5py.VirtualSource(str(source), "data", shape=(4, 4))
-            with h5py.File(p, "w") as f:
-                f.create_virtual_dataset("X", layout)
-                f["y"] = np.zeros(4)
+    def virtual(p):
+        layout = h5py.VirtualLayout(shape=(4, 4), dtype="f8")
+        layout[:] = h5py.VirtualSource(str(source), "data", shape=(4, 4))
+        with h5py.File(p, "w") as f:
+            f.create_virtual_dataset("X", layout)
+            f["y"] = np.zeros(4)
 
-        def soft_link(p):
-            with h5py.File(p, "w") as f:
-                f["data"] = np.ones((4, 4))
-                f["X"] = h5py.SoftLink("/data")
-                f["y"] = np.zeros(4)
+    def soft_link(p):
+        with h5py.File(p, "w") as f:
+            f["data"] = np.ones((4, 4))
+            f["X"] = h5py.SoftLink("/data")
+            f["y"] = np.zeros(4)
 
-        def empty_chunked(p):
-            with h5py.File(p, "w") as f:
-                f.create_dataset("X", shape=(1 << 20, 1 << 12), dtype="u1", chunks=(1024, 64))
-                f["y"] = np.zeros(1 << 20)
+    def external_link(p):
+        with h5py.File(p, "w") as f:
+            f["X"] = h5py.ExternalLink(str(source), "/data")
+            f["y"] = np.zeros(4)
 
-        case("h5-external", ".h5", "keeps its data in external file", build=external)
-        case("h5-virtual", ".h5", "is a virtual dataset", build=virtual)
-        case("h5-soft-link", ".h5", "no dataset 'X'", build=soft_link)
-        case("h5-empty-chunked", ".h5", "declares shape", build=empty_chunked)
+    def virtual_labels(p):
+        layout = h5py.VirtualLayout(shape=(4,), dtype="f8")
+        layout[:] = h5py.VirtualSource(str(source), "data", shape=(4, 4))[0]
+        with h5py.File(p, "w") as f:
+            f["X"] = np.ones((4, 4))
+            f.create_virtual_dataset("y", layout)
+
+    def empty_chunked(p):
+        with h5py.File(p, "w") as f:
+            f.create_dataset("X", shape=(1 << 20, 1 << 12), dtype="u1", chunks=(1024, 64))
+            f["y"] = np.zeros(1 << 20)
+
+    return [("h5-external", external, "keeps its data in external file", "keeps its data in external file"),
+            ("h5-virtual", virtual, "is a virtual dataset", "is a virtual dataset"),
+            ("h5-virtual-labels", virtual_labels, "dataset 'y' is a virtual dataset", "dataset 'y' is a virtual dataset"),
+            ("h5-soft-link", soft_link, "no dataset 'X'", "no dataset 'X'"),
+            ("h5-external-link", external_link, "no dataset 'X'", "no dataset 'X'"),
+            ("h5-empty-chunked", empty_chunked, "declares shape", "loaded")]
+
+
+def test_hostile_hdf5_files_on_the_lazy_dask_path(tmp_path, capsys):
+    """The lazy Dask opener (``bpx.datasets.open_dask``, ``bpx train --backend dask``) refuses what the
+    host loader refuses, with the same message: both open HDF5 through bpx/data/_hdf5.py."""
+    pytest.importorskip("h5py", reason="needs h5py")
+    pytest.importorskip("dask.array", reason="needs dask[array]")
+    from bpx.cli import main
+
+    files = hdf5_files(tmp_path)
+    cases = []
+    for name, build, _, lazy in files:
+        path = tmp_path / f"{name}.h5"
+        build(path)
+        cases.append({"name": name, "kind": "lazy", "path": str(path), "expect": lazy})
     run_cases(tmp_path, cases)
+    for case in cases:
+        if case["expect"] == "loaded":
+            continue
+        status = main(["train", "--backend", "dask", "--data", case["path"], "--out", str(tmp_path / "m.npz"),
+                       "--epochs", "1", "--verbose", "0"])
+        err = capsys.readouterr().err
+        assert status == 1 and err.startswith(f"bpx train: error: {case['path']}: "), (case["name"], err)
+        assert __import__("re").search(case["expect"], err), (case["name"], err)
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_an_hdf5_file_changed_after_a_lazy_open_is_refused_when_read(tmp_path):
+    """Each task that reads a block opens and checks the file again: swapped for one whose X lives in
+    an external file after ``open_dask``, it is refused, not read."""
+    h5py = pytest.importorskip("h5py", reason="needs h5py")
+    pytest.importorskip("dask.array", reason="needs dask[array]")
+    path = tmp_path / "data.h5"
+    with h5py.File(path, "w") as f:
+        f["X"], f["y"] = np.ones((4, 4)), np.zeros(4)
+    ds = datasets.open_dask(path)
+    np.testing.assert_array_equal(ds.X.compute(), np.ones((4, 4)))
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(np.arange(16, dtype=np.float64).tobytes())
+    path.unlink()
+    with h5py.File(path, "w") as f:
+        f.create_dataset("X", shape=(4, 4), dtype="<f8", external=[(str(secret), 0, 128)])
+        f["y"] = np.zeros(4)
+    with pytest.raises(ValueError, match="dataset 'X' keeps its data in external file"):
+        ds.X.compute(scheduler="synchronous")

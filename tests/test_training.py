@@ -414,6 +414,89 @@ def test_a_checkpoint_of_another_run_is_refused(backend, to_input, tmp_path):
         net_on(backend).fit(to_input(X), y, resume=True, verbose=0)
 
 
+def test_a_checkpoint_of_other_data_of_the_same_shape_is_refused(backend, to_input, tmp_path):
+    """Same rows, columns and dtypes, other data: one value of X, the rows shuffled, one label, one sample
+    weight, one validation value. The identity's data fingerprints refuse each before any work (the
+    network and the checkpoint untouched); the same data resumes to the uninterrupted run, bit for bit."""
+    X, y = problem()
+    w = np.random.default_rng(1).uniform(0.5, 2.0, 60)
+    X_val, y_val = problem(m=20, seed=5)
+
+    def run(net, epochs, X=X, y=y, w=w, X_val=X_val, **kw):
+        return net.fit(to_input(X), y, epochs=epochs, batch_size=16, optimizer=bpx.SGD(lr=0.1), verbose=0,
+                       sample_weight=w, validation_data=(to_input(X_val), y_val), **kw)
+
+    ref = net_on(backend)
+    h_ref = run(ref, 4)
+    path = tmp_path / "run.ckpt"
+    run(net_on(backend), 2, checkpoint=path)
+    written = path.read_bytes()
+    order = np.random.default_rng(2).permutation(60)
+    one_value, one_label, one_weight, one_val = X.copy(), y.copy(), w.copy(), X_val.copy()
+    one_value[17, 2] += 0.5
+    one_label[3] = (one_label[3] + 1) % 3
+    one_weight[40] *= 1.5
+    one_val[0, 0] -= 0.25
+    training = r"the training data \(X, Y and sample_weight\) differ"
+    fingerprints = r" \(fingerprint [0-9a-f]{12} in the checkpoint, fingerprint [0-9a-f]{12} in this fit\); resume"
+    for change, what in ((dict(X=one_value), training), (dict(X=X[order], y=y[order], w=w[order]), training),
+                         (dict(y=one_label), training), (dict(w=one_weight), training),
+                         (dict(X_val=one_val), r"the validation data \(validation_data, or the rows validation_split "
+                                               r"holds out\) differ")):
+        net = net_on(backend)
+        before = host(net)
+        with pytest.raises(CheckpointError, match=rf"of another run: {what}{fingerprints}"):
+            run(net, 4, checkpoint=path, resume=True, **change)
+        for p, q in zip(before, host(net)):
+            np.testing.assert_array_equal(p, q)
+        assert path.read_bytes() == written
+    net = net_on(backend)
+    h = run(net, 4, checkpoint=path, resume=True)
+    assert h.resumed_from == 2
+    assert_same_run(ref, net, h_ref, h)
+
+
+def test_a_checkpoint_without_data_fingerprints_resumes_with_a_warning(backend, to_input, tmp_path):
+    """A checkpoint of the previous bpx (no data fingerprints in its identity; the same format version)
+    still resumes, bit for bit, with a warning that its data could not be checked."""
+    from bpx.training._checkpoint import read, write
+
+    ref, h_ref = fit_run(backend, to_input, "adam_weights", 5)
+    path = str(tmp_path / "run.ckpt")
+    fit_run(backend, to_input, "adam_weights", 2, checkpoint=path)
+    identity, state = read(path)
+    assert sorted(identity) == ["architecture", "batch_size", "data", "dtype", "engine", "optimizer", "precision",
+                                "rows", "validation"]
+    assert re.fullmatch("[0-9a-f]{64}", identity["data"]) and identity["validation"] is None
+    write(path, {k: v for k, v in identity.items() if k not in ("data", "validation")}, state)
+    with pytest.warns(UserWarning, match="holds no fingerprint of the training or validation data .an older bpx"):
+        net, h = fit_run(backend, to_input, "adam_weights", 5, checkpoint=path, resume=True)
+    assert h.resumed_from == 2
+    assert_same_run(ref, net, h_ref, h)
+
+
+def test_a_data_fingerprint_reads_at_most_1024_evenly_spaced_rows_and_2m_values():
+    from bpx.training._checkpoint import fingerprint, sampled_rows
+
+    assert sampled_rows(1).tolist() == [0] and sampled_rows(5).tolist() == [0, 1, 2, 3, 4]
+    assert sampled_rows(1024).tolist() == list(range(1024))
+    rows = sampled_rows(10**6)
+    assert len(rows) == 1024 and rows[0] == 0 and rows[-1] == 10**6 - 1
+    assert set(np.diff(rows).tolist()) == {977, 978}  # (10**6 - 1) / 1023 = 977.5
+    assert len(set(sampled_rows(1025).tolist())) == 1024
+    assert len(sampled_rows(10**6, width=10**4)) == 209 and sampled_rows(10**6, width=10**4)[-1] == 10**6 - 1
+    assert sampled_rows(10, width=10**8).tolist() == [0]  # one row, however wide
+    sample = np.arange(12.0).reshape(4, 3)
+    base = fingerprint([(10, 3)], [sample])
+    assert re.fullmatch("[0-9a-f]{64}", base) and base == fingerprint([(10, 3)], [sample.copy()])
+    changed = sample.copy()
+    changed[2, 1] = -changed[2, 1]
+    others = {fingerprint([(11, 3)], [sample]), fingerprint([(10, 3)], [sample.astype(np.float32)]),
+              fingerprint([(10, 3)], [sample[::-1]]), fingerprint([(10, 3)], [changed]),
+              fingerprint([(10, 3), (10, 3)], [sample, sample])}
+    assert base not in others and len(others) == 5
+
+
 class SignalAt(bpx.Callback):
     """Sends this process a signal after a given batch of a given epoch (a user's Ctrl-C mid-epoch)."""
 

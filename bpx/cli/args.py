@@ -61,6 +61,16 @@ def unit_interval(text):
     return _float(text, "a number in [0, 1)", low=0.0, high=1.0, high_open=True)
 
 
+def unit_interval_or_auto(text):
+    """``auto`` (returned as the string ``"auto"``), or a fraction in [0, 1)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return unit_interval(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1) or 'auto', got {text!r}") from None
+
+
 def dropout(text):
     """``0.5`` (every hidden layer) or ``0.5,0.2`` (one per hidden layer): probabilities in [0, 1)."""
     parts = [p.strip() for p in text.split(",") if p.strip()]

@@ -45,15 +45,27 @@ def check_eager(args):
 
 def _opened(net, args, require_labels):
     """``args.data`` opened lazily as the model's data: its stored label column, its width, its scaling
-    (X scaled lazily); y (if any) as host labels."""
+    (X scaled lazily); y (if any) as host labels. A CSV or Parquet table, for a model that knows its
+    feature names, is matched by column name and encoded by the model's preprocessing chunk by chunk
+    (text columns, missing cells: :class:`bpx.data._dask_table.DaskTable`)."""
     import numpy as np
 
     import bpx.data._dask_arrays as bd
     from bpx.cli.train_dask import scaled
     from bpx.data._dask_data import open_dask
+    from bpx.data._dask_table import is_table_file, open_table
     from bpx.data._preprocessing import Scaler, describe
+    from bpx.data._table import TablePreprocessor
 
     stored = describe(net).get("label_column")
+    pre = TablePreprocessor.of(net)
+    if pre is not None and pre.feature_names and is_table_file(args.data):  # a table: columns by name, encoded
+        ds = open_table(args.data, label_column=args.label_column, chunks=args.chunks, n_features=pre.n_features_in,
+                        default_label_column=stored if args.label_column is None else None)
+        if require_labels and ds.y is None:
+            raise ValueError(f"{ds.path}: the table has no label column; evaluation needs one")
+        ds.X = ds.table.encode(pre, "float64")
+        return ds
     ds = open_dask(args.data, x_key=args.x_key, y_key=args.y_key, label_column=args.label_column, chunks=args.chunks,
                    labels=args.labels, n_features=net.n_features,
                    default_label_column=stored if args.label_column is None else None)

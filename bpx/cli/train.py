@@ -1,9 +1,15 @@
 """``bpx train``: train a network on a data file (default: the bundled 8x8 digits) and save it.
 
 With no arguments: the digits, the auto backend, a stratified 20% held-out test split, 128 ReLU units,
-Adam (lr 0.003) for 60 epochs of 32-sample batches, /16 scaling; prints the final test accuracy and
-saves ``bpx-model.npz``. The task (``--task``, by default inferred from the targets with
-:func:`bpx.preprocessing.infer_task`, the rule and its reason printed) decides the output layer:
+Adam (lr 0.003) for at most 60 epochs of 32-sample batches, /16 scaling; prints the final test accuracy
+and saves ``bpx-model.npz``. By default (``--val-split auto``) 10% of the training rows (stratified by
+class for a classification; at random on dask) are held out for validation and training stops after
+10 epochs without a better validation loss, keeping the best epoch's weights (scikit-learn's
+``MLPClassifier(early_stopping=True)`` defaults: ``validation_fraction=0.1``, ``n_iter_no_change=10``):
+128 units for 60 epochs overfit a table of a few thousand rows without it (docs/guide/csv.md has the
+measurements). ``--val-split 0`` turns both off, ``--early-stopping 0`` keeps the validation split but
+trains every epoch. The task (``--task``, by default inferred from the
+targets with :func:`bpx.preprocessing.infer_task`, the rule and its reason printed) decides the output layer:
 softmax + cross-entropy for classes, sigmoid + binary cross-entropy for two classes with
 ``--loss binary_cross_entropy``, identity + mse for numeric targets (reported with R², RMSE and MAE).
 ``--scale auto`` picks the feature scaling with :func:`bpx.preprocessing.choose_scaling`. A CSV or
@@ -39,6 +45,7 @@ from bpx.cli.args import (
     positive_float,
     positive_int,
     unit_interval,
+    unit_interval_or_auto,
 )
 from bpx.cli.optimizer_options import DEFAULT_LR, OPTIMIZERS, add_optimizer_options, build_optimizer, check_optimizer_options
 from bpx.cli.train_dask import add_dask_options, dask_options_given
@@ -51,6 +58,9 @@ OUTPUTS = ("softmax", "sigmoid", "identity")
 LOSSES = ("cross_entropy", "binary_cross_entropy", "mse")
 SCALINGS = ("auto", "none", "255", "max", "standardize")
 MISSING = ("impute", "error")
+# --val-split auto: scikit-learn's MLP early-stopping defaults (validation_fraction, n_iter_no_change),
+# from this many training rows on (fewer: no validation split and no early stopping)
+VAL_SPLIT, PATIENCE, VAL_MIN_ROWS = 0.1, 10, 100
 
 
 def add_data_options(parser, labels=True):
@@ -113,10 +123,15 @@ def add_parser(subparsers):
     p.add_argument("--epochs", type=positive_int, default=60)
     p.add_argument("--batch-size", type=batch_size, default=32, help="samples per step, or 'full' (default 32)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="weights, shuffling and splits (default 0)")
-    p.add_argument("--val-split", type=unit_interval, default=0.0, metavar="FRACTION",
-                   help="fraction of the training data held out for validation (default 0)")
-    p.add_argument("--early-stopping", type=positive_int, metavar="PATIENCE",
-                   help="stop after PATIENCE epochs without a better validation loss; keep the best weights")
+    p.add_argument("--val-split", type=unit_interval_or_auto, default="auto", metavar="FRACTION|auto",
+                   help=f"fraction of the training rows held out for validation, the loss early stopping watches "
+                        f"(stratified by class for a classification, at random for a regression or on --backend "
+                        f"dask); auto (default): {VAL_SPLIT} with at least {VAL_MIN_ROWS} training rows, else none; "
+                        f"0: none, and no early stopping")
+    p.add_argument("--early-stopping", type=nonnegative_int, metavar="PATIENCE",
+                   help=f"stop after PATIENCE epochs without a better validation loss and keep the best epoch's "
+                        f"weights (default {PATIENCE} when rows are held out for validation; 0: off, every epoch "
+                        f"runs and the last weights are kept)")
     p.add_argument("--scale", choices=SCALINGS, default="auto",
                    help="feature scaling: 255 (X/255), max (X/max of the training data), standardize (per "
                         "feature), none; auto (default): max for pixel-like data (at least 16 non-negative columns "
@@ -133,7 +148,7 @@ def add_parser(subparsers):
     add_optimizer_options(p)
     long_runs.add_long_run_options(p)
     add_dask_options(p)
-    p.set_defaults(run=run, parser=p)
+    p.set_defaults(run=run, parser=p, val_reason=None)
 
 
 def _lazy(spec):
@@ -143,17 +158,34 @@ def _lazy(spec):
     return not is_fastest(spec) and get_backend(spec).library.lazy  # "fastest" never picks a lazy backend
 
 
-def _backend(args, X_train):
+def _backend(args, rows):
     """``--backend``, with ``fastest`` made a request for this run: its own batch size, and its planned
-    steps (epochs × steps per epoch) to count each backend's compile time against (bpx.backends.Fastest)."""
+    steps (epochs × steps per epoch over the ``rows`` fit trains on) to count each backend's compile
+    time against (bpx.backends.Fastest)."""
     from bpx.backends._fastest import Fastest, is_fastest
 
     if not is_fastest(args.backend):
         return args.backend
-    rows = X_train.shape[0]
-    rows = max(1, rows - (max(1, int(round(rows * args.val_split))) if args.val_split else 0))  # the rows fit sees
+    rows = max(1, rows)
     batch = min(args.batch_size or rows, rows)
     return Fastest(batch=batch, planned_steps=args.epochs * -(-rows // batch))
+
+
+def _validation(args, n_rows):
+    """Resolve ``--val-split auto`` for ``n_rows`` training rows and ``--early-stopping``'s default, in
+    ``args`` (numbers from here on: the checkpoint's settings and the rows fit sees). Returns the held-out
+    row count of a random split (fit's own rule: ``max(1, round(n * split))``); a stratified one counts
+    its own."""
+    if args.val_split == "auto":
+        if args.early_stopping or n_rows >= VAL_MIN_ROWS:
+            args.val_split, args.val_reason = VAL_SPLIT, "auto" if not args.early_stopping else "auto: --early-stopping"
+        else:
+            args.val_split, args.val_reason = 0.0, f"auto: none under {VAL_MIN_ROWS} training rows"
+    elif args.val_reason is None:
+        args.val_reason = "--val-split"
+    if args.early_stopping is None:
+        args.early_stopping = PATIENCE if args.val_split else 0
+    return max(1, int(round(n_rows * args.val_split))) if args.val_split else 0
 
 
 def _usage(args, message):
@@ -165,8 +197,10 @@ def run(args):
     if args.momentum is not None and args.optimizer != "sgd":
         _usage(args, "argument --momentum: applies to --optimizer sgd only")
     check_optimizer_options(args, lambda message: _usage(args, message))
-    if args.early_stopping is not None and not args.val_split:
-        _usage(args, "argument --early-stopping: needs --val-split (the validation loss it watches)")
+    lazy = _lazy(args.backend)  # --backend dask: the data stay lazy, the steps run on a dask cluster
+    if args.early_stopping and not args.val_split:
+        _usage(args, "argument --early-stopping: needs a validation split (the validation loss it watches); "
+                     "--val-split 0 holds none")
     if args.init_from and args.init:
         _usage(args, "argument --init-from: not with --init (the weights come from the file)")
     if args.test_data and args.data is None:
@@ -183,7 +217,6 @@ def run(args):
             import matplotlib  # noqa: F401
         except ImportError:
             raise ImportError(f"--plot needs matplotlib: {install_hint('plot')}") from None
-    lazy = _lazy(args.backend)  # --backend dask: the data stay lazy, the steps run on a dask cluster
     if not lazy:
         given = dask_options_given(args)
         if given:
@@ -229,6 +262,16 @@ def _train(args, lazy, say, opened=None):
                 require_labels=True)
     if lazy:
         train, test = opened
+        if test is not None and (train.table is None) != (test.table is None):
+            raise ValueError(f"--test-data {test.path}: a {'table' if test.table is not None else 'non-table'} file "
+                             f"for a {'table' if train.table is not None else 'non-table'} --data; give both as "
+                             f"CSV/Parquet tables, or neither")
+        if args.missing == "error":  # the whole file, as the host path does: the first gap by row and column
+            from bpx.data._dask_table import refuse_gaps as refuse_lazy_gaps
+
+            for ds in (train, test):
+                if ds is not None and ds.table is not None:
+                    refuse_lazy_gaps(ds.table)
     else:
         train = datasets.load(args.data, **opts, tabular=True) if args.data else datasets.load_digits()
         test = datasets.load(args.test_data, **opts, tabular=True) if args.test_data else None
@@ -236,7 +279,7 @@ def _train(args, lazy, say, opened=None):
             for ds in (train, test):
                 if ds is not None:
                     refuse_gaps(ds)
-    tables = not lazy and train.table is not None and test is not None and test.table is not None
+    tables = train.table is not None and test is not None and test.table is not None
     if test is not None and not tables and test.n_features != train.n_features:  # tables: matched by name
         raise ValueError(f"{test.path}: {test.n_features} features per sample, but {train.path} has {train.n_features}")
     y = train.y
@@ -284,10 +327,10 @@ def _train(args, lazy, say, opened=None):
         test_targets = (encoder.transform(list(label_names(test.y, test.classes, f"{test.path}: labels", test.where)),
                                           f"{test.path}: labels") if classify
                         else test.y.astype(np.float64))
-    raw = train.X if lazy or train.table is None else train.table  # a Table: text columns, gaps and names
+    raw = train.X if train.table is None else train.table  # a Table (lazy: a DaskTable): text, gaps and names
     X_train, X_test = raw, None
     if test is not None:
-        X_test = test.X if lazy or test.table is None else test.table
+        X_test = test.X if test.table is None else test.table
     elif args.test_split:
         if len(train) < 2:
             raise ValueError(f"{train.path}: {len(train)} sample(s) cannot be split into training and test sets")
@@ -304,7 +347,17 @@ def _train(args, lazy, say, opened=None):
         if lazy:  # rows gathered chunk by chunk, in order
             tr, te = np.sort(tr), np.sort(te)
         X_train, X_test, targets, test_targets = raw[tr], raw[te], targets[tr], targets[te]
-    if lazy:  # the lazy path scales dask arrays itself; the model carries the same (numeric) preprocessing
+    if lazy and train.table is not None:  # a lazy table: the preprocessor learnt from dask reductions
+        from bpx.data._dask_table import fit_table
+
+        pre = fit_table(X_train, scale=args.scale, missing=args.missing)
+        if X_test is not None:  # its columns matched by name now (the graph only), not after training
+            X_test.encode(pre, name=test.path if test is not None else train.path)
+        method, scale_why = pre.scaler.method, (f"auto: {pre.scaling_reason}" if args.scale == "auto" else "--scale")
+
+        def feed(X):  # the table encoded chunk by chunk, in the network's dtype
+            return X.encode(pre, net.dtype, train.path)
+    elif lazy:  # lazy arrays: scaled as dask arrays; the model carries the same (numeric) preprocessing
         scaler, method, scale_why = train_dask.fit_scaler(X_train, args.scale)
         pre = TablePreprocessor.for_scaler(scaler, train.feature_names, scale_why)
 
@@ -317,9 +370,20 @@ def _train(args, lazy, say, opened=None):
         def feed(X):
             return X
 
+    n_rows = X_train.shape[0]
+    n_val = _validation(args, n_rows)
+    X_fit, y_fit, held_out, how = X_train, targets, dict(validation_split=args.val_split), "at random"
+    if n_val and classify and not lazy:  # stratified by class, as the test split (and scikit-learn's early stopping)
+        rows, val = stratified_split(targets if targets.ndim == 1 else targets.argmax(axis=1), args.val_split, args.seed)
+        X_fit, y_fit, held_out = X_train[rows], targets[rows], dict(validation_data=(X_train[val], targets[val]))
+        n_val, how = len(val), "stratified by class"
+    if n_val and n_val >= n_rows:
+        raise ValueError(f"{train.path or 'the data'}: --val-split {args.val_split} leaves no training rows out of "
+                         f"{n_rows}; give a smaller --val-split, 0, or more rows")
+
     # -- network -----------------------------------------------------------------------------------
     sizes = [pre.n_features_out, *args.hidden, n_out]
-    net = bpx.MLP(sizes, activation=args.activation, output=output, loss=loss, backend=_backend(args, X_train),
+    net = bpx.MLP(sizes, activation=args.activation, output=output, loss=loss, backend=_backend(args, n_rows - n_val),
                   dtype=args.dtype, seed=args.seed, init=args.init, bias=not args.no_bias, dropout=args.dropout,
                   precision=args.precision)
     if net.backend.chosen_by is not None:  # --backend fastest: which one was picked, why, and the cache file
@@ -349,13 +413,14 @@ def _train(args, lazy, say, opened=None):
             "epochs": args.epochs,
             "batch_size": args.batch_size,
             "seed": args.seed,
+            "val_split": args.val_split,
+            "early_stopping": args.early_stopping or None,
             "init_from": args.init_from,
         },
     }
     if lazy:
         net.metadata["training"]["dask_chunks"] = [int(c) for c in X_train.chunks[0]][:1]
-    n_rows = X_train.shape[0]
-    n_fit = n_rows - (max(1, int(round(n_rows * args.val_split))) if args.val_split else 0)
+    n_fit = n_rows - n_val
     optimizer, lr = build_optimizer(args, n_fit)
     net.metadata["training"].update(optimizer_config=repr(optimizer), batch_size=args.batch_size)
     where = train.path if args.data else "the bundled 8x8 digits"
@@ -369,6 +434,14 @@ def _train(args, lazy, say, opened=None):
     say(f"model: {' -> '.join(map(str, sizes))}, {args.activation}/{output}, {loss}, {net.n_params:,} parameters"
         f"{extras}; backend {net.backend.spec}, {net.dtype}{precision}; {args.optimizer} lr={lr}, "
         f"batch {args.batch_size or 'full'}, {args.epochs} epochs; scaling {method} ({scale_why})")
+    if n_val:
+        stopping = (f"early stopping after {args.early_stopping} epochs without a better validation loss, the best "
+                    f"epoch's weights kept" if args.early_stopping else
+                    "no early stopping (--early-stopping 0): every epoch runs, the last weights kept")
+        say(f"validation: {n_val} of the {n_rows} training rows held out {how} (--val-split {args.val_split}, "
+            f"{args.val_reason}); {stopping}")
+    elif args.val_reason.startswith("auto"):
+        say(f"validation: none ({args.val_reason}); every epoch runs, the last weights kept")
     if pre.text or pre.filled:
         say(f"table: {len(pre.numeric)} numeric column(s), {len(pre.text)} text column(s) one-hot encoded into "
             f"{pre.n_features_out - len(pre.numeric)} columns; missing cells: {pre.describe_filled()}")
@@ -387,8 +460,8 @@ def _train(args, lazy, say, opened=None):
     # signal handlers can only be installed by the main thread (main() called from another: no handlers)
     with stop_on_signals() if threading.current_thread() is threading.main_thread() else contextlib.nullcontext(), \
             train_dask.second_signal_aborts(STOP) if lazy else contextlib.nullcontext():
-        history = net.fit(feed(X_train), targets, epochs=args.epochs, batch_size=args.batch_size,
-                          optimizer=optimizer, validation_split=args.val_split, early_stopping=args.early_stopping,
+        history = net.fit(feed(X_fit), y_fit, epochs=args.epochs, batch_size=args.batch_size, optimizer=optimizer,
+                          early_stopping=args.early_stopping or None, **held_out,
                           verbose=min(args.verbose, 1) if quiet else args.verbose,
                           **long_runs.fit_options(args, settings))
         if history.interrupted:  # the model so far, and how to go on (still inside: a 2nd Ctrl-C waits)
@@ -415,15 +488,20 @@ def _train(args, lazy, say, opened=None):
         raise long_runs.kept(args, net, history, exc) from exc
     long_runs.finished(args)
     seconds = time.perf_counter() - started
+    validation = {"split": args.val_split, "rows": n_val, "of_rows": n_rows, "reason": args.val_reason,
+                  "early_stopping": args.early_stopping or None}
+    kept = history.best_epoch if history.best_epoch is not None else len(history)  # the epoch whose weights were saved
     if args.json:
         print(json.dumps({
             "model": os.path.abspath(args.out), "backend": net.backend.spec, "dtype": net.dtype,
             "layer_sizes": sizes, "activation": args.activation, "output": output, "loss": loss,
             "classes": classes, "task": task, "task_reason": why, "scaling": method, "scaling_reason": scale_why,
             "feature_names": pre.feature_names, "text_columns": [c["name"] for c in pre.text],
-            "missing": {"policy": args.missing if not lazy else "error", "filled": pre.filled},
+            "missing": {"policy": args.missing if train.table is not None or not lazy else "error",
+                        "filled": pre.filled},
             "bias": net.bias, "dropout": net.dropout, "epochs_run": len(history), "best_epoch": history.best_epoch,
-            "stopped_early": history.stopped_early, "history": history.as_dict(), "plot": args.plot,
+            "stopped_early": history.stopped_early, "validation": validation, "weights_from_epoch": kept,
+            "history": history.as_dict(), "plot": args.plot,
             "seconds": round(seconds, 3), "checkpoint": args.checkpoint and os.path.abspath(args.checkpoint),
             "resumed_from": history.resumed_from, "log": args.log, **result,
             **({"fastest": net.backend.chosen_by.as_dict()} if net.backend.chosen_by is not None else {}),
@@ -431,12 +509,22 @@ def _train(args, lazy, say, opened=None):
         return 0
     if args.plot:
         say(f"curves: {args.plot}")
-    stop = f" (stopped early; best epoch {history.best_epoch})" if history.stopped_early else ""
-    say(f"saved {args.out} after {len(history)} epochs{stop} in {seconds:.1f} s")
+    say(f"saved {args.out} after {len(history)} epochs in {seconds:.1f} s{_stopping(args, history)}")
     say(_line("train", result["train"]))
     if "test" in result:
         say(_line("test", result["test"]))
     return 0
+
+
+def _stopping(args, history):
+    """When training stopped and which epoch's weights were kept (empty without early stopping)."""
+    if history.best_epoch is None:
+        return ""
+    best = f"validation loss {history.val_loss[history.best_epoch - 1]:.4f}"
+    if history.stopped_early and len(history) < args.epochs:
+        return (f": stopped early (no better validation loss in the {len(history) - history.best_epoch} epochs "
+                f"after epoch {history.best_epoch}); the weights are epoch {history.best_epoch}'s ({best})")
+    return f"; the weights are epoch {history.best_epoch}'s, the best ({best})"
 
 
 def _line(name, metrics):

@@ -10,9 +10,12 @@ When the cluster fails mid-run (docs/guide/dask.md): a lost scheduler stops the 
 workers for ``--no-workers-timeout`` seconds gives a warning, and Ctrl-C/SIGTERM still stop the run
 with its checkpoint; a second Ctrl-C aborts (:func:`second_signal_aborts`).
 
-Only the labels (one number per sample) come to the host, for the class list and the split; X stays
+Only the labels (one per sample) come to the host, for the class list and the split; X stays
 lazy: the test split takes rows chunk by chunk (a seeded stratified choice of row indices, as on the
 host path), the scaling statistics are one pass over X, and training and evaluation run per chunk.
+A CSV or Parquet file is a table (:mod:`bpx.data._dask_table`): text columns and missing cells are
+kept, the host path's :class:`bpx.data.TablePreprocessor` is learnt from dask reductions over the
+training rows, and each chunk is encoded by its ``transform``; the model carries it as on the host.
 The rest of the command (flags, model, training, checkpoints, the model file) is :mod:`bpx.cli.train`'s,
 the same on every backend: ``bpx predict``/``evaluate`` read the model file on any backend.
 """
@@ -187,15 +190,24 @@ def connect(args, say):
 
 def open_data(args):
     """``(train, test)``: :class:`bpx.datasets.Dataset` records whose X are dask arrays chunked by rows
-    and whose y are host NumPy labels (one number per sample); ``test`` is None without --test-data."""
+    (a CSV or Parquet file: X None and ``table`` a :class:`bpx.data._dask_table.DaskTable`, text columns
+    and missing cells kept) and whose y are host NumPy labels (one per sample; class names as text);
+    ``test`` is None without --test-data."""
     import numpy as np
 
     import bpx.data._dask_arrays as bd
     from bpx import datasets
+    from bpx.data._dask_table import is_table_file, open_table
 
     def opened(path):
-        ds = datasets.open_dask(path, x_key=args.x_key, y_key=args.y_key, label_column=args.label_column,
-                                chunks=args.chunks, labels=args.labels if path == args.data else None)
+        if is_table_file(path):  # CSV/Parquet: text columns and gaps kept, preprocessed on the cluster (fit_table)
+            if args.labels is not None and path == args.data:
+                raise ValueError(f"--labels {args.labels}: label shards go with a directory or glob of .npy shards; "
+                                 f"{path} holds its labels itself (--label-column)")
+            ds = open_table(path, label_column=args.label_column, chunks=args.chunks)
+        else:
+            ds = datasets.open_dask(path, x_key=args.x_key, y_key=args.y_key, label_column=args.label_column,
+                                    chunks=args.chunks, labels=args.labels if path == args.data else None)
         if ds.y is None:
             raise ValueError(f"{ds.path}: the data holds no labels (y); training and evaluation need them (.npy "
                              f"shards: X_<name>.npy with y_<name>.npy, or --labels GLOB)")

@@ -42,6 +42,7 @@ import numpy as np
 
 from ..utils._extras import install_hint
 from ..utils._validation import check_int
+from ._hdf5 import dataset_names, open_h5, stored_dataset
 from ._layout import Dataset, default_key, label_index
 
 X_NAMES = ("x",)
@@ -185,29 +186,24 @@ def _dataset(path, X, y, label_column=None):
 
 # -- HDF5 ------------------------------------------------------------------------------------------------
 def _read_h5(path, key, a, b):
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        return _flat(f[key][a:b])
+    """Rows ``a:b`` of dataset ``key``, in the task that needs them: checked again as when the file was
+    opened (:func:`bpx.data._hdf5.stored_dataset`), so a file changed since is refused too."""
+    with open_h5(path) as f:
+        return _flat(stored_dataset(path, f, key)[a:b])
 
 
 def _open_h5(path, x_key, y_key, chunks):
-    try:
-        import h5py
-    except ImportError:
-        raise ImportError(f"{path}: reading HDF5 files needs h5py: {install_hint('data')}") from None
+    """Opened and checked as the host loader does (:mod:`bpx.data._hdf5`: data stored in the file only,
+    no links followed); only the metadata is read here."""
     import functools
 
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise ValueError(f"{path}: not a readable HDF5 file ({exc})") from None
-    with f:
-        names = [k for k in f.keys() if isinstance(f[k], h5py.Dataset)]
+    with open_h5(path) as f:
+        names = dataset_names(f)
         xk = _key(path, names, x_key, X_NAMES, "dataset")
         yk = _key(path, names, y_key, Y_NAMES, "dataset", required=False)
-        xs, xdt = f[xk].shape, f[xk].dtype
-        ys, ydt = (f[yk].shape, f[yk].dtype) if yk else (None, None)
+        x_ds, y_ds = stored_dataset(path, f, xk), stored_dataset(path, f, yk) if yk else None
+        xs, xdt = x_ds.shape, x_ds.dtype
+        ys, ydt = (y_ds.shape, y_ds.dtype) if yk else (None, None)
     shape = (xs[0], math.prod(xs[1:])) if len(xs) > 2 else xs
     rows = _rows(shape, xdt.itemsize, chunks)
     X = _from_reader(functools.partial(_read_h5, path, xk), shape, xdt, rows)
@@ -371,8 +367,9 @@ def _parse_block(block, delimiter, skip_header, n_columns):
     try:
         table = np.loadtxt(io.StringIO("\n".join(lines)), delimiter=delimiter, ndmin=2, dtype=np.float64)
     except ValueError as exc:
-        raise ValueError(f"CSV block: not all numbers ({exc}); lazy CSV needs numeric columns (class names: "
-                         f"use the host loader bpx.datasets.load)") from None
+        raise ValueError(f"CSV block: not all numbers ({exc}); open_dask reads a CSV file as a numeric array "
+                         f"(text columns and class names: `bpx train --backend dask` opens it as a table, or the "
+                         f"host loader bpx.datasets.load)") from None
     if table.shape[1] != n_columns:
         raise ValueError(f"CSV block: {table.shape[1]} columns, the header has {n_columns}")
     return table
@@ -384,13 +381,10 @@ def _count_rows(block, skip_header):
     return len(lines) - (1 if skip_header and lines else 0)
 
 
-def _open_csv(path, label_column, chunks, delimiter, n_features=None, default_label_column=None):
-    import dask
-    import dask.array as da
-    from dask.bytes import read_bytes
-
-    from ._dask_arrays import CHUNK_BYTES  # optional dependency: _dask_arrays imports dask
-
+def csv_header(path, delimiter=None):
+    """``(delimiter, header, sample line)`` of a CSV file: the delimiter (given, else the most frequent of
+    ``,`` ``;`` tab in the first line), the column names (trimmed) and the first data line (its length
+    sizes blocks of ``chunks`` rows)."""
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such file")
     with open(path, encoding="utf-8-sig") as f:
@@ -399,9 +393,25 @@ def _open_csv(path, label_column, chunks, delimiter, n_features=None, default_la
         raise ValueError(f"{path}: the file is empty (or its first line is)")
     if delimiter is None:
         delimiter = max((",", ";", "\t"), key=first.count) if any(d in first for d in ",;\t") else ","
-    header = [h.strip() for h in first.rstrip("\r\n").split(delimiter)]
+    return delimiter, [h.strip() for h in first.rstrip("\r\n").split(delimiter)], second or first
+
+
+def csv_blocksize(chunks, sample):
+    """The bytes per CSV block: about ``chunks`` rows of lines like ``sample``, else about
+    :data:`bpx.distributed.CHUNK_BYTES`."""
+    from ._dask_arrays import CHUNK_BYTES  # optional dependency: _dask_arrays imports dask
+
+    return CHUNK_BYTES if chunks is None else max(1024, chunks * len(sample.encode()))
+
+
+def _open_csv(path, label_column, chunks, delimiter, n_features=None, default_label_column=None):
+    import dask
+    import dask.array as da
+    from dask.bytes import read_bytes
+
+    delimiter, header, sample = csv_header(path, delimiter)
     label = label_index(path, header, label_column, n_features, default_label_column)  # None: features only
-    blocksize = CHUNK_BYTES if chunks is None else max(1024, chunks * len((second or first).encode()))  # ~chunks rows
+    blocksize = csv_blocksize(chunks, sample)
     _, blocks = read_bytes(path, delimiter=b"\n", blocksize=blocksize, sample=False)
     blocks = blocks[0]
     counts = dask.compute(*[dask.delayed(_count_rows)(b, i == 0) for i, b in enumerate(blocks)])
@@ -427,7 +437,7 @@ def _open_csv(path, label_column, chunks, delimiter, n_features=None, default_la
 def _open_parquet(path, label_column, chunks, n_features=None, default_label_column=None):
     """A Parquet file opened lazily with ``dask.dataframe.read_parquet`` (only its schema is read here):
     numeric feature columns as X, the label column as y, row chunks as dask sizes them (``chunks``:
-    rows per chunk). Text feature columns and class names need the host loader (``bpx.datasets.load``)."""
+    rows per chunk). Text feature columns: `bpx train --backend dask` opens the file as a table (:mod:`bpx.data._dask_table`)."""
     try:
         import dask.dataframe as dd
     except ImportError:
@@ -443,8 +453,8 @@ def _open_parquet(path, label_column, chunks, n_features=None, default_label_col
     feats = [header[j] for j in range(len(header)) if j != label]
     text = [n for n in feats if frame[n].dtype.kind not in "biuf"]
     if text:
-        raise ValueError(f"{path}: column {text[0]!r} holds text; the dask path reads numeric columns (train on the "
-                         f"host to one-hot encode it)")
+        raise ValueError(f"{path}: column {text[0]!r} holds text; open_dask reads numeric columns as an array "
+                         f"(`bpx train --backend dask` opens the file as a table and one-hot encodes it)")
     if chunks is not None:
         frame = frame.repartition(npartitions=max(1, -(-len(frame) // chunks)))
     X = frame[feats].astype("float64").to_dask_array(lengths=True)

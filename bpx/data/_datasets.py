@@ -50,6 +50,7 @@ from ..utils._paths import regular_file_problem
 from ._arrow_files import NULL_VALUES, column_values, is_numeric, numeric_matrix, read_csv, read_parquet
 from ._arrow_files import available as arrow_available
 from ._dask_data import open_dask as open_dask_data
+from ._hdf5 import dataset_names, open_h5, stored_dataset
 from ._layout import LABEL_NAMES, Dataset  # noqa: F401  (bpx.datasets.Dataset is public)
 from ._layout import default_key as _default_key
 from ._layout import label_index as _label_index
@@ -563,17 +564,10 @@ def _parse_numbers(path, cells, lines, columns):
 
 # -- HDF5 -----------------------------------------------------------------------------------------------
 def _load_h5(path, x_key, y_key):
-    try:
-        import h5py
-    except ImportError:
-        raise ImportError(f"{path}: reading HDF5 files needs h5py: {install_hint('data')}") from None
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise ValueError(f"{path}: not a readable HDF5 file ({exc})") from None
-    with f:
-        names = [k for k in f.keys() if isinstance(f.get(k, getlink=True), h5py.HardLink)
-                 and isinstance(f[k], h5py.Dataset)]  # soft and external links are not followed
+    """Opened and checked as the lazy Dask opener does (:mod:`bpx.data._hdf5`: data stored in the file
+    only), then read whole."""
+    with open_h5(path) as f:
+        names = dataset_names(f)  # soft and external links are not followed
         xk = _pick(path, names, x_key, "dataset", "x_key")
         if xk is None:
             xk = _default_key(names, ("x",))
@@ -589,26 +583,20 @@ def _load_h5(path, x_key, y_key):
         if yk is None:
             guess = xk[:-1] + ("y" if xk.endswith("x") else "Y") if xk.lower().endswith("x") else None
             yk = guess if guess in names else _default_key(names, ("y", "labels", "label", "target"))
-        X = _as_X(path, _h5_read(path, f[xk], xk), f"dataset {xk!r}")
-        y = _as_y(path, _h5_read(path, f[yk], yk), f"dataset {yk!r}") if yk is not None else None
+        X = _as_X(path, _h5_read(path, f, xk), f"dataset {xk!r}")
+        y = _as_y(path, _h5_read(path, f, yk), f"dataset {yk!r}") if yk is not None else None
         classes = None
         if "list_classes" in names and y is not None and y.ndim == 1 and y.dtype.kind in "iu":
-            stored = _h5_read(path, f["list_classes"], "list_classes")
+            stored = _h5_read(path, f, "list_classes")
             classes = [c.decode() if isinstance(c, bytes) else str(c) for c in stored.reshape(-1)]
     return Dataset(X, y, classes, path, label_column=yk)
 
 
-def _h5_read(path, ds, name):
-    """A dataset's values, refusing storage outside the file (external raw files, virtual datasets that
-    map other files: reading them would read whatever file they name) and declared sizes beyond memory."""
-    if ds.external:
-        raise ValueError(f"{path}: dataset {name!r} keeps its data in external file(s) "
-                         f"({', '.join(str(e[0]) for e in ds.external)[:200]}); bpx reads data stored in the file only")
-    if ds.is_virtual:
-        raise ValueError(f"{path}: dataset {name!r} is a virtual dataset (its data live in other files); bpx reads "
-                         f"data stored in the file only")
-    if ds.shape is None:
-        raise ValueError(f"{path}: dataset {name!r} is empty (no shape)")
+def _h5_read(path, f, name):
+    """A dataset's values: stored in the file (:func:`bpx.data._hdf5.stored_dataset` refuses external
+    raw files, virtual datasets and links, which would read whatever file they name), its declared size
+    within memory."""
+    ds = stored_dataset(path, f, name)
     if ds.dtype.kind in "biuf":
         _check_declared(path, f"dataset {name!r}", ds.shape, ds.dtype)
     elif math.prod(ds.shape) > 1 << 24:

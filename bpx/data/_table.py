@@ -258,12 +258,7 @@ class TablePreprocessor:
                     filled.append({"column": col_name, "cells": int(col.size - present.size), "value": median})
             else:
                 counts = Counter(MISSING if v is None else v for v in col)
-                kept = sorted(counts, key=lambda v: (-counts[v], v))
-                other = len(kept) > self.max_categories
-                if other:
-                    kept = kept[:self.max_categories - 1]
-                categories = sorted(kept) + ([OTHER] if other else [])
-                columns.append({"name": col_name, "type": "text", "categories": categories, "other": other})
+                columns.append(_text_column(col_name, counts, self.max_categories))
                 if counts.get(MISSING):
                     filled.append({"column": col_name, "cells": counts[MISSING], "value": MISSING})
         self.feature_names = table.names if named else None
@@ -275,6 +270,68 @@ class TablePreprocessor:
         self.scaler = Scaler(method).fit(block) if block.shape[1] else Scaler("none")
         self.scaling_reason = reason
         return self
+
+    @classmethod
+    def from_statistics(cls, names, statistics, scale="auto", missing="impute", max_categories=MAX_CATEGORIES):
+        """The preprocessor :meth:`fit` would learn from a table, built from the table's statistics
+        instead of its rows: the lazy (Dask) path computes them with dask reductions over a table too
+        big for the host (:func:`bpx.data._dask_table.fit_table`), and the encoding is then this
+        object's :meth:`transform`, applied chunk by chunk.
+
+        Parameters
+        ----------
+        names : list of str
+            The feature columns, in table order.
+        statistics : list of dict
+            Per column, in ``names`` order: for a number column, ``type`` ``"number"``, ``missing``
+            (its empty cells), ``median`` (of its present cells; 0.0 when none) and ``min``, ``max``,
+            ``mean``, ``std`` (of the column after imputation); for a text column, ``type`` ``"text"``
+            and ``counts`` (cells per category, the missing ones under ``"(missing)"``).
+        scale, missing, max_categories
+            As for the constructor.
+
+        Returns
+        -------
+        TablePreprocessor
+            Fitted, with ``feature_names`` = ``names``."""
+        pre = cls(scale, missing, max_categories)
+        if len(names) != len(statistics) or not names:
+            raise ValueError(f"from_statistics takes one statistics dict per column, got {len(statistics)} for "
+                             f"{len(names)} column(s)")
+        columns, filled, lo, hi, mean, std = [], [], [], [], [], []
+        for col_name, stats in zip(names, statistics):
+            gone = stats["missing"] if stats["type"] == "number" else stats["counts"].get(MISSING, 0)
+            if gone and missing == "error":
+                raise ValueError(f"column {col_name!r}: {gone} empty cell(s) (missing='error')")
+            if stats["type"] == "number":
+                median = float(stats["median"])
+                columns.append({"name": col_name, "type": "number", "median": median})
+                if gone:
+                    filled.append({"column": col_name, "cells": int(gone), "value": median})
+                lo.append(stats["min"])
+                hi.append(stats["max"])
+                mean.append(stats["mean"])
+                std.append(stats["std"])
+            else:
+                counts = {str(k): int(v) for k, v in stats["counts"].items() if v}
+                columns.append(_text_column(col_name, counts, max_categories))
+                if gone:
+                    filled.append({"column": col_name, "cells": int(gone), "value": MISSING})
+        pre.feature_names, pre.columns, pre.filled = list(names), columns, filled
+        method, reason = scale, "--scale"
+        if method == "auto":  # choose_scaling looks at the block's minimum and column maxima only
+            method, reason = choose_scaling(np.array([lo, hi])) if lo else ("none", "no numeric columns")
+        scaler = Scaler(method if lo else "none")
+        if lo:
+            scaler.n_features = len(lo)
+            if scaler.method == "max":
+                top = float(np.max(np.abs([lo, hi])))
+                scaler.scale = top if top > 0 else 1.0
+            elif scaler.method == "standardize":
+                scaler.mean, scaler.scale = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+                scaler.scale = np.where(scaler.scale > 0, scaler.scale, 1.0)
+        pre.scaler, pre.scaling_reason = scaler, reason
+        return pre
 
     def transform(self, X, name="X"):
         """The table ``X`` as the float64 (m, n_features_out) matrix the network takes. A named table
@@ -415,6 +472,16 @@ class TablePreprocessor:
         parts = [f"{f['column']} {f['cells']} cell{'s' if f['cells'] != 1 else ''} -> "
                  + (f"{f['value']!s}" if isinstance(f["value"], str) else f"median {f['value']:g}") for f in self.filled]
         return f"filled {sum(f['cells'] for f in self.filled)} missing cells: " + "; ".join(parts)
+
+
+def _text_column(name, counts, max_categories):
+    """A text column's spec from its category counts (``MISSING`` counted as a category): the
+    ``max_categories - 1`` most frequent and ``"(other)"`` beyond the cap, sorted by name."""
+    kept = sorted(counts, key=lambda v: (-counts[v], v))
+    other = len(kept) > max_categories
+    if other:
+        kept = kept[:max_categories - 1]
+    return {"name": name, "type": "text", "categories": sorted(kept) + ([OTHER] if other else []), "other": other}
 
 
 def _is_number(v):

@@ -391,6 +391,13 @@ def to_sklearn(net):
     ``partial_fit`` and ``fit`` with ``warm_start=True`` go on training from ``net``'s weights; the
     bookkeeping (``loss_curve_``, ``best_loss_``, ``validation_scores_``, ...) starts empty.
 
+    A ``net`` that carries table preprocessing (a ``bpx train`` model file; :class:`bpx.data.TablePreprocessor`)
+    hands it to the estimator (``feature_names_in_`` are its columns), which applies it to every X of
+    ``predict``, ``predict_proba``, ``score``, ``partial_fit`` and a warm ``fit``: a raw DataFrame with
+    text columns and empty cells, its columns matched by name, encoded as at training (never learnt
+    again), with the class names kept. A ``fit`` without ``warm_start`` starts over, as scikit-learn's
+    does: new weights, and for a DataFrame with text columns a preprocessing learnt from that table.
+
     Parameters
     ----------
     net : bpx.MLP

@@ -41,7 +41,11 @@ columns (which scikit-learn's own MLP refuses) is encoded on the host by a
 :class:`bpx.data.TablePreprocessor` with ``bpx train``'s defaults (one-hot over the training
 categories, unseen ones all zeros; missing cells: the median or a ``(missing)`` category; the numeric
 columns scaled as ``--scale auto`` picks), kept by the estimator, so later DataFrames are matched by
-column name. A network from :func:`bpx.to_sklearn` applies the preprocessing it carries.
+column name. A network from :func:`bpx.to_sklearn` hands the estimator the preprocessing it carries.
+``partial_fit`` and a ``fit`` with ``warm_start=True`` apply the estimator's preprocessing as
+``predict`` does (never learnt again; the class names kept); a ``fit`` without ``warm_start`` starts
+over, as scikit-learn's does: new weights and, for a DataFrame with text columns, a preprocessing
+learnt from that table.
 ``coefs_`` and ``intercepts_`` are host NumPy copies in scikit-learn's (n_in, n_out) layout; the
 live parameters stay on the device.
 """
@@ -335,16 +339,19 @@ class _BaseMLP(BaseEstimator):
         densified on the host, then moved to the backend."""
         backend = get_backend(self.backend) if reset or not hasattr(self, "_net") else self._net.backend
         names = None
-        if reset:
-            self._table_preprocessing = None
-        if is_frame(X) and any(c.dtype == object for c in as_table(X).columns):
-            # text columns: one-hot encoded on the host by the preprocessing the network then carries
-            pre = TablePreprocessor().fit(X) if reset else self._preprocessing()
-            if pre is None:
+        text = is_frame(X) and any(c.dtype == object for c in as_table(X).columns)
+        if reset:  # a new fit: text columns are one-hot encoded by a preprocessing learnt from this table
+            pre = TablePreprocessor().fit(X) if text else None
+            self._table_preprocessing = None if pre is None else pre.to_dict()
+        else:  # going on (partial_fit, warm_start): the preprocessing kept, applied as predict applies it
+            pre = self._preprocessing()
+            if pre is None and text:
                 raise ValueError(f"X has text columns, but {type(self).__name__} was fitted on numbers")
+        if pre is not None:
             X, names = pre.transform(X), pre.feature_names
-            if reset:
-                self._table_preprocessing = pre.to_dict()
+            if not reset:  # columns matched by name (or position) and encoded: the network's features
+                Xd = as_matrix(backend, X, "X", self._net.dtype, n_columns=self.n_features_in_)
+                return backend, self._net.dtype, Xd, self._check_y(_host(y), Xd.shape[0])
         if _on(backend, X):
             if reset:
                 self.n_features_in_ = int(X.shape[1]) if X.ndim == 2 else 0
@@ -365,8 +372,9 @@ class _BaseMLP(BaseEstimator):
         return backend, dtype, _to_backend(backend, X, dtype), y
 
     def _preprocessing(self):
-        """The table preprocessing X goes through: the estimator's own (a DataFrame with text columns at
-        fit; the network computes on the encoded matrix), else the one its network carries, else None."""
+        """The table preprocessing X goes through: the estimator's own (learnt by ``fit`` on a DataFrame
+        with text columns, or the one a network from :func:`bpx.to_sklearn` carried; the network computes
+        on the encoded matrix), else the one its network carries, else None."""
         own = getattr(self, "_table_preprocessing", None)
         return TablePreprocessor.from_dict(own) if own is not None else TablePreprocessor.of(self._net)
 
@@ -622,7 +630,15 @@ class _BaseMLP(BaseEstimator):
         self.n_features_in_ = net.n_features
         self._random_state = check_random_state(self.random_state)  # early_stopping's split in a warm fit
         self.loss_ = None
-        self._use(net.copy())
+        net = net.copy()
+        pre = TablePreprocessor.of(net)
+        self._table_preprocessing = None if pre is None else pre.to_dict()
+        if pre is not None:  # the estimator applies it, in partial_fit and a warm fit as in predict; the
+            # network computes on the encoded matrix (MLP.fit would apply it a second time)
+            net.metadata = {key: value for key, value in net.metadata.items() if key != "preprocessing"}
+            if pre.feature_names is not None:
+                self.feature_names_in_ = np.asarray(pre.feature_names, dtype=object)
+        self._use(net)
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
@@ -679,13 +695,16 @@ early_stopping, validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, 
 
     def fit(self, X, y, sample_weight=None):
         """Fit the model to X and target labels y (1-D labels or a multilabel indicator matrix), each
-        sample's loss weighted by ``sample_weight`` if given."""
+        sample's loss weighted by ``sample_weight`` if given. Without ``warm_start`` it starts over (new
+        weights, classes and, for a DataFrame with text columns, table preprocessing learnt from X);
+        with it, training goes on through the preprocessing and classes the estimator has."""
         return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     @available_if(lambda est: est._check_solver())
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y). ``classes`` (all labels that y may hold) is required on the first call.
-        Only for the stochastic solvers ('sgd', 'adam'), as in scikit-learn."""
+        Only for the stochastic solvers ('sgd', 'adam'), as in scikit-learn. X goes through the
+        estimator's table preprocessing, as in ``predict`` (it is never learnt again here)."""
         if not hasattr(self, "_net"):
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit.")
@@ -840,13 +859,16 @@ early_stopping, validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, 
 
     def fit(self, X, y, sample_weight=None):
         """Fit the model to X and targets y ((n_samples,) or (n_samples, n_outputs)), each sample's loss
-        weighted by ``sample_weight`` if given."""
+        weighted by ``sample_weight`` if given. Without ``warm_start`` it starts over (new weights and,
+        for a DataFrame with text columns, table preprocessing learnt from X); with it, training goes on
+        through the preprocessing the estimator has."""
         return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     @available_if(lambda est: est._check_solver())
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing from the current weights (initialising on the first call).
-        Only for the stochastic solvers ('sgd', 'adam'), as in scikit-learn."""
+        Only for the stochastic solvers ('sgd', 'adam'), as in scikit-learn. X goes through the
+        estimator's table preprocessing, as in ``predict`` (it is never learnt again here)."""
         return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def _encode_y(self, y, first, incremental):

@@ -2,12 +2,18 @@
 
 A checkpoint is an uncompressed ``.npz`` (never pickle) holding the arrays and ``header``, a uint8 array
 of UTF-8 JSON: the format name and version, the bpx version, the run's identity (architecture, dtype,
-optimizer, batch size, training rows, engine: what a resume must match), the state (parameters,
+optimizer, batch size, training rows, engine, and a :func:`fingerprint` of the training and validation
+data: what a resume must match), the state (parameters,
 optimizer state and step count, every host random stream's ``bit_generator.state``, History, epoch,
 each callback's ``state_dict()``, and the position inside an epoch when a stop request ended it there),
 where every array is a reference ``{"__array__": k}`` to member ``a<k>``, and a SHA-256 over the header's
 state and every array. It is written with :func:`bpx.atomic.write_atomically`: a SIGKILL at any moment
 leaves the previous checkpoint (or none), never half of one.
+
+The format version changes only when an older bpx could no longer read a file correctly. A setting
+added to the identity is not such a change: an older bpx ignores the keys it does not know, and this one
+resumes a checkpoint that lacks a key added since (:data:`ADDED_KEYS`: the data fingerprints) with a
+warning that the setting could not be checked (docs/guide/training.md, "The same command, again").
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import json
 import math
 import os
 import re
+import warnings
 
 import numpy as np
 
@@ -32,6 +39,9 @@ FORMAT_VERSION = 1
 MAX_HEADER_BYTES = 1 << 16  # the header: format, version, counts and the checksum
 MAX_BODY_BYTES = 1 << 28  # the JSON body: identity, History, callback states (arrays are members of their own)
 MAX_ARRAYS = 1 << 16
+SAMPLE_ROWS = 1024  # the rows of each data array a fingerprint reads: evenly spaced, the first and last included
+SAMPLE_VALUES = 1 << 21  # and at most this many values in all (16 MiB as float64), for very wide data
+ADDED_KEYS = ("data", "validation")  # identity keys a checkpoint of an older bpx lacks: resumed with a warning
 
 
 def pack(obj, arrays):
@@ -302,15 +312,53 @@ def _short(value, limit=60):
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def sampled_rows(m, width=1):
+    """The indices of evenly spaced rows out of ``m`` (``m >= 1``), the first and the last among them: at
+    most :data:`SAMPLE_ROWS`, and at most :data:`SAMPLE_VALUES` values of ``width`` per row (at least
+    one row); all ``m`` rows, in order, when that many fit."""
+    k = min(m, SAMPLE_ROWS, max(1, SAMPLE_VALUES // max(1, width)))
+    return np.arange(k, dtype=np.int64) * (m - 1) // max(k - 1, 1)
+
+
+def fingerprint(shapes, samples):
+    """The SHA-256 (hex) of data arrays, for a checkpoint's identity: each array's whole shape and its
+    dtype, then the bytes of the rows :func:`sampled_rows` picks (``samples``: host NumPy copies of those
+    rows, one per array). Cheap for any size (at most :data:`SAMPLE_ROWS` rows, :data:`SAMPLE_VALUES`
+    values, are read), and it changes when the shape, the dtype, the order of the rows or any sampled
+    value changes."""
+    meta = json.dumps([[[int(d) for d in shape], s.dtype.name] for shape, s in zip(shapes, samples)])
+    return digest([np.frombuffer(meta.encode("utf-8"), dtype=np.uint8), *samples])
+
+
 def check_identity(path, saved, current):
-    """Refuse a checkpoint of another run, naming the first setting that differs (and how many do)."""
+    """Refuse a checkpoint of another run, naming the first setting that differs (and how many do).
+
+    A key of :data:`ADDED_KEYS` that the checkpoint lacks (an older bpx wrote it) is not compared: the
+    resume goes on with a warning that it could not be checked."""
     names = {"engine": "engine (its batches and positions are its own)", "batch_size": "batch size",
              "rows": "training rows"}
-    differ = [k for k, v in current.items() if saved.get(k) != v]
+    unknown = [k for k in ADDED_KEYS if k in current and k not in saved]
+    differ = [k for k, v in current.items() if k not in unknown and saved.get(k) != v]
     if differ:
         key, was, now = first_difference({k: saved.get(k) for k in differ}, {k: current[k] for k in differ})
         top = key.split(".")[0]
         more = f" (and {len(differ) - 1} more setting(s))" if len(differ) > 1 else ""
+        advice = "resume with the same network, optimizer, batch size and data, or use another checkpoint path"
+        if top in ADDED_KEYS:
+            what = {"data": "the training data (X, Y and sample_weight)",
+                    "validation": "the validation data (validation_data, or the rows validation_split holds out)"}[top]
+            raise CheckpointError(path, f"the checkpoint is of another run: {what} differ "
+                                        f"({_fingerprint(was)} in the checkpoint, {_fingerprint(now)} in this fit){more}; "
+                                        f"{advice}")
         raise CheckpointError(path, f"the checkpoint is of another run: {names.get(top, key) if key == top else key} "
-                                    f"differs (checkpoint {_short(was)}, this fit {_short(now)}){more}; resume with "
-                                    f"the same network, optimizer, batch size and data, or use another checkpoint path")
+                                    f"differs (checkpoint {_short(was)}, this fit {_short(now)}){more}; {advice}")
+    if unknown:
+        warnings.warn(f"{path}: the checkpoint holds no fingerprint of the "
+                      f"{' or '.join({'data': 'training', 'validation': 'validation'}[k] for k in unknown)} data (an older "
+                      f"bpx wrote it), so it cannot be checked that this fit trains on the same data; resuming "
+                      f"anyway", stacklevel=5)  # the user's net.fit
+
+
+def _fingerprint(value):
+    """A fingerprint as a message shows it: its first 12 hex digits (``none``: no validation data)."""
+    return f"fingerprint {value[:12]}" if isinstance(value, str) else "none" if value is None else _short(value)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 from typing import Any, Protocol
 
@@ -30,7 +31,7 @@ from ..optimizers._first_order import Adam
 from ..optimizers._lbfgs import LBFGS
 from ..utils._paths import check_output_file
 from ..utils._validation import check_bool, check_float, check_int
-from ._checkpoint import check_identity, check_state
+from ._checkpoint import check_identity, check_state, fingerprint, sampled_rows
 from ._checkpoint import read as read_checkpoint
 from ._checkpoint import write as write_checkpoint
 from ._history import History
@@ -165,7 +166,7 @@ class Run:
             fit_start = net.rngs.shuffle.bit_generator.state if path is not None else None
             data = engine.data(X, Y, sample_weight, settings.validation_data, settings.validation_split)
             batch = data.m if settings.full_batch else min(settings.batch_size or data.m, data.m)
-            identity = _identity(net, engine, settings.optimizer, settings.batch_size, data.m) if path is not None else None
+            identity = _identity(net, engine, settings.optimizer, settings.batch_size, data) if path is not None else None
             if saved is not None:
                 check_identity(path, saved[0], identity)
                 check_state(path, saved[1], settings.epochs, identity, settings.optimizer)  # before anything is restored
@@ -297,11 +298,13 @@ def _checkpoint_path(path):
 ARCHITECTURE = ("layer_sizes", "activation", "output", "loss", "bias", "dropout")  # of MLP.get_config()
 
 
-def _identity(net, engine, optimizer, batch_size, m):
+def _identity(net, engine, optimizer, batch_size, data):
     """What a resumed run must share with the checkpoint's (JSON values): the network's configuration
     (its architecture, dtype and precision: not its seed, whose streams the checkpoint holds), the
-    engine, the optimizer, the batch size and the number of training rows."""
+    engine, the optimizer, the batch size, the number of training rows, and fingerprints of the
+    training data (X, Y, sample weights) and of the validation data (None without)."""
     config = net.get_config()
+    train = [data.X, data.Y] + ([data.w] if data.w is not None else [])
     return {
         "engine": engine.name,
         "architecture": {key: config[key] for key in ARCHITECTURE},
@@ -309,8 +312,17 @@ def _identity(net, engine, optimizer, batch_size, m):
         "precision": config.get("precision"),
         "optimizer": repr(optimizer),
         "batch_size": batch_size,
-        "rows": m,
+        "rows": data.m,
+        "data": _fingerprint(engine, train),
+        "validation": None if data.val is None else _fingerprint(engine, list(data.val)),
     }
+
+
+def _fingerprint(engine, arrays):
+    """:func:`bpx.training._checkpoint.fingerprint` of arrays of the same rows: one small host copy of at
+    most ``SAMPLE_ROWS`` of their rows (``SAMPLE_VALUES`` values), once per fit (never per step)."""
+    rows = sampled_rows(arrays[0].shape[0], sum(math.prod(a.shape[1:]) for a in arrays))
+    return fingerprint([a.shape for a in arrays], engine.host_rows(arrays, rows))
 
 
 def _keyed(cbs):

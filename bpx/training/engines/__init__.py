@@ -61,6 +61,10 @@ class Engine(Protocol):
     def to_host(self, arrays) -> list:
         """Arrays as host (NumPy) copies, for a checkpoint."""
 
+    def host_rows(self, arrays, rows) -> list:
+        """The rows ``rows`` (a host vector of indices) of each of the data's arrays, as host (NumPy)
+        copies: a checkpoint's data fingerprint, taken once per fit."""
+
     def from_host(self, arrays) -> list:
         """Host arrays as fresh, writable arrays where the engine keeps the parameters."""
 

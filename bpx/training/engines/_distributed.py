@@ -174,6 +174,11 @@ class DistributedEngine:
     def from_host(self, arrays):
         return [np.array(a, dtype=self.net.dtype, copy=True) for a in arrays]
 
+    def host_rows(self, arrays, rows):
+        """The rows ``rows`` of each dask array, in one small ``dask.compute`` (it reads only the chunks
+        that hold those rows, never gathers the whole array)."""
+        return [np.asarray(a) for a in dask.compute(*[a[rows] for a in arrays])]
+
 
 class _Data:
     def __init__(self, X, Y, w, val):

@@ -163,6 +163,13 @@ class EagerEngine:
     def to_host(self, arrays):
         return [self.net.backend.to_numpy(a) for a in arrays]
 
+    def host_rows(self, arrays, rows):
+        """The rows ``rows`` of each array, gathered on the device and copied to the host (one index
+        vector to the device, one small copy per array back)."""
+        backend = self.net.backend
+        index = backend.asarray(rows)
+        return [backend.to_numpy(backend.xp.take(a, index, axis=0)) for a in arrays]
+
     def from_host(self, arrays):
         """Host arrays as fresh, writable device arrays of the network's dtype."""
         backend = self.net.backend

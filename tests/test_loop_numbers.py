@@ -1,0 +1,163 @@
+"""What the training loop writes into a checkpoint (bpx/training/_loop.py): the callbacks' keys, the
+identity a resume must match, the position of a run stopped inside an epoch, and that resuming from it
+ends exactly where an uninterrupted run ends. Written against the mutants that survived the mutation run
+(docs/development/mutation.md).
+"""
+
+import numpy as np
+import pytest
+
+import bpx
+from bpx.training import STOP
+from bpx.training._checkpoint import CheckpointError, read
+
+
+class Tagged(bpx.Callback):
+    def __init__(self, tag):
+        self.tag = tag
+
+    def state_dict(self):
+        return {"tag": self.tag}
+
+    def load_state_dict(self, state):
+        self.tag = state["tag"]
+
+
+class Other(Tagged):
+    pass
+
+
+def data(to_input):
+    rng = np.random.default_rng(0)
+    return to_input(rng.normal(size=(12, 3))), to_input(np.arange(12) % 2)
+
+
+def test_the_checkpoint_keys_each_callback_by_its_class_and_repeat(tmp_path, backend, to_input):
+    X, y = data(to_input)
+    path = tmp_path / "run.ckpt"
+    cbs = [Tagged("a"), Other("b"), Tagged("c"), Tagged("d"), Other("e")]
+    bpx.MLP([3, 4, 2], backend=backend, seed=0).fit(X, y, epochs=1, batch_size=4, optimizer=bpx.SGD(lr=0.1),
+                                                     verbose=0, checkpoint=path, callbacks=cbs)
+    assert read(path)[1]["callbacks"] == [
+        {"type": "Tagged", "state": {"tag": "a"}}, {"type": "Other", "state": {"tag": "b"}},
+        {"type": "Tagged#2", "state": {"tag": "c"}}, {"type": "Tagged#3", "state": {"tag": "d"}},
+        {"type": "Other#2", "state": {"tag": "e"}}]
+    # a resume gives each state back to the callback of the same key
+    fresh = [Tagged(None), Other(None), Tagged(None), Tagged(None), Other(None)]
+    bpx.MLP([3, 4, 2], backend=backend, seed=0).fit(X, y, epochs=1, batch_size=4, optimizer=bpx.SGD(lr=0.1),
+                                                     verbose=0, checkpoint=path, callbacks=fresh, resume=True)
+    assert [cb.tag for cb in fresh] == ["a", "b", "c", "d", "e"]
+
+
+def test_the_identity_holds_the_precision_and_the_settings(tmp_path, backend, to_input):
+    X, y = data(to_input)
+    try:  # mixed precision where the backend offers it (torch, jax); the default (None) elsewhere
+        net, precision = bpx.MLP([3, 4, 2], backend=backend, seed=0, precision="bf16"), "bf16"
+    except ValueError:
+        net, precision = bpx.MLP([3, 4, 2], backend=backend, seed=0), None
+    path = tmp_path / "run.ckpt"
+    net.fit(X, y, epochs=1, batch_size=4, optimizer=bpx.SGD(lr=0.1), verbose=0, checkpoint=path)
+    identity = read(path)[0]
+    assert identity["precision"] == precision and identity["dtype"] == "float32"
+    assert identity["architecture"] == {"activation": "relu", "bias": True, "dropout": [0.0], "layer_sizes": [3, 4, 2],
+                                        "loss": "cross_entropy", "output": "softmax"}
+    assert (identity["batch_size"], identity["rows"], identity["optimizer"]) == (4, 12, repr(bpx.SGD(lr=0.1)))
+
+
+def test_a_resume_with_another_optimizer_setting_is_refused(tmp_path, backend, to_input):
+    X, y = data(to_input)
+    path = tmp_path / "run.ckpt"
+    bpx.MLP([3, 4, 2], backend=backend, seed=0).fit(X, y, epochs=1, batch_size=4, optimizer=bpx.SGD(lr=0.1),
+                                                     verbose=0, checkpoint=path)
+    with pytest.raises(CheckpointError, match=r"optimizer differs \(checkpoint 'SGD\(.*lr=0\.1.*this fit 'SGD\(.*lr=0\.2"):
+        bpx.MLP([3, 4, 2], backend=backend, seed=0).fit(X, y, epochs=2, batch_size=4, optimizer=bpx.SGD(lr=0.2),
+                                                         verbose=0, checkpoint=path, resume=True)
+
+
+class StopInside(bpx.Callback):
+    """Asks for a stop after the second step of epoch 2 (as Ctrl-C does)."""
+
+    epoch = 0
+
+    def on_epoch_begin(self, epoch):
+        self.epoch = epoch
+
+    def on_batch_end(self, batch, logs):
+        if self.epoch == 2 and batch == 1:
+            STOP.request("test")
+
+
+def test_a_run_stopped_inside_an_epoch_resumes_to_the_same_numbers(tmp_path, backend, to_input):
+    X, y = data(to_input)
+    path = tmp_path / "run.ckpt"
+
+    def fit(net, callbacks=(), **kwargs):
+        return net.fit(X, y, epochs=3, batch_size=4, optimizer=bpx.SGD(lr=0.1, momentum=0.9), verbose=0,
+                       callbacks=list(callbacks), **kwargs)
+
+    try:
+        stopped = fit(bpx.MLP([3, 4, 2], backend=backend, seed=0), [StopInside()], checkpoint=path)
+    finally:
+        STOP.signal = None
+    identity, state = read(path)
+    assert stopped.interrupted == "test" and state["finished"] is False
+    if identity["engine"] == "eager":  # stopped after a step: the position inside epoch 2
+        assert state["epoch"] == 1
+        position = state["position"]
+        assert sorted(position) == ["correct", "costs", "next", "rng", "start"]
+        assert position["next"] == 8 and len(position["costs"]) == 2  # two steps of 4 rows
+        assert all(isinstance(a, np.ndarray) for a in position["start"])
+    resumed_net = bpx.MLP([3, 4, 2], backend=backend, seed=0)
+    resumed = fit(resumed_net, checkpoint=path, resume=True)
+    reference_net = bpx.MLP([3, 4, 2], backend=backend, seed=0)
+    reference = fit(reference_net)
+    assert resumed["loss"] == reference["loss"] and len(resumed["loss"]) == 3
+    for a, b in zip(resumed_net.params, reference_net.params):
+        np.testing.assert_array_equal(bpx.to_numpy(a), bpx.to_numpy(b))
+
+
+def test_lbfgs_reports_the_epochs_it_was_given(backend, to_input):
+    X, y = data(to_input)
+    opt = bpx.LBFGS()
+    bpx.MLP([3, 4, 2], backend=backend, seed=0).fit(X, y, epochs=2, optimizer=opt, verbose=0)
+    assert opt.n_iter == 2 and opt.message == "reached epochs=2 iterations"
+
+
+def test_lbfgs_refuses_to_start_from_a_non_finite_cost_and_restores_the_parameters(backend, xp, to_input):
+    X, y = data(to_input)
+    net = bpx.MLP([3, 4, 2], backend=backend, seed=0)
+    net.params = [xp.full_like(p, 1e30) for p in net.params]  # finite, but the float32 cost overflows
+    before = [bpx.to_numpy(p) for p in net.params]
+    with pytest.raises(bpx.errors.TrainingDivergedError) as info:
+        net.fit(X, y, epochs=2, optimizer=bpx.LBFGS(), verbose=0)
+    assert str(info.value) == ("the cost at the starting parameters is NaN or infinite; L-BFGS cannot start "
+                               "(the parameters were restored)")
+    for a, b in zip(net.params, before):
+        np.testing.assert_array_equal(bpx.to_numpy(a), b)
+
+
+def test_a_shuffled_fit_visits_other_batches_than_an_unshuffled_one(backend, to_input):
+    X, y = data(to_input)
+
+    def params(shuffle):
+        net = bpx.MLP([3, 4, 2], backend=backend, seed=0)
+        net.fit(X, y, epochs=2, batch_size=4, optimizer=bpx.SGD(lr=0.1), verbose=0, shuffle=shuffle)
+        return [bpx.to_numpy(p) for p in net.params]
+
+    shuffled, again, ordered = params(True), params(True), params(False)
+    assert all(np.array_equal(a, b) for a, b in zip(shuffled, again))  # the seed fixes the order
+    assert not all(np.array_equal(a, b) for a, b in zip(shuffled, ordered))
+
+
+def test_a_diverged_mini_batch_run_names_the_first_bad_batch_and_restores_the_parameters(backend, xp, to_input):
+    X, y = data(to_input)
+    net = bpx.MLP([3, 4, 2], backend=backend, seed=0)
+    net.params = [xp.full_like(p, 1e30) for p in net.params]  # finite, but every float32 cost overflows
+    before = [bpx.to_numpy(p) for p in net.params]
+    with pytest.raises(bpx.errors.TrainingDivergedError) as info:
+        net.fit(X, y, epochs=2, batch_size=4, optimizer=bpx.SGD(lr=0.1), verbose=0)
+    assert str(info.value) == (
+        "training diverged in epoch 1, batch 1 of 3 (batch_size 4): the loss or a parameter became NaN or infinite. "
+        "The parameters from the end of epoch 0 were restored; try a smaller learning rate.")
+    for a, b in zip(net.params, before):
+        np.testing.assert_array_equal(bpx.to_numpy(a), b)
