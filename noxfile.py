@@ -233,7 +233,7 @@ def mutation(session):
     that cover the mutated function, on numpy. ``nox -s mutation -- 'bpx.training*'`` runs a subset
     (mutmut's name patterns); the results stay in mutants/ (``mutmut results``, ``mutmut show NAME``)."""
     session.install("-r", "backends/numpy.txt")
-    session.install(".[test]", "mutmut>=3.3,<4")
+    session.install(".[test]", "mutmut>=3.8,<4")
     env = {"BPX_BACKEND": "numpy", "PYTHONPATH": ""}
     session.run("mutmut", "run", "--max-children", str(os.cpu_count() or 2), *session.posargs, env=env)
     session.run("mutmut", "results", env=env)

@@ -740,3 +740,55 @@ def test_the_dask_guide_lists_sample_weights_and_dropout_as_offered():
     assert "sample weights, dropout and L-BFGS on\ndask arrays" not in text
     offered = "Sample weights, dropout (masks drawn on the host, in the eager engine's order) and\nL-BFGS are offered on Dask"
     assert offered in text
+
+
+def test_the_validation_graph_waits_like_a_step_and_a_stop_there_resumes_exactly(tmp_path, monkeypatch):
+    """The end-of-epoch validation runs in the steps' watched wait (a cluster without workers warns, a
+    stop request ends the wait); given up there, the run is checkpointed after its last step and a resume
+    measures again, ending on the uninterrupted run's numbers."""
+    import bpx.training.engines._distributed as engine
+    from bpx.training import STOP
+
+    X, y = blobs(60)
+    Xv, yv = blobs(20, seed=1)
+    Xd, yd, Xvd, yvd = (da.from_array(a, chunks=20) for a in (X, y, Xv, yv))
+
+    def fit(**kwargs):
+        net = bpx.MLP([6, 5, 3], backend="dask", seed=0)
+        h = net.fit(Xd, yd, epochs=2, batch_size=20, optimizer=bpx.SGD(lr=0.1), verbose=0,
+                    validation_data=(Xvd, yvd), **kwargs)
+        return net, h
+
+    ref, h_ref = fit()
+    waits, give_up = [], []
+    real = engine.compute
+
+    def watched(graph, stop):
+        waits.append(stop)
+        if give_up:  # the validation graph of epoch 2: a stop request arrives while it runs
+            give_up.clear()
+            stop.request("SIGTERM")
+            return None
+        return real(graph, stop)
+
+    class AtLastStep(bpx.Callback):
+        def on_epoch_begin(self, epoch):
+            self.epoch = epoch
+
+        def on_batch_end(self, batch, logs):
+            if (self.epoch, batch) == (2, 2):
+                give_up.append(True)
+
+    monkeypatch.setattr(engine, "compute", watched)
+    path = tmp_path / "run.ckpt"
+    try:
+        _, h = fit(checkpoint=path, callbacks=[AtLastStep()])
+    finally:
+        STOP.signal = None
+    assert h.interrupted == "SIGTERM" and len(h) == 1
+    assert len(waits) == 3 + 1 + 3 + 1  # epoch 1: 3 steps and the validation; epoch 2: 3 steps, then given up
+    assert all(stop is STOP for stop in waits)
+    net, h2 = fit(checkpoint=path, resume=True)
+    assert h2.interrupted is None and h2.val_loss == h_ref.val_loss and h2.loss == h_ref.loss
+    for p, q in zip(net.params, ref.params):
+        assert np.array_equal(np.asarray(p), np.asarray(q))

@@ -161,3 +161,92 @@ def test_a_diverged_mini_batch_run_names_the_first_bad_batch_and_restores_the_pa
         "The parameters from the end of epoch 0 were restored; try a smaller learning rate.")
     for a, b in zip(net.params, before):
         np.testing.assert_array_equal(bpx.to_numpy(a), b)
+
+
+class Poison(bpx.Callback):
+    """After the last batch, makes one weight infinite (the epoch's per-batch losses stay finite)."""
+
+    def __init__(self, batches):
+        self.batches = batches
+
+    def on_batch_end(self, batch, logs):
+        if batch == self.batches - 1:
+            params = list(self.model.params)
+            params[0] = params[0] * float("inf")
+            self.model.params = params
+
+
+def test_a_parameter_that_the_last_step_made_infinite_is_a_divergence_at_the_last_batch(backend, to_input):
+    """Finite losses but an infinite parameter: the loop still stops, names the last batch (no batch's
+    cost was the first non-finite one) and gives back the epoch's starting parameters."""
+    if backend.library.compiled or backend.library.lazy:
+        pytest.skip("the compiled and Dask epochs take no parameter change from a callback between steps")
+    X, y = data(to_input)
+    net = bpx.MLP([3, 4, 2], backend=backend, seed=0)
+    net.fit(X, y, epochs=1, batch_size=4, optimizer=bpx.SGD(lr=0.1), verbose=0)
+    before = [backend.to_numpy(p).copy() for p in net.params]
+    with pytest.raises(bpx.TrainingDiverged, match=r"in epoch 1, batch 3 of 3 \(batch_size 4\)"):
+        net.fit(X, y, epochs=1, batch_size=4, optimizer=bpx.SGD(lr=0.1), verbose=0, callbacks=[Poison(3)])
+    assert all(np.array_equal(backend.to_numpy(p), b) for p, b in zip(net.params, before))
+
+
+def test_a_regression_history_has_no_accuracy(backend, to_input):
+    X, _ = data(to_input)
+    Y = to_input(np.linspace(-1, 1, 12).reshape(12, 1))
+    h = bpx.MLP([3, 4, 1], output="identity", loss="mse", backend=backend, seed=0).fit(
+        X, Y, epochs=2, batch_size=4, optimizer=bpx.SGD(lr=0.1), verbose=0, validation_data=(X, Y))
+    assert h.accuracy == [] and h.val_accuracy == [] and "accuracy" not in h.as_dict()
+    assert len(h.loss) == len(h.val_loss) == 2 and np.all(np.isfinite(h.loss + h.val_loss))
+
+
+def test_a_run_stopped_twice_inside_one_epoch_resumes_to_the_uninterrupted_numbers(tmp_path, backend, to_input):
+    """The second stop inside the same (resumed) epoch writes the epoch's starting parameters again."""
+    X, y = data(to_input)
+    opt = lambda: bpx.Adam(lr=0.01)  # noqa: E731
+
+    def run(**kwargs):
+        net = bpx.MLP([3, 4, 2], backend=backend, seed=0)
+        h = net.fit(X, y, epochs=2, batch_size=2, optimizer=opt(), verbose=0, **kwargs)
+        return net, h
+
+    ref, _ = run()
+    path = tmp_path / "run.ckpt"
+
+    class StopAt(bpx.Callback):
+        def __init__(self, at):
+            self.at, self.epoch = at, 0
+
+        def on_epoch_begin(self, epoch):
+            self.epoch = epoch
+
+        def on_batch_end(self, batch, logs):
+            if (self.epoch, batch) == self.at:
+                STOP.request("SIGINT")
+
+    try:  # eager engines stop after the step; compiled and Dask ones at the end of the epoch
+        run(checkpoint=path, callbacks=[StopAt((2, 1))])
+        STOP.signal = None
+        run(checkpoint=path, resume=True, callbacks=[StopAt((2, 3))])
+    finally:
+        STOP.signal = None
+    net, h3 = run(checkpoint=path, resume=True)
+    assert h3.interrupted is None and len(h3) == 2
+    for p, q in zip(net.params, ref.params):
+        assert np.array_equal(backend.to_numpy(p), backend.to_numpy(q))
+
+
+def test_the_epochs_numbers_are_the_evaluated_loss_and_accuracy(backend, to_input):
+    """With a learning rate too small to move a float32 weight, the epoch's training loss and accuracy are
+    those of the network before and after it, and its validation numbers are evaluate's."""
+    X, y = data(to_input)
+    Xv = to_input(np.random.default_rng(1).normal(size=(6, 3)))
+    yv = to_input(np.array([1, 0, 0, 1, 1, 1]))
+    net = bpx.MLP([3, 5, 2], backend=backend, seed=3)
+    before = net.evaluate(X, y)
+    h = net.fit(X, y, epochs=1, batch_size=4, optimizer=bpx.SGD(lr=1e-30), verbose=0, shuffle=False,
+                validation_data=(Xv, yv))
+    after = net.evaluate(Xv, yv)
+    assert h.accuracy[0] == pytest.approx(before["accuracy"]) and 0 < h.accuracy[0] < 1
+    assert h.loss[0] == pytest.approx(before["loss"], rel=1e-5)
+    assert h.val_loss[0] == pytest.approx(after["loss"], rel=1e-5)
+    assert h.val_accuracy[0] == pytest.approx(after["accuracy"]) and 0 < h.val_accuracy[0] < 1

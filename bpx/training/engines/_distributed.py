@@ -131,6 +131,13 @@ class DistributedEngine:
                                     "summed": summed}
         finite = xp.all(xp.stack([xp.all(xp.isfinite(p)) for p in net.params]))
         values = [summed, correct, float(finite)]
+        if data.val is not None:  # in the steps' watched wait: a cluster without workers warns, a stop stops
+            measured = compute(reduce_chunks(chunk_measure, data.val[0], data.val[1], share(net), ChunkNet(net), 2),
+                               stop)
+            if measured is None:  # given up: a resume replays no step and measures again
+                return None, None, {"next_batch": -(-m // batch), "costs": [float(c) for c in costs],
+                                    "correct": correct, "summed": summed}
+            values += [float(measured[0]) / data.val[0].shape[0], float(measured[1])]
         return costs, values, None
 
     def _masks(self, Xb):
@@ -141,15 +148,9 @@ class DistributedEngine:
                 for layer, p in zip(net.layers, net.dropout) if p]
 
     def host_values(self, values, val):
-        """The epoch's host numbers (through the network's dtype, as the eager engine reads them) and,
-        with validation data, its cost and correct count (one more graph)."""
-        values = [float(v) for v in np.asarray(values, dtype=self.net.dtype)]
-        if val is not None:
-            net = self.net
-            cost, correct = (float(v) for v in dask.compute(
-                reduce_chunks(chunk_measure, val[0], val[1], share(net), ChunkNet(net), 2))[0])
-            values += [cost / val[0].shape[0], correct]
-        return values
+        """The epoch's host numbers (through the network's dtype, as the eager engine reads them), then
+        the validation cost and correct count that :meth:`epoch` measured (one more graph, ``val`` given)."""
+        return [float(v) for v in np.asarray(values[:3], dtype=self.net.dtype)] + [float(v) for v in values[3:]]
 
     def finite(self, cost):
         return bool(np.isfinite(cost))
