@@ -49,13 +49,14 @@ def popen(argv, folder, log, **kw):
         return subprocess.Popen(argv, cwd=folder, env=env(), stdout=out, stderr=subprocess.STDOUT, **kw)
 
 
-def wait_for(condition, timeout, what):
+def wait_for(condition, timeout, what, log=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    said = f"; the run's output ends: {log.read_text()[-2000:]}" if log is not None and log.exists() else ""
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}{said}")
 
 
 class Cluster:
@@ -179,6 +180,7 @@ def test_a_killed_scheduler_leaves_the_model_a_checkpoint_and_the_resume_command
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait(timeout=30)
     err = err_file.read_text()
     assert rc == 1, err[-3000:]
     assert "Traceback" not in err, err[-3000:]
@@ -206,13 +208,14 @@ def test_dead_workers_warn_and_ctrl_c_still_stops_the_run_with_its_checkpoint(cl
         cluster.worker.kill()
         cluster.worker.wait(timeout=30)
         wait_for(lambda: "has had no workers for 1 s" in err_file.read_text() or proc.poll() is not None,
-                 RUN_TIMEOUT, "the no-workers warning")
+                 RUN_TIMEOUT, "the no-workers warning", err_file)
         assert proc.poll() is None, err_file.read_text()[-3000:]
         proc.send_signal(signal.SIGINT)
         rc = proc.wait(timeout=RUN_TIMEOUT)
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait(timeout=30)
     err = err_file.read_text()
     assert rc == 130, err[-3000:]
     assert "bpx train: warning: dask: the cluster tcp://127.0.0.1:" in err

@@ -286,7 +286,9 @@ class Objective:
 
 def _cubic_min(x1, f1, g1, x2, f2, g2, lo, hi):
     """The minimiser of the cubic through (x1, f1, g1) and (x2, f2, g2), clipped to [lo, hi]; the
-    midpoint where the cubic has none or a value is not finite (torch's ``_cubic_interpolate``)."""
+    midpoint where the cubic has none or a value is not finite (torch's ``_cubic_interpolate``, except
+    where a division is by zero, e.g. g1 = g2 with d2 = 0: torch's tensors give ±inf, which it clips to a
+    bound; here that is the midpoint too)."""
     try:
         d1 = g1 + g2 - 3.0 * (f1 - f2) / (x1 - x2)
         d2_square = d1 * d1 - g1 * g2

@@ -27,6 +27,7 @@ import dask
 SCHEDULER_LOST = "scheduler-lost"  # history.interrupted when the scheduler went away mid-run
 NO_WORKERS_TIMEOUT = 60.0  # seconds without workers before the warning (dask config "bpx.no-workers-timeout")
 POLL = 0.25  # seconds between looks at the stop request and the cluster while a step runs
+FETCH = 5.0  # seconds a finished step's value may take to arrive before the cluster is looked at again
 
 
 class NoWorkersWarning(RuntimeWarning):
@@ -57,11 +58,12 @@ def compute(graph, stop):
     client = distributed_client(graph)
     if client is None:
         return dask.compute(graph)[0]
+    from distributed import TimeoutError as ResultTimeout
     from distributed import wait
 
     future = client.compute(graph)
     timeout = float(dask.config.get("bpx.no-workers-timeout", NO_WORKERS_TIMEOUT))
-    since, warned = None, False
+    since, warned, fetch = None, False, FETCH
     while True:
         try:
             wait(future, timeout=POLL)
@@ -72,9 +74,11 @@ def compute(graph, stop):
         lost = future.status == "cancelled" or client.status in ("closing", "closed")
         if future.status == "finished":
             try:
-                return future.result()
+                return future.result(timeout=fetch)
             except (OSError, CancelledError):  # the value could not be fetched: the connection went with it
                 lost = True
+            except ResultTimeout:  # the value was on a worker that has gone (computed again once one comes),
+                fetch *= 2  # or is large on a slow network: wait longer next time
         if lost:
             warnings.warn(f"dask: lost the scheduler {_address(client)} mid-step ({_reason(future)}); fit stopped "
                           f"and returned the run so far (history.interrupted == {SCHEDULER_LOST!r}; with checkpoint= "
