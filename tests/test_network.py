@@ -164,3 +164,10 @@ def test_verbose_2_prints_one_line_per_epoch(backend, capsys):
     bpx.MLP([4, 3], backend=backend).fit(X, y, epochs=3, verbose=2)
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3 and lines[-1].startswith("epoch 3/3 loss=")
+
+
+def test_a_layer_says_its_widths_activation_and_bias():
+    from bpx.nn import Dense
+
+    assert repr(Dense(3, 4, "relu")) == "Dense(3 -> 4, relu)"
+    assert repr(Dense(4, 2, "softmax", bias=False)) == "Dense(4 -> 2, softmax, bias=False)"
