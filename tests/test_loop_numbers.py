@@ -123,11 +123,16 @@ def test_lbfgs_reports_the_epochs_it_was_given(backend, to_input):
     assert opt.n_iter == 2 and opt.message == "reached epochs=2 iterations"
 
 
+def overflowing(backend, xp):
+    """A network whose parameters are finite but whose every float32 cost overflows, and their host copies."""
+    net = bpx.MLP([3, 4, 2], backend=backend, seed=0)
+    net.params = [xp.full_like(p, 1e30) for p in net.params]
+    return net, [bpx.to_numpy(p) for p in net.params]
+
+
 def test_lbfgs_refuses_to_start_from_a_non_finite_cost_and_restores_the_parameters(backend, xp, to_input):
     X, y = data(to_input)
-    net = bpx.MLP([3, 4, 2], backend=backend, seed=0)
-    net.params = [xp.full_like(p, 1e30) for p in net.params]  # finite, but the float32 cost overflows
-    before = [bpx.to_numpy(p) for p in net.params]
+    net, before = overflowing(backend, xp)
     with pytest.raises(bpx.errors.TrainingDivergedError) as info:
         net.fit(X, y, epochs=2, optimizer=bpx.LBFGS(), verbose=0)
     assert str(info.value) == ("the cost at the starting parameters is NaN or infinite; L-BFGS cannot start "
@@ -151,9 +156,7 @@ def test_a_shuffled_fit_visits_other_batches_than_an_unshuffled_one(backend, to_
 
 def test_a_diverged_mini_batch_run_names_the_first_bad_batch_and_restores_the_parameters(backend, xp, to_input):
     X, y = data(to_input)
-    net = bpx.MLP([3, 4, 2], backend=backend, seed=0)
-    net.params = [xp.full_like(p, 1e30) for p in net.params]  # finite, but every float32 cost overflows
-    before = [bpx.to_numpy(p) for p in net.params]
+    net, before = overflowing(backend, xp)
     with pytest.raises(bpx.errors.TrainingDivergedError) as info:
         net.fit(X, y, epochs=2, batch_size=4, optimizer=bpx.SGD(lr=0.1), verbose=0)
     assert str(info.value) == (
