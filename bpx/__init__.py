@@ -12,6 +12,7 @@ from .errors import (
     DeviceError,
     FileFormatError,
     ModelFileError,
+    SchedulerLostError,
     TrainingDiverged,
     TrainingDivergedError,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "LBFGS",
     "LossScaler",
     "ModelFileError",
+    "SchedulerLostError",
     "TrainingDiverged",
     "available_backends",
     "backend_status",

@@ -13,7 +13,9 @@ The bottom layer: this module imports nothing from bpx (docs/development/archite
   (``fit(resume=True)`` refuses a checkpoint);
 - :class:`TrainingDivergedError` (a ``FloatingPointError``): a non-finite loss or parameter in training;
 - :class:`BackendUnavailableError` (an ``Exception``): an array library cannot be used here;
-- :class:`DeviceError` (a ``ValueError``): a backend spec names a device that is not there.
+- :class:`DeviceError` (a ``ValueError``): a backend spec names a device that is not there;
+- :class:`SchedulerLostError` (a ``ConnectionError``): a dask.distributed scheduler went away while bpx
+  waited on it outside a training step (inside one, ``fit`` stops and returns the run so far).
 
 The older names stay importable: ``bpx.TrainingDiverged`` is :class:`TrainingDivergedError` and
 ``bpx.backends.Unavailable`` is :class:`BackendUnavailableError`.
@@ -24,7 +26,7 @@ from __future__ import annotations
 import os
 
 __all__ = ["BackendUnavailableError", "BpxError", "CheckpointError", "DeviceError", "FileFormatError",
-           "ModelFileError", "TrainingDiverged", "TrainingDivergedError", "Unavailable"]
+           "ModelFileError", "SchedulerLostError", "TrainingDiverged", "TrainingDivergedError", "Unavailable"]
 
 
 class BpxError(Exception):
@@ -83,3 +85,9 @@ Unavailable = BackendUnavailableError  # the name before bpx.errors existed
 
 class DeviceError(BpxError, ValueError):
     """A backend spec names a device the library does not have; ``str(exc)`` says why."""
+
+
+class SchedulerLostError(BpxError, ConnectionError):
+    """The dask.distributed scheduler went away while bpx waited on a graph outside a training step (the
+    data check before training, an evaluation, a prediction); ``str(exc)`` names the scheduler and what
+    dask said. Inside a training step the same loss stops ``fit`` instead, keeping the run so far."""

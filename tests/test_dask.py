@@ -5,12 +5,14 @@ These tests need dask[array] and distributed (``pip install 'bpx-backprop[dask]'
 BPX_BACKEND is, since they compare the dask path against NumPy.
 """
 
+import concurrent.futures
 import json
 import os
 import pathlib
 import signal
 import threading
 import time
+import types
 
 import numpy as np
 import pytest
@@ -763,7 +765,9 @@ def test_the_validation_graph_waits_like_a_step_and_a_stop_there_resumes_exactly
     waits, give_up = [], []
     real = engine.compute
 
-    def watched(graph, stop):
+    def watched(graph, stop=None):
+        if stop is None:  # not a step (the checkpoint's sampled rows)
+            return real(graph)
         waits.append(stop)
         if give_up:  # the validation graph of epoch 2: a stop request arrives while it runs
             give_up.clear()
@@ -792,3 +796,119 @@ def test_the_validation_graph_waits_like_a_step_and_a_stop_there_resumes_exactly
     assert h2.interrupted is None and h2.val_loss == h_ref.val_loss and h2.loss == h_ref.loss
     for p, q in zip(net.params, ref.params):
         assert np.array_equal(np.asarray(p), np.asarray(q))
+
+
+@pytest.mark.parametrize("give_up_at", [1, 4], ids=["first-evaluation", "inside-a-line-search"])
+def test_lbfgs_on_dask_gives_up_an_evaluation_on_a_stop_and_resumes_exactly(tmp_path, monkeypatch, give_up_at):
+    """An L-BFGS evaluation given up on Dask (a stop request or a lost scheduler while its graph runs) undoes
+    its iteration: the run stops where the last iteration left it, with its checkpoint, and a resume ends
+    on the uninterrupted run's parameters, history and evaluation count. give_up_at=1: the evaluation at
+    the starting point (nothing trained yet); give_up_at=4: the second evaluation of the second iteration's
+    line search (evaluations: 1 at the start, 2 in iteration 1, 3 and 4 in iteration 2 on this data)."""
+    import bpx.training.engines._distributed as engine
+    from bpx.training import STOP
+
+    X, y = blobs(60)
+    Xd, yd = da.from_array(5.0 * X, chunks=20), da.from_array(y, chunks=20)
+
+    def fit(**kwargs):
+        net = bpx.MLP([6, 5, 3], backend="dask", seed=0)
+        opt = bpx.LBFGS()
+        return net, net.fit(Xd, yd, epochs=6, optimizer=opt, verbose=0, **kwargs), opt
+
+    ref, h_ref, opt_ref = fit()
+    real, evaluations = engine.compute, []
+
+    def watched(graph, stop=None):
+        if stop is not None:
+            evaluations.append(True)
+            if len(evaluations) == give_up_at:
+                stop.request("SIGINT")
+                return None
+        return real(graph, stop)
+
+    monkeypatch.setattr(engine, "compute", watched)
+    path = tmp_path / "run.ckpt"
+    try:
+        stopped, h, _ = fit(checkpoint=path)
+    finally:
+        STOP.signal = None
+    monkeypatch.setattr(engine, "compute", real)
+    done = len(h)  # the iterations before the one whose evaluation was given up
+    assert h.interrupted == "SIGINT" and done == {1: 0, 4: 1}[give_up_at]
+    assert h.loss == h_ref.loss[:done]
+    if done == 0:  # nothing trained: the starting parameters, untouched by the given-up evaluation
+        fresh = bpx.MLP([6, 5, 3], backend="dask", seed=0)
+        for p, q in zip(stopped.params, fresh.params):
+            assert np.array_equal(np.asarray(p), np.asarray(q))
+    net, h2, opt = fit(checkpoint=path, resume=True)
+    assert h2.interrupted is None and h2.loss == h_ref.loss and len(h2) == len(h_ref)
+    assert (opt.n_iter, opt.n_fun) == (opt_ref.n_iter, opt_ref.n_fun)
+    for p, q in zip(net.params, ref.params):
+        assert np.array_equal(np.asarray(p), np.asarray(q))
+
+
+class _FakeFuture:
+    """A dask.distributed future seen through the attributes the watched wait reads: ``status`` is
+    "pending" for the first ``pending`` looks, then ``final``."""
+
+    def __init__(self, final, pending=0, value=None):
+        self.final, self.pending, self.value = final, pending, value
+
+    @property
+    def status(self):
+        self.pending -= 1
+        return "pending" if self.pending >= 0 else self.final
+
+    def result(self, timeout=None):
+        if self.final == "cancelled":
+            raise concurrent.futures.CancelledError("scheduler-connection-lost")
+        return self.value
+
+
+class _FakeClient:
+    status = "running"
+    scheduler = types.SimpleNamespace(address="tcp://10.0.0.9:8786")
+
+    def __init__(self, future, workers=1):
+        self.future, self.workers = future, workers
+
+    def compute(self, graph):
+        return self.future
+
+    def scheduler_info(self, n_workers=-1):
+        return {"workers": {f"w{i}": {} for i in range(self.workers)}}
+
+    def cancel(self, future):
+        pass
+
+
+def test_outside_a_step_a_lost_scheduler_is_an_error_and_no_workers_a_warning(monkeypatch):
+    """The graphs that are not training steps (the data check, evaluate, predict's numbers, the
+    checkpoint's sampled rows) wait as steps do, but nothing gives them up: a lost scheduler raises
+    SchedulerLostError naming it (not a hang), a cluster without workers warns and the value still comes."""
+    from bpx.training import STOP
+    from bpx.training.engines import _cluster
+
+    graph = dask.delayed(sum)([1, 2])
+    monkeypatch.setattr(_cluster, "distributed_client", lambda g: _FakeClient(_FakeFuture("cancelled", pending=2)))
+    with pytest.raises(bpx.SchedulerLostError, match=r"tcp://10\.0\.0\.9:8786.*scheduler-connection-lost"):
+        _cluster.compute(graph)
+    with pytest.warns(_cluster.SchedulerLostWarning, match="fit stopped"):  # a step: given up, the run kept
+        assert _cluster.compute(graph, STOP) is None
+    assert STOP.signal == _cluster.SCHEDULER_LOST
+    STOP.signal = None
+    assert isinstance(bpx.SchedulerLostError("x"), (bpx.BpxError, ConnectionError))
+
+    client = _FakeClient(_FakeFuture("finished", pending=40, value=3), workers=0)
+    monkeypatch.setattr(_cluster, "distributed_client", lambda g: client)
+    with dask.config.set({"bpx.no-workers-timeout": 0}), \
+            pytest.warns(_cluster.NoWorkersWarning, match="the computation waits for one .*interrupt it with Ctrl-C"):
+        assert _cluster.compute(graph) == 3
+    STOP.request("SIGINT")  # a stop request is a step's business: a computation outside one goes on
+    try:
+        client.future = _FakeFuture("finished", pending=3, value=[4, 5])
+        client.workers = 1
+        assert _cluster.compute([graph, graph]) == [4, 5]
+    finally:
+        STOP.signal = None

@@ -176,6 +176,22 @@ def test_failure_after_training_keeps_the_model_and_checkpoint(capsys, tmp_path,
     assert os.path.exists(f"{out}.ckpt")
 
 
+def test_ctrl_c_while_measuring_after_training_keeps_the_model(capsys, tmp_path, table, monkeypatch):
+    """Ctrl-C after training (the final evaluation, e.g. waiting on a Dask cluster without workers) is a
+    failure like any other: the model is saved first and the message says so."""
+    def interrupted_evaluate(self, X, Y):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bpx.MLP, "evaluate", interrupted_evaluate)
+    out = tmp_path / "m.npz"
+    status, _, err = run_cli(capsys, "train", "--data", table, "--out", out, "--epochs", 2, "--verbose", 0,
+                             "--backend", "numpy")
+    assert status == 1
+    assert "training finished after 2 epoch(s), then interrupted (Ctrl-C)" in err
+    assert f"the trained model is saved to {out}" in err
+    assert bpx.load(out, backend="numpy").metadata["training"]["epochs_run"] == 2
+
+
 def test_fit_refuses_a_checkpoint_beyond_its_epochs(tmp_path):
     """fit(epochs=2, resume=True) on a 6-epoch checkpoint: an error, not the 6-epoch model returned silently."""
     from bpx import CheckpointError

@@ -168,7 +168,8 @@ def kept(args, net, history, exc):
     except Exception as save_exc:  # noqa: BLE001 (the first failure is the one to report)
         model = f"the model could not be saved to {args.out} ({save_exc})"
     where = f"; the checkpoint is kept at {checkpoint}" if os.path.exists(checkpoint) else ""
-    return RunKept(f"training finished after {len(history)} epoch(s), then failed: {exc}; {model}{where}")
+    failure = "interrupted (Ctrl-C)" if isinstance(exc, KeyboardInterrupt) else f"failed: {exc}"
+    return RunKept(f"training finished after {len(history)} epoch(s), then {failure}; {model}{where}")
 
 
 def finished(args):

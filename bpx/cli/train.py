@@ -484,7 +484,7 @@ def _train(args, lazy, say, opened=None):
         bpx.save(net, args.out)
         if args.plot:
             history.plot(args.plot)
-    except Exception as exc:
+    except (Exception, KeyboardInterrupt) as exc:  # Ctrl-C while measuring too: the model is saved first
         raise long_runs.kept(args, net, history, exc) from exc
     long_runs.finished(args)
     seconds = time.perf_counter() - started

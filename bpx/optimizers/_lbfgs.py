@@ -132,27 +132,29 @@ class LBFGS(Optimizer):
         taken (``converged``/``message`` say why). After a step, :attr:`done` says whether to stop."""
         xp = obj.xp
         theta, f, g = self._theta, self.fun, self._g
-        while True:
+        pairs = self._pairs  # the state changes only once the line search has ended: an evaluation that
+        while True:  # raises (a Dask graph given up on a stop request) leaves the iteration undone
             if obj.count >= self.max_fun:
-                self.message = f"reached max_fun={self.max_fun} cost evaluations"
+                self._pairs, self.message = pairs, f"reached max_fun={self.max_fun} cost evaluations"
                 return None
-            d = self._direction(g, xp)
+            d = self._direction(g, xp, pairs)
             gtd = float(xp.sum(g * d))
-            if not gtd < 0.0 and self._pairs:  # not a descent direction: forget the history, go downhill
-                self._pairs = []
+            if not gtd < 0.0 and pairs:  # not a descent direction: forget the history, go downhill
+                pairs = []
                 d = -g
                 gtd = float(xp.sum(g * d))
             if not gtd < 0.0:
-                self.converged, self.message = True, "no descent direction (zero gradient)"
+                self._pairs, self.converged, self.message = pairs, True, "no descent direction (zero gradient)"
                 return None
-            t0 = 1.0 if self._pairs else 1.0 / math.sqrt(-gtd)  # a fresh history: d = −g, first step 1/‖d‖₂
+            t0 = 1.0 if pairs else 1.0 / math.sqrt(-gtd)  # a fresh history: d = −g, first step 1/‖d‖₂
             t, new = _strong_wolfe(obj, theta, t0, d, f, gtd, min(self.max_ls, self.max_fun - obj.count))
             if new is not None:
                 break
-            if not self._pairs:
-                self.message = "the line search found no lower cost (precision limit)"
+            if not pairs:
+                self._pairs, self.message = pairs, "the line search found no lower cost (precision limit)"
                 return None
-            self._pairs = []  # retry once from steepest descent
+            pairs = []  # retry once from steepest descent
+        self._pairs = pairs
         f_new, f_data, _, gmax, g_new, extra = new
         s = t * d
         y = g_new - g
@@ -200,18 +202,19 @@ class LBFGS(Optimizer):
             self.message = f"reached epochs={epochs} iterations"
 
     # -- the direction ------------------------------------------------------------------------------
-    def _direction(self, g, xp):
-        """d = −H g by the two-loop recursion (all on the device; 0-d arrays for the scalars)."""
+    def _direction(self, g, xp, pairs):
+        """d = −H g by the two-loop recursion over the memory ``pairs`` (all on the device; 0-d arrays
+        for the scalars)."""
         q = -g
         alphas = []
-        for s, y, rho in reversed(self._pairs):
+        for s, y, rho in reversed(pairs):
             a = rho * xp.sum(s * q)
             alphas.append(a)
             q = q - a * y
-        if self._pairs:
-            s, y, _ = self._pairs[-1]
+        if pairs:
+            s, y, _ = pairs[-1]
             q = q * (xp.sum(s * y) / xp.sum(y * y))
-        for (s, y, rho), a in zip(self._pairs, reversed(alphas)):
+        for (s, y, rho), a in zip(pairs, reversed(alphas)):
             b = rho * xp.sum(y * q)
             q = q + (a - b) * s
         return q

@@ -37,7 +37,7 @@ from ._checkpoint import write as write_checkpoint
 from ._history import History
 from ._progress import Progress
 from ._step import check_optimizer
-from ._stop import STOP
+from ._stop import STOP, StepAbandoned
 from .engines import engine_for
 
 
@@ -247,10 +247,11 @@ class Run:
                 epoch_start = net.rngs.shuffle.bit_generator.state = position["rng"]
             entry, partial = self.method.epoch(epoch, position, on_batch)
             position = None
-            if partial is not None:  # stopped inside the epoch on request
+            if partial is not None:  # stopped inside the epoch on request ({}: before its first step)
                 if path is not None:
-                    partial["rng"] = epoch_start
-                    self.write(epoch - 1, False, partial)
+                    if partial:
+                        partial["rng"] = epoch_start
+                    self.write(epoch - 1, False, partial or None)
                 break
             if entry is None:  # L-BFGS took no step (converged, or cannot go on)
                 if path is not None:
@@ -394,10 +395,18 @@ class FullBatch:
         net, opt = self.engine.net, self.optimizer
         start = list(net.params)
         self.obj = self.engine.objective(self.data, opt.weight_decay)
-        if resumed:
+        self.started = True
+        if resumed and opt.fun is not None:  # the checkpoint's point, with its cost and gradient
             self.obj.count = opt.n_fun
             opt.resume(self.obj, net.params, self.epochs)
-        elif not opt.begin(self.obj, net.params, self.epochs):
+            self.done = opt.converged
+            return
+        try:
+            finite = opt.begin(self.obj, net.params, self.epochs)
+        except StepAbandoned:  # the first evaluation was given up: the run stops before its first iteration
+            net.params, self.started = start, False
+            return
+        if not finite:
             net.params = start
             self.obj = None
             raise TrainingDiverged("the cost at the starting parameters is NaN or infinite; L-BFGS cannot start "
@@ -406,10 +415,16 @@ class FullBatch:
 
     def epoch(self, epoch, position, on_batch):
         opt, net = self.optimizer, self.engine.net
+        if not self.started:
+            return None, {}
         if opt.converged:
             return None, None
+        count = self.obj.count
         try:
             result = opt.iterate(self.obj)
+        except StepAbandoned:  # an evaluation was given up: the iteration did not happen (LBFGS.iterate
+            self.obj.count = count  # changes its state only once the line search has ended)
+            return None, {}
         finally:  # the accepted point (the objective leaves trial points in the network)
             net.params = opt.params(self.obj)
         if result is None:

@@ -2,7 +2,8 @@
 
 :func:`stop_on_signals` installs handlers that only record the signal; the training loop looks at the
 record after every step it takes on the host (eager engines: each batch; JAX: each compiled epoch; Dask:
-each graph, i.e. each batch; L-BFGS: each iteration) and then ends cleanly.
+each graph, i.e. each batch; L-BFGS: each iteration) and then ends cleanly. On a dask.distributed
+cluster the step in flight is given up at once (:class:`StepAbandoned`; an L-BFGS iteration included).
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ class StopRequest:
 
 
 STOP = StopRequest()
+
+
+class StepAbandoned(Exception):
+    """An engine gave up a computation of the step in flight (a Dask graph, on a stop request or a lost
+    scheduler; :mod:`bpx.training.engines._cluster`): the step did not happen, and the training loop
+    ends the run where the previous step left it, as for a stop between steps."""
 
 
 @contextlib.contextmanager

@@ -13,7 +13,9 @@ it as a future and waits in short slices, so that while the step runs
   :data:`NO_WORKERS_TIMEOUT`) gives one :class:`NoWorkersWarning` per outage (the step goes on when a
   worker joins).
 
-On Dask's local schedulers (no client) the graph is computed as ``dask.compute`` does.
+Outside a step (``stop`` None: the data check before training, an evaluation, a prediction) the same
+wait warns of a cluster without workers, and a lost scheduler raises :class:`bpx.errors.SchedulerLostError`
+instead of hanging. On Dask's local schedulers (no client) the graph is computed as ``dask.compute`` does.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import warnings
 from concurrent.futures import CancelledError
 
 import dask
+
+from ...errors import SchedulerLostError
 
 SCHEDULER_LOST = "scheduler-lost"  # history.interrupted when the scheduler went away mid-run
 NO_WORKERS_TIMEOUT = 60.0  # seconds without workers before the warning (dask config "bpx.no-workers-timeout")
@@ -52,9 +56,14 @@ def distributed_client(graph):
     return owner if isinstance(owner, Client) else None
 
 
-def compute(graph, stop):
-    """``graph``'s value, or None when the step was given up: ``stop.signal`` was set while it ran, or
-    the scheduler was lost (then ``stop.request(SCHEDULER_LOST)`` and a :class:`SchedulerLostWarning`)."""
+def compute(graph, stop=None):
+    """``graph``'s value (a list or tuple of graphs: the list of their values, from one graph), or None
+    when the step was given up: ``stop.signal`` was set while it ran, or
+    the scheduler was lost (then ``stop.request(SCHEDULER_LOST)`` and a :class:`SchedulerLostWarning`).
+    Without ``stop`` (not a training step): nothing is given up, and a lost scheduler raises
+    :class:`bpx.errors.SchedulerLostError`."""
+    if isinstance(graph, (list, tuple)):  # several results: one graph, so one future to wait on
+        graph = dask.delayed(graph)
     client = distributed_client(graph)
     if client is None:
         return dask.compute(graph)[0]
@@ -79,13 +88,16 @@ def compute(graph, stop):
                 lost = True
             except ResultTimeout:  # the value was on a worker that has gone (computed again once one comes),
                 fetch *= 2  # or is large on a slow network: wait longer next time
+        if lost and stop is None:
+            raise SchedulerLostError(f"dask: lost the scheduler {_address(client)} while waiting on a result "
+                                     f"({_reason(future)})")
         if lost:
             warnings.warn(f"dask: lost the scheduler {_address(client)} mid-step ({_reason(future)}); fit stopped "
                           f"and returned the run so far (history.interrupted == {SCHEDULER_LOST!r}; with checkpoint= "
                           f"a checkpoint to resume from)", SchedulerLostWarning, stacklevel=2)
             stop.request(SCHEDULER_LOST)
             return None
-        if stop.signal is not None:
+        if stop is not None and stop.signal is not None:
             _release(client, future)
             return None
         workers = _n_workers(client)
@@ -95,9 +107,11 @@ def compute(graph, stop):
             since = time.monotonic()
         elif not warned and time.monotonic() - since >= timeout:
             warned = True
-            warnings.warn(f"dask: the cluster {_address(client)} has had no workers for {timeout:g} s; the step "
-                          f"waits for one (start a worker, or stop the run with Ctrl-C/SIGTERM: the checkpoint "
-                          f"keeps it)", NoWorkersWarning, stacklevel=2)
+            advice = ("stop the run with Ctrl-C/SIGTERM: the checkpoint keeps it" if stop is not None
+                      else "interrupt it with Ctrl-C")
+            warnings.warn(f"dask: the cluster {_address(client)} has had no workers for {timeout:g} s; the "
+                          f"{'step' if stop is not None else 'computation'} waits for one (start a worker, or "
+                          f"{advice})", NoWorkersWarning, stacklevel=2)
 
 
 def _n_workers(client):

@@ -54,6 +54,7 @@ from ...data._adapter import as_inputs, as_targets
 from ...data._dask_arrays import CHUNK_BYTES, as_dask, client, connect, default_rows, is_dask  # noqa: F401
 from ...nn._functional import backward, measure, n_correct
 from ...nn._functional import forward as forward_pass
+from ._cluster import compute
 
 SPLIT_EVERY = 8  # fan-in of the tree reduction of the per-chunk sums
 PERSIST_FRACTION = 0.5  # persist X and Y when they take at most this share of the memory available
@@ -252,7 +253,7 @@ def prepare(pairs):
     if _fits_in_memory(sum(X.nbytes + Y.nbytes for X, Y, _ in pairs)):
         flat = dask.persist(*[a for X, Y, _ in pairs for a in (X, Y)])
         pairs = [(flat[2 * i], flat[2 * i + 1], name) for i, (_, _, name) in enumerate(pairs)]
-    flags = dask.compute(*[(_nonfinite_chunks(X), _nonfinite_chunks(Y)) for X, Y, _ in pairs])
+    flags = compute([(_nonfinite_chunks(X), _nonfinite_chunks(Y)) for X, Y, _ in pairs])
     for (X, _, (xname, _)), (x_bad, _) in zip(pairs, flags):
         bad = np.flatnonzero(x_bad[:, 0])
         if bad.size:
@@ -291,7 +292,7 @@ def evaluate(net, X, Y):
 def evaluate_prepared(net, X, Y, flat=None):
     m = X.shape[0]
     flat = share(net) if flat is None else flat
-    cost, correct = (float(v) for v in dask.compute(reduce_chunks(chunk_measure, X, Y, flat, ChunkNet(net), 2))[0])
+    cost, correct = (float(v) for v in compute(reduce_chunks(chunk_measure, X, Y, flat, ChunkNet(net), 2)))
     result = {"loss": cost / m}
     if net.is_classifier:
         result["accuracy"] = correct / m
@@ -309,7 +310,7 @@ def loss_and_grads(net, X, Y, dropout=False):
     math_ = ChunkNet(net, dropout=dropout)
     extra = [da.from_array(net.rngs.dropout.random((X.shape[0], layer.n_out)) >= p, chunks=(X.chunks[0], -1))
              for layer, p in zip(net.layers, net.dropout) if p] if dropout else []
-    sums = dask.compute(reduce_chunks(chunk_gradients, X, Y, share(net), math_, math_.n_values + 2, extra))[0]
+    sums = compute(reduce_chunks(chunk_gradients, X, Y, share(net), math_, math_.n_values + 2, extra))
     grads = [net.backend.asarray(g, net.dtype) for g in unflatten(sums[:-2] / X.shape[0], math_.shapes)]
     return float(sums[-2]) / X.shape[0], grads
 

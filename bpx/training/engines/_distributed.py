@@ -18,6 +18,7 @@ import numpy as np
 
 from ...data._adapter import as_sample_weight
 from ...optimizers._lbfgs import Objective
+from .._stop import STOP, StepAbandoned
 from ._cluster import compute
 from ._dask_math import (
     ChunkNet,
@@ -176,9 +177,9 @@ class DistributedEngine:
         return [np.array(a, dtype=self.net.dtype, copy=True) for a in arrays]
 
     def host_rows(self, arrays, rows):
-        """The rows ``rows`` of each dask array, in one small ``dask.compute`` (it reads only the chunks
-        that hold those rows, never gathers the whole array)."""
-        return [np.asarray(a) for a in dask.compute(*[a[rows] for a in arrays])]
+        """The rows ``rows`` of each dask array, in one small graph (it reads only the chunks that hold
+        those rows, never gathers the whole array), waited on as every graph of the engine is."""
+        return [np.asarray(a) for a in compute([a[rows] for a in arrays])]
 
 
 class _Data:
@@ -202,8 +203,10 @@ class DistributedObjective(Objective):
         weighted = data.w is not None
         width = self.math.n_values + (3 if weighted else 2)
         extra = [data.w] if weighted else []
-        sums = dask.compute(reduce_chunks(chunk_gradients, data.X, data.Y, dask.delayed(theta, pure=False),
-                                       self.math, width, extra))[0]
+        sums = compute(reduce_chunks(chunk_gradients, data.X, data.Y, dask.delayed(theta, pure=False),
+                                     self.math, width, extra), STOP)
+        if sums is None:  # given up (a stop request, a lost scheduler): the iteration does not happen
+            raise StepAbandoned
         rows = float(sums[-1]) if weighted else float(data.m)
         if weighted:
             sums = sums[:-1]
