@@ -621,3 +621,25 @@ def test_cubic_step_is_torchs_cubic_interpolation(x1, f1, g1, x2, f2, g2, lo, hi
     expected = _cubic_interpolate(*(torch.tensor(v, dtype=torch.float64) for v in (x1, f1, g1, x2, f2, g2)),
                                   bounds=(lo, hi))
     assert _cubic_min(x1, f1, g1, x2, f2, g2, lo, hi) == pytest.approx(float(expected), rel=1e-14, abs=1e-300)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"weight_decay": -0.1}, ValueError, "weight_decay must be a finite number in [0.0, inf], got -0.1"),
+    ({"inplace": "yes"}, TypeError, "inplace must be True or False, got 'yes'"),
+    ({"clip_norm": 0.0}, ValueError, "clip_norm must be a finite number in (0.0, inf], got 0.0"),
+    ({"clip_value": -1.0}, ValueError, "clip_value must be a finite number in (0.0, inf], got -1.0"),
+])
+@pytest.mark.parametrize("make", [lambda **kw: bpx.SGD(0.1, **kw), lambda **kw: bpx.Adam(**kw),
+                                  lambda **kw: bpx.AdamW(**kw), lambda **kw: bpx.RMSprop(**kw),
+                                  lambda **kw: bpx.Adagrad(**kw)], ids=["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+def test_every_optimizer_names_its_shared_argument_in_the_error(make, kwargs, error, message):
+    """The arguments every first-order optimizer shares (Optimizer.__init__) are refused by their name."""
+    with pytest.raises(error) as info:
+        make(**kwargs)
+    assert str(info.value) == message
+
+
+def test_clip_arguments_are_kept_as_given():
+    opt = bpx.SGD(0.1, clip_norm=2.5, clip_value=0.75)
+    assert (opt.clip_norm, opt.clip_value) == (2.5, 0.75)
+    assert (bpx.Adam().clip_norm, bpx.Adam().clip_value) == (None, None)
