@@ -117,6 +117,25 @@ def test_softmax_log_of_reuses_its_forward_pass_on_the_same_z_once(monkeypatch):
     assert len(afresh) == 3
 
 
+@pytest.mark.parametrize("shape, kept", [((1, 1 << 16), True), ((256, 256), True), ((1, (1 << 16) + 1), False),
+                                         ((2, 1 << 16), False), (((1 << 16) + 1, 1), False)])
+def test_softmax_keeps_its_forward_pass_only_for_outputs_of_at_most_softmax_memo_values(monkeypatch, shape, kept):
+    """The memo of the forward pass is bounded by the output's size, m·n <= SOFTMAX_MEMO (2¹⁶ values):
+    at the bound it is kept (``log_of`` computes nothing afresh), one value beyond it is not."""
+    from bpx.nn import _activations
+
+    assert _activations.SOFTMAX_MEMO == 1 << 16
+    afresh = []
+    monkeypatch.setattr(_activations, "log_softmax", lambda Z: afresh.append(Z) or log_softmax(Z))
+    z = np.random.default_rng(0).standard_normal(shape)
+    softmax = type(ACTIVATIONS["softmax"])()
+    softmax(z)
+    shifted = z - z.max(axis=1, keepdims=True)
+    np.testing.assert_allclose(softmax.log_of(z), shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True)),
+                               rtol=1e-13, atol=1e-13)
+    assert len(afresh) == (0 if kept else 1)
+
+
 def _forward(z):
     """a documented forward: z³/3"""
     return z * z * z / 3.0
