@@ -1013,3 +1013,55 @@ def test_line_search_within_its_budget(key):
         assert new is None and min(f(x, math) for x in tried) >= f(x0, math)
     else:  # the step's own evaluation, a lower cost
         assert new[-1] == pytest.approx(x0 + t * d, rel=1e-12) and new[0] < f(x0, math) and new[-1] in tried
+
+
+# exact ties at the zoom's bounds, on lines given by their costs and slopes at the points tried (x0 = 0 and
+# d = 1, so a trial point is its step): each case's trial steps pinned, and torch's where it is installed
+def _tie_tol_change(x):  # the bracket [0, 1e-9] is exactly tol_change wide (times max|d| = 1): zoom once more
+    return (0.0, -1.0) if x == 0.0 else ((1e-13, 1.0) if x == 1e-9 else (-x, -1.0))
+
+
+def _tie_ten_percent(x):  # the first zoom step is exactly 10% of the bracket [0, 10] from its end 0
+    return {0.0: (0.0, -3.0), 10.0: (35.0, 0.0), 1.0: (-19.0, -4.0)}.get(x, (100.0, 50.0))
+
+
+def _clip_onto_low_end(x):  # the third zoom step is clipped onto the low end of its bracket, on a first try
+    return (0.0, -1.0) if x == 0.0 else ((-1.0, 0.5) if x < 0.9 else ((5.0, 2.0) if x < 1.0 else (-1.0, 2.0)))
+
+
+ZOOM_TIES = {  # name: (line, t0, max_evals, the trial steps, the step returned)
+    # |b − a|·max|d| = tol_change is not below it: the zoom goes on (one more point, a lower cost)
+    "bracket_width_is_tol_change": (_tie_tol_change, 1e-9, 10, [1e-9, 4.999250000016876e-10], 4.999250000016876e-10),
+    # the cubic step t = 1 is exactly eps = 0.1·10 from the end 0, not closer: taken as it is (no safeguard
+    # armed), so the next step, 1.75, within 10% of the end 1, is taken too (an armed one moves it to 1.9)
+    "step_exactly_ten_percent_in": (_tie_ten_percent, 10.0, 3, [10.0, 1.0, 1.75], 1.0),
+    # bracket [0.8047…, 0.9425…] with rising costs and slopes: the cubic's minimiser lies below it, clipped
+    # onto 0.8047…, which is moved 10% inside (not evaluated a second time)
+    "cubic_clipped_onto_the_low_end": (_clip_onto_low_end, 1.0, 4,
+                                       [1.0, 0.804737854124365, 0.9424962833969261, 0.8185136970516211],
+                                       0.804737854124365),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ZOOM_TIES))
+def test_line_search_zoom_at_its_exact_ties(name):
+    line, t0, max_evals, steps, step = ZOOM_TIES[name]
+    tried, t, new = _line(lambda x: line(x)[0], lambda x: line(x)[1], 0.0, 1.0, t0, max_evals)
+    assert tried == pytest.approx(steps, rel=1e-14, abs=0.0) and t == pytest.approx(step, rel=1e-14, abs=0.0)
+    assert new[-1] == t and new[0] == line(t)[0] < 0.0
+    try:
+        import torch
+        from torch.optim.lbfgs import _strong_wolfe as torch_strong_wolfe
+    except ImportError:  # pragma: no cover - torch is in the test extras
+        return
+    theirs = []
+
+    def torch_objective(x, s, direction):
+        point = float((x + s * direction)[0])
+        theirs.append(point)
+        return line(point)[0], torch.tensor([line(point)[1]], dtype=torch.float64)
+
+    one = torch.tensor([1.0], dtype=torch.float64)
+    torch_strong_wolfe(torch_objective, torch.zeros(1, dtype=torch.float64), t0, one, line(0.0)[0],
+                       one * line(0.0)[1], line(0.0)[1], max_ls=max_evals)
+    assert tried == pytest.approx(theirs[:len(tried)], rel=1e-14, abs=0.0)  # torch's max_ls may take one more

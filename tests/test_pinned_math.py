@@ -91,6 +91,51 @@ def test_softmax_log_softmax_and_exp_by_hand(path):
     np.testing.assert_allclose(host(exp.backward(arr(dA), arr(np.exp(dA)), arr(dA))), dA * np.exp(dA), rtol=1e-14)
 
 
+def test_softmax_log_of_reuses_its_forward_pass_on_the_same_z_once(monkeypatch):
+    """``log_of`` takes the shift and row sums of the last forward pass when it was on this very Z (on NumPy,
+    whose arrays take the in-place path), once; any other Z, or a second call, is computed afresh."""
+    from bpx.nn import _activations
+
+    afresh = []
+    monkeypatch.setattr(_activations, "log_softmax", lambda Z: afresh.append(Z) or log_softmax(Z))
+    z1, z2 = np.array([[1.0, 2.0, 4.0], [0.5, -0.5, 0.0]]), np.array([[3.0, -1.0, 0.25], [2.0, 2.0, -2.0]])
+
+    def expected(z):
+        shifted = z - z.max(axis=1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+    softmax = type(ACTIVATIONS["softmax"])()
+    np.testing.assert_allclose(softmax(z1), np.exp(expected(z1)), rtol=1e-15, atol=0.0)
+    np.testing.assert_allclose(softmax.log_of(z1), expected(z1), rtol=1e-15, atol=0.0)
+    assert afresh == []  # the forward pass's intermediates
+    np.testing.assert_allclose(softmax.log_of(z1), expected(z1), rtol=1e-15, atol=0.0)
+    assert len(afresh) == 1 and afresh[0] is z1  # used once, then dropped
+    softmax(z1)
+    np.testing.assert_allclose(softmax.log_of(z2), expected(z2), rtol=1e-15, atol=0.0)  # not the last forward's
+    assert len(afresh) == 2 and afresh[1] is z2
+    np.testing.assert_allclose(softmax.log_of(z1.copy()), expected(z1), rtol=1e-15, atol=0.0)  # equal, not the same
+    assert len(afresh) == 3
+
+
+@pytest.mark.parametrize("shape, kept", [((1, 1 << 16), True), ((256, 256), True), ((1, (1 << 16) + 1), False),
+                                         ((2, 1 << 16), False), (((1 << 16) + 1, 1), False)])
+def test_softmax_keeps_its_forward_pass_only_for_outputs_of_at_most_softmax_memo_values(monkeypatch, shape, kept):
+    """The memo of the forward pass is bounded by the output's size, m·n <= SOFTMAX_MEMO (2¹⁶ values):
+    at the bound it is kept (``log_of`` computes nothing afresh), one value beyond it is not."""
+    from bpx.nn import _activations
+
+    assert _activations.SOFTMAX_MEMO == 1 << 16
+    afresh = []
+    monkeypatch.setattr(_activations, "log_softmax", lambda Z: afresh.append(Z) or log_softmax(Z))
+    z = np.random.default_rng(0).standard_normal(shape)
+    softmax = type(ACTIVATIONS["softmax"])()
+    softmax(z)
+    shifted = z - z.max(axis=1, keepdims=True)
+    np.testing.assert_allclose(softmax.log_of(z), shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True)),
+                               rtol=1e-13, atol=1e-13)
+    assert len(afresh) == (0 if kept else 1)
+
+
 def _forward(z):
     """a documented forward: z³/3"""
     return z * z * z / 3.0
@@ -349,6 +394,115 @@ def test_optimizer_state_dict_repr_and_math_key_exactly():
         bpx.Adam().load_state_dict(opt.state_dict(), np.asarray)
 
 
+LR_TYPE = ("lr must be a number > 0 or a schedule (a callable lr(t) of the step count, such as "
+           "bpx.schedules.Cosine(...)), got {} ({})")
+
+
+@pytest.mark.parametrize("lr,error,message", [
+    ("0.1", TypeError, LR_TYPE.format("'0.1'", "str")),
+    (True, TypeError, LR_TYPE.format("True", "bool")),
+    (None, TypeError, LR_TYPE.format("None", "NoneType")),
+    (float, TypeError, LR_TYPE.format("<class 'float'>", "type")),  # a class is callable, not a schedule
+    (0.0, ValueError, "lr must be a finite number in (0.0, inf], got 0.0"),
+    (-0.5, ValueError, "lr must be a finite number in (0.0, inf], got -0.5"),
+])
+def test_learning_rate_errors_exactly(lr, error, message):
+    with pytest.raises(error) as info:
+        bpx.SGD(lr=lr)
+    assert str(info.value) == message
+
+
+class _Returns:
+    """A schedule that returns ``value`` at every step (a fixed repr, for the message)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __call__(self, t):
+        return self.value
+
+    def __repr__(self):
+        return f"Returns({self.value!r})"
+
+
+@pytest.mark.parametrize("value", [True, False, "0.1", None, math.nan, math.inf, -0.25])
+def test_a_schedule_that_returns_no_rate_is_refused_at_its_step(value):
+    opt = bpx.SGD(lr=_Returns(value))
+    with pytest.raises(ValueError) as info:
+        opt.rate(3)
+    assert str(info.value) == (f"the learning-rate schedule Returns({value!r}) returned {value!r} at step 3; "
+                               "it must return a finite number >= 0")
+    assert bpx.SGD(lr=_Returns(0)).rate(3) == 0.0 and type(bpx.SGD(lr=_Returns(2)).rate(1)) is float
+
+
+def test_update_is_pure_unless_asked_and_clips_by_each_argument_alone():
+    w, b = np.array([[1.0, -2.0], [0.5, 3.0]]), np.array([0.25, -0.5])
+    g, gb = np.array([[3.0, 0.0], [0.0, -4.0]]), np.array([0.0, 0.0])
+
+    def call(opt, inplace=None):  # update without the inplace argument: the pure function by default
+        params, grads = [w.copy(), b.copy()], [g.copy(), gb.copy()]
+        state = opt.init(params)
+        before = {k: [a.copy() for a in arrays] for k, arrays in state.items()}
+        args = (params, grads, state, opt.coefficients(1)) + (() if inplace is None else (inplace,))
+        new, new_state = opt.update(*args)
+        untouched = all(np.array_equal(p, q) for p, q in zip(params, [w, b])) and all(
+            np.array_equal(a, c) for k in state for a, c in zip(state[k], before[k]))
+        return [np.asarray(p) for p in new], new_state, untouched, params
+    # plain SGD: p − lr g, new arrays, the caller's left as they were
+    new, _, untouched, _ = call(bpx.SGD(0.5))
+    assert untouched and np.array_equal(new[0], w - 0.5 * g) and np.array_equal(new[1], b)
+    new, _, untouched, params = call(bpx.SGD(0.5), inplace=True)  # asked: the caller's arrays are updated
+    assert not untouched and np.array_equal(params[0], w - 0.5 * g)
+    new, state, untouched, _ = call(bpx.Adam(0.1))  # Adam's moments too are new arrays
+    assert untouched and np.array_equal(state["m"][0], (1.0 - 0.9) * g)
+    # clip_norm alone: ‖g‖ = 5, factor 1/(5 + 1e-6)
+    new, _, _, _ = call(bpx.SGD(1.0, clip_norm=1.0))
+    np.testing.assert_allclose(new[0], w - g * (1.0 / (5.0 + 1e-6)), rtol=1e-15, atol=0.0)
+    # clip_value alone: each gradient component into [−0.5, 0.5]
+    new, _, _, _ = call(bpx.SGD(1.0, clip_value=0.5))
+    assert np.array_equal(new[0], w - np.array([[0.5, 0.0], [0.0, -0.5]]))
+    # both: by global norm, then by value
+    new, _, _, _ = call(bpx.SGD(1.0, clip_norm=1.0, clip_value=0.7))
+    np.testing.assert_allclose(new[0], w - np.clip(g * (1.0 / (5.0 + 1e-6)), -0.7, 0.7), rtol=1e-15, atol=0.0)
+    new, _, _, _ = call(bpx.SGD(1.0))  # neither: the plain gradient
+    assert np.array_equal(new[0], w - g)
+
+
+def test_inplace_false_is_kept_on_arrays_that_could_be_updated_in_place():
+    params, grads = [np.array([1.0, -2.0])], [np.array([0.5, 0.25])]
+    for inplace, expected in ((False, False), (True, True), (None, True)):
+        assert bpx.SGD(0.5, inplace=inplace).use_inplace(params) is expected
+    opt = bpx.SGD(0.5, momentum=0.5, inplace=False)
+    new = opt.step(params, grads)
+    assert new[0] is not params[0] and np.array_equal(params[0], [1.0, -2.0])
+    assert np.array_equal(new[0], [1.0 - 0.25, -2.0 - 0.125])
+    strict = pytest.importorskip("array_api_strict")
+    generic = [strict.asarray([1.0, -2.0])]
+    assert bpx.SGD(0.5, inplace=True).use_inplace(generic) is True
+    assert bpx.SGD(0.5).use_inplace(generic) is False and bpx.SGD(0.5, inplace=False).use_inplace(generic) is False
+
+
+def test_another_parameter_list_is_refused_naming_the_optimizer_and_both_shapes():
+    for make in (bpx.SGD, bpx.Adam, bpx.RMSprop):
+        opt = make()
+        opt.step([np.ones((2, 3)), np.ones(3)], [np.ones((2, 3)), np.ones(3)])
+        with pytest.raises(ValueError) as info:
+            opt.step([np.ones((3, 3)), np.ones(3)], [np.ones((3, 3)), np.ones(3)])
+        assert str(info.value) == (f"this {make.__name__} was used with parameters of shapes [(2, 3), (3,)], now it "
+                                   "gets [(3, 3), (3,)]; use a new optimizer (or call reset()) for another network")
+        opt.reset()
+        assert opt.state is None and opt.state_dict()["state"] is None and opt.state_dict()["shapes"] is None
+
+
+def test_a_state_set_before_prepare_is_neither_read_nor_saved():
+    opt = bpx.SGD(0.1, momentum=0.5)
+    opt.state = {"v": [np.array([1.0, 2.0])]}  # what an engine does after a step, here before any
+    assert opt.state is None and not opt.prepared
+    assert opt.state_dict()["state"] is None and opt.state_dict()["shapes"] is None
+    new = opt.step([np.array([1.0, 1.0])], [np.array([2.0, -2.0])])  # prepare makes a fresh state
+    assert np.array_equal(new[0], [1.0 - 0.2, 1.0 + 0.2]) and np.array_equal(opt.state["v"][0], [-0.2, 0.2])
+
+
 # -- schedules ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("make", [
     lambda g: schedules.Step(0.2, step_size=1, gamma=g), lambda g: schedules.MultiStep(0.2, [1], gamma=g),
@@ -486,3 +640,25 @@ def test_cubic_step_is_torchs_cubic_interpolation(x1, f1, g1, x2, f2, g2, lo, hi
     expected = _cubic_interpolate(*(torch.tensor(v, dtype=torch.float64) for v in (x1, f1, g1, x2, f2, g2)),
                                   bounds=(lo, hi))
     assert _cubic_min(x1, f1, g1, x2, f2, g2, lo, hi) == pytest.approx(float(expected), rel=1e-14, abs=1e-300)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"weight_decay": -0.1}, ValueError, "weight_decay must be a finite number in [0.0, inf], got -0.1"),
+    ({"inplace": "yes"}, TypeError, "inplace must be True or False, got 'yes'"),
+    ({"clip_norm": 0.0}, ValueError, "clip_norm must be a finite number in (0.0, inf], got 0.0"),
+    ({"clip_value": -1.0}, ValueError, "clip_value must be a finite number in (0.0, inf], got -1.0"),
+])
+@pytest.mark.parametrize("make", [lambda **kw: bpx.SGD(0.1, **kw), lambda **kw: bpx.Adam(**kw),
+                                  lambda **kw: bpx.AdamW(**kw), lambda **kw: bpx.RMSprop(**kw),
+                                  lambda **kw: bpx.Adagrad(**kw)], ids=["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+def test_every_optimizer_names_its_shared_argument_in_the_error(make, kwargs, error, message):
+    """The arguments every first-order optimizer shares (Optimizer.__init__) are refused by their name."""
+    with pytest.raises(error) as info:
+        make(**kwargs)
+    assert str(info.value) == message
+
+
+def test_clip_arguments_are_kept_as_given():
+    opt = bpx.SGD(0.1, clip_norm=2.5, clip_value=0.75)
+    assert (opt.clip_norm, opt.clip_value) == (2.5, 0.75)
+    assert (bpx.Adam().clip_norm, bpx.Adam().clip_value) == (None, None)
