@@ -169,3 +169,21 @@ def test_a_function_callbacks_repr_names_the_function():
     assert repr(FunctionCallback(stop_at_ten)) == "FunctionCallback('stop_at_ten')"
     partial = functools.partial(stop_at_ten)
     assert repr(FunctionCallback(partial)) == f"FunctionCallback({partial!r})"
+
+
+@pytest.mark.parametrize("callbacks, message", [
+    (print, "callbacks must be a list of bpx.Callback objects or functions f(epoch, logs), got "
+            "builtin_function_or_method; wrap one in a list"),
+    (bpx.EarlyStopping(2), "callbacks must be a list of bpx.Callback objects or functions f(epoch, logs), got "
+                           "EarlyStopping; wrap one in a list"),
+    ("ab", "callbacks must be a list of bpx.Callback objects or functions f(epoch, logs), got str; wrap one in a list"),
+    ([print, 3], "callbacks[1] must be a bpx.Callback or a function f(epoch, logs), got int"),
+], ids=["a-function", "a-callback", "a-string", "a-bad-item"])
+def test_fit_refuses_callbacks_that_are_not_a_list_naming_the_type(backend, callbacks, message):
+    net = bpx.MLP([2, 2], backend=backend, seed=0)
+    before = [bpx.to_numpy(p).copy() for p in net.params]
+    with pytest.raises(TypeError) as refused:
+        net.fit(np.ones((4, 2)), np.array([0, 1, 0, 1]), epochs=1, verbose=0, callbacks=callbacks)
+    assert str(refused.value) == message
+    for a, b in zip(net.params, before):
+        np.testing.assert_array_equal(bpx.to_numpy(a), b)

@@ -1,8 +1,13 @@
 """What the training loop writes into a checkpoint (bpx/training/_loop.py): the callbacks' keys, the
 identity a resume must match, the position of a run stopped inside an epoch, and that resuming from it
-ends exactly where an uninterrupted run ends. Written against the mutants that survived the mutation run
-(docs/development/mutation.md).
+ends exactly where an uninterrupted run ends; each bad argument of ``fit`` refused with its exact message, what
+the callbacks are told, stop requests and resumes. Written against the mutants that survived the mutation runs
+(docs/development/mutation.md, docs/development/mutation_equivalents_training.md).
 """
+
+import inspect
+import io
+import sys
 
 import numpy as np
 import pytest
@@ -253,3 +258,254 @@ def test_the_epochs_numbers_are_the_evaluated_loss_and_accuracy(backend, to_inpu
     assert h.loss[0] == pytest.approx(before["loss"], rel=1e-5)
     assert h.val_loss[0] == pytest.approx(after["loss"], rel=1e-5)
     assert h.val_accuracy[0] == pytest.approx(after["accuracy"]) and 0 < h.val_accuracy[0] < 1
+
+
+# -- the evening run's survivors (docs/development/mutation.md, "The evening run") ----------------------------
+
+BAD_FIT_ARGUMENTS = [  # (fit's keyword arguments, the error, its exact message); "X"/"y": the training data
+    ({"epochs": 0}, ValueError, "epochs must be an integer >= 1, got 0"),
+    ({"batch_size": 0}, ValueError, "batch_size must be an integer >= 1, got 0"),
+    ({"shuffle": 1}, TypeError, "shuffle must be True or False, got 1"),
+    ({"verbose": -1}, ValueError, "verbose must be an integer >= 0, got -1"),
+    ({"validation_split": 1.0}, ValueError, "validation_split must be a finite number in [0.0, 1.0), got 1.0"),
+    ({"validation_split": -0.1}, ValueError, "validation_split must be a finite number in [0.0, 1.0), got -0.1"),
+    ({"validation_split": 1.5}, ValueError, "validation_split must be a finite number in [0.0, 1.0), got 1.5"),
+    ({"early_stopping": 0}, ValueError, "early_stopping must be an integer >= 1, got 0"),
+    ({"validation_data": ("X", "y"), "validation_split": 0.25}, ValueError,
+     "give validation_data or validation_split, not both"),
+    ({"validation_data": ("X",)}, TypeError, "validation_data must be a pair (X_val, Y_val)"),
+    ({"checkpoint_every": 0}, ValueError, "checkpoint_every must be an integer >= 1, got 0"),
+    ({"resume": 1}, TypeError, "resume must be True or False, got 1"),
+    ({"resume": True}, ValueError, "resume=True needs checkpoint=PATH (the file to resume from)"),
+    ({"checkpoint": "DIR"}, ValueError, "checkpoint: 'DIR' is a directory, not a file name (such as model.npz)"),
+]
+
+
+@pytest.mark.parametrize("kwargs, error, message", BAD_FIT_ARGUMENTS,
+                         ids=["-".join(f"{k}={v!r}" for k, v in case[0].items()) for case in BAD_FIT_ARGUMENTS])
+def test_fit_refuses_each_bad_argument_by_its_name_before_any_work(tmp_path, backend, to_input, kwargs, error, message):
+    X, y = data(to_input)
+    values = {"X": X, "y": y, "DIR": str(tmp_path)}
+    kwargs = {k: tuple(values[v] for v in value) if isinstance(value, tuple) else values.get(value, value)
+              if isinstance(value, str) else value for k, value in kwargs.items()}
+    net = bpx.MLP([3, 4, 2], backend=backend, seed=0)
+    before = [bpx.to_numpy(p).copy() for p in net.params]
+    kwargs = {"verbose": 0, **kwargs}
+    with pytest.raises(error) as refused:
+        net.fit(X, y, epochs=kwargs.pop("epochs", 2), **kwargs)
+    assert str(refused.value) == message.replace("DIR", str(tmp_path))
+    assert net.optimizer is None and list(tmp_path.iterdir()) == []
+    for a, b in zip(net.params, before):
+        np.testing.assert_array_equal(bpx.to_numpy(a), b)
+
+
+def test_fp16_refuses_an_optimizer_with_its_own_step(backend, to_input):
+    try:
+        net = bpx.MLP([3, 4, 2], backend=backend, seed=0, precision="fp16")
+    except ValueError:
+        pytest.skip(f"{backend.spec} has no fp16 (its refusal is tested in test_loss_scaling.py)")
+    X, y = data(to_input)
+    with pytest.raises(ValueError) as refused:
+        net.fit(X, y, epochs=1, optimizer=bpx.LBFGS(), verbose=0)
+    assert str(refused.value) == (
+        "precision='fp16' trains with dynamic loss scaling inside bpx's functional step; LBFGS has its own step: "
+        "use bpx.SGD, bpx.Adam, bpx.AdamW, bpx.RMSprop or bpx.Adagrad, or precision='bf16'")
+
+
+class Watch(bpx.Callback):
+    """Records the logs of on_train_begin/on_train_end, the parameters at each epoch's end and at the run's end."""
+
+    def __init__(self):
+        self.begin = self.end = None
+        self.epoch_params, self.end_params = [], None
+
+    def on_train_begin(self, logs=None):
+        self.begin = logs
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch_params.append([bpx.to_numpy(p).copy() for p in self.model.params])
+
+    def on_train_end(self, logs=None):
+        self.end, self.end_params = logs, [bpx.to_numpy(p).copy() for p in self.model.params]
+
+
+def test_early_stopping_restores_the_best_parameters_before_the_users_callbacks_end(backend, to_input):
+    X, y = data(to_input)
+    watch = Watch()
+    net = bpx.MLP([3, 4, 2], backend=backend, seed=0)
+    history = net.fit(X, y, epochs=10, optimizer=bpx.SGD(lr=0.5), validation_data=(X, 1 - y), early_stopping=1,
+                      verbose=0, callbacks=[watch])
+    assert len(history) == 2 and history.best_epoch == 1 and history.stopped_early
+    best, last = watch.epoch_params
+    for seen, restored, b, z in zip(watch.end_params, net.params, best, last):
+        np.testing.assert_array_equal(seen, b)  # the user's on_train_end sees the restored best epoch
+        np.testing.assert_array_equal(bpx.to_numpy(restored), b)
+        assert not np.array_equal(b, z)
+
+
+def test_the_callbacks_are_told_the_runs_epochs_and_where_it_resumed(tmp_path, backend, to_input):
+    X, y = data(to_input)
+    path = tmp_path / "run.ckpt"
+    fresh, resumed = Watch(), Watch()
+    bpx.MLP([3, 4, 2], backend=backend, seed=0).fit(X, y, epochs=2, verbose=0, checkpoint=path, callbacks=[fresh])
+    assert fresh.begin == fresh.end == {"epochs": 2, "resumed_from": None}
+    bpx.MLP([3, 4, 2], backend=backend, seed=0).fit(X, y, epochs=3, verbose=0, checkpoint=path, resume=True,
+                                                     callbacks=[resumed])
+    assert resumed.begin == resumed.end == {"epochs": 3, "resumed_from": 2}
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_a_resumed_runs_progress_bar_counts_on_from_the_checkpoint(tmp_path, monkeypatch, backend, to_input):
+    pytest.importorskip("tqdm")
+    X, y = data(to_input)
+    path = tmp_path / "run.ckpt"
+    bpx.MLP([3, 4, 2], backend=backend, seed=0).fit(X, y, epochs=2, verbose=0, checkpoint=path)
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    bpx.MLP([3, 4, 2], backend=backend, seed=0).fit(X, y, epochs=3, verbose=1, checkpoint=path, resume=True)
+    shown = terminal.getvalue()
+    assert "2/3" in shown and "3/3" in shown and "1/3" not in shown
+
+
+def test_a_resumed_lbfgs_run_does_not_evaluate_its_starting_point_again(tmp_path, backend, float64):
+    X, y = data(lambda a: a)
+    path = tmp_path / "run.ckpt"
+    whole, opt = bpx.MLP([3, 4, 2], backend=backend, seed=0, dtype=float64), bpx.LBFGS()
+    whole.fit(X, y, epochs=4, optimizer=opt, verbose=0)
+    bpx.MLP([3, 4, 2], backend=backend, seed=0, dtype=float64).fit(X, y, epochs=2, optimizer=bpx.LBFGS(), verbose=0,
+                                                                   checkpoint=path)
+    resumed_net, resumed = bpx.MLP([3, 4, 2], backend=backend, seed=0, dtype=float64), bpx.LBFGS()
+    resumed_net.fit(X, y, epochs=4, optimizer=resumed, verbose=0, checkpoint=path, resume=True)
+    assert (resumed.n_iter, resumed.n_fun) == (opt.n_iter, opt.n_fun) == (4, opt.n_fun)
+    for a, b in zip(resumed_net.params, whole.params):
+        np.testing.assert_array_equal(bpx.to_numpy(a), bpx.to_numpy(b))
+
+
+def test_a_finished_run_resumed_with_more_epochs_trains_no_further(tmp_path, backend, to_input):
+    X, y = data(to_input)
+    path = tmp_path / "run.ckpt"
+
+    def fit(epochs, **kwargs):
+        net = bpx.MLP([3, 4, 2], backend=backend, seed=0)
+        history = net.fit(X, y, epochs=epochs, optimizer=bpx.SGD(lr=0.5), validation_data=(X, 1 - y),
+                          early_stopping=1, verbose=0, checkpoint=path, **kwargs)
+        return net, history
+
+    stopped, first = fit(10)
+    assert len(first) == 2 and first.stopped_early and read(path)[1]["finished"] is True
+    again, second = fit(20, resume=True)
+    assert len(second) == 2 and second.resumed_from == 2 and second["loss"] == first["loss"]
+    for a, b in zip(again.params, stopped.params):
+        np.testing.assert_array_equal(bpx.to_numpy(a), bpx.to_numpy(b))
+
+
+class StopAtTheEnd(bpx.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.model_epochs:
+            STOP.request("test")
+
+
+def test_a_stop_request_at_the_last_epochs_end_is_no_interruption_and_is_consumed(backend, to_input):
+    X, y = data(to_input)
+    stop = StopAtTheEnd()
+    stop.model_epochs = 2
+    try:
+        history = bpx.MLP([3, 4, 2], backend=backend, seed=0).fit(X, y, epochs=2, verbose=0, callbacks=[stop])
+        assert len(history) == 2 and history.interrupted is None
+        assert STOP.signal is None  # consumed by the run it stopped
+        stop.model_epochs = 5  # no request: the next run goes through all its epochs
+        assert len(bpx.MLP([3, 4, 2], backend=backend, seed=0).fit(X, y, epochs=3, verbose=0, callbacks=[stop])) == 3
+    finally:
+        STOP.signal = None
+
+
+def test_a_stop_request_before_the_last_epoch_is_an_interruption_and_is_consumed(backend, to_input):
+    X, y = data(to_input)
+    stop = StopAtTheEnd()
+    stop.model_epochs = 1
+    try:
+        history = bpx.MLP([3, 4, 2], backend=backend, seed=0).fit(X, y, epochs=3, verbose=0, callbacks=[stop])
+        assert len(history) == 1 and history.interrupted == "test" and STOP.signal is None
+        assert len(bpx.MLP([3, 4, 2], backend=backend, seed=0).fit(X, y, epochs=3, verbose=0)) == 3
+    finally:
+        STOP.signal = None
+
+
+def test_a_dask_X_trains_on_the_distributed_engine_whatever_the_backend(tmp_path):
+    da = pytest.importorskip("dask.array")
+    X, y = data(lambda a: a)
+    path = tmp_path / "run.ckpt"
+    bpx.MLP([3, 4, 2], backend="numpy", seed=0).fit(da.from_array(X, chunks=6), da.from_array(y, chunks=6), epochs=1,
+                                                    verbose=0, checkpoint=path)
+    assert read(path)[0]["engine"] == "distributed"
+
+
+def test_a_checkpoint_of_more_epochs_is_refused_naming_its_file(tmp_path, backend, to_input):
+    X, y = data(to_input)
+    path = tmp_path / "run.ckpt"
+    bpx.MLP([3, 4, 2], backend=backend, seed=0).fit(X, y, epochs=3, verbose=0, checkpoint=path)
+    with pytest.raises(CheckpointError) as refused:
+        bpx.MLP([3, 4, 2], backend=backend, seed=0).fit(X, y, epochs=2, verbose=0, checkpoint=path, resume=True)
+    assert str(refused.value) == (
+        f"{path}: the checkpoint already holds 3 complete epochs, more than epochs=2; a resume goes on to epochs in "
+        f"total: give epochs=3 or more (or another checkpoint path to start anew)")
+
+
+def test_bpx_training_fit_has_mlp_fits_defaults(tmp_path, capsys, backend, to_input):
+    """The loop's own defaults (it is public: ``bpx.training.fit``) are those of ``MLP.fit``."""
+    X, y = data(to_input)
+    assert [p.default for p in inspect.signature(bpx.training.fit).parameters.values()][3:] == \
+        [p.default for p in inspect.signature(bpx.MLP.fit).parameters.values()][3:]
+    for kwargs in ({}, {"batch_size": 4}):  # full batch, and shuffled mini-batches
+        loop, model = bpx.MLP([3, 4, 2], backend=backend, seed=0), bpx.MLP([3, 4, 2], backend=backend, seed=0)
+        by_loop = bpx.training.fit(loop, X, y, **kwargs)
+        shown = capsys.readouterr()
+        by_model = model.fit(X, y, **kwargs)
+        assert capsys.readouterr() == shown
+        assert len(by_loop) == 1 and by_loop["loss"] == by_model["loss"] and not by_loop.val_loss
+        for a, b in zip(loop.params, model.params):
+            np.testing.assert_array_equal(bpx.to_numpy(a), bpx.to_numpy(b))
+    unshuffled = bpx.MLP([3, 4, 2], backend=backend, seed=0)
+    bpx.training.fit(unshuffled, X, y, batch_size=4, shuffle=False)
+    assert not all(np.array_equal(bpx.to_numpy(a), bpx.to_numpy(b)) for a, b in zip(unshuffled.params, loop.params))
+    path = tmp_path / "run.ckpt"
+    written = Written(path)  # a checkpoint after every epoch: the first one's is there when the second begins
+    bpx.training.fit(bpx.MLP([3, 4, 2], backend=backend, seed=0), X, y, epochs=2, checkpoint=path, verbose=0,
+                     callbacks=[written])
+    assert written.seen == [False, True]
+
+
+class Written(bpx.Callback):
+    """Whether the checkpoint file exists as each epoch begins."""
+
+    def __init__(self, path):
+        self.path, self.seen = path, []
+
+    def on_epoch_begin(self, epoch):
+        self.seen.append(self.path.exists())
+
+
+def test_a_fit_without_a_checkpoint_reads_no_rows_back_for_a_fingerprint(tmp_path, monkeypatch, backend, to_input):
+    """The identity's data fingerprints (a host copy of sampled rows; a compute on dask) are taken only for a
+    checkpoint."""
+    from bpx.training.engines import engine_for
+
+    X, y = data(to_input)
+    net = bpx.MLP([3, 4, 2], backend=backend, seed=0)
+    engine = type(engine_for(net, X))
+    reads = []
+
+    def host_rows(self, arrays, rows):
+        reads.append(len(rows))
+        return original(self, arrays, rows)
+
+    original = engine.host_rows
+    monkeypatch.setattr(engine, "host_rows", host_rows)
+    net.fit(X, y, epochs=2, verbose=0)
+    assert reads == []
+    net.fit(X, y, epochs=2, verbose=0, checkpoint=tmp_path / "run.ckpt")
+    assert reads == [12]  # once per fit, never per epoch: the 12 rows of X, Y

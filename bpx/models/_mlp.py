@@ -419,7 +419,8 @@ class MLP:
         iterations on the full batch (see :mod:`bpx.lbfgs`). Validation data is ``(X_val, Y_val)``, or a
         ``validation_split`` fraction held out at random. ``early_stopping=patience`` stops after that
         many epochs without a better validation loss (training loss without validation data) and
-        restores the best parameters (:class:`bpx.EarlyStopping`). The host is synchronised once per
+        restores the best parameters (:class:`bpx.EarlyStopping`, run before the ``callbacks`` given: their
+        ``on_train_end`` sees the restored parameters). The host is synchronised once per
         epoch; a non-finite loss or parameter raises :class:`TrainingDiverged` naming the epoch and
         batch, with the parameters of the last finite epoch restored. ``sample_weight`` (m,) weighs
         each sample's loss: every batch's cost is its weighted mean (scikit-learn's normalisation).

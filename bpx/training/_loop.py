@@ -129,7 +129,7 @@ class Settings:
         if validation_data is not None and (not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2):
             raise TypeError("validation_data must be a pair (X_val, Y_val)")
         cbs = as_callbacks(callbacks)
-        if early_stopping is not None:
+        if early_stopping is not None:  # first: the user's callbacks end with the best parameters restored
             cbs.insert(0, EarlyStopping(early_stopping))
         path = _checkpoint_path(checkpoint)
         checkpoint_every = check_int(checkpoint_every, "checkpoint_every")
