@@ -662,3 +662,39 @@ def test_clip_arguments_are_kept_as_given():
     opt = bpx.SGD(0.1, clip_norm=2.5, clip_value=0.75)
     assert (opt.clip_norm, opt.clip_value) == (2.5, 0.75)
     assert (bpx.Adam().clip_norm, bpx.Adam().clip_value) == (None, None)
+
+
+def test_get_activation_names_its_argument_and_keeps_output_only_ones_to_the_output():
+    """The table and the messages of ``get_activation``: ``argument`` defaults to "activation"; an
+    output-only activation ("exp") is found only for ``argument="output"``."""
+    from bpx.nn import get_activation
+    from bpx.nn._activations import OUTPUT_ONLY
+
+    with pytest.raises(TypeError) as info:
+        get_activation(5)
+    assert str(info.value) == "activation must be a string naming an activation, got int"
+    with pytest.raises(TypeError) as info:
+        get_activation(None, "output")
+    assert str(info.value) == "output must be a string naming an activation, got NoneType"
+    names = ", ".join(ACTIVATIONS)
+    for name in ("exp", "nope"):
+        with pytest.raises(ValueError) as info:
+            get_activation(name)
+        assert str(info.value) == (f"activation={name!r} is not an activation; expected one of {names} "
+                                   f"(or register your own with bpx.activation(name, forward, derivative))")
+    assert get_activation("exp", "output") is OUTPUT_ONLY["exp"]
+    assert get_activation("tanh") is ACTIVATIONS["tanh"]
+
+
+def test_a_dense_layer_made_alone_has_a_bias_and_computes_in_its_inputs_dtype():
+    """``Dense``'s and ``param_layout``'s defaults: a bias, and no mixed precision (the product in A's dtype)."""
+    from bpx.nn import Dense, param_layout
+
+    assert param_layout([2, 3, 1]) == [("W1", (2, 3)), ("b1", (3,)), ("W2", (3, 1)), ("b2", (1,))]
+    layer = Dense(2, 3, "identity")
+    assert layer.bias and layer.compute_dtype is None and layer.slots == ("W", "b")
+    A = np.array([[1.0, 2.0]])
+    W = np.array([[0.5, -1.0, 2.0], [0.25, 0.0, -0.5]])
+    Z, out = layer.forward(A, W, np.array([1.0, 1.0, 1.0]))
+    np.testing.assert_array_equal(Z, [[2.0, 0.0, 2.0]])
+    np.testing.assert_array_equal(out, Z)
