@@ -32,12 +32,14 @@ def _data(n=48, n_in=6, n_out=3, seed=0):
     return X, Y
 
 
+@pytest.mark.parametrize("dropout", [0.0, 0.25], ids=["no-dropout", "dropout"])
 @pytest.mark.parametrize("activation,output,loss", NETWORKS)
-def test_fast_paths_give_the_same_numbers_as_the_generic_path(backend, dtype, to_input, activation, output, loss):
+def test_fast_paths_give_the_same_numbers_as_the_generic_path(backend, dtype, to_input, activation, output, loss, dropout):
     X, Y = _data()
     runs = []
     for enabled in (True, False):
-        net = bpx.MLP([6, 8, 5, 3], activation=activation, output=output, loss=loss, backend=backend, dtype=dtype, seed=3)
+        net = bpx.MLP([6, 8, 5, 3], activation=activation, output=output, loss=loss, backend=backend, dtype=dtype, seed=3,
+                      dropout=dropout)
         with fast_paths(enabled):
             history = net.fit(to_input(X), to_input(Y), epochs=3, batch_size=10, optimizer=bpx.SGD(lr=0.1, momentum=0.5),
                               verbose=0)
