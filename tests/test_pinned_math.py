@@ -698,3 +698,13 @@ def test_a_dense_layer_made_alone_has_a_bias_and_computes_in_its_inputs_dtype():
     Z, out = layer.forward(A, W, np.array([1.0, 1.0, 1.0]))
     np.testing.assert_array_equal(Z, [[2.0, 0.0, 2.0]])
     np.testing.assert_array_equal(out, Z)
+
+
+def test_get_loss_errors_name_the_type_and_list_the_losses():
+    with pytest.raises(TypeError) as info:
+        get_loss(3.5)
+    assert str(info.value) == "loss must be a string naming a loss, got float"
+    with pytest.raises(ValueError) as info:
+        get_loss("hinge")
+    assert str(info.value) == f"loss='hinge' is not a loss; expected one of {', '.join(bpx.LOSSES)}"
+    assert get_loss("mse") is bpx.LOSSES["mse"]
