@@ -409,27 +409,16 @@ class StopAtTheEnd(bpx.Callback):
             STOP.request("test")
 
 
-def test_a_stop_request_at_the_last_epochs_end_is_no_interruption_and_is_consumed(backend, to_input):
+@pytest.mark.parametrize("stop_at, interrupted", [(2, None), (1, "test")], ids=["at-the-last-epoch", "before-it"])
+def test_a_stop_request_is_an_interruption_only_before_the_last_epoch_and_is_consumed(backend, to_input, stop_at,
+                                                                                        interrupted):
     X, y = data(to_input)
     stop = StopAtTheEnd()
-    stop.model_epochs = 2
+    stop.model_epochs = stop_at
     try:
         history = bpx.MLP([3, 4, 2], backend=backend, seed=0).fit(X, y, epochs=2, verbose=0, callbacks=[stop])
-        assert len(history) == 2 and history.interrupted is None
-        assert STOP.signal is None  # consumed by the run it stopped
-        stop.model_epochs = 5  # no request: the next run goes through all its epochs
-        assert len(bpx.MLP([3, 4, 2], backend=backend, seed=0).fit(X, y, epochs=3, verbose=0, callbacks=[stop])) == 3
-    finally:
-        STOP.signal = None
-
-
-def test_a_stop_request_before_the_last_epoch_is_an_interruption_and_is_consumed(backend, to_input):
-    X, y = data(to_input)
-    stop = StopAtTheEnd()
-    stop.model_epochs = 1
-    try:
-        history = bpx.MLP([3, 4, 2], backend=backend, seed=0).fit(X, y, epochs=3, verbose=0, callbacks=[stop])
-        assert len(history) == 1 and history.interrupted == "test" and STOP.signal is None
+        assert len(history) == stop_at and history.interrupted == interrupted
+        assert STOP.signal is None  # consumed by the run it stopped: the next run goes through all its epochs
         assert len(bpx.MLP([3, 4, 2], backend=backend, seed=0).fit(X, y, epochs=3, verbose=0)) == 3
     finally:
         STOP.signal = None

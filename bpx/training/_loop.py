@@ -390,22 +390,23 @@ class FullBatch:
         self.engine, self.optimizer, self.data, self.epochs = engine, optimizer, data, epochs
         self.obj = None
         self.done = False
+        self.started = False  # False until the first evaluation succeeded (or a checkpoint's point is taken)
 
     def begin(self, resumed):
         net, opt = self.engine.net, self.optimizer
         start = list(net.params)
         self.obj = self.engine.objective(self.data, opt.weight_decay)
-        self.started = True
         if resumed and opt.fun is not None:  # the checkpoint's point, with its cost and gradient
             self.obj.count = opt.n_fun
             opt.resume(self.obj, net.params, self.epochs)
-            self.done = opt.converged
+            self.done, self.started = opt.converged, True
             return
         try:
             finite = opt.begin(self.obj, net.params, self.epochs)
         except StepAbandoned:  # the first evaluation was given up: the run stops before its first iteration
-            net.params, self.started = start, False
+            net.params = start
             return
+        self.started = True
         if not finite:
             net.params = start
             self.obj = None

@@ -107,11 +107,10 @@ def compute(graph, stop=None):
             since = time.monotonic()
         elif not warned and time.monotonic() - since >= timeout:
             warned = True
-            advice = ("stop the run with Ctrl-C/SIGTERM: the checkpoint keeps it" if stop is not None
-                      else "interrupt it with Ctrl-C")
-            warnings.warn(f"dask: the cluster {_address(client)} has had no workers for {timeout:g} s; the "
-                          f"{'step' if stop is not None else 'computation'} waits for one (start a worker, or "
-                          f"{advice})", NoWorkersWarning, stacklevel=2)
+            what, advice = (("step", "stop the run with Ctrl-C/SIGTERM: the checkpoint keeps it") if stop is not None
+                            else ("computation", "interrupt it with Ctrl-C"))
+            warnings.warn(f"dask: the cluster {_address(client)} has had no workers for {timeout:g} s; the {what} "
+                          f"waits for one (start a worker, or {advice})", NoWorkersWarning, stacklevel=2)
 
 
 def _n_workers(client):

@@ -289,10 +289,15 @@ def evaluate(net, X, Y):
     return evaluate_prepared(net, X, Y)
 
 
+def measure_graph(net, X, Y, flat=None):
+    """The graph of ``[summed cost, correct count]`` of ``net`` (or of the flat parameters ``flat``) over
+    a prepared X, Y, chunk by chunk."""
+    return reduce_chunks(chunk_measure, X, Y, share(net) if flat is None else flat, ChunkNet(net), 2)
+
+
 def evaluate_prepared(net, X, Y, flat=None):
     m = X.shape[0]
-    flat = share(net) if flat is None else flat
-    cost, correct = (float(v) for v in compute(reduce_chunks(chunk_measure, X, Y, flat, ChunkNet(net), 2)))
+    cost, correct = (float(v) for v in compute(measure_graph(net, X, Y, flat)))
     result = {"loss": cost / m}
     if net.is_classifier:
         result["accuracy"] = correct / m

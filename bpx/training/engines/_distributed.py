@@ -24,11 +24,11 @@ from ._dask_math import (
     ChunkNet,
     batches,
     chunk_gradients,
-    chunk_measure,
     evaluate_prepared,
     features,
     host_twin,
     is_dask,
+    measure_graph,
     prepare,
     reduce_chunks,
     share,
@@ -101,6 +101,10 @@ class DistributedEngine:
             correct, summed, first = position["correct"], position["summed"], position["next_batch"]
         arrays = [data.X, data.Y] + ([data.w] if weighted else [])
         m = data.m
+
+        def stopped_at(next_batch):  # where a resume continues: the batch, and the epoch's sums so far
+            return None, None, {"next_batch": next_batch, "costs": [float(c) for c in costs], "correct": correct,
+                                "summed": summed}
         for k, batch_arrays in enumerate(batches(arrays, batch, rng)):
             if k < first:
                 continue  # replayed to draw the same batches; no work
@@ -112,8 +116,7 @@ class DistributedEngine:
             if sums is None:  # given up (a stop request, a lost scheduler): continue later from this batch
                 if dropout:
                     net.rngs.dropout.bit_generator.state = masks_from
-                return None, None, {"next_batch": k, "costs": [float(c) for c in costs], "correct": correct,
-                                    "summed": summed}
+                return stopped_at(k)
             if weighted:  # Σ w·∂L/∂p, Σ w·L, correct, Σ w: the batch's weighted means
                 total = max(float(sums[-1]), float(np.finfo(sums.dtype).smallest_normal))
                 flat, cost, hits = sums[:-3] / total, sums[-3] / total, sums[-2]
@@ -128,16 +131,13 @@ class DistributedEngine:
             if on_batch is not None:
                 on_batch(k, rows, costs[-1])
             if stop.signal is not None and k < -(-m // batch) - 1:
-                return None, None, {"next_batch": k + 1, "costs": [float(c) for c in costs], "correct": correct,
-                                    "summed": summed}
+                return stopped_at(k + 1)
         finite = xp.all(xp.stack([xp.all(xp.isfinite(p)) for p in net.params]))
         values = [summed, correct, float(finite)]
         if data.val is not None:  # in the steps' watched wait: a cluster without workers warns, a stop stops
-            measured = compute(reduce_chunks(chunk_measure, data.val[0], data.val[1], share(net), ChunkNet(net), 2),
-                               stop)
+            measured = compute(measure_graph(net, *data.val), stop)
             if measured is None:  # given up: a resume replays no step and measures again
-                return None, None, {"next_batch": -(-m // batch), "costs": [float(c) for c in costs],
-                                    "correct": correct, "summed": summed}
+                return stopped_at(-(-m // batch))
             values += [float(measured[0]) / data.val[0].shape[0], float(measured[1])]
         return costs, values, None
 
